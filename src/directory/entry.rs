@@ -1,0 +1,58 @@
+//! One directory entry as served: its DN (display and normalised), its user attributes and the
+//! facts operational attributes are computed from. Entries are immutable once in a `Snapshot`.
+
+/// What an entry represents; decides ACLs, operational attributes and which builder made it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A tenant's naming context (`dcObject`, `organization`).
+    Root,
+    /// `ou=people`, `ou=groups`, `ou=services`.
+    Container,
+    User,
+    Group,
+    /// A user-private group (gid = uid), served as a posixGroup.
+    PrivateGroup,
+    ServiceAccount,
+}
+
+/// An attribute with its canonical name (as the schema spells it) and its values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attr {
+    pub name: &'static str,
+    pub values: Vec<Box<str>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The DN as built, RFC 4514 escaped (what clients see).
+    pub dn: Box<str>,
+    /// The normalised DN (see `dn::normalize`), the key for lookups and comparisons.
+    pub ndn: Box<str>,
+    pub kind: EntryKind,
+    /// Index of the tenant (naming context) this entry belongs to, in `Snapshot::tenants`.
+    pub tenant: u16,
+    /// User attributes in the order they are returned.
+    pub attrs: Vec<Attr>,
+    /// GeneralizedTime (`YYYYMMDDHHMMSSZ`) for `createTimestamp`.
+    pub created: Box<str>,
+    /// GeneralizedTime for `modifyTimestamp`.
+    pub modified: Box<str>,
+}
+
+impl Entry {
+    /// The values of an attribute, by any spelling of its name (case-insensitive, canonical
+    /// name or alias already resolved by the caller to the canonical name is fastest).
+    pub fn get(&self, name: &str) -> Option<&Attr> {
+        self.attrs
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
+    }
+
+    pub fn values(&self, name: &str) -> &[Box<str>] {
+        self.get(name).map(|a| a.values.as_slice()).unwrap_or(&[])
+    }
+
+    pub fn first(&self, name: &str) -> Option<&str> {
+        self.values(name).first().map(|v| &**v)
+    }
+}

@@ -1,0 +1,3 @@
+//! Microsoft Graph client: tokens, paging, throttling, typed objects.
+
+pub mod models;

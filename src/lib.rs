@@ -1,0 +1,13 @@
+//! o365-ldap: an LDAP directory server whose contents come from a Microsoft 365 tenant.
+//! See DESIGN.md (in the shared folder) for the architecture; each module owns one concern.
+
+pub mod admin;
+pub mod auth;
+pub mod config;
+pub mod directory;
+pub mod emulator;
+pub mod graph;
+pub mod ldap;
+pub mod policy;
+pub mod store;
+pub mod sync;

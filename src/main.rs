@@ -1,0 +1,3 @@
+fn main() {
+    println!("o365-ldap");
+}
