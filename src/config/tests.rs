@@ -977,3 +977,29 @@ fn secret_display_and_debug_are_redacted() {
     assert_eq!(format!("{s:?}"), "Secret(<redacted>)");
     assert_eq!(s.expose(), SECRET);
 }
+
+#[test]
+fn documented_minimal_config_is_valid() {
+    let doc = include_str!("../../docs/configuration.md");
+    let block = doc
+        .split("## Minimal configuration")
+        .nth(1)
+        .and_then(|rest| rest.split("```toml\n").nth(1))
+        .and_then(|rest| rest.split("```").next())
+        .expect("minimal config block in docs/configuration.md");
+    let fx = Fixture::new();
+    // Only the secret file, which lives outside the test's reach, may be missing.
+    let problems = problems_of(&fx, block);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(
+        problems[0].key,
+        "tenant[contoso].credential[0].client_secret_file"
+    );
+    assert!(
+        problems[0]
+            .message
+            .contains("/etc/o365-ldap/contoso.secret"),
+        "{}",
+        problems[0]
+    );
+}
