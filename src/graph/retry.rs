@@ -202,7 +202,18 @@ where
             }
             Err(Failure::Transport(e)) => {
                 if attempt >= max_attempts {
-                    return Err(transport_error(what, e));
+                    let mut err = transport_error(what, e);
+                    if let GraphError::Transport {
+                        detail, timeout, ..
+                    } = &mut err
+                    {
+                        if *timeout {
+                            *detail =
+                                format!("no complete response within {:?}", policy.request_timeout);
+                        }
+                        detail.push_str(&format!(" (after {attempt} attempts)"));
+                    }
+                    return Err(err);
                 }
                 let delay = policy.backoff(attempt);
                 tracing::warn!(

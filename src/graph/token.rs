@@ -294,7 +294,11 @@ impl TokenSource {
     }
 
     async fn fetch_one(&self, cred: &Credential) -> Result<(Secret, Duration), GraphError> {
-        let what = format!("token request for client {}", cred.client_id());
+        let what = format!(
+            "token request for client {} to {}",
+            cred.client_id(),
+            self.token_url.origin().ascii_serialization()
+        );
         let mut form = cred.auth_fields(&self.token_url);
         form.push(("scope", self.scope.clone()));
         form.push(("grant_type", "client_credentials".to_owned()));

@@ -469,6 +469,57 @@ async fn slow_responses_time_out_and_are_retried() {
 }
 
 #[tokio::test]
+async fn timeout_message_names_the_limit_and_attempts() {
+    let server = TestServer::start().await;
+    server.script(
+        USERS,
+        vec![page(json!([]), None).delay(Duration::from_secs(2))],
+    );
+    let options = ClientOptions {
+        retry: RetryPolicy {
+            request_timeout: Duration::from_millis(200),
+            max_attempts: 2,
+            ..RetryPolicy::fast()
+        },
+        ..ClientOptions::fast()
+    };
+    let e = client_with(&server, &["s"], options)
+        .list_users()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "GET /v1.0/users: no complete response within 200ms (after 2 attempts)"
+    );
+}
+
+#[tokio::test]
+async fn unreachable_login_endpoint_is_a_transport_error_naming_the_client() {
+    // A port that was just free: nothing listens there.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let base = format!("http://127.0.0.1:{port}");
+    let c =
+        GraphClient::with_options(&tenant(&base, &["s"]), ClientOptions::fast()).expect("client");
+    let e = c.list_users().await.unwrap_err();
+    assert!(
+        matches!(e, GraphError::Transport { timeout: false, .. }),
+        "{e:?}"
+    );
+    let shown = e.to_string();
+    assert!(
+        shown.starts_with(&format!(
+            "token request for client app-0 to {base}: error sending request"
+        )),
+        "{shown}"
+    );
+    assert!(shown.ends_with("(after 4 attempts)"), "{shown}");
+    assert!(e.is_transient());
+}
+
+#[tokio::test]
 async fn members_of_many_groups_are_fetched_with_bounded_concurrency() {
     let server = TestServer::start().await;
     let ids: Vec<String> = (0..6).map(|i| format!("g{i}")).collect();
