@@ -11,3 +11,4 @@ pub mod ldap;
 pub mod policy;
 pub mod store;
 pub mod sync;
+pub mod selfsigned;
