@@ -177,9 +177,7 @@ impl Dn {
 
     /// Whether this DN is `base` or below it (the subtree-scope test).
     pub fn is_descendant_of(&self, base: &Dn) -> bool {
-        self.normalized()
-            .rdns
-            .ends_with(&base.normalized().rdns)
+        self.normalized().rdns.ends_with(&base.normalized().rdns)
     }
 }
 
@@ -348,7 +346,7 @@ impl Parser<'_> {
             self.pos += 1;
         }
         let digits = self.pos - start - 1;
-        if digits == 0 || digits % 2 != 0 {
+        if digits == 0 || !digits.is_multiple_of(2) {
             return Err(DnError::InvalidHexString(start));
         }
         let value = self
@@ -629,9 +627,20 @@ mod tests {
         let want = "uid=alice,ou=people,dc=contoso,dc=com";
         assert_eq!(norm("UID=Alice, OU=People,DC=Contoso,DC=Com"), want);
         assert_eq!(norm("uid=alice,ou=people,dc=contoso,dc=com"), want);
-        assert_eq!(norm(" userid = ALICE ,  organizationalUnitName=people ; domainComponent=contoso,dc=com "), want);
-        assert_eq!(norm("0.9.2342.19200300.100.1.1=alice,2.5.4.11=People,dc=contoso,dc=com"), want);
-        assert_eq!(norm("commonName=Engineering   Team,ou=groups"), "cn=engineering team,ou=groups");
+        assert_eq!(
+            norm(
+                " userid = ALICE ,  organizationalUnitName=people ; domainComponent=contoso,dc=com "
+            ),
+            want
+        );
+        assert_eq!(
+            norm("0.9.2342.19200300.100.1.1=alice,2.5.4.11=People,dc=contoso,dc=com"),
+            want
+        );
+        assert_eq!(
+            norm("commonName=Engineering   Team,ou=groups"),
+            "cn=engineering team,ou=groups"
+        );
         assert_eq!(norm("GivenName=Bob"), "givenname=bob");
         assert_eq!(norm("x-Unknown-Attr=Foo"), "x-unknown-attr=foo");
         assert_eq!(norm(""), "");
@@ -647,7 +656,11 @@ mod tests {
         let built = build("cn", name, BASE);
         let parsed = parse(&built);
         assert_eq!(
-            parsed.as_ref().ok().and_then(|d| d.rdn()).and_then(|r| r.value_of("cn")),
+            parsed
+                .as_ref()
+                .ok()
+                .and_then(|d| d.rdn())
+                .and_then(|r| r.value_of("cn")),
             Some(name)
         );
         // Hex-pair escapes and backslash escapes normalise alike.
@@ -655,7 +668,10 @@ mod tests {
             norm(&format!("cn=R\\26D\\2C Europe,{BASE}")),
             norm(&build("cn", "R&D, Europe", BASE))
         );
-        assert_eq!(norm(&build("cn", "R&D, Europe", BASE)), format!("cn=r&d\\, europe,{BASE}"));
+        assert_eq!(
+            norm(&build("cn", "R&D, Europe", BASE)),
+            format!("cn=r&d\\, europe,{BASE}")
+        );
         for v in [
             " leading",
             "trailing ",
@@ -680,7 +696,10 @@ mod tests {
             let got = rdn_value(&dn, "cn");
             assert_eq!(got.as_deref(), Some(v), "value {v:?} via {dn:?}");
             // The escaped form parses back to the same DN.
-            assert_eq!(parse(&dn).map(|d| d.to_string()).as_deref(), Ok(dn.as_str()));
+            assert_eq!(
+                parse(&dn).map(|d| d.to_string()).as_deref(),
+                Ok(dn.as_str())
+            );
         }
         assert_eq!(escape_value(" "), "\\ ");
         assert_eq!(escape_value("  "), "\\ \\ ");
@@ -692,10 +711,22 @@ mod tests {
     #[test]
     fn leading_and_trailing_spaces() {
         // Unescaped spaces around values are insignificant; escaped ones belong to the value.
-        assert_eq!(rdn_value("cn=  Alice Smith  ,dc=x", "cn").as_deref(), Some("Alice Smith"));
-        assert_eq!(rdn_value("cn=\\ Alice\\ ,dc=x", "cn").as_deref(), Some(" Alice "));
-        assert_eq!(rdn_value("cn=Alice\\  ,dc=x", "cn").as_deref(), Some("Alice "));
-        assert_eq!(rdn_value("cn=\\20Alice,dc=x", "cn").as_deref(), Some(" Alice"));
+        assert_eq!(
+            rdn_value("cn=  Alice Smith  ,dc=x", "cn").as_deref(),
+            Some("Alice Smith")
+        );
+        assert_eq!(
+            rdn_value("cn=\\ Alice\\ ,dc=x", "cn").as_deref(),
+            Some(" Alice ")
+        );
+        assert_eq!(
+            rdn_value("cn=Alice\\  ,dc=x", "cn").as_deref(),
+            Some("Alice ")
+        );
+        assert_eq!(
+            rdn_value("cn=\\20Alice,dc=x", "cn").as_deref(),
+            Some(" Alice")
+        );
         // ... but caseIgnoreMatch ignores them, so these name the same entry.
         assert_eq!(norm("cn=\\ Alice\\ ,dc=x"), norm("cn=alice,dc=x"));
     }
@@ -703,16 +734,32 @@ mod tests {
     #[test]
     fn hex_strings_and_hex_escapes() {
         let dn = parse("cn=#04024869,dc=x");
-        let ava = dn.as_ref().ok().and_then(|d| d.rdn()).map(|r| r.avas()[0].clone());
-        assert_eq!(ava.as_ref().map(|a| (a.value(), a.is_hex())), Some(("#04024869", true)));
-        assert_eq!(dn.map(|d| d.to_string()).as_deref(), Ok("cn=#04024869,dc=x"));
+        let ava = dn
+            .as_ref()
+            .ok()
+            .and_then(|d| d.rdn())
+            .map(|r| r.avas()[0].clone());
+        assert_eq!(
+            ava.as_ref().map(|a| (a.value(), a.is_hex())),
+            Some(("#04024869", true))
+        );
+        assert_eq!(
+            dn.map(|d| d.to_string()).as_deref(),
+            Ok("cn=#04024869,dc=x")
+        );
         assert_eq!(norm("CN=#0402AB ,DC=X"), "cn=#0402ab,dc=x");
         // An escaped '#' is text, not a hex string.
         assert_eq!(norm("cn=\\#Hash,dc=x"), "cn=\\#hash,dc=x");
         assert_ne!(norm("cn=\\#0402,dc=x"), norm("cn=#0402,dc=x"));
         // UTF-8 multibyte sequences as hex pairs, either case.
-        assert_eq!(rdn_value("cn=\\C3\\A9l\\c3\\a8ve", "cn").as_deref(), Some("élève"));
-        assert_eq!(rdn_value("cn=\\E6\\97\\A5\\E6\\9C\\AC", "cn").as_deref(), Some("日本"));
+        assert_eq!(
+            rdn_value("cn=\\C3\\A9l\\c3\\a8ve", "cn").as_deref(),
+            Some("élève")
+        );
+        assert_eq!(
+            rdn_value("cn=\\E6\\97\\A5\\E6\\9C\\AC", "cn").as_deref(),
+            Some("日本")
+        );
         assert_eq!(norm("cn=\\C3\\89LODIE,dc=x"), norm("cn=élodie,dc=x"));
         assert_eq!(norm("cn=ÉLODIE,dc=x"), "cn=élodie,dc=x");
         assert_eq!(norm("cn=日本 チーム,dc=x"), "cn=日本 チーム,dc=x");
@@ -725,14 +772,29 @@ mod tests {
         assert_eq!(norm("UID=BOB2 + CN=bob,ou=people,dc=x"), a);
         assert_eq!(norm("uid=bob2+commonName=Bob,ou=people,dc=x"), a);
         let dn = parse("uid=bob2+cn=Bob,dc=x");
-        assert_eq!(dn.as_ref().map(|d| d.rdn().map(|r| r.avas().len())), Ok(Some(2)));
-        assert_eq!(dn.as_ref().ok().and_then(|d| d.rdn()).and_then(|r| r.value_of("cn")), Some("Bob"));
+        assert_eq!(
+            dn.as_ref().map(|d| d.rdn().map(|r| r.avas().len())),
+            Ok(Some(2))
+        );
+        assert_eq!(
+            dn.as_ref()
+                .ok()
+                .and_then(|d| d.rdn())
+                .and_then(|r| r.value_of("cn")),
+            Some("Bob")
+        );
     }
 
     #[test]
     fn legacy_forms() {
-        assert_eq!(rdn_value("cn=\"Smith, John\",ou=people", "cn").as_deref(), Some("Smith, John"));
-        assert_eq!(norm("cn=\"Smith, John\" ,ou=people"), "cn=smith\\, john,ou=people");
+        assert_eq!(
+            rdn_value("cn=\"Smith, John\",ou=people", "cn").as_deref(),
+            Some("Smith, John")
+        );
+        assert_eq!(
+            norm("cn=\"Smith, John\" ,ou=people"),
+            "cn=smith\\, john,ou=people"
+        );
         assert_eq!(norm("cn=a;dc=b"), "cn=a,dc=b");
         // Escapes of non-special characters are taken literally.
         assert_eq!(rdn_value("cn=a\\_b\\é", "cn").as_deref(), Some("a_bé"));
@@ -786,7 +848,10 @@ mod tests {
         let dn = parse("uid=alice,ou=people,dc=contoso,dc=com").unwrap_or_default();
         let parent = dn.parent().unwrap_or_default();
         assert_eq!(parent.to_string(), "ou=people,dc=contoso,dc=com");
-        assert_eq!(parse("dc=com").ok().and_then(|d| d.parent()), Some(Dn::root()));
+        assert_eq!(
+            parse("dc=com").ok().and_then(|d| d.parent()),
+            Some(Dn::root())
+        );
         assert_eq!(Dn::root().parent(), None);
         let base = parse("DC=Contoso, DC=Com").unwrap_or_default();
         assert!(dn.is_descendant_of(&base));
@@ -868,7 +933,10 @@ mod tests {
         assert_eq!(norm("memberUid=Alice,dc=x"), "memberuid=Alice,dc=x");
         assert_eq!(norm("uidNumber=abc,dc=x"), "uidnumber=abc,dc=x");
         // A DN-valued RDN is compared as text, not normalised recursively.
-        assert_eq!(norm("member=UID=A\\,DC=B,dc=x"), "member=uid\\=a\\,dc\\=b,dc=x");
+        assert_eq!(
+            norm("member=UID=A\\,DC=B,dc=x"),
+            "member=uid\\=a\\,dc\\=b,dc=x"
+        );
     }
 
     /// xorshift64*: deterministic, dependency-free randomness for the fuzz-style tests.
@@ -888,13 +956,60 @@ mod tests {
     #[test]
     fn random_input_never_panics_and_round_trips() {
         const PIECES: &[&str] = &[
-            "cn", "uid", "CN", "2.5.4.3", "memberUid", "uidNumber", "=", "=", ",", ",", "+", ";",
-            "\\", "\\,", "\\2C", "\\C3\\A9", "\\E6\\97\\A5", "\\C3", "\\", "#", "#04", "\"", " ",
-            " ", "a", "B", "é", "日本", "\0", "\n", "<", ">", "1", ".", "-", "\\ ", "\\#", "ı",
+            "cn",
+            "uid",
+            "CN",
+            "2.5.4.3",
+            "memberUid",
+            "uidNumber",
+            "=",
+            "=",
+            ",",
+            ",",
+            "+",
+            ";",
+            "\\",
+            "\\,",
+            "\\2C",
+            "\\C3\\A9",
+            "\\E6\\97\\A5",
+            "\\C3",
+            "\\",
+            "#",
+            "#04",
+            "\"",
+            " ",
+            " ",
+            "a",
+            "B",
+            "é",
+            "日本",
+            "\0",
+            "\n",
+            "<",
+            ">",
+            "1",
+            ".",
+            "-",
+            "\\ ",
+            "\\#",
+            "ı",
         ];
         const TYPES: &[&str] = &[
-            "cn", "UID", "userid", "2.5.4.3", "memberUid", "uidNumber", "member", "x-a", "dc",
-            "telephoneNumber", "entryUUID", "createTimestamp", "nsAccountLock", "sshPublicKey",
+            "cn",
+            "UID",
+            "userid",
+            "2.5.4.3",
+            "memberUid",
+            "uidNumber",
+            "member",
+            "x-a",
+            "dc",
+            "telephoneNumber",
+            "entryUUID",
+            "createTimestamp",
+            "nsAccountLock",
+            "sshPublicKey",
         ];
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
         let mut parsed_ok = 0;
@@ -905,7 +1020,9 @@ mod tests {
                     let bytes: Vec<u8> = (0..rng.below(24)).map(|_| rng.next() as u8).collect();
                     String::from_utf8_lossy(&bytes).into_owned()
                 }
-                1 => (0..rng.below(14)).map(|_| PIECES[rng.below(PIECES.len())]).collect(),
+                1 => (0..rng.below(14))
+                    .map(|_| PIECES[rng.below(PIECES.len())])
+                    .collect(),
                 // Mostly well-formed: type=value pairs with random pieces in the values.
                 _ => {
                     let mut s = String::new();

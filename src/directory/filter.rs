@@ -138,7 +138,11 @@ pub fn operational_value(e: &Entry, canonical_name: &str) -> Option<Vec<String>>
         _ => return None,
     };
     // A builder that left a timestamp empty has no value to offer, not an empty one.
-    Some(if value.is_empty() { vec![] } else { vec![value] })
+    Some(if value.is_empty() {
+        vec![]
+    } else {
+        vec![value]
+    })
 }
 
 /// The canonical attribute name and normalised value an equality filter `(attr=value)` looks
@@ -381,7 +385,10 @@ fn substrings_match(value: &str, sub: &Substrings) -> bool {
         }
     }
     for part in &sub.any {
-        match rest.find(part.as_str()).and_then(|i| rest.get(i + part.len()..)) {
+        match rest
+            .find(part.as_str())
+            .and_then(|i| rest.get(i + part.len()..))
+        {
             Some(r) => rest = r,
             None => return false,
         }
@@ -526,7 +533,8 @@ fn eval(n: &Node, e: &Entry, m: &dyn Membership) -> Tri {
         })
         .into(),
         Node::Ordering { at, key, greater } => any_value(e, at, |v| {
-            schema::order_key(at.equality, v).is_some_and(|k| if *greater { k >= *key } else { k <= *key })
+            schema::order_key(at.equality, v)
+                .is_some_and(|k| if *greater { k >= *key } else { k <= *key })
         })
         .into(),
         Node::Present(at) => any_value(e, at, |_| true).into(),
@@ -614,7 +622,16 @@ mod tests {
             EntryKind::User,
             ALICE,
             &[
-                ("objectClass", &["top", "person", "organizationalPerson", "inetOrgPerson", "posixAccount"]),
+                (
+                    "objectClass",
+                    &[
+                        "top",
+                        "person",
+                        "organizationalPerson",
+                        "inetOrgPerson",
+                        "posixAccount",
+                    ],
+                ),
                 ("uid", &["alice"]),
                 ("cn", &["Alice Smith"]),
                 ("sn", &["Smith"]),
@@ -639,7 +656,16 @@ mod tests {
             EntryKind::User,
             "uid=guest_fabrikam.com#ext#,ou=people,dc=contoso,dc=com",
             &[
-                ("objectClass", &["top", "person", "organizationalPerson", "inetOrgPerson", "posixAccount"]),
+                (
+                    "objectClass",
+                    &[
+                        "top",
+                        "person",
+                        "organizationalPerson",
+                        "inetOrgPerson",
+                        "posixAccount",
+                    ],
+                ),
                 ("uid", &["guest_fabrikam.com#ext#"]),
                 ("cn", &["Guest User"]),
                 ("sn", &["User"]),
@@ -661,7 +687,13 @@ mod tests {
                 ("cn", &[RND_NAME]),
                 ("gidNumber", &["20001"]),
                 // Same DN as ENGINEERING, spelled differently: still one member.
-                ("member", &["UID=Alice, OU=People, DC=Contoso, DC=Com", "CN=engineering,OU=Groups,dc=contoso,dc=com"]),
+                (
+                    "member",
+                    &[
+                        "UID=Alice, OU=People, DC=Contoso, DC=Com",
+                        "CN=engineering,OU=Groups,dc=contoso,dc=com",
+                    ],
+                ),
                 ("memberUid", &["alice", "Bob"]),
                 ("description", &["Research; and development"]),
             ],
@@ -672,7 +704,10 @@ mod tests {
         entry(
             EntryKind::Container,
             "ou=people,dc=contoso,dc=com",
-            &[("objectClass", &["top", "organizationalUnit"]), ("ou", &["people"])],
+            &[
+                ("objectClass", &["top", "organizationalUnit"]),
+                ("ou", &["people"]),
+            ],
         )
     }
 
@@ -811,7 +846,12 @@ mod tests {
             LdapFilter::GreaterOrEqual("x-unknown".into(), "1".into()),
             ext(None, Some("sudoHost"), "ALL", false),
             ext(Some("1.2.3.4.5"), Some("uid"), "alice", false),
-            ext(Some("objectIdentifierFirstComponentMatch"), Some("uid"), "alice", false),
+            ext(
+                Some("objectIdentifierFirstComponentMatch"),
+                Some("uid"),
+                "alice",
+                false,
+            ),
         ] {
             assert_eq!(ev(&f, &e), U, "{f:?}");
         }
@@ -824,7 +864,13 @@ mod tests {
              (sudoHost=web01)(sudoHost=web01.contoso.com)(sudoHost=192.168.1.10)\
              (sudoHost=192.168.1.0/24)(sudoHost=+*)))",
         );
-        for e in [alice(), disabled_guest(), rnd_group(), people(), defaults_group()] {
+        for e in [
+            alice(),
+            disabled_guest(),
+            rnd_group(),
+            people(),
+            defaults_group(),
+        ] {
             assert_ne!(ev(&f, &e), T, "{}", e.dn);
         }
         // The inner disjunction alone is Undefined, even for an entry named cn=defaults.
@@ -835,11 +881,15 @@ mod tests {
 
     #[test]
     fn sssd_and_nslcd_lookups() {
-        let user = parsed("(&(uid=alice)(objectClass=posixAccount)(uid=*)(&(uidNumber=*)(!(uidNumber=0))))");
+        let user = parsed(
+            "(&(uid=alice)(objectClass=posixAccount)(uid=*)(&(uidNumber=*)(!(uidNumber=0))))",
+        );
         assert_eq!(ev(&user, &alice()), T);
         assert_eq!(ev(&user, &disabled_guest()), F);
         assert_eq!(ev(&user, &rnd_group()), F);
-        let by_gid = parsed("(&(gidNumber=20001)(objectClass=posixGroup)(cn=*)(&(gidNumber=*)(!(gidNumber=0))))");
+        let by_gid = parsed(
+            "(&(gidNumber=20001)(objectClass=posixGroup)(cn=*)(&(gidNumber=*)(!(gidNumber=0))))",
+        );
         assert_eq!(ev(&by_gid, &rnd_group()), T);
         assert_eq!(ev(&by_gid, &alice()), F);
         let base = parsed("(objectClass=posixAccount)");
@@ -867,7 +917,14 @@ mod tests {
     #[test]
     fn attribute_names_any_spelling() {
         let e = alice();
-        for a in ["uid", "UID", "userid", "UserID", "0.9.2342.19200300.100.1.1", "uid;x-tag"] {
+        for a in [
+            "uid",
+            "UID",
+            "userid",
+            "UserID",
+            "0.9.2342.19200300.100.1.1",
+            "uid;x-tag",
+        ] {
             assert_eq!(ev(&eq(a, "alice"), &e), T, "{a}");
         }
         assert_eq!(ev(&eq("commonName", "ALICE   SMITH"), &e), T);
@@ -877,7 +934,10 @@ mod tests {
         assert_eq!(ev(&eq("objectClass", "INETORGPERSON"), &e), T);
         assert_eq!(ev(&eq("objectClass", "2.5.6.6"), &e), T);
         assert_eq!(ev(&eq("objectClass", "groupOfNames"), &e), F);
-        assert_eq!(ev(&LdapFilter::Approx("cn".into(), "alice smith".into()), &e), T);
+        assert_eq!(
+            ev(&LdapFilter::Approx("cn".into(), "alice smith".into()), &e),
+            T
+        );
     }
 
     #[test]
@@ -913,9 +973,18 @@ mod tests {
         assert_eq!(ev(&eq("uidNumber", "+10001"), &e), T);
         assert_eq!(ev(&eq("gidNumber", "10002"), &e), F);
         // Text ordering for strings; none for DNs.
-        assert_eq!(ev(&LdapFilter::GreaterOrEqual("cn".into(), "B".into()), &e), F);
+        assert_eq!(
+            ev(&LdapFilter::GreaterOrEqual("cn".into(), "B".into()), &e),
+            F
+        );
         assert_eq!(ev(&LdapFilter::LessOrEqual("cn".into(), "b".into()), &e), T);
-        assert_eq!(ev(&LdapFilter::GreaterOrEqual("member".into(), "cn=a".into()), &rnd_group()), U);
+        assert_eq!(
+            ev(
+                &LdapFilter::GreaterOrEqual("member".into(), "cn=a".into()),
+                &rnd_group()
+            ),
+            U
+        );
     }
 
     #[test]
@@ -947,12 +1016,27 @@ mod tests {
     #[test]
     fn dn_valued_attributes() {
         let e = alice();
-        assert_eq!(ev(&eq("memberOf", "CN=Engineering, OU=Groups, DC=Contoso, DC=Com"), &e), T);
         assert_eq!(
-            ev(&eq("memberOf", "cn=R\\26D\\2C Europe \\2B \\22Special\\22,ou=groups,dc=contoso,dc=com"), &e),
+            ev(
+                &eq("memberOf", "CN=Engineering, OU=Groups, DC=Contoso, DC=Com"),
+                &e
+            ),
             T
         );
-        assert_eq!(ev(&eq("memberOf", "cn=R&D,ou=groups,dc=contoso,dc=com"), &e), F);
+        assert_eq!(
+            ev(
+                &eq(
+                    "memberOf",
+                    "cn=R\\26D\\2C Europe \\2B \\22Special\\22,ou=groups,dc=contoso,dc=com"
+                ),
+                &e
+            ),
+            T
+        );
+        assert_eq!(
+            ev(&eq("memberOf", "cn=R&D,ou=groups,dc=contoso,dc=com"), &e),
+            F
+        );
         assert_eq!(ev(&eq("memberOf", "not a dn"), &e), U);
         assert_eq!(ev(&eq("member", ENGINEERING), &rnd_group()), T);
     }
@@ -960,11 +1044,23 @@ mod tests {
     #[test]
     fn operational_attributes_in_filters() {
         let e = alice();
-        assert_eq!(ev(&eq("entryDN", "UID=Alice,OU=People,DC=Contoso,DC=Com"), &e), T);
-        assert_eq!(ev(&eq("entrydn", "uid=bob,ou=people,dc=contoso,dc=com"), &e), F);
+        assert_eq!(
+            ev(&eq("entryDN", "UID=Alice,OU=People,DC=Contoso,DC=Com"), &e),
+            T
+        );
+        assert_eq!(
+            ev(&eq("entrydn", "uid=bob,ou=people,dc=contoso,dc=com"), &e),
+            F
+        );
         assert_eq!(ev(&present("entryDN"), &e), T);
         assert_eq!(ev(&eq("structuralObjectClass", "inetOrgPerson"), &e), T);
-        assert_eq!(ev(&eq("structuralObjectClass", "organizationalUnit"), &people()), T);
+        assert_eq!(
+            ev(
+                &eq("structuralObjectClass", "organizationalUnit"),
+                &people()
+            ),
+            T
+        );
         assert_eq!(ev(&eq("hasSubordinates", "true"), &people()), T);
         assert_eq!(ev(&eq("hasSubordinates", "TRUE"), &e), F);
         assert_eq!(ev(&eq("subschemaSubentry", "CN=SUBSCHEMA"), &e), T);
@@ -976,20 +1072,44 @@ mod tests {
             }
         };
         assert_eq!(ev(&ts("createTimestamp", true, "20240101000000Z"), &e), T);
-        assert_eq!(ev(&ts("createTimestamp", true, "20240115103000+0100"), &e), T);
-        assert_eq!(ev(&ts("createTimestamp", true, "20240115103001+0100"), &e), F);
+        assert_eq!(
+            ev(&ts("createTimestamp", true, "20240115103000+0100"), &e),
+            T
+        );
+        assert_eq!(
+            ev(&ts("createTimestamp", true, "20240115103001+0100"), &e),
+            F
+        );
         assert_eq!(ev(&ts("modifyTimestamp", false, "20200101000000Z"), &e), F);
         assert_eq!(ev(&ts("modifyTimestamp", false, "yesterday"), &e), U);
         assert_eq!(ev(&eq("modifyTimestamp", "202503011200Z"), &e), T);
 
-        assert_eq!(operational_value(&e, "entryDN"), Some(vec![ALICE.to_string()]));
-        assert_eq!(operational_value(&e, "HASSUBORDINATES"), Some(vec!["FALSE".to_string()]));
-        assert_eq!(operational_value(&people(), "hasSubordinates"), Some(vec!["TRUE".to_string()]));
-        assert_eq!(operational_value(&e, "subschemaSubentry"), Some(vec![SUBSCHEMA_DN.to_string()]));
+        assert_eq!(
+            operational_value(&e, "entryDN"),
+            Some(vec![ALICE.to_string()])
+        );
+        assert_eq!(
+            operational_value(&e, "HASSUBORDINATES"),
+            Some(vec!["FALSE".to_string()])
+        );
+        assert_eq!(
+            operational_value(&people(), "hasSubordinates"),
+            Some(vec!["TRUE".to_string()])
+        );
+        assert_eq!(
+            operational_value(&e, "subschemaSubentry"),
+            Some(vec![SUBSCHEMA_DN.to_string()])
+        );
         assert_eq!(operational_value(&e, "uid"), None);
         assert_eq!(operational_value(&e, "namingContexts"), None);
-        assert_eq!(structural_object_class(EntryKind::ServiceAccount), "applicationProcess");
-        assert_eq!(structural_object_class(EntryKind::PrivateGroup), "groupOfNames");
+        assert_eq!(
+            structural_object_class(EntryKind::ServiceAccount),
+            "applicationProcess"
+        );
+        assert_eq!(
+            structural_object_class(EntryKind::PrivateGroup),
+            "groupOfNames"
+        );
         assert_eq!(structural_object_class(EntryKind::Root), "organization");
     }
 
@@ -1001,8 +1121,14 @@ mod tests {
         assert_eq!(ev(&eq("nsAccountLock", "TRUE"), &e), F);
         assert_eq!(ev(&not(eq("nsAccountLock", "TRUE")), &e), T);
         assert_eq!(ev(&eq("nsAccountLock", "1"), &guest), U);
-        assert_eq!(ev(&eq("entryUUID", "6F2C1B6E-8A3D-4C59-9E07-2B1D3C4E5F60"), &e), T);
-        assert_eq!(ev(&eq("entryUUID", "6f2c1b6e8a3d4c599e072b1d3c4e5f60"), &e), T);
+        assert_eq!(
+            ev(&eq("entryUUID", "6F2C1B6E-8A3D-4C59-9E07-2B1D3C4E5F60"), &e),
+            T
+        );
+        assert_eq!(
+            ev(&eq("entryUUID", "6f2c1b6e8a3d4c599e072b1d3c4e5f60"), &e),
+            T
+        );
         assert_eq!(ev(&eq("entryUUID", "alice"), &e), U);
         assert_eq!(ev(&eq("telephoneNumber", "+15550100"), &e), T);
         assert_eq!(ev(&eq("mobile", "+15550100"), &e), F);
@@ -1016,52 +1142,107 @@ mod tests {
         const IN_CHAIN: &str = "1.2.840.113556.1.4.1941";
         // All Staff is reached only through nesting: not among alice's memberOf values.
         assert_eq!(evaluate(&chain("memberOf", ALL_STAFF), &e, &g), T);
-        assert_eq!(evaluate(&chain("memberOf", "CN=ALL STAFF,OU=GROUPS,DC=CONTOSO,DC=COM"), &e, &g), T);
+        assert_eq!(
+            evaluate(
+                &chain("memberOf", "CN=ALL STAFF,OU=GROUPS,DC=CONTOSO,DC=COM"),
+                &e,
+                &g
+            ),
+            T
+        );
         assert_eq!(evaluate(&eq("memberOf", ALL_STAFF), &e, &g), F);
-        assert_eq!(evaluate(&chain("memberOf", ALL_STAFF), &disabled_guest(), &g), F);
+        assert_eq!(
+            evaluate(&chain("memberOf", ALL_STAFF), &disabled_guest(), &g),
+            F
+        );
         // Without a group graph, direct values still match.
-        assert_eq!(evaluate(&chain("memberOf", ENGINEERING), &e, &NoMembership), T);
-        assert_eq!(evaluate(&chain("memberOf", ALL_STAFF), &e, &NoMembership), F);
+        assert_eq!(
+            evaluate(&chain("memberOf", ENGINEERING), &e, &NoMembership),
+            T
+        );
+        assert_eq!(
+            evaluate(&chain("memberOf", ALL_STAFF), &e, &NoMembership),
+            F
+        );
         // The member side: alice is (directly) in R&D; is she in Engineering via R&D?
         let engineering = entry(
             EntryKind::Group,
             ENGINEERING,
-            &[("objectClass", &["top", "groupOfNames", "posixGroup"]), ("member", &[rnd_dn().as_str()])],
+            &[
+                ("objectClass", &["top", "groupOfNames", "posixGroup"]),
+                ("member", &[rnd_dn().as_str()]),
+            ],
         );
         assert_eq!(evaluate(&chain("member", ALICE), &engineering, &g), T);
         assert_eq!(evaluate(&eq("member", ALICE), &engineering, &g), F);
-        assert_eq!(evaluate(&chain("member", "uid=bob,ou=people,dc=contoso,dc=com"), &engineering, &g), F);
+        assert_eq!(
+            evaluate(
+                &chain("member", "uid=bob,ou=people,dc=contoso,dc=com"),
+                &engineering,
+                &g
+            ),
+            F
+        );
         // Misuse is Undefined, never an error.
         assert_eq!(evaluate(&chain("memberOf", "garbage"), &e, &g), U);
         assert_eq!(evaluate(&chain("uid", "uid=alice"), &e, &g), U);
-        assert_eq!(evaluate(&ext(Some(IN_CHAIN), None, ALL_STAFF, false), &e, &g), U);
+        assert_eq!(
+            evaluate(&ext(Some(IN_CHAIN), None, ALL_STAFF, false), &e, &g),
+            U
+        );
         assert_eq!(evaluate(&chain("sudoUser", ALL_STAFF), &e, &g), U);
     }
 
     #[test]
     fn extensible_rules() {
         let e = alice();
-        let x = |rule: Option<&str>, attr: Option<&str>, v: &str| ev(&ext(rule, attr, v, false), &e);
+        let x =
+            |rule: Option<&str>, attr: Option<&str>, v: &str| ev(&ext(rule, attr, v, false), &e);
         assert_eq!(x(Some("caseExactMatch"), Some("uid"), "alice"), T);
         assert_eq!(x(Some("2.5.13.5"), Some("uid"), "Alice"), F);
         assert_eq!(x(Some("2.5.13.2"), Some("cn"), "ALICE SMITH"), T);
         assert_eq!(x(None, Some("cn"), "alice smith"), T);
         assert_eq!(x(None, Some("objectClass"), "2.5.6.6"), T);
         assert_eq!(x(Some("integerMatch"), Some("uidNumber"), "10001"), T);
-        assert_eq!(x(Some("integerOrderingMatch"), Some("uidNumber"), "10002"), T);
-        assert_eq!(x(Some("integerOrderingMatch"), Some("uidNumber"), "10001"), F);
+        assert_eq!(
+            x(Some("integerOrderingMatch"), Some("uidNumber"), "10002"),
+            T
+        );
+        assert_eq!(
+            x(Some("integerOrderingMatch"), Some("uidNumber"), "10001"),
+            F
+        );
         assert_eq!(x(Some("integerMatch"), Some("cn"), "5"), U);
         assert_eq!(x(Some("integerMatch"), Some("uidNumber"), "five"), U);
-        assert_eq!(x(Some("distinguishedNameMatch"), Some("memberOf"), "cn=engineering,ou=groups,dc=contoso,dc=com"), T);
+        assert_eq!(
+            x(
+                Some("distinguishedNameMatch"),
+                Some("memberOf"),
+                "cn=engineering,ou=groups,dc=contoso,dc=com"
+            ),
+            T
+        );
         // 10001 = 0b10_0111_0001_0001
-        assert_eq!(x(Some("1.2.840.113556.1.4.803"), Some("uidNumber"), "17"), T);
+        assert_eq!(
+            x(Some("1.2.840.113556.1.4.803"), Some("uidNumber"), "17"),
+            T
+        );
         assert_eq!(x(Some("1.2.840.113556.1.4.803"), Some("uidNumber"), "2"), F);
         assert_eq!(x(Some("1.2.840.113556.1.4.804"), Some("uidNumber"), "6"), F);
         assert_eq!(x(Some("1.2.840.113556.1.4.804"), Some("uidNumber"), "3"), T);
         assert_eq!(x(Some("1.2.840.113556.1.4.803"), Some("uid"), "3"), U);
-        assert_eq!(x(Some("caseIgnoreSubstringsMatch"), Some("cn"), "AL*SM*H"), T);
-        assert_eq!(x(Some("caseIgnoreSubstringsMatch"), Some("cn"), "*jones"), F);
-        assert_eq!(x(Some("caseIgnoreSubstringsMatch"), Some("cn"), "no star"), U);
+        assert_eq!(
+            x(Some("caseIgnoreSubstringsMatch"), Some("cn"), "AL*SM*H"),
+            T
+        );
+        assert_eq!(
+            x(Some("caseIgnoreSubstringsMatch"), Some("cn"), "*jones"),
+            F
+        );
+        assert_eq!(
+            x(Some("caseIgnoreSubstringsMatch"), Some("cn"), "no star"),
+            U
+        );
         // No attribute type: every attribute the rule applies to.
         assert_eq!(x(Some("caseIgnoreMatch"), None, "SMITH"), T);
         assert_eq!(x(Some("caseExactMatch"), None, "smith"), F);
@@ -1088,20 +1269,29 @@ mod tests {
             deep = not(deep);
         }
         assert_eq!(check_limits(&deep, 10, 100), Ok(()));
-        assert_eq!(check_limits(&deep, 9, 100), Err(FilterLimitError::TooDeep { max: 9 }));
+        assert_eq!(
+            check_limits(&deep, 9, 100),
+            Err(FilterLimitError::TooDeep { max: 9 })
+        );
         let wide = LdapFilter::Or(vec![leaf.clone(); 100]);
         assert_eq!(check_limits(&wide, 2, 101), Ok(()));
         assert_eq!(
             check_limits(&wide, 2, 100),
             Err(FilterLimitError::TooManyElements { max: 100 })
         );
-        assert_eq!(check_limits(&wide, 1, 1000), Err(FilterLimitError::TooDeep { max: 1 }));
+        assert_eq!(
+            check_limits(&wide, 1, 1000),
+            Err(FilterLimitError::TooDeep { max: 1 })
+        );
         // Very deep input is rejected without recursion.
         let mut very_deep = leaf;
         for _ in 0..10_000 {
             very_deep = not(very_deep);
         }
-        assert_eq!(check_limits(&very_deep, 64, 1_000_000), Err(FilterLimitError::TooDeep { max: 64 }));
+        assert_eq!(
+            check_limits(&very_deep, 64, 1_000_000),
+            Err(FilterLimitError::TooDeep { max: 64 })
+        );
         // Unwind the chain iteratively so dropping it does not recurse 10k frames either.
         while let LdapFilter::Not(inner) = very_deep {
             very_deep = *inner;
@@ -1110,14 +1300,26 @@ mod tests {
 
     #[test]
     fn equality_keys_agree_with_evaluation() {
-        assert_eq!(equality_key("UID", " ALICE "), Some(("uid", "alice".to_string())));
+        assert_eq!(
+            equality_key("UID", " ALICE "),
+            Some(("uid", "alice".to_string()))
+        );
         assert_eq!(
             equality_key("member", "UID=Alice, OU=People,DC=Contoso,DC=Com"),
             Some(("member", ALICE.to_string()))
         );
-        assert_eq!(equality_key("objectClass", "2.5.6.6"), Some(("objectClass", "person".to_string())));
-        assert_eq!(equality_key("uidNumber", "0100"), Some(("uidNumber", "100".to_string())));
-        assert_eq!(equality_key("memberUid", "Bob"), Some(("memberUid", "Bob".to_string())));
+        assert_eq!(
+            equality_key("objectClass", "2.5.6.6"),
+            Some(("objectClass", "person".to_string()))
+        );
+        assert_eq!(
+            equality_key("uidNumber", "0100"),
+            Some(("uidNumber", "100".to_string()))
+        );
+        assert_eq!(
+            equality_key("memberUid", "Bob"),
+            Some(("memberUid", "Bob".to_string()))
+        );
         assert_eq!(equality_key("uidNumber", "abc"), None);
         assert_eq!(equality_key("sudoHost", "ALL"), None);
         // Indexing each stored value with equality_key finds what the evaluator matches.
@@ -1125,7 +1327,9 @@ mod tests {
         for e in [alice(), disabled_guest(), rnd_group(), people()] {
             for a in &e.attrs {
                 for v in &a.values {
-                    let Some((name, key)) = equality_key(a.name, v) else { continue };
+                    let Some((name, key)) = equality_key(a.name, v) else {
+                        continue;
+                    };
                     assert_eq!(name, a.name);
                     // Asserting the normalised key finds the entry.
                     assert_eq!(evaluate(&eq(name, &key), &e, &m), T, "{name}={key}");
@@ -1150,23 +1354,65 @@ mod tests {
 
     fn random_filter(rng: &mut Rng, depth: usize) -> LdapFilter {
         const ATTRS: &[&str] = &[
-            "uid", "CN", "memberUid", "uidNumber", "member", "memberOf", "objectClass",
-            "entryDN", "sudoHost", "mail;x", "nsAccountLock", "createTimestamp", "hasSubordinates",
+            "uid",
+            "CN",
+            "memberUid",
+            "uidNumber",
+            "member",
+            "memberOf",
+            "objectClass",
+            "entryDN",
+            "sudoHost",
+            "mail;x",
+            "nsAccountLock",
+            "createTimestamp",
+            "hasSubordinates",
         ];
         const VALUES: &[&str] = &[
-            "alice", "Bob", "10001", "abc", "", "*", "TRUE", ALICE, ENGINEERING, "cn=\\", "é",
-            "20240101000000Z", "posixAccount", " ", "\\2A", "R&D",
+            "alice",
+            "Bob",
+            "10001",
+            "abc",
+            "",
+            "*",
+            "TRUE",
+            ALICE,
+            ENGINEERING,
+            "cn=\\",
+            "é",
+            "20240101000000Z",
+            "posixAccount",
+            " ",
+            "\\2A",
+            "R&D",
         ];
         const RULES: &[&str] = &[
-            "2.5.13.2", "caseExactMatch", "1.2.840.113556.1.4.1941", "1.2.840.113556.1.4.803",
-            "caseIgnoreSubstringsMatch", "bogus", "integerOrderingMatch",
+            "2.5.13.2",
+            "caseExactMatch",
+            "1.2.840.113556.1.4.1941",
+            "1.2.840.113556.1.4.803",
+            "caseIgnoreSubstringsMatch",
+            "bogus",
+            "integerOrderingMatch",
         ];
         let a = rng.pick(ATTRS).to_string();
         let v = rng.pick(VALUES).to_string();
-        let choice = if depth == 0 { 3 + rng.next() % 7 } else { rng.next() % 10 };
+        let choice = if depth == 0 {
+            3 + rng.next() % 7
+        } else {
+            rng.next() % 10
+        };
         match choice {
-            0 => LdapFilter::And((0..rng.next() % 4).map(|_| random_filter(rng, depth - 1)).collect()),
-            1 => LdapFilter::Or((0..rng.next() % 4).map(|_| random_filter(rng, depth - 1)).collect()),
+            0 => LdapFilter::And(
+                (0..rng.next() % 4)
+                    .map(|_| random_filter(rng, depth - 1))
+                    .collect(),
+            ),
+            1 => LdapFilter::Or(
+                (0..rng.next() % 4)
+                    .map(|_| random_filter(rng, depth - 1))
+                    .collect(),
+            ),
             2 => not(random_filter(rng, depth - 1)),
             3 => LdapFilter::Equality(a, v),
             4 => sub(&a, Some(&v), &[rng.pick(VALUES)], Some(rng.pick(VALUES))),
@@ -1175,10 +1421,10 @@ mod tests {
             7 => LdapFilter::Present(a),
             8 => LdapFilter::Approx(a, v),
             _ => ext(
-                (rng.next() % 3 != 0).then(|| rng.pick(RULES)),
-                (rng.next() % 3 != 0).then_some(a.as_str()),
+                (!rng.next().is_multiple_of(3)).then(|| rng.pick(RULES)),
+                (!rng.next().is_multiple_of(3)).then_some(a.as_str()),
                 &v,
-                rng.next() % 2 == 0,
+                rng.next().is_multiple_of(2),
             ),
         }
     }
@@ -1187,7 +1433,13 @@ mod tests {
     fn random_filters_never_panic_and_negate_consistently() {
         let mut rng = Rng(0x0123_4567_89AB_CDEF);
         let g = Graph::new();
-        let entries = [alice(), disabled_guest(), rnd_group(), people(), defaults_group()];
+        let entries = [
+            alice(),
+            disabled_guest(),
+            rnd_group(),
+            people(),
+            defaults_group(),
+        ];
         let mut seen = [0usize; 3];
         for _ in 0..3_000 {
             let f = random_filter(&mut rng, 3);

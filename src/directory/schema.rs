@@ -81,14 +81,20 @@ pub mod syntax {
 
 /// Syntaxes published in `ldapSyntaxes`: (OID, description).
 const SYNTAXES: &[(&str, &str)] = &[
-    (syntax::ATTRIBUTE_TYPE_DESCRIPTION, "Attribute Type Description"),
+    (
+        syntax::ATTRIBUTE_TYPE_DESCRIPTION,
+        "Attribute Type Description",
+    ),
     (syntax::BOOLEAN, "Boolean"),
     (syntax::DN, "DN"),
     (syntax::DIRECTORY_STRING, "Directory String"),
     (syntax::GENERALIZED_TIME, "Generalized Time"),
     (syntax::IA5_STRING, "IA5 String"),
     (syntax::INTEGER, "INTEGER"),
-    (syntax::MATCHING_RULE_DESCRIPTION, "Matching Rule Description"),
+    (
+        syntax::MATCHING_RULE_DESCRIPTION,
+        "Matching Rule Description",
+    ),
     (syntax::OBJECT_CLASS_DESCRIPTION, "Object Class Description"),
     (syntax::OID, "OID"),
     (syntax::OCTET_STRING, "Octet String"),
@@ -762,21 +768,13 @@ pub struct MatchingRule {
 
 pub const IN_CHAIN_OID: &str = "1.2.840.113556.1.4.1941";
 
+// One rule per line reads as the table it is.
+#[rustfmt::skip]
 static MATCHING_RULES: &[MatchingRule] = {
     use Matching::*;
     use RuleKind::*;
-    const fn rule(
-        oid: &'static str,
-        name: &'static str,
-        syntax: &'static str,
-        kind: RuleKind,
-    ) -> MatchingRule {
-        MatchingRule {
-            oid,
-            name: Some(name),
-            syntax,
-            kind,
-        }
+    const fn rule(oid: &'static str, name: &'static str, syntax: &'static str, kind: RuleKind) -> MatchingRule {
+        MatchingRule { oid, name: Some(name), syntax, kind }
     }
     &[
         rule("2.5.13.0", "objectIdentifierMatch", syntax::OID, Equality(CaseIgnore)),
@@ -804,12 +802,7 @@ static MATCHING_RULES: &[MatchingRule] = {
         rule("1.3.6.1.1.16.3", "uuidOrderingMatch", syntax::UUID, Ordering(Uuid)),
         rule("1.2.840.113556.1.4.803", "integerBitAndMatch", syntax::INTEGER, BitAnd),
         rule("1.2.840.113556.1.4.804", "integerBitOrMatch", syntax::INTEGER, BitOr),
-        MatchingRule {
-            oid: IN_CHAIN_OID,
-            name: None,
-            syntax: syntax::DN,
-            kind: InChain,
-        },
+        MatchingRule { oid: IN_CHAIN_OID, name: None, syntax: syntax::DN, kind: InChain },
     ]
 };
 
@@ -1334,10 +1327,19 @@ mod tests {
         let uid = attribute("uid").map(|a| a.name);
         assert_eq!(uid, Some("uid"));
         assert_eq!(attribute("USERID").map(|a| a.name), Some("uid"));
-        assert_eq!(attribute("0.9.2342.19200300.100.1.1").map(|a| a.name), Some("uid"));
+        assert_eq!(
+            attribute("0.9.2342.19200300.100.1.1").map(|a| a.name),
+            Some("uid")
+        );
         assert_eq!(attribute("commonName;lang-en").map(|a| a.name), Some("cn"));
-        assert_eq!(attribute("MobileTelephoneNumber").map(|a| a.name), Some("mobile"));
-        assert_eq!(attribute("SAMACCOUNTNAME").map(|a| a.name), Some("sAMAccountName"));
+        assert_eq!(
+            attribute("MobileTelephoneNumber").map(|a| a.name),
+            Some("mobile")
+        );
+        assert_eq!(
+            attribute("SAMACCOUNTNAME").map(|a| a.name),
+            Some("sAMAccountName")
+        );
         assert_eq!(attribute("userCertificate;binary"), None);
         assert_eq!(attribute("sudoHost"), None);
         assert_eq!(attribute(""), None);
@@ -1351,13 +1353,21 @@ mod tests {
     fn table_is_consistent() {
         let mut seen = std::collections::HashSet::new();
         for at in attributes() {
-            assert!(seen.insert(at.name.to_ascii_lowercase()), "duplicate {}", at.name);
+            assert!(
+                seen.insert(at.name.to_ascii_lowercase()),
+                "duplicate {}",
+                at.name
+            );
             assert!(seen.insert(at.oid.to_string()), "duplicate OID {}", at.oid);
             for a in at.aliases {
                 assert!(seen.insert(a.to_ascii_lowercase()), "duplicate alias {a}");
             }
             assert!(!at.desc.is_empty(), "{} has no description", at.name);
-            assert!(SYNTAXES.iter().any(|(o, _)| *o == at.syntax), "{} syntax", at.name);
+            assert!(
+                SYNTAXES.iter().any(|(o, _)| *o == at.syntax),
+                "{} syntax",
+                at.name
+            );
         }
         for oc in object_classes() {
             for a in oc.must.iter().chain(oc.may) {
@@ -1369,9 +1379,20 @@ mod tests {
         }
         for at in attributes() {
             let eq = equality_rule_name(at);
-            assert!(matching_rule(eq).is_some(), "{} uses unpublished {eq}", at.name);
-            for r in [ordering_rule_name(at), substrings_rule_name(at)].into_iter().flatten() {
-                assert!(matching_rule(r).is_some(), "{} uses unpublished {r}", at.name);
+            assert!(
+                matching_rule(eq).is_some(),
+                "{} uses unpublished {eq}",
+                at.name
+            );
+            for r in [ordering_rule_name(at), substrings_rule_name(at)]
+                .into_iter()
+                .flatten()
+            {
+                assert!(
+                    matching_rule(r).is_some(),
+                    "{} uses unpublished {r}",
+                    at.name
+                );
             }
         }
     }
@@ -1389,10 +1410,14 @@ mod tests {
         let member_uid = all.iter().find(|d| d.contains("'memberUid'"));
         assert!(member_uid.is_some_and(|d| d.contains("EQUALITY caseExactIA5Match")));
         let uid_number = all.iter().find(|d| d.contains("'uidNumber'"));
-        assert!(uid_number.is_some_and(|d| d.contains("ORDERING integerOrderingMatch")
-            && d.contains("SINGLE-VALUE")));
+        assert!(uid_number.is_some_and(
+            |d| d.contains("ORDERING integerOrderingMatch") && d.contains("SINGLE-VALUE")
+        ));
         let entry_dn = all.iter().find(|d| d.contains("'entryDN'"));
-        assert!(entry_dn.is_some_and(|d| d.ends_with("NO-USER-MODIFICATION USAGE directoryOperation )")));
+        assert!(
+            entry_dn
+                .is_some_and(|d| d.ends_with("NO-USER-MODIFICATION USAGE directoryOperation )"))
+        );
         let naming = all.iter().find(|d| d.contains("'namingContexts'"));
         assert!(naming.is_some_and(|d| d.contains("USAGE dSAOperation")));
         for d in &all {
@@ -1412,21 +1437,40 @@ mod tests {
         let person = all.iter().find(|d| d.contains("NAME 'inetOrgPerson'"));
         assert!(person.is_some_and(|d| d.contains("SUP organizationalPerson STRUCTURAL")));
         let rules = matching_rule_descriptions();
-        assert!(rules.contains(&"( 2.5.13.2 NAME 'caseIgnoreMatch' SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 )".to_string()));
-        assert!(rules.contains(&"( 1.2.840.113556.1.4.1941 SYNTAX 1.3.6.1.4.1.1466.115.121.1.12 )".to_string()));
+        assert!(rules.contains(
+            &"( 2.5.13.2 NAME 'caseIgnoreMatch' SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 )".to_string()
+        ));
+        assert!(rules.contains(
+            &"( 1.2.840.113556.1.4.1941 SYNTAX 1.3.6.1.4.1.1466.115.121.1.12 )".to_string()
+        ));
         assert!(ldap_syntax_descriptions().contains(&"( 1.3.6.1.1.16.1 DESC 'UUID' )".to_string()));
         assert_eq!(qdstring("it's a\\b"), "'it\\27s a\\5Cb'");
     }
 
     #[test]
     fn case_ignore_normalisation() {
-        assert_eq!(normalize(Matching::CaseIgnore, "  Alice   Smith \t").as_deref(), Some("alice smith"));
-        assert_eq!(normalize(Matching::CaseIgnore, "ÉLODIE Ñoño").as_deref(), Some("élodie ñoño"));
-        assert_eq!(normalize(Matching::CaseIgnore, "日本 語").as_deref(), Some("日本 語"));
+        assert_eq!(
+            normalize(Matching::CaseIgnore, "  Alice   Smith \t").as_deref(),
+            Some("alice smith")
+        );
+        assert_eq!(
+            normalize(Matching::CaseIgnore, "ÉLODIE Ñoño").as_deref(),
+            Some("élodie ñoño")
+        );
+        assert_eq!(
+            normalize(Matching::CaseIgnore, "日本 語").as_deref(),
+            Some("日本 語")
+        );
         // Non-breaking space is white space too.
-        assert_eq!(normalize(Matching::CaseIgnore, "a\u{a0}\u{a0}b").as_deref(), Some("a b"));
+        assert_eq!(
+            normalize(Matching::CaseIgnore, "a\u{a0}\u{a0}b").as_deref(),
+            Some("a b")
+        );
         assert_eq!(normalize(Matching::CaseIgnore, "   ").as_deref(), Some(""));
-        assert_eq!(normalize(Matching::CaseExact, " Alice  B ").as_deref(), Some("Alice B"));
+        assert_eq!(
+            normalize(Matching::CaseExact, " Alice  B ").as_deref(),
+            Some("Alice B")
+        );
         assert!(value_matches(Matching::CaseIgnore, " ALICE ", "alice"));
         assert!(!value_matches(Matching::CaseIgnore, "alicex", "alice"));
         assert!(!value_matches(Matching::CaseIgnore, "alic", "alice"));
@@ -1439,15 +1483,34 @@ mod tests {
 
     #[test]
     fn integer_boolean_uuid_telephone() {
-        assert_eq!(normalize(Matching::Integer, " 0100 ").as_deref(), Some("100"));
+        assert_eq!(
+            normalize(Matching::Integer, " 0100 ").as_deref(),
+            Some("100")
+        );
         assert_eq!(normalize(Matching::Integer, "+7").as_deref(), Some("7"));
         assert_eq!(normalize(Matching::Integer, "-0").as_deref(), Some("0"));
         assert_eq!(normalize(Matching::Integer, "-42").as_deref(), Some("-42"));
-        for bad in ["abc", "", "1e3", "12 3", "+", "-", "--1", "99999999999999999999", "0x10"] {
+        for bad in [
+            "abc",
+            "",
+            "1e3",
+            "12 3",
+            "+",
+            "-",
+            "--1",
+            "99999999999999999999",
+            "0x10",
+        ] {
             assert_eq!(normalize(Matching::Integer, bad), None, "{bad}");
         }
-        assert_eq!(normalize(Matching::Boolean, "true").as_deref(), Some("TRUE"));
-        assert_eq!(normalize(Matching::Boolean, "FALSE").as_deref(), Some("FALSE"));
+        assert_eq!(
+            normalize(Matching::Boolean, "true").as_deref(),
+            Some("TRUE")
+        );
+        assert_eq!(
+            normalize(Matching::Boolean, "FALSE").as_deref(),
+            Some("FALSE")
+        );
         assert_eq!(normalize(Matching::Boolean, "yes"), None);
         let id = "6F2C1B6E-8A3D-4C59-9E07-2B1D3C4E5F60";
         assert_eq!(
@@ -1459,8 +1522,14 @@ mod tests {
             normalize(Matching::TelephoneNumber, "+1 555-0100"),
             normalize(Matching::TelephoneNumber, "+15550100")
         );
-        assert_eq!(compare(Matching::Integer, "1000", "999"), Some(Ordering::Greater));
-        assert_eq!(compare(Matching::CaseIgnore, "B", "a"), Some(Ordering::Greater));
+        assert_eq!(
+            compare(Matching::Integer, "1000", "999"),
+            Some(Ordering::Greater)
+        );
+        assert_eq!(
+            compare(Matching::CaseIgnore, "B", "a"),
+            Some(Ordering::Greater)
+        );
         assert_eq!(compare(Matching::Integer, "x", "1"), None);
         assert_eq!(compare(Matching::Dn, "cn=a", "cn=b"), None);
     }
@@ -1471,7 +1540,10 @@ mod tests {
         assert_eq!(n("20240229123456Z").as_deref(), Some("20240229123456Z"));
         assert_eq!(n("202402291234Z").as_deref(), Some("20240229123400Z"));
         assert_eq!(n("2024022912Z").as_deref(), Some("20240229120000Z"));
-        assert_eq!(n("20240229123456.500Z").as_deref(), Some("20240229123456.5Z"));
+        assert_eq!(
+            n("20240229123456.500Z").as_deref(),
+            Some("20240229123456.5Z")
+        );
         assert_eq!(n("2024022912,5Z").as_deref(), Some("20240229123000Z"));
         assert_eq!(n("20240101003000+0100").as_deref(), Some("20231231233000Z"));
         assert_eq!(n("20231231233000-05").as_deref(), Some("20240101043000Z"));
@@ -1490,7 +1562,11 @@ mod tests {
             assert_eq!(n(bad), None, "{bad}");
         }
         assert_eq!(
-            compare(Matching::GeneralizedTime, "20240101000000Z", "20231231235959-0100"),
+            compare(
+                Matching::GeneralizedTime,
+                "20240101000000Z",
+                "20231231235959-0100"
+            ),
             Some(Ordering::Less)
         );
     }
@@ -1501,13 +1577,28 @@ mod tests {
         assert!(oc.is_some());
         if let Some(oc) = oc {
             assert_eq!(normalize_value(oc, "2.5.6.6").as_deref(), Some("person"));
-            assert_eq!(normalize_value(oc, "PosixAccount").as_deref(), Some("posixaccount"));
+            assert_eq!(
+                normalize_value(oc, "PosixAccount").as_deref(),
+                Some("posixaccount")
+            );
             assert_eq!(normalize_value(oc, "sudoRole").as_deref(), Some("sudorole"));
         }
-        assert_eq!(object_class("INETORGPERSON").map(|c| c.oid), Some("2.16.840.1.113730.3.2.2"));
-        assert_eq!(matching_rule("CASEIGNOREMATCH").map(|r| r.oid), Some("2.5.13.2"));
-        assert_eq!(matching_rule(IN_CHAIN_OID).map(|r| r.kind), Some(RuleKind::InChain));
+        assert_eq!(
+            object_class("INETORGPERSON").map(|c| c.oid),
+            Some("2.16.840.1.113730.3.2.2")
+        );
+        assert_eq!(
+            matching_rule("CASEIGNOREMATCH").map(|r| r.oid),
+            Some("2.5.13.2")
+        );
+        assert_eq!(
+            matching_rule(IN_CHAIN_OID).map(|r| r.kind),
+            Some(RuleKind::InChain)
+        );
         assert_eq!(matching_rule("1.2.3.4"), None);
-        assert_eq!(matching_rule("2.5.13.14").and_then(|r| r.name), Some("integerMatch"));
+        assert_eq!(
+            matching_rule("2.5.13.14").and_then(|r| r.name),
+            Some("integerMatch")
+        );
     }
 }
