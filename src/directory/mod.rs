@@ -2,9 +2,14 @@
 //! the immutable `Snapshot` served to LDAP clients.
 
 pub mod build;
+pub mod dn;
 pub mod entry;
+pub mod filter;
 pub mod ids;
+pub mod schema;
 pub mod snapshot;
 
+pub use dn::{Dn, DnError};
 pub use entry::{Attr, Entry, EntryKind};
+pub use filter::{CompiledFilter, FilterLimitError, Membership, Tri};
 pub use snapshot::{EntryId, SearchError, Snapshot, TenantInfo};
