@@ -235,7 +235,15 @@ async fn token_endpoint_errors_look_like_entra() {
         }
         form
     };
-    let cases: Vec<(&str, Vec<(&str, String)>, u16, &str, u64)> = vec![
+    // (tenant in the URL, form, expected status, error, AADSTS code)
+    type Case = (
+        &'static str,
+        Vec<(&'static str, String)>,
+        u16,
+        &'static str,
+        u64,
+    );
+    let cases: Vec<Case> = vec![
         (
             TENANT,
             cc(CLIENT_ID, Some("wrong"), scope.clone()),
@@ -535,6 +543,41 @@ async fn bad_page_sizes_and_skiptokens_are_rejected() {
     let (status, _) = get_json(&other, &ot, &format!("/v1.0/users?$skiptoken={token_part}")).await;
     assert_eq!(status, 400);
     other.shutdown().await;
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn count_needs_consistency_level_and_is_on_the_first_page_only() {
+    let opts = EmulatorOptions {
+        page_size: 10,
+        ..EmulatorOptions::default()
+    };
+    let emu = boot_with(Fixture::sample(), opts).await;
+    let t = token(&emu).await;
+    let url = format!("{}/v1.0/users?$count=true&$select=id", emu.base_url());
+    let client = reqwest::Client::new();
+    let send = |url: String, eventual: bool| {
+        let mut req = client.get(url).bearer_auth(&t);
+        if eventual {
+            req = req.header("ConsistencyLevel", "eventual");
+        }
+        async move {
+            let resp = req.send().await.expect("graph answers");
+            resp.json::<Value>().await.expect("json")
+        }
+    };
+    // Without the header `$count=true` is silently ignored (graph.md §3).
+    let plain = send(url.clone(), false).await;
+    assert!(plain.get("@odata.count").is_none(), "{plain}");
+    let first = send(url, true).await;
+    assert_eq!(first["@odata.count"], 45);
+    let next = first["@odata.nextLink"]
+        .as_str()
+        .expect("nextLink")
+        .to_string();
+    let second = send(next, true).await;
+    assert!(second.get("@odata.count").is_none(), "{second}");
+    assert_eq!(second["value"].as_array().map(Vec::len), Some(10));
     emu.shutdown().await;
 }
 

@@ -214,8 +214,9 @@ pub(crate) async fn graph_envelope(
         ),
         ("cache-control", "no-cache"),
     ] {
+        // Keep what a handler set itself (the token endpoint's `no-store, no-cache`).
         if let Ok(v) = HeaderValue::from_str(value) {
-            headers.insert(HeaderName::from_static(name), v);
+            headers.entry(HeaderName::from_static(name)).or_insert(v);
         }
     }
     resp
