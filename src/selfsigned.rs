@@ -3,8 +3,8 @@
 //! `localhost`, the machine's host name and the loopback addresses are all included.
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
-    IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose,
 };
 use std::path::{Path, PathBuf};
 
@@ -75,7 +75,10 @@ pub fn generate(dir: &Path) -> Result<GeneratedCerts, CertError> {
         server_key: dir.join("server.key"),
     };
     write(&out.ca_cert, &ca_cert.pem())?;
-    write(&out.server_cert, &format!("{}{}", cert.pem(), ca_cert.pem()))?;
+    write(
+        &out.server_cert,
+        &format!("{}{}", cert.pem(), ca_cert.pem()),
+    )?;
     write(&out.server_key, &key.serialize_pem())?;
     set_private(&out.server_key);
     Ok(out)

@@ -1,7 +1,8 @@
 //! Building a tenant's directory from a hand-made mirror and searching the snapshot: DNs,
 //! numbers, names, memberships and index-backed searches, through the public API.
 
-use ldap3_proto::parse_ldap_filter_str;
+mod common;
+
 use ldap3_proto::proto::LdapSearchScope;
 use o365_ldap::config::TenantConfig;
 use o365_ldap::directory::build::{TenantInput, build_tenant};
@@ -69,9 +70,24 @@ fn mirror() -> Mirror {
         });
     }
     let users = [
-        user("u-alice", "alice@contoso.com", "Alice Smith", "2020-01-01T00:00:00Z"),
-        user("u-alice2", "Alice@fabrikam.com", "Alice Jones", "2021-01-01T00:00:00Z"),
-        user("u-lee", "chris.lee@contoso.com", "Lee, Chris", "2020-02-01T00:00:00Z"),
+        user(
+            "u-alice",
+            "alice@contoso.com",
+            "Alice Smith",
+            "2020-01-01T00:00:00Z",
+        ),
+        user(
+            "u-alice2",
+            "Alice@fabrikam.com",
+            "Alice Jones",
+            "2021-01-01T00:00:00Z",
+        ),
+        user(
+            "u-lee",
+            "chris.lee@contoso.com",
+            "Lee, Chris",
+            "2020-02-01T00:00:00Z",
+        ),
         user("u-bob", "bob@contoso.com", "Bob", "2020-03-01T00:00:00Z"),
     ];
     for u in users {
@@ -117,7 +133,11 @@ fn mirror() -> Mirror {
     );
     m.members.insert(
         "g-rd".into(),
-        [member("u-lee", MemberKind::User), member("u-gina", MemberKind::User)].into(),
+        [
+            member("u-lee", MemberKind::User),
+            member("u-gina", MemberKind::User),
+        ]
+        .into(),
     );
     m
 }
@@ -136,7 +156,7 @@ fn snapshot(m: &Mirror, alloc: &mut Allocations) -> Snapshot {
 }
 
 fn search(s: &Snapshot, base: &str, f: &str) -> Vec<String> {
-    let filter = parse_ldap_filter_str(f).expect("test filter parses");
+    let filter = common::filter::parse(f);
     let base = dn::normalize(base).expect("test base parses");
     s.search(&base, LdapSearchScope::Subtree, &filter)
         .expect("base exists")
@@ -167,7 +187,11 @@ fn users_groups_and_memberships_are_built() {
     assert_eq!(plat.values("memberUid").len(), 1);
     assert_eq!(plat.first("memberUid"), Some("alice"));
     // The device member of Engineering is dropped; the nested group is a member DN.
-    let eng = search(&s, "dc=contoso,dc=com", "(&(objectClass=posixGroup)(cn=Engineering))");
+    let eng = search(
+        &s,
+        "dc=contoso,dc=com",
+        "(&(objectClass=posixGroup)(cn=Engineering))",
+    );
     let eng = s.entry(s.lookup(&dn::normalize(&eng[0]).unwrap()).unwrap());
     assert_eq!(eng.values("member").len(), 2);
 }
@@ -175,10 +199,17 @@ fn users_groups_and_memberships_are_built() {
 #[test]
 fn special_characters_and_duplicate_names_get_distinct_escaped_dns() {
     let s = snapshot(&mirror(), &mut Allocations::default());
-    let rd = search(&s, "ou=groups,dc=contoso,dc=com", "(cn=R&D, Europe + \"Special\")");
+    let rd = search(
+        &s,
+        "ou=groups,dc=contoso,dc=com",
+        "(cn=R&D, Europe + \"Special\")",
+    );
     assert_eq!(rd.len(), 1);
     let ndn = dn::normalize(&rd[0]).expect("served DN parses");
-    assert!(s.lookup(&ndn).is_some(), "a base lookup on the returned DN works");
+    assert!(
+        s.lookup(&ndn).is_some(),
+        "a base lookup on the returned DN works"
+    );
     let sales = search(&s, "ou=groups,dc=contoso,dc=com", "(cn=Sales*)");
     assert_eq!(sales.len(), 2, "{sales:?}");
     assert!(sales.contains(&"cn=Sales,ou=groups,dc=contoso,dc=com".to_string()));
@@ -195,8 +226,16 @@ fn upn_collisions_keep_the_first_holder_and_numbers_are_stable() {
     let alice = search(&s1, "dc=contoso,dc=com", "(uid=alice)");
     assert_eq!(alice.len(), 1);
     let e = s1.entry(s1.lookup(&dn::normalize(&alice[0]).unwrap()).unwrap());
-    assert_eq!(e.first("entryUUID"), Some("u-alice"), "the older account keeps 'alice'");
-    let other = search(&s1, "dc=contoso,dc=com", "(userPrincipalName=alice@fabrikam.com)");
+    assert_eq!(
+        e.first("entryUUID"),
+        Some("u-alice"),
+        "the older account keeps 'alice'"
+    );
+    let other = search(
+        &s1,
+        "dc=contoso,dc=com",
+        "(userPrincipalName=alice@fabrikam.com)",
+    );
     assert_eq!(other, vec!["uid=alice-ualice2,ou=people,dc=contoso,dc=com"]);
     let uid1 = e.first("uidNumber").unwrap().to_string();
 
@@ -206,7 +245,11 @@ fn upn_collisions_keep_the_first_holder_and_numbers_are_stable() {
     assert_eq!(e2.first("uidNumber"), Some(uid1.as_str()));
     // Private group: gid = uid.
     assert_eq!(e.first("gidNumber"), Some(uid1.as_str()));
-    let pg = search(&s1, "ou=groups,dc=contoso,dc=com", &format!("(gidNumber={uid1})"));
+    let pg = search(
+        &s1,
+        "ou=groups,dc=contoso,dc=com",
+        &format!("(gidNumber={uid1})"),
+    );
     assert_eq!(pg, vec!["cn=alice,ou=groups,dc=contoso,dc=com"]);
     let pge = s1.entry(s1.lookup(&dn::normalize(&pg[0]).unwrap()).unwrap());
     assert_eq!(pge.kind, EntryKind::PrivateGroup);

@@ -164,7 +164,12 @@ pub fn build_tenant(
     creation_order(&mut group_claims);
     let mut wanted_groups: Vec<(&str, String)> = Vec::new();
     let mut cn_claims: Vec<Claim> = group_claims.clone();
-    cn_claims.extend(user_claims.iter().filter(|c| users.contains_key(c.id)).cloned());
+    cn_claims.extend(
+        user_claims
+            .iter()
+            .filter(|c| users.contains_key(c.id))
+            .cloned(),
+    );
     creation_order(&mut cn_claims);
     for c in &cn_claims {
         if let Some(u) = users.get(c.id) {
@@ -173,8 +178,7 @@ pub fn build_tenant(
             wanted_groups.push((c.id, name));
         }
     }
-    let (group_names, group_collisions) =
-        alloc.assign_names("g", &wanted_groups, normalize_cn);
+    let (group_names, group_collisions) = alloc.assign_names("g", &wanted_groups, normalize_cn);
     report.collisions.extend(group_collisions);
     let [gfirst, glast] = cfg.groups.gid_number_range;
     report
@@ -234,11 +238,7 @@ pub fn build_tenant(
         let c = created
             .and_then(generalized_from_iso)
             .unwrap_or_else(|| input.now.to_string());
-        let m = mirror
-            .changed
-            .get(id)
-            .cloned()
-            .unwrap_or_else(|| c.clone());
+        let m = mirror.changed.get(id).cloned().unwrap_or_else(|| c.clone());
         (c.into(), m.into())
     };
     let tenant = input.index;
@@ -256,15 +256,19 @@ pub fn build_tenant(
         .as_ref()
         .and_then(|o| o.display_name.clone())
         .unwrap_or_else(|| cfg.name.clone());
-    let mut root_attrs = vec![attr(
-        "objectClass",
-        ["top", "dcObject", "organization"],
-    )];
+    let mut root_attrs = vec![attr("objectClass", ["top", "dcObject", "organization"])];
     if base.to_ascii_lowercase().starts_with("dc=") {
         root_attrs.push(attr("dc", [first_rdn_value.as_str()]));
     }
     root_attrs.push(attr("o", [org.as_str()]));
-    entries.push(entry(&base, EntryKind::Root, tenant, root_attrs, input.now, input.now));
+    entries.push(entry(
+        &base,
+        EntryKind::Root,
+        tenant,
+        root_attrs,
+        input.now,
+        input.now,
+    ));
 
     // ou=people
     entries.push(container(&people, "people", tenant, input.now));
@@ -308,9 +312,9 @@ pub fn build_tenant(
         }
         member_dns.sort();
         member_uids.sort();
-        let mut parent_dns: Vec<&str> = member_of(id)
+        let mut parent_dns: Vec<String> = member_of(id)
             .into_iter()
-            .filter_map(|p| groups.get(p).map(|x| x.dn.as_str()))
+            .filter_map(|p| groups.get(p).map(|x| x.dn.clone()))
             .collect();
         parent_dns.sort();
         let mut attrs = vec![
@@ -417,7 +421,11 @@ fn user_attrs(su: &ServedUser<'_>, cfg: &TenantConfig, groups_of: &[&str]) -> Ve
     push_opt(&mut a, "givenName", u.given_name.as_deref());
     a.push(attr("displayName", [display.as_str()]));
     push_opt(&mut a, "mail", u.mail.as_deref());
-    push_opt(&mut a, "userPrincipalName", u.user_principal_name.as_deref());
+    push_opt(
+        &mut a,
+        "userPrincipalName",
+        u.user_principal_name.as_deref(),
+    );
     a.push(attr("uidNumber", [su.uid_number.to_string()]));
     a.push(attr("gidNumber", [su.uid_number.to_string()]));
     a.push(attr(
@@ -426,7 +434,11 @@ fn user_attrs(su: &ServedUser<'_>, cfg: &TenantConfig, groups_of: &[&str]) -> Ve
     ));
     a.push(attr("loginShell", [cfg.users.login_shell.as_str()]));
     a.push(attr("gecos", [display.as_str()]));
-    push_many(&mut a, "memberOf", groups_of.iter().map(|s| s.to_string()).collect());
+    push_many(
+        &mut a,
+        "memberOf",
+        groups_of.iter().map(|s| s.to_string()).collect(),
+    );
     a.push(attr("entryUUID", [u.id.as_str()]));
     push_opt(&mut a, "title", u.job_title.as_deref());
     push_opt(&mut a, "departmentNumber", u.department.as_deref());

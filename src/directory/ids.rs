@@ -230,7 +230,11 @@ mod tests {
         assert_eq!(a.uid, b.uid);
         let mut nums: Vec<_> = a.uid.values().copied().collect();
         nums.sort();
-        assert_eq!(nums, vec![1000, 1001, 1002], "a full range is used without duplicates");
+        assert_eq!(
+            nums,
+            vec![1000, 1001, 1002],
+            "a full range is used without duplicates"
+        );
     }
 
     #[test]

@@ -239,7 +239,11 @@ impl Snapshot {
             Plan::Ids(ids) => {
                 let start = ids.partition_point(|x| *x < lo);
                 let end = ids.partition_point(|x| *x < hi);
-                ids[start..end].iter().copied().filter(|id| keep(*id)).collect()
+                ids[start..end]
+                    .iter()
+                    .copied()
+                    .filter(|id| keep(*id))
+                    .collect()
             }
         })
     }

@@ -212,11 +212,20 @@ impl GraphClient {
         concurrency: usize,
     ) -> Result<HashMap<String, Vec<MemberRef>>, GraphError> {
         let mut seen = HashSet::new();
-        let unique: Vec<&String> = ids.iter().filter(|id| seen.insert(id.as_str())).collect();
+        // Owned ids and a cloned client: futures borrowing from the closure's argument are not
+        // `Send` for every lifetime, which a sync round spawned on the runtime needs.
+        let unique: Vec<String> = ids
+            .iter()
+            .filter(|id| seen.insert(id.as_str()))
+            .cloned()
+            .collect();
         stream::iter(unique)
-            .map(|id| async move {
-                let members = self.list_members(id).await?;
-                Ok::<_, GraphError>((id.clone(), members))
+            .map(|id: String| {
+                let client = self.clone();
+                async move {
+                    let members = client.list_members(&id).await?;
+                    Ok::<_, GraphError>((id, members))
+                }
             })
             .buffer_unordered(concurrency.max(1))
             .try_collect()

@@ -107,7 +107,10 @@ fn group_verdict(g: &Group) -> GroupVerdict {
         Some(n) if !n.trim().is_empty() => GroupVerdict {
             included: true,
             name: Some(n.to_string()),
-            trail: vec![format!("{:?} group: every group type is included", g.kind())],
+            trail: vec![format!(
+                "{:?} group: every group type is included",
+                g.kind()
+            )],
         },
         _ => GroupVerdict {
             included: false,

@@ -51,7 +51,10 @@ pub enum StoreError {
     #[error("database error: {0}")]
     Db(String),
     #[error("corrupt record in table {table}: {message}")]
-    Corrupt { table: &'static str, message: String },
+    Corrupt {
+        table: &'static str,
+        message: String,
+    },
 }
 
 macro_rules! db_err {

@@ -56,10 +56,12 @@ impl SyncEngine {
     pub fn load(config: Arc<Config>, store: Arc<Store>) -> Result<SyncEngine, SyncError> {
         let mut states = HashMap::new();
         for t in &config.tenant {
-            let st = store.load_tenant(&t.name).map_err(|source| SyncError::Store {
-                tenant: t.name.clone(),
-                source,
-            })?;
+            let st = store
+                .load_tenant(&t.name)
+                .map_err(|source| SyncError::Store {
+                    tenant: t.name.clone(),
+                    source,
+                })?;
             states.insert(t.name.clone(), st);
         }
         let mut engine = SyncEngine {
@@ -164,7 +166,7 @@ impl SyncEngine {
             .find(|t| t.name == tenant)
             .ok_or_else(|| SyncError::UnknownTenant(tenant.to_string()))?;
         let started = std::time::Instant::now();
-        let graph_err = |source| SyncError::Graph {
+        let graph_err = |source: crate::graph::GraphError| SyncError::Graph {
             tenant: tenant.to_string(),
             source,
         };
