@@ -225,10 +225,10 @@ pub fn build_tenant(
         let mut seen = BTreeSet::new();
         let mut stack: Vec<&str> = parents.get(id).cloned().unwrap_or_default();
         while let Some(g) = stack.pop() {
-            if seen.insert(g) {
-                if let Some(p) = parents.get(g) {
-                    stack.extend(p.iter().copied());
-                }
+            if seen.insert(g)
+                && let Some(p) = parents.get(g)
+            {
+                stack.extend(p.iter().copied());
             }
         }
         seen

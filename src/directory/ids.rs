@@ -170,14 +170,14 @@ impl Allocations {
         // Every object not served under the name it wants is a collision, reported every
         // round while it lasts (not only in the round it arose).
         for (id, name) in wanted {
-            if granted.get(*id) != Some(name) {
-                if let Some(holder) = self.names.get(&key(name)) {
-                    collisions.push(Collision {
-                        loser: id.to_string(),
-                        name: name.clone(),
-                        holder: holder.clone(),
-                    });
-                }
+            if granted.get(*id) != Some(name)
+                && let Some(holder) = self.names.get(&key(name))
+            {
+                collisions.push(Collision {
+                    loser: id.to_string(),
+                    name: name.clone(),
+                    holder: holder.clone(),
+                });
             }
         }
         (granted, collisions)

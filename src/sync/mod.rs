@@ -79,16 +79,16 @@ impl SyncEngine {
         // A config change can admit objects that have no numbers yet: persist what the build
         // allocated so the numbers are the same after the next restart.
         for (name, new) in &updated {
-            if let Some(old) = states.get(name) {
-                if old.alloc != new.alloc {
-                    engine
-                        .store
-                        .commit_tenant(name, old, new)
-                        .map_err(|source| SyncError::Store {
-                            tenant: name.clone(),
-                            source,
-                        })?;
-                }
+            if let Some(old) = states.get(name)
+                && old.alloc != new.alloc
+            {
+                engine
+                    .store
+                    .commit_tenant(name, old, new)
+                    .map_err(|source| SyncError::Store {
+                        tenant: name.clone(),
+                        source,
+                    })?;
             }
         }
         engine.snapshot.store(Arc::new(snap));
@@ -125,7 +125,7 @@ impl SyncEngine {
                 .config
                 .service_account
                 .iter()
-                .filter(|s| s.tenants.is_empty() || s.tenants.iter().any(|n| *n == t.name))
+                .filter(|s| s.tenants.is_empty() || s.tenants.contains(&t.name))
                 .collect();
             let input = TenantInput {
                 index: i as u16,
