@@ -201,7 +201,14 @@ where
                 });
             }
             Err(Failure::Transport(e)) => {
-                if attempt >= max_attempts {
+                // A refused connection means Graph (or the network to it) is down, not busy:
+                // give up as soon as for 5xx, so a round fails fast and the next one retries.
+                let limit = if e.is_connect() {
+                    policy.max_server_error_attempts.max(1).min(max_attempts)
+                } else {
+                    max_attempts
+                };
+                if attempt >= limit {
                     let mut err = transport_error(what, e);
                     if let GraphError::Transport {
                         detail, timeout, ..
