@@ -25,9 +25,9 @@ impl fmt::Display for Dur {
 impl std::str::FromStr for Dur {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        humantime::parse_duration(s.trim())
-            .map(Dur)
-            .map_err(|e| format!("'{s}' is not a duration ({e}); write e.g. \"90s\", \"15m\", \"1h\", \"7d\""))
+        humantime::parse_duration(s.trim()).map(Dur).map_err(|e| {
+            format!("'{s}' is not a duration ({e}); write e.g. \"90s\", \"15m\", \"1h\", \"7d\"")
+        })
     }
 }
 
