@@ -43,3 +43,30 @@ impl Serialize for Dur {
         s.serialize_str(&self.to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_human_durations() {
+        let p = |s: &str| s.parse::<Dur>().map(Dur::get);
+        assert_eq!(p("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(p("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(p(" 1h 30m "), Ok(Duration::from_secs(5400)));
+        assert_eq!(p("7d"), Ok(Duration::from_secs(7 * 86400)));
+        let err = p("bogus").expect_err("bogus accepted");
+        assert!(err.contains("'bogus' is not a duration"), "{err}");
+        assert!(p("15").is_err(), "a bare number has no unit");
+        assert!(p("").is_err());
+    }
+
+    #[test]
+    fn display_parses_back() {
+        for secs in [1, 90, 900, 5400, 86400 + 61] {
+            let d = Dur::from_secs(secs);
+            assert_eq!(d.to_string().parse::<Dur>(), Ok(d));
+        }
+        assert_eq!(Dur::from_secs(5400).to_string(), "1h 30m");
+    }
+}

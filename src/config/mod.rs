@@ -1,14 +1,25 @@
 //! Configuration: the TOML schema, loading (secrets resolved from files or the environment),
 //! validation with messages that name the key and the fix, and the redacted view `check` prints.
+//!
+//! `load` runs four steps: parse (unknown keys are errors that name the full key path), resolve
+//! paths (relative paths are taken from the config file's directory, so the same file works
+//! whatever the daemon's working directory), validate (every problem is collected, not only the
+//! first), and read the client secrets.
 
 pub mod duration;
+mod parse;
+mod render;
+mod resolve;
 pub mod schema;
+mod validate;
 
 pub use duration::Dur;
+pub use render::render_effective;
 pub use schema::*;
 
+use std::env::VarError;
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// A secret value. `Debug` and `Display` never show it, so it cannot leak into logs by accident.
 #[derive(Clone, PartialEq, Eq)]
@@ -36,6 +47,21 @@ impl fmt::Display for Secret {
     }
 }
 
+/// One thing wrong with a config: the key it is about (`tenant[contoso].graph_url`) and what to
+/// do. Tenants and service accounts are named by their `name` when it is usable, by their
+/// position (`tenant[0]`) otherwise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
@@ -43,21 +69,74 @@ pub enum ConfigError {
         path: String,
         source: std::io::Error,
     },
+    /// Not TOML, or TOML that does not fit the schema (unknown key, wrong type, missing key).
+    /// `message` starts with the line and column.
     #[error("{path}: {message}")]
     Parse { path: String, message: String },
-    #[error("{key}: {message}")]
-    Invalid { key: String, message: String },
+    /// Well-formed but unusable: every problem found, one per line when displayed.
+    #[error("{}", invalid_lines(path, problems))]
+    Invalid {
+        path: String,
+        problems: Vec<Problem>,
+    },
 }
 
-/// Read, parse, resolve secrets and validate a config file.
+fn invalid_lines(path: &str, problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("{path}: {p}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Read, parse, resolve paths and secrets, and validate a config file.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.display().to_string(),
         source,
     })?;
-    let cfg: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    })?;
-    Ok(cfg)
+    load_str(&text, path)
 }
+
+/// `load` for text already in memory. `origin` is where the text came from: it names the file
+/// in errors, and relative paths are resolved against its directory. Secrets named by
+/// `client_secret_env` are read from the process environment.
+pub fn load_str(text: &str, origin: &Path) -> Result<Config, ConfigError> {
+    load_str_with_env(text, origin, |name| std::env::var(name))
+}
+
+/// `load_str` with the environment supplied by the caller, so tests need not mutate the
+/// process environment (which is unsound while other threads read it).
+pub fn load_str_with_env(
+    text: &str,
+    origin: &Path,
+    env: impl Fn(&str) -> Result<String, VarError>,
+) -> Result<Config, ConfigError> {
+    let path = origin.display().to_string();
+    let mut cfg = parse::parse(text).map_err(|message| ConfigError::Parse {
+        path: path.clone(),
+        message,
+    })?;
+    resolve::normalize(&mut cfg, &base_dir(origin));
+    let mut problems = validate::validate(&cfg);
+    resolve::secrets(&mut cfg, &env, &mut problems);
+    if problems.is_empty() {
+        Ok(cfg)
+    } else {
+        Err(ConfigError::Invalid { path, problems })
+    }
+}
+
+/// The directory relative paths in the config are taken from: the config file's own.
+fn base_dir(origin: &Path) -> PathBuf {
+    let dir = match origin.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    // Absolute, so paths stay right if something later changes the working directory and so
+    // `check` shows where files are really looked for.
+    std::path::absolute(&dir).unwrap_or(dir)
+}
+
+#[cfg(test)]
+mod tests;

@@ -7,7 +7,7 @@ use super::duration::Dur;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     #[serde(default)]
@@ -20,16 +20,21 @@ pub struct Config {
     pub tenant: Vec<TenantConfig>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
-    /// Plain LDAP with StartTLS. `None` disables the listener.
+    /// Plain LDAP with StartTLS. `None` disables the listener (written `ldap_listen = ""`,
+    /// since TOML has no null; `load` turns the empty string into `None`).
     pub ldap_listen: Option<String>,
-    /// LDAPS. `None` disables the listener.
+    /// LDAPS. `None` disables the listener (written `ldaps_listen = ""`).
     pub ldaps_listen: Option<String>,
+    /// PEM certificate chain. After `load`: absolute, or `None` when written as `""`.
     pub tls_cert: Option<PathBuf>,
+    /// PEM private key. After `load`: absolute, or `None` when written as `""`.
     pub tls_key: Option<PathBuf>,
+    /// After `load`: absolute (relative paths are taken from the config file's directory).
     pub data_dir: PathBuf,
+    /// After `load`: absolute (relative paths are taken from the config file's directory).
     pub admin_socket: PathBuf,
     pub allow_plaintext_bind: bool,
     pub anonymous_read: bool,
@@ -81,7 +86,17 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+impl LogFormat {
+    /// The spelling used in the TOML file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthConfig {
     pub user_bind: UserBind,
@@ -104,7 +119,19 @@ pub enum UserBind {
     None,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+impl UserBind {
+    /// The spelling used in the TOML file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserBind::Entra => "entra",
+            UserBind::Local => "local",
+            UserBind::EntraOrLocal => "entra_or_local",
+            UserBind::None => "none",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceAccount {
     /// Binds as `cn=<name>,ou=services,<base_dn>` of any tenant it may read.
@@ -116,7 +143,7 @@ pub struct ServiceAccount {
     pub tenants: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TenantConfig {
     pub name: String,
@@ -136,6 +163,37 @@ pub struct TenantConfig {
     pub users: UsersConfig,
     #[serde(default)]
     pub groups: GroupsConfig,
+    #[serde(default)]
+    pub domains: DomainsConfig,
+}
+
+impl Config {
+    /// The `[[tenant]]` block with this name (names are compared case-insensitively, as
+    /// validation keeps them unique that way).
+    pub fn tenant(&self, name: &str) -> Option<&TenantConfig> {
+        self.tenant
+            .iter()
+            .find(|t| t.name.eq_ignore_ascii_case(name))
+    }
+}
+
+/// Empty name and id, default URLs and sections: a base for `TenantConfig { name, tenant_id,
+/// ..Default::default() }` in code that builds configs without TOML.
+impl Default for TenantConfig {
+    fn default() -> Self {
+        TenantConfig {
+            name: String::new(),
+            tenant_id: String::new(),
+            base_dn: None,
+            graph_url: default_graph_url(),
+            login_url: default_login_url(),
+            credential: Vec::new(),
+            sync: SyncConfig::default(),
+            users: UsersConfig::default(),
+            groups: GroupsConfig::default(),
+            domains: DomainsConfig::default(),
+        }
+    }
 }
 
 pub fn default_graph_url() -> String {
@@ -145,7 +203,11 @@ pub fn default_login_url() -> String {
     "https://login.microsoftonline.com".into()
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+/// One app registration credential. Exactly one secret source (`client_secret_file` or
+/// `client_secret_env`) per block; certificate credentials (`certificate_file` +
+/// `private_key_file`) are parsed so the key names are reserved, but `load` rejects them until
+/// the Graph client can sign client assertions.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CredentialConfig {
     pub client_id: String,
@@ -155,12 +217,18 @@ pub struct CredentialConfig {
     /// Name of an environment variable holding the client secret.
     #[serde(default)]
     pub client_secret_env: Option<String>,
+    /// Reserved: PEM certificate registered on the app (certificate credentials, not yet supported).
+    #[serde(default)]
+    pub certificate_file: Option<PathBuf>,
+    /// Reserved: PEM private key of `certificate_file` (not yet supported).
+    #[serde(default)]
+    pub private_key_file: Option<PathBuf>,
     /// The secret itself, resolved at load time; never read from or written to TOML.
     #[serde(skip)]
     pub resolved_secret: Option<super::Secret>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SyncConfig {
     pub automatic: bool,
@@ -188,7 +256,19 @@ pub enum UsernameFrom {
     OnPremisesSamAccountName,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+impl UsernameFrom {
+    /// The spelling used in the TOML file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UsernameFrom::Upn => "upn",
+            UsernameFrom::Mail => "mail",
+            UsernameFrom::MailNickname => "mailNickname",
+            UsernameFrom::OnPremisesSamAccountName => "onPremisesSamAccountName",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct UsersConfig {
     pub username_from: UsernameFrom,
@@ -197,6 +277,9 @@ pub struct UsersConfig {
     /// `{uid}` is replaced by the user's uid.
     pub home_directory: String,
     pub login_shell: String,
+    /// Users whose `mail` or `userPrincipalName` matches one of these globs are left out
+    /// (`*` matches any run of characters, `?` one character; case-insensitive).
+    pub blocked_emails: Vec<String>,
 }
 
 impl Default for UsersConfig {
@@ -206,22 +289,76 @@ impl Default for UsersConfig {
             uid_number_range: [100_000, 399_999],
             home_directory: "/home/{uid}".into(),
             login_shell: "/bin/bash".into(),
+            blocked_emails: Vec::new(),
         }
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GroupsConfig {
     /// Inclusive `[first, last]` range for `gidNumber` of synced groups. Kept apart from
     /// `users.uid_number_range` because user-private groups take gid = uid.
     pub gid_number_range: [u32; 2],
+    /// Which kinds of Microsoft 365 group are synced.
+    pub types: Vec<GroupType>,
 }
 
 impl Default for GroupsConfig {
     fn default() -> Self {
         GroupsConfig {
             gid_number_range: [400_000, 499_999],
+            types: GroupType::ALL.to_vec(),
+        }
+    }
+}
+
+/// The four kinds of group Microsoft 365 has; the names match `graph::models::GroupKind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupType {
+    /// Unified groups (Teams, SharePoint sites, Outlook groups).
+    Microsoft365,
+    Security,
+    MailEnabledSecurity,
+    Distribution,
+}
+
+impl GroupType {
+    pub const ALL: [GroupType; 4] = [
+        GroupType::Security,
+        GroupType::Microsoft365,
+        GroupType::MailEnabledSecurity,
+        GroupType::Distribution,
+    ];
+
+    /// The spelling used in the TOML file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupType::Microsoft365 => "microsoft365",
+            GroupType::Security => "security",
+            GroupType::MailEnabledSecurity => "mail_enabled_security",
+            GroupType::Distribution => "distribution",
+        }
+    }
+}
+
+/// Which of the tenant's verified domains count: users whose UPN is in another domain are left
+/// out, and only these domains can become the default `base_dn`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DomainsConfig {
+    /// Domain names; empty means every verified domain of the tenant.
+    pub allowed: Vec<String>,
+    /// Whether `allowed = ["contoso.com"]` also admits `eu.contoso.com` and other subdomains.
+    pub include_subdomains: bool,
+}
+
+impl Default for DomainsConfig {
+    fn default() -> Self {
+        DomainsConfig {
+            allowed: Vec::new(),
+            include_subdomains: true,
         }
     }
 }

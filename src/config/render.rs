@@ -1,0 +1,206 @@
+//! The effective configuration as TOML, for `o365-ldap check`: every key with defaults filled in,
+//! paths as resolved, and no secret — client secrets appear only as a `<redacted>` comment,
+//! password hashes as `$argon2id$<redacted>`.
+//!
+//! Written by hand rather than through serde so that switched-off settings and derived defaults
+//! can carry a comment saying so, and so that adding a field with a secret to the schema cannot
+//! make it appear here by accident.
+
+use super::{Config, CredentialConfig, Dur, ServerConfig, ServiceAccount, TenantConfig};
+use std::fmt::Write;
+use std::path::Path;
+
+/// What `password_hash` is shown as.
+pub const REDACTED_HASH: &str = "$argon2id$<redacted>";
+
+pub fn render_effective(cfg: &Config) -> String {
+    let mut out = String::from(
+        "# Effective configuration: defaults filled in, relative paths resolved, secrets redacted.\n",
+    );
+    server(&mut out, &cfg.server);
+    out.push_str("\n[auth]\n");
+    kv(&mut out, "user_bind", &quote(cfg.auth.user_bind.as_str()));
+    for a in &cfg.service_account {
+        account(&mut out, a);
+    }
+    for t in &cfg.tenant {
+        tenant(&mut out, t);
+    }
+    out
+}
+
+fn server(out: &mut String, s: &ServerConfig) {
+    out.push_str("\n[server]\n");
+    opt_str(out, "ldap_listen", s.ldap_listen.as_deref(), "# disabled");
+    opt_str(out, "ldaps_listen", s.ldaps_listen.as_deref(), "# disabled");
+    opt_path(out, "tls_cert", s.tls_cert.as_deref());
+    opt_path(out, "tls_key", s.tls_key.as_deref());
+    kv(out, "data_dir", &path(&s.data_dir));
+    kv(out, "admin_socket", &path(&s.admin_socket));
+    kv(
+        out,
+        "allow_plaintext_bind",
+        &s.allow_plaintext_bind.to_string(),
+    );
+    kv(out, "anonymous_read", &s.anonymous_read.to_string());
+    kv(out, "max_connections", &s.max_connections.to_string());
+    kv(out, "idle_timeout", &dur(s.idle_timeout));
+    kv(out, "handshake_timeout", &dur(s.handshake_timeout));
+    kv(out, "max_pdu_size", &s.max_pdu_size.to_string());
+    kv(out, "max_filter_depth", &s.max_filter_depth.to_string());
+    kv(
+        out,
+        "max_filter_elements",
+        &s.max_filter_elements.to_string(),
+    );
+    kv(out, "size_limit", &s.size_limit.to_string());
+    kv(out, "log_format", &quote(s.log_format.as_str()));
+}
+
+fn account(out: &mut String, a: &ServiceAccount) {
+    out.push_str("\n[[service_account]]\n");
+    kv(out, "name", &quote(&a.name));
+    kv(out, "password_hash", &quote(REDACTED_HASH));
+    if a.tenants.is_empty() {
+        out.push_str("tenants = []  # every tenant\n");
+    } else {
+        kv(out, "tenants", &array(a.tenants.iter().map(|t| quote(t))));
+    }
+}
+
+fn tenant(out: &mut String, t: &TenantConfig) {
+    out.push_str("\n[[tenant]]\n");
+    kv(out, "name", &quote(&t.name));
+    kv(out, "tenant_id", &quote(&t.tenant_id));
+    match &t.base_dn {
+        Some(dn) => kv(out, "base_dn", &quote(dn)),
+        None => {
+            out.push_str("# base_dn: not set; derived from the tenant's default verified domain\n")
+        }
+    }
+    kv(out, "graph_url", &quote(&t.graph_url));
+    kv(out, "login_url", &quote(&t.login_url));
+    for c in &t.credential {
+        credential(out, c);
+    }
+
+    out.push_str("\n  [tenant.sync]\n");
+    kv(out, "  automatic", &t.sync.automatic.to_string());
+    kv(out, "  interval", &dur(t.sync.interval));
+
+    let u = &t.users;
+    out.push_str("\n  [tenant.users]\n");
+    kv(out, "  username_from", &quote(u.username_from.as_str()));
+    kv(out, "  uid_number_range", &range(u.uid_number_range));
+    kv(out, "  home_directory", &quote(&u.home_directory));
+    kv(out, "  login_shell", &quote(&u.login_shell));
+    kv(
+        out,
+        "  blocked_emails",
+        &array(u.blocked_emails.iter().map(|g| quote(g))),
+    );
+
+    let g = &t.groups;
+    out.push_str("\n  [tenant.groups]\n");
+    kv(out, "  gid_number_range", &range(g.gid_number_range));
+    kv(
+        out,
+        "  types",
+        &array(g.types.iter().map(|k| quote(k.as_str()))),
+    );
+
+    let d = &t.domains;
+    out.push_str("\n  [tenant.domains]\n");
+    if d.allowed.is_empty() {
+        out.push_str("  allowed = []  # every verified domain\n");
+    } else {
+        kv(out, "  allowed", &array(d.allowed.iter().map(|x| quote(x))));
+    }
+    kv(
+        out,
+        "  include_subdomains",
+        &d.include_subdomains.to_string(),
+    );
+}
+
+fn credential(out: &mut String, c: &CredentialConfig) {
+    out.push_str("\n  [[tenant.credential]]\n");
+    kv(out, "  client_id", &quote(&c.client_id));
+    if let Some(f) = &c.client_secret_file {
+        kv(out, "  client_secret_file", &path(f));
+    }
+    if let Some(e) = &c.client_secret_env {
+        kv(out, "  client_secret_env", &quote(e));
+    }
+    if let Some(f) = &c.certificate_file {
+        kv(out, "  certificate_file", &path(f));
+    }
+    if let Some(f) = &c.private_key_file {
+        kv(out, "  private_key_file", &path(f));
+    }
+    let state = if c.resolved_secret.is_some() {
+        "<redacted>"
+    } else {
+        "<not loaded>"
+    };
+    let _ = writeln!(out, "  # client secret: {state}");
+}
+
+fn kv(out: &mut String, key: &str, value: &str) {
+    let _ = writeln!(out, "{key} = {value}");
+}
+
+fn opt_str(out: &mut String, key: &str, value: Option<&str>, off: &str) {
+    match value {
+        Some(v) => kv(out, key, &quote(v)),
+        None => {
+            let _ = writeln!(out, "{key} = \"\"  {off}");
+        }
+    }
+}
+
+fn opt_path(out: &mut String, key: &str, value: Option<&Path>) {
+    match value {
+        Some(p) => kv(out, key, &path(p)),
+        None => {
+            let _ = writeln!(out, "{key} = \"\"  # not set");
+        }
+    }
+}
+
+fn path(p: &Path) -> String {
+    quote(&p.to_string_lossy())
+}
+
+fn dur(d: Dur) -> String {
+    quote(&d.to_string())
+}
+
+fn range([a, b]: [u32; 2]) -> String {
+    format!("[{a}, {b}]")
+}
+
+fn array(items: impl Iterator<Item = String>) -> String {
+    format!("[{}]", items.collect::<Vec<_>>().join(", "))
+}
+
+/// A TOML basic string.
+fn quote(s: &str) -> String {
+    let mut q = String::with_capacity(s.len() + 2);
+    q.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => q.push_str("\\\""),
+            '\\' => q.push_str("\\\\"),
+            '\n' => q.push_str("\\n"),
+            '\t' => q.push_str("\\t"),
+            '\r' => q.push_str("\\r"),
+            c if c.is_control() => {
+                let _ = write!(q, "\\u{:04X}", u32::from(c));
+            }
+            c => q.push(c),
+        }
+    }
+    q.push('"');
+    q
+}
