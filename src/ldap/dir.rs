@@ -103,6 +103,9 @@ fn entry_values(e: &Entry, name: &str) -> Vec<String> {
 
 /// Normalise a DN for comparison; `None` when it is not a valid DN.
 pub fn normalize_dn(dn: &str) -> Option<String> {
+    if dn.trim().is_empty() {
+        return Some(String::new());
+    }
     let parts: Vec<String> = dn
         .split(',')
         .map(|rdn| {
@@ -114,9 +117,6 @@ pub fn normalize_dn(dn: &str) -> Option<String> {
             ))
         })
         .collect::<Option<_>>()?;
-    if dn.trim().is_empty() {
-        return Some(String::new());
-    }
     Some(parts.join(","))
 }
 

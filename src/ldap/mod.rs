@@ -159,3 +159,6 @@ pub async fn serve(
     }
     Ok(handle)
 }
+
+#[cfg(test)]
+mod tests;
