@@ -123,10 +123,10 @@ impl ServiceAccounts {
         password: &str,
     ) -> Result<bool, AuthError> {
         let key = account.name.to_ascii_lowercase();
-        if let Some(tag) = self.cached(&key) {
-            if hmac::verify(&self.cache_key, password.as_bytes(), tag.as_ref()).is_ok() {
-                return Ok(true);
-            }
+        if let Some(tag) = self.cached(&key)
+            && hmac::verify(&self.cache_key, password.as_bytes(), tag.as_ref()).is_ok()
+        {
+            return Ok(true);
         }
         let _slot = self
             .argon_slots

@@ -211,32 +211,32 @@ pub fn search(
     }
 
     // A later page of a paged search: answered from the stored result, not searched again.
-    if let Some((size, cookie)) = paged {
-        if !cookie.is_empty() {
-            return match session.paging.next_page(cookie, &req, size) {
-                Ok((page, set)) => {
-                    let last = page.cookie.is_empty();
-                    let res = if last && set.truncated {
-                        size_limit_result(set.ids.len())
-                    } else {
-                        result(LdapResultCode::Success, "")
-                    };
-                    let total = set.ids.len();
-                    Response {
-                        replies: vec![
-                            Reply::Entries(EntryBatch {
-                                msgid,
-                                set,
-                                range: page.range,
-                            }),
-                            Reply::Msg(done(msgid, res, vec![paged_control(total, page.cookie)])),
-                        ],
-                        action: crate::ldap::handler::Action::Continue,
-                    }
+    if let Some((size, cookie)) = paged
+        && !cookie.is_empty()
+    {
+        return match session.paging.next_page(cookie, &req, size) {
+            Ok((page, set)) => {
+                let last = page.cookie.is_empty();
+                let res = if last && set.truncated {
+                    size_limit_result(set.ids.len())
+                } else {
+                    result(LdapResultCode::Success, "")
+                };
+                let total = set.ids.len();
+                Response {
+                    replies: vec![
+                        Reply::Entries(EntryBatch {
+                            msgid,
+                            set,
+                            range: page.range,
+                        }),
+                        Reply::Msg(done(msgid, res, vec![paged_control(total, page.cookie)])),
+                    ],
+                    action: crate::ldap::handler::Action::Continue,
                 }
-                Err(e) => fail(msgid, LdapResultCode::UnwillingToPerform, e.to_string()),
-            };
-        }
+            }
+            Err(e) => fail(msgid, LdapResultCode::UnwillingToPerform, e.to_string()),
+        };
     }
 
     let Some(ndn) = dir::normalize_dn(&req.base) else {
@@ -296,10 +296,10 @@ pub fn search(
             };
             let mut ids = Vec::new();
             for t in tenants {
-                if let Some(info) = snapshot.tenants.get(usize::from(t)) {
-                    if let Ok(found) = snapshot.search(&info.base_ndn, scope.clone(), &req.filter) {
-                        ids.extend(found);
-                    }
+                if let Some(info) = snapshot.tenants.get(usize::from(t))
+                    && let Ok(found) = snapshot.search(&info.base_ndn, scope.clone(), &req.filter)
+                {
+                    ids.extend(found);
                 }
             }
             ids
