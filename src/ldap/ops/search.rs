@@ -93,13 +93,23 @@ pub fn entry_message(
 ) -> LdapMsg {
     let e = snapshot.entry(id);
     let mut attributes = Vec::new();
-    for a in &e.attrs {
-        for n in sel.names_for(a.name, false) {
-            attributes.push(attribute(
-                n,
-                a.values.iter().map(|v| v.to_string()).collect(),
-                typesonly,
-            ));
+    if sel.named.is_empty() {
+        // The common cases (no list, `*`, `1.1`, `+`) need no per-attribute name matching.
+        if sel.all_user {
+            for a in &e.attrs {
+                let values = a.values.iter().map(|v| v.to_string()).collect();
+                attributes.push(attribute(a.name.to_owned(), values, typesonly));
+            }
+        }
+    } else {
+        for a in &e.attrs {
+            for n in sel.names_for(a.name, false) {
+                attributes.push(attribute(
+                    n,
+                    a.values.iter().map(|v| v.to_string()).collect(),
+                    typesonly,
+                ));
+            }
         }
     }
     for op in OPERATIONAL {
@@ -186,6 +196,24 @@ fn size_limit_result(limit: usize) -> LdapResult {
             "size limit of {limit} entries exceeded; narrow the filter or use the paged results control"
         ),
     )
+}
+
+/// Search below a directory entry. The subordinate-subtree scope (`children`) is a subtree
+/// search without the base entry.
+fn search_scope(
+    snapshot: &Snapshot,
+    ndn: &str,
+    req: &LdapSearchRequest,
+) -> Result<Vec<EntryId>, SearchError> {
+    match req.scope {
+        LdapSearchScope::Children => {
+            let base = snapshot.lookup(ndn);
+            let mut ids = snapshot.search(ndn, LdapSearchScope::Subtree, &req.filter)?;
+            ids.retain(|id| Some(*id) != base);
+            Ok(ids)
+        }
+        _ => snapshot.search(ndn, req.scope.clone(), &req.filter),
+    }
 }
 
 pub fn search(
@@ -304,7 +332,7 @@ pub fn search(
             }
             ids
         }
-        Target::Tenant(_) => match snapshot.search(&ndn, req.scope.clone(), &req.filter) {
+        Target::Tenant(_) => match search_scope(&snapshot, &ndn, &req) {
             Ok(ids) => ids,
             Err(SearchError::NoSuchObject { matched_dn }) => {
                 let mut res = result(LdapResultCode::NoSuchObject, "no such object");
