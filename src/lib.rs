@@ -9,5 +9,6 @@ pub mod emulator;
 pub mod graph;
 pub mod ldap;
 pub mod policy;
+pub mod selfsigned;
 pub mod store;
 pub mod sync;

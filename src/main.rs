@@ -1,3 +1,3 @@
 fn main() {
-    println!("o365-ldap");
+    println!("o365-ldap: under construction");
 }

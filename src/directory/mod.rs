@@ -1,6 +1,15 @@
-//! The directory: DNs, schema and matching, entries, filters, and the immutable `Snapshot`
-//! served to LDAP clients.
+//! The directory: DNs, schema and matching, entries, filters, ID allocation, entry building and
+//! the immutable `Snapshot` served to LDAP clients.
 
+pub mod build;
+pub mod dn;
 pub mod entry;
+pub mod filter;
+pub mod ids;
+pub mod schema;
+pub mod snapshot;
 
+pub use dn::{Dn, DnError};
 pub use entry::{Attr, Entry, EntryKind};
+pub use filter::{CompiledFilter, FilterLimitError, Membership, Tri};
+pub use snapshot::{EntryId, SearchError, Snapshot, TenantInfo};

@@ -1,1 +1,392 @@
-//! store
+//! Persistence in redb: each tenant's raw Graph mirror, its number and name allocations, and
+//! (later) sync history and delta links. A sync round is committed in ONE write transaction, so
+//! a crash at any moment leaves the previous round intact; writes are diffs against what is
+//! stored, so a small change costs a small write.
+
+use crate::directory::ids::Allocations;
+use crate::sync::mirror::Mirror;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+type Key2<'a> = (&'a str, &'a str);
+
+const USERS: TableDefinition<Key2, &[u8]> = TableDefinition::new("users");
+const GROUPS: TableDefinition<Key2, &[u8]> = TableDefinition::new("groups");
+const MEMBERS: TableDefinition<Key2, &[u8]> = TableDefinition::new("members");
+const STAMPS: TableDefinition<Key2, &str> = TableDefinition::new("stamps");
+/// Per-tenant small values: domains, organization, last successful sync.
+const TENANT_META: TableDefinition<Key2, &[u8]> = TableDefinition::new("tenant_meta");
+const UID_NUMBERS: TableDefinition<Key2, u32> = TableDefinition::new("uid_numbers");
+const GID_NUMBERS: TableDefinition<Key2, u32> = TableDefinition::new("gid_numbers");
+/// Every number ever handed out, with the object that got it: numbers are never reused.
+const UID_USED: TableDefinition<(&str, u32), &str> = TableDefinition::new("uid_used");
+const GID_USED: TableDefinition<(&str, u32), &str> = TableDefinition::new("gid_used");
+/// Name holders (`u:<uid>` / `g:<cn>`, normalised) so the first holder keeps a name.
+const NAMES: TableDefinition<Key2, &str> = TableDefinition::new("names");
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+
+const SCHEMA_VERSION: &[u8] = b"1";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create data directory {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: Box<redb::DatabaseError>,
+    },
+    #[error("database {path} has schema version {found}, this build understands {expected}")]
+    Version {
+        path: PathBuf,
+        found: String,
+        expected: String,
+    },
+    #[error("database error: {0}")]
+    Db(String),
+    #[error("corrupt record in table {table}: {message}")]
+    Corrupt {
+        table: &'static str,
+        message: String,
+    },
+}
+
+macro_rules! db_err {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self { StoreError::Db(e.to_string()) }
+        }
+    )*};
+}
+db_err!(
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+/// Everything the store keeps for one tenant.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TenantState {
+    pub mirror: Mirror,
+    pub alloc: Allocations,
+    /// Unix time of the last successful sync round, if any.
+    pub last_sync: Option<i64>,
+}
+
+pub struct Store {
+    db: Database,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Open (or create) `<data_dir>/o365-ldap.redb`.
+    pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::CreateDir {
+            path: data_dir.to_path_buf(),
+            source,
+        })?;
+        let path = data_dir.join("o365-ldap.redb");
+        let db = Database::create(&path).map_err(|e| StoreError::Open {
+            path: path.clone(),
+            source: Box::new(e),
+        })?;
+        let store = Store { db, path };
+        store.init()?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn init(&self) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        {
+            let mut meta = tx.open_table(META)?;
+            let found = meta.get("schema_version")?.map(|v| v.value().to_vec());
+            match found {
+                None => {
+                    meta.insert("schema_version", SCHEMA_VERSION)?;
+                }
+                Some(v) if v == SCHEMA_VERSION => {}
+                Some(v) => {
+                    return Err(StoreError::Version {
+                        path: self.path.clone(),
+                        found: String::from_utf8_lossy(&v).into_owned(),
+                        expected: String::from_utf8_lossy(SCHEMA_VERSION).into_owned(),
+                    });
+                }
+            }
+            // Create every table so read transactions never meet a missing one.
+            tx.open_table(USERS)?;
+            tx.open_table(GROUPS)?;
+            tx.open_table(MEMBERS)?;
+            tx.open_table(STAMPS)?;
+            tx.open_table(TENANT_META)?;
+            tx.open_table(UID_NUMBERS)?;
+            tx.open_table(GID_NUMBERS)?;
+            tx.open_table(UID_USED)?;
+            tx.open_table(GID_USED)?;
+            tx.open_table(NAMES)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Load what was last committed for `tenant` (empty state for a tenant never synced).
+    pub fn load_tenant(&self, tenant: &str) -> Result<TenantState, StoreError> {
+        let tx = self.db.begin_read()?;
+        let mut st = TenantState::default();
+        let m = &mut st.mirror;
+        m.users = read_json_map(&tx.open_table(USERS)?, tenant, "users")?;
+        m.groups = read_json_map(&tx.open_table(GROUPS)?, tenant, "groups")?;
+        m.members = read_json_map(&tx.open_table(MEMBERS)?, tenant, "members")?;
+        for row in tx.open_table(STAMPS)?.range((tenant, "")..)? {
+            let (k, v) = row?;
+            let (t, id) = k.value();
+            if t != tenant {
+                break;
+            }
+            m.changed.insert(id.to_string(), v.value().to_string());
+        }
+        let meta: BTreeMap<String, serde_json::Value> =
+            read_json_map(&tx.open_table(TENANT_META)?, tenant, "tenant_meta")?;
+        if let Some(v) = meta.get("domains") {
+            m.domains = from_value(v.clone(), "tenant_meta")?;
+        }
+        if let Some(v) = meta.get("organization") {
+            m.organization = from_value(v.clone(), "tenant_meta")?;
+        }
+        if let Some(v) = meta.get("last_sync") {
+            st.last_sync = from_value(v.clone(), "tenant_meta")?;
+        }
+        let a = &mut st.alloc;
+        a.uid = read_plain_map(&tx.open_table(UID_NUMBERS)?, tenant)?;
+        a.gid = read_plain_map(&tx.open_table(GID_NUMBERS)?, tenant)?;
+        a.uid_used = read_used(&tx.open_table(UID_USED)?, tenant)?;
+        a.gid_used = read_used(&tx.open_table(GID_USED)?, tenant)?;
+        for row in tx.open_table(NAMES)?.range((tenant, "")..)? {
+            let (k, v) = row?;
+            let (t, key) = k.value();
+            if t != tenant {
+                break;
+            }
+            a.names.insert(key.to_string(), v.value().to_string());
+        }
+        Ok(st)
+    }
+
+    /// Replace `old` (what is stored) by `new` for `tenant` in one write transaction, writing
+    /// only what differs. `old` must be what `load_tenant` returned or the last committed state.
+    pub fn commit_tenant(
+        &self,
+        tenant: &str,
+        old: &TenantState,
+        new: &TenantState,
+    ) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        {
+            diff_json(
+                &mut tx.open_table(USERS)?,
+                tenant,
+                &old.mirror.users,
+                &new.mirror.users,
+            )?;
+            diff_json(
+                &mut tx.open_table(GROUPS)?,
+                tenant,
+                &old.mirror.groups,
+                &new.mirror.groups,
+            )?;
+            diff_json(
+                &mut tx.open_table(MEMBERS)?,
+                tenant,
+                &old.mirror.members,
+                &new.mirror.members,
+            )?;
+            {
+                let mut t = tx.open_table(STAMPS)?;
+                for (id, v) in &new.mirror.changed {
+                    if old.mirror.changed.get(id) != Some(v) {
+                        t.insert((tenant, id.as_str()), v.as_str())?;
+                    }
+                }
+                for id in old.mirror.changed.keys() {
+                    if !new.mirror.changed.contains_key(id) {
+                        t.remove((tenant, id.as_str()))?;
+                    }
+                }
+            }
+            {
+                let mut t = tx.open_table(TENANT_META)?;
+                put_json(&mut t, tenant, "domains", &new.mirror.domains)?;
+                put_json(&mut t, tenant, "organization", &new.mirror.organization)?;
+                put_json(&mut t, tenant, "last_sync", &new.last_sync)?;
+            }
+            diff_plain(
+                &mut tx.open_table(UID_NUMBERS)?,
+                tenant,
+                &old.alloc.uid,
+                &new.alloc.uid,
+            )?;
+            diff_plain(
+                &mut tx.open_table(GID_NUMBERS)?,
+                tenant,
+                &old.alloc.gid,
+                &new.alloc.gid,
+            )?;
+            // Used numbers only ever grow: that is what makes them never reused.
+            {
+                let mut t = tx.open_table(UID_USED)?;
+                for (n, id) in &new.alloc.uid_used {
+                    if !old.alloc.uid_used.contains_key(n) {
+                        t.insert((tenant, *n), id.as_str())?;
+                    }
+                }
+            }
+            {
+                let mut t = tx.open_table(GID_USED)?;
+                for (n, id) in &new.alloc.gid_used {
+                    if !old.alloc.gid_used.contains_key(n) {
+                        t.insert((tenant, *n), id.as_str())?;
+                    }
+                }
+            }
+            {
+                let mut t = tx.open_table(NAMES)?;
+                for (k, v) in &new.alloc.names {
+                    if old.alloc.names.get(k) != Some(v) {
+                        t.insert((tenant, k.as_str()), v.as_str())?;
+                    }
+                }
+                for k in old.alloc.names.keys() {
+                    if !new.alloc.names.contains_key(k) {
+                        t.remove((tenant, k.as_str()))?;
+                    }
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+fn from_value<T: DeserializeOwned>(
+    v: serde_json::Value,
+    table: &'static str,
+) -> Result<T, StoreError> {
+    serde_json::from_value(v).map_err(|e| StoreError::Corrupt {
+        table,
+        message: e.to_string(),
+    })
+}
+
+fn read_json_map<T: DeserializeOwned>(
+    t: &impl ReadableTable<Key2<'static>, &'static [u8]>,
+    tenant: &str,
+    table: &'static str,
+) -> Result<BTreeMap<String, T>, StoreError> {
+    let mut out = BTreeMap::new();
+    for row in t.range((tenant, "")..)? {
+        let (k, v) = row?;
+        let (t, id) = k.value();
+        if t != tenant {
+            break;
+        }
+        let val = serde_json::from_slice(v.value()).map_err(|e| StoreError::Corrupt {
+            table,
+            message: format!("{id}: {e}"),
+        })?;
+        out.insert(id.to_string(), val);
+    }
+    Ok(out)
+}
+
+fn read_plain_map(
+    t: &impl ReadableTable<Key2<'static>, u32>,
+    tenant: &str,
+) -> Result<BTreeMap<String, u32>, StoreError> {
+    let mut out = BTreeMap::new();
+    for row in t.range((tenant, "")..)? {
+        let (k, v) = row?;
+        let (t, id) = k.value();
+        if t != tenant {
+            break;
+        }
+        out.insert(id.to_string(), v.value());
+    }
+    Ok(out)
+}
+
+fn read_used(
+    t: &impl ReadableTable<(&'static str, u32), &'static str>,
+    tenant: &str,
+) -> Result<BTreeMap<u32, String>, StoreError> {
+    let mut out = BTreeMap::new();
+    for row in t.range((tenant, 0u32)..)? {
+        let (k, v) = row?;
+        let (t, n) = k.value();
+        if t != tenant {
+            break;
+        }
+        out.insert(n, v.value().to_string());
+    }
+    Ok(out)
+}
+
+fn diff_json<T: Serialize + PartialEq>(
+    t: &mut redb::Table<Key2<'static>, &'static [u8]>,
+    tenant: &str,
+    old: &BTreeMap<String, T>,
+    new: &BTreeMap<String, T>,
+) -> Result<(), StoreError> {
+    for (id, v) in new {
+        if old.get(id) != Some(v) {
+            let bytes = serde_json::to_vec(v).map_err(|e| StoreError::Db(e.to_string()))?;
+            t.insert((tenant, id.as_str()), bytes.as_slice())?;
+        }
+    }
+    for id in old.keys() {
+        if !new.contains_key(id) {
+            t.remove((tenant, id.as_str()))?;
+        }
+    }
+    Ok(())
+}
+
+fn diff_plain(
+    t: &mut redb::Table<Key2<'static>, u32>,
+    tenant: &str,
+    old: &BTreeMap<String, u32>,
+    new: &BTreeMap<String, u32>,
+) -> Result<(), StoreError> {
+    for (id, v) in new {
+        if old.get(id) != Some(v) {
+            t.insert((tenant, id.as_str()), *v)?;
+        }
+    }
+    for id in old.keys() {
+        if !new.contains_key(id) {
+            t.remove((tenant, id.as_str()))?;
+        }
+    }
+    Ok(())
+}
+
+fn put_json<T: Serialize>(
+    t: &mut redb::Table<Key2<'static>, &'static [u8]>,
+    tenant: &str,
+    key: &str,
+    v: &T,
+) -> Result<(), StoreError> {
+    let bytes = serde_json::to_vec(v).map_err(|e| StoreError::Db(e.to_string()))?;
+    t.insert((tenant, key), bytes.as_slice())?;
+    Ok(())
+}

@@ -1,0 +1,108 @@
+//! `o365-ldap serve`: load the config, serve the last committed directory from redb at once,
+//! then start the sync scheduler and the LDAP/LDAPS listeners. `demo` and the integration
+//! tests run the same `Server::start`, so what they exercise is what production runs.
+
+use crate::config::{Config, LogFormat};
+use crate::ldap::{LdapContext, ServeHandle};
+use crate::store::Store;
+use crate::sync::SyncEngine;
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+pub struct Server {
+    pub engine: Arc<SyncEngine>,
+    pub ldap: ServeHandle,
+    shutdown: CancellationToken,
+    scheduler: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Server {
+    /// Start everything `cfg` describes. With `automatic_sync` false no round runs until
+    /// `engine.sync_tenant` is called (tests and `demo` drive the first round themselves).
+    pub async fn start(cfg: Config, automatic_sync: bool) -> anyhow::Result<Server> {
+        let cfg = Arc::new(cfg);
+        let store = Arc::new(
+            Store::open(&cfg.server.data_dir)
+                .with_context(|| format!("server.data_dir = {:?}", cfg.server.data_dir))?,
+        );
+        let engine = Arc::new(SyncEngine::load(cfg.clone(), store)?);
+        let shutdown = CancellationToken::new();
+        let ctx = Arc::new(LdapContext::new(cfg.clone(), engine.snapshot())?);
+        let ldap = crate::ldap::serve(ctx, shutdown.clone()).await?;
+        let scheduler = if automatic_sync {
+            engine.spawn_scheduler()
+        } else {
+            Vec::new()
+        };
+        Ok(Server {
+            engine,
+            ldap,
+            shutdown,
+            scheduler,
+        })
+    }
+
+    pub fn ldap_addr(&self) -> Option<SocketAddr> {
+        self.ldap.ldap_addr
+    }
+
+    pub fn ldaps_addr(&self) -> Option<SocketAddr> {
+        self.ldap.ldaps_addr
+    }
+
+    /// Stop listeners and the scheduler; in-flight rounds are dropped (they commit nothing).
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        for t in &self.scheduler {
+            t.abort();
+        }
+        self.ldap.wait().await;
+    }
+}
+
+pub fn init_tracing(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+pub async fn run(path: &Path) -> anyhow::Result<()> {
+    let cfg = crate::config::load(path)?;
+    init_tracing(cfg.server.log_format);
+    let server = Server::start(cfg, true).await?;
+    if let Some(a) = server.ldap_addr() {
+        tracing::info!("LDAP (StartTLS) listening on {a}");
+    }
+    if let Some(a) = server.ldaps_addr() {
+        tracing::info!("LDAPS listening on {a}");
+    }
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    server.stop().await;
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM (what systemd and Kubernetes send).
+pub async fn wait_for_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}

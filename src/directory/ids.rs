@@ -1,0 +1,290 @@
+//! Stable POSIX numbers and names (DESIGN.md §3 "Numbers", "Name collisions").
+//!
+//! A number's first assignment is derived from the Graph object id (SHA-256 into the configured
+//! range), so two servers with empty data directories fed by the same tenant agree. Collisions
+//! probe upwards deterministically, objects being allocated in Microsoft 365 creation order
+//! (`createdDateTime`, then id). Every number handed out is remembered forever and never given
+//! to another object, even after the holder is deleted.
+//!
+//! Names work the same way: whoever holds a name keeps it; among newcomers in one round the one
+//! created first in Microsoft 365 wins; a loser gets `<name>-<first 8 characters of its id>`
+//! and the collision is reported.
+
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Allocations {
+    /// uidNumber per user object id.
+    pub uid: BTreeMap<String, u32>,
+    /// gidNumber per group object id.
+    pub gid: BTreeMap<String, u32>,
+    /// Every uidNumber ever assigned, with the object it went to.
+    pub uid_used: BTreeMap<u32, String>,
+    pub gid_used: BTreeMap<u32, String>,
+    /// Name holders: `u:<normalised uid>` or `g:<normalised cn>` → object id.
+    pub names: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RangeFull {
+    pub first: u32,
+    pub last: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NumberSpace {
+    Uid,
+    Gid,
+}
+
+/// A candidate for a number or a name, in the order allocation must consider them.
+#[derive(Debug, Clone)]
+pub struct Claim<'a> {
+    pub id: &'a str,
+    /// `createdDateTime` as Graph sent it (ISO 8601 sorts chronologically as a string).
+    pub created: Option<&'a str>,
+}
+
+/// Sort claims into creation order: `createdDateTime`, then id; objects without a creation
+/// time go last (they are rare: Graph sets it on every user and group).
+pub fn creation_order(claims: &mut [Claim<'_>]) {
+    claims.sort_by(|a, b| match (a.created, b.created) {
+        (Some(x), Some(y)) => x.cmp(y).then_with(|| a.id.cmp(b.id)),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => a.id.cmp(b.id),
+    });
+}
+
+/// The deterministic first choice for `object_id` in `[first, last]`.
+pub fn preferred_number(object_id: &str, first: u32, last: u32) -> u32 {
+    let size = u64::from(last.saturating_sub(first)) + 1;
+    let digest = Sha256::digest(object_id.to_ascii_lowercase().as_bytes());
+    let mut eight = [0u8; 8];
+    eight.copy_from_slice(&digest[..8]);
+    first + (u64::from_be_bytes(eight) % size) as u32
+}
+
+impl Allocations {
+    /// Assign numbers to every claim that has none, in the order given (callers sort with
+    /// `creation_order`). `fixed` gives numbers that come from a source attribute and must be
+    /// used as they are. Returns the ids that could not get a number (range exhausted).
+    pub fn assign_numbers(
+        &mut self,
+        space: NumberSpace,
+        claims: &[Claim<'_>],
+        first: u32,
+        last: u32,
+    ) -> Vec<String> {
+        let (map, used) = match space {
+            NumberSpace::Uid => (&mut self.uid, &mut self.uid_used),
+            NumberSpace::Gid => (&mut self.gid, &mut self.gid_used),
+        };
+        let size = u64::from(last.saturating_sub(first)) + 1;
+        let mut failed = Vec::new();
+        for c in claims {
+            if map.contains_key(c.id) {
+                continue;
+            }
+            let start = preferred_number(c.id, first, last);
+            let mut n = start;
+            let mut probes = 0u64;
+            let found = loop {
+                if !used.contains_key(&n) {
+                    break Some(n);
+                }
+                probes += 1;
+                if probes >= size {
+                    break None;
+                }
+                n = if n >= last { first } else { n + 1 };
+            };
+            match found {
+                Some(n) => {
+                    map.insert(c.id.to_string(), n);
+                    used.insert(n, c.id.to_string());
+                }
+                None => failed.push(c.id.to_string()),
+            }
+        }
+        failed
+    }
+
+    /// Resolve names for one namespace (`"u"` or `"g"`). `wanted` maps object id → desired
+    /// name, in creation order. Current holders keep their names; a name freed by its holder
+    /// (deleted or renamed) goes to the next claimant. Returns id → granted name plus the list
+    /// of collisions (loser id, wanted name, holder id).
+    pub fn assign_names(
+        &mut self,
+        namespace: &str,
+        wanted: &[(&str, String)],
+        normalize: impl Fn(&str) -> String,
+    ) -> (BTreeMap<String, String>, Vec<Collision>) {
+        let prefix = format!("{namespace}:");
+        let key = |name: &str| format!("{prefix}{}", normalize(name));
+        let live: BTreeMap<&str, &String> = wanted.iter().map(|(id, n)| (*id, n)).collect();
+        // Drop holders that no longer exist or no longer want the name they hold.
+        self.names.retain(|k, holder| {
+            if !k.starts_with(&prefix) {
+                return true;
+            }
+            match live.get(holder.as_str()) {
+                Some(n) => key(n) == *k || key(&suffixed(n, holder)) == *k,
+                None => false,
+            }
+        });
+        let mut granted = BTreeMap::new();
+        let mut collisions = Vec::new();
+        // First pass: holders keep their names.
+        for (id, name) in wanted {
+            for candidate in [name.clone(), suffixed(name, id)] {
+                if self.names.get(&key(&candidate)).map(String::as_str) == Some(*id) {
+                    granted.insert(id.to_string(), candidate);
+                    break;
+                }
+            }
+        }
+        // Second pass: newcomers in creation order.
+        for (id, name) in wanted {
+            if granted.contains_key(*id) {
+                continue;
+            }
+            let k = key(name);
+            match self.names.get(&k) {
+                None => {
+                    self.names.insert(k, id.to_string());
+                    granted.insert(id.to_string(), name.clone());
+                }
+                Some(_) => {
+                    let mut alt = suffixed(name, id);
+                    if self.names.contains_key(&key(&alt)) {
+                        // Someone really is called "<name>-<id prefix>": fall back to the full id.
+                        alt = format!("{name}-{id}");
+                    }
+                    self.names.insert(key(&alt), id.to_string());
+                    granted.insert(id.to_string(), alt);
+                }
+            }
+        }
+        // Every object not served under the name it wants is a collision, reported every
+        // round while it lasts (not only in the round it arose).
+        for (id, name) in wanted {
+            if granted.get(*id) != Some(name)
+                && let Some(holder) = self.names.get(&key(name))
+            {
+                collisions.push(Collision {
+                    loser: id.to_string(),
+                    name: name.clone(),
+                    holder: holder.clone(),
+                });
+            }
+        }
+        (granted, collisions)
+    }
+}
+
+/// A name two objects wanted; `holder` kept it and `loser` got a suffixed name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Collision {
+    pub loser: String,
+    pub name: String,
+    pub holder: String,
+}
+
+fn suffixed(name: &str, id: &str) -> String {
+    let short: String = id.chars().filter(|c| *c != '-').take(8).collect();
+    format!("{name}-{short}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims<'a>(v: &'a [(&'a str, &'a str)]) -> Vec<Claim<'a>> {
+        v.iter()
+            .map(|(id, c)| Claim {
+                id,
+                created: Some(c),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn numbers_are_deterministic_across_fresh_allocators() {
+        let objs = [
+            ("b2", "2021-01-02T00:00:00Z"),
+            ("a1", "2021-01-01T00:00:00Z"),
+            ("c3", "2021-01-03T00:00:00Z"),
+        ];
+        let mut c1 = claims(&objs);
+        creation_order(&mut c1);
+        let mut a = Allocations::default();
+        a.assign_numbers(NumberSpace::Uid, &c1, 1000, 1002);
+        let mut rev: Vec<_> = objs.iter().rev().copied().collect();
+        rev.rotate_left(1);
+        let mut c2 = claims(&rev);
+        creation_order(&mut c2);
+        let mut b = Allocations::default();
+        b.assign_numbers(NumberSpace::Uid, &c2, 1000, 1002);
+        assert_eq!(a.uid, b.uid);
+        let mut nums: Vec<_> = a.uid.values().copied().collect();
+        nums.sort();
+        assert_eq!(
+            nums,
+            vec![1000, 1001, 1002],
+            "a full range is used without duplicates"
+        );
+    }
+
+    #[test]
+    fn numbers_are_never_reused_and_exhaustion_is_reported() {
+        let mut a = Allocations::default();
+        let first = claims(&[("x", "2020-01-01T00:00:00Z")]);
+        a.assign_numbers(NumberSpace::Gid, &first, 5000, 5000);
+        assert_eq!(a.gid.get("x"), Some(&5000));
+        // x is deleted: its number stays used.
+        a.gid.remove("x");
+        let second = claims(&[("y", "2020-01-02T00:00:00Z")]);
+        let failed = a.assign_numbers(NumberSpace::Gid, &second, 5000, 5000);
+        assert_eq!(failed, vec!["y".to_string()]);
+        assert!(!a.gid.contains_key("y"));
+    }
+
+    #[test]
+    fn first_holder_keeps_a_name_and_newcomers_are_ordered() {
+        let mut a = Allocations::default();
+        let lc = |s: &str| s.to_lowercase();
+        let (g, c) = a.assign_names("u", &[("id-old", "alice".into())], lc);
+        assert_eq!(g["id-old"], "alice");
+        assert!(c.is_empty());
+        // A newcomer wants the same name, even earlier in the list: the holder keeps it.
+        let (g, c) = a.assign_names(
+            "u",
+            &[("id-new", "Alice".into()), ("id-old", "alice".into())],
+            lc,
+        );
+        assert_eq!(g["id-old"], "alice");
+        assert_eq!(g["id-new"], "Alice-idnew");
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].holder, "id-old");
+        // Stable on the next round.
+        let (g2, c2) = a.assign_names(
+            "u",
+            &[("id-new", "Alice".into()), ("id-old", "alice".into())],
+            lc,
+        );
+        assert_eq!(g, g2);
+        assert_eq!(c2, c, "a collision is reported every round while it lasts");
+    }
+
+    #[test]
+    fn a_loser_keeps_its_suffixed_name_when_the_holder_leaves() {
+        let mut a = Allocations::default();
+        let lc = |s: &str| s.to_lowercase();
+        a.assign_names("g", &[("g1", "Sales".into()), ("g2", "Sales".into())], lc);
+        let (g, _) = a.assign_names("g", &[("g2", "Sales".into())], lc);
+        // g2 holds its suffixed name: nobody's entry silently changes identity.
+        assert_eq!(g["g2"], "Sales-g2");
+    }
+}

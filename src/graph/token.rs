@@ -1,0 +1,390 @@
+//! App-only access tokens (client-credentials grant, graph.md §1.2–1.4): credentials tried in
+//! order, one cached token per client renewed ahead of expiry, single-flight refresh.
+
+use super::error::{GraphError, TokenError, TokenErrorBody};
+use super::retry::{RetryPolicy, send_with_retry};
+use crate::config::{CredentialConfig, Secret};
+use serde::Deserialize;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use url::Url;
+
+/// How a client proves its identity to the token endpoint. Certificate credentials (a signed JWT
+/// assertion, graph.md §1.3) become another variant; each variant only decides the form fields.
+#[derive(Clone)]
+pub enum Credential {
+    ClientSecret { client_id: String, secret: Secret },
+}
+
+impl Credential {
+    pub fn client_secret(client_id: impl Into<String>, secret: Secret) -> Credential {
+        Credential::ClientSecret {
+            client_id: client_id.into(),
+            secret,
+        }
+    }
+
+    /// Build from `[[tenant.credential]]` number `index` (for the error's key).
+    pub fn from_config(index: usize, cfg: &CredentialConfig) -> Result<Credential, GraphError> {
+        if cfg.client_id.trim().is_empty() {
+            return Err(GraphError::Config {
+                key: format!("tenant.credential[{index}].client_id"),
+                message: "is empty; set the application (client) id of the app registration".into(),
+            });
+        }
+        match &cfg.resolved_secret {
+            Some(secret) if !secret.expose().is_empty() => Ok(Credential::client_secret(
+                cfg.client_id.trim(),
+                secret.clone(),
+            )),
+            _ => Err(GraphError::Config {
+                key: format!("tenant.credential[{index}]"),
+                message: "no client secret was loaded; set client_secret_file or client_secret_env"
+                    .into(),
+            }),
+        }
+    }
+
+    pub fn client_id(&self) -> &str {
+        match self {
+            Credential::ClientSecret { client_id, .. } => client_id,
+        }
+    }
+
+    /// The form fields that authenticate the client. `token_url` is what a certificate assertion
+    /// needs as its audience.
+    fn auth_fields(&self, _token_url: &Url) -> Vec<(&'static str, String)> {
+        match self {
+            Credential::ClientSecret { client_id, secret } => vec![
+                ("client_id", client_id.clone()),
+                ("client_secret", secret.expose().to_owned()),
+            ],
+        }
+    }
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Credential::ClientSecret { client_id, .. } => f
+                .debug_struct("ClientSecret")
+                .field("client_id", client_id)
+                .field("secret", &"<redacted>")
+                .finish(),
+        }
+    }
+}
+
+/// A bearer token. `Debug` never shows the value.
+#[derive(Clone)]
+pub struct AccessToken {
+    value: Secret,
+    /// Distinguishes tokens so a 401 invalidates only the token that was rejected, not a newer one
+    /// another task already fetched.
+    generation: u64,
+}
+
+impl AccessToken {
+    pub fn expose(&self) -> &str {
+        self.value.expose()
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AccessToken(<redacted>, generation {})", self.generation)
+    }
+}
+
+struct Cached {
+    token: AccessToken,
+    renew_at: Instant,
+}
+
+/// Token response fields the client uses. `expires_in` is a number on v2.0 and a string on the
+/// legacy endpoint; both are accepted.
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    #[serde(default)]
+    expires_in: Option<serde_json::Value>,
+}
+
+/// Lifetime assumed when the response has no usable `expires_in`: short, so a token that lives
+/// less than usual is still renewed in time.
+const FALLBACK_LIFETIME: Duration = Duration::from_secs(600);
+/// Renew this long before expiry (graph.md §1.4), or at half-life for short-lived tokens.
+const RENEW_MARGIN: Duration = Duration::from_secs(300);
+
+fn lifetime(v: Option<&serde_json::Value>) -> Duration {
+    let secs = match v {
+        Some(serde_json::Value::Number(n)) => n.as_f64(),
+        Some(serde_json::Value::String(s)) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    };
+    match secs {
+        Some(s) if s.is_finite() && s >= 0.0 => Duration::from_secs_f64(s.min(7.0 * 86_400.0)),
+        _ => FALLBACK_LIFETIME,
+    }
+}
+
+fn renew_after(lifetime: Duration) -> Duration {
+    lifetime.saturating_sub(RENEW_MARGIN.min(lifetime / 2))
+}
+
+/// Fetches and caches app-only tokens for one tenant.
+pub struct TokenSource {
+    http: reqwest::Client,
+    token_url: Url,
+    scope: String,
+    tenant: String,
+    credentials: Vec<Credential>,
+    policy: RetryPolicy,
+    /// Held across the fetch, so concurrent callers wait for one request instead of each
+    /// sending their own.
+    cache: tokio::sync::Mutex<Option<Cached>>,
+    used: AtomicUsize,
+    generation: AtomicU64,
+}
+
+const NONE_USED: usize = usize::MAX;
+
+impl TokenSource {
+    /// `login_url` and `graph_url` must already be validated. `tenant` is the display name used in
+    /// errors and logs.
+    pub fn new(
+        http: reqwest::Client,
+        login_url: &Url,
+        tenant_id: &str,
+        graph_url: &Url,
+        tenant: &str,
+        credentials: Vec<Credential>,
+        policy: RetryPolicy,
+    ) -> Result<TokenSource, GraphError> {
+        if credentials.is_empty() {
+            return Err(GraphError::Config {
+                key: "tenant.credential".into(),
+                message: format!(
+                    "tenant {tenant} has no [[tenant.credential]]; add client_id and client_secret_file"
+                ),
+            });
+        }
+        let tid = tenant_id.trim();
+        if tid.is_empty()
+            || tid.contains(['/', '?', '#', '\\'])
+            || tid.chars().any(char::is_whitespace)
+        {
+            return Err(GraphError::Config {
+                key: "tenant.tenant_id".into(),
+                message: "must be the tenant GUID or a verified domain name".into(),
+            });
+        }
+        let mut token_url = login_url.clone();
+        token_url
+            .path_segments_mut()
+            .map_err(|()| GraphError::Config {
+                key: "tenant.login_url".into(),
+                message: "cannot be used as a base URL".into(),
+            })?
+            .pop_if_empty()
+            .extend([tid, "oauth2", "v2.0", "token"]);
+        let root = graph_url.as_str().trim_end_matches('/');
+        Ok(TokenSource {
+            http,
+            token_url,
+            scope: format!("{root}/.default"),
+            tenant: tenant.to_owned(),
+            credentials,
+            policy,
+            cache: tokio::sync::Mutex::new(None),
+            used: AtomicUsize::new(NONE_USED),
+            generation: AtomicU64::new(0),
+        })
+    }
+
+    /// Index (in config order) of the credential that produced the current token.
+    pub fn credential_used(&self) -> Option<usize> {
+        match self.used.load(Ordering::Relaxed) {
+            NONE_USED => None,
+            i => Some(i),
+        }
+    }
+
+    pub fn token_url(&self) -> &Url {
+        &self.token_url
+    }
+
+    /// A valid token, from cache or freshly fetched.
+    pub async fn token(&self) -> Result<AccessToken, GraphError> {
+        let mut cache = self.cache.lock().await;
+        if let Some(c) = cache.as_ref()
+            && Instant::now() < c.renew_at
+        {
+            return Ok(c.token.clone());
+        }
+        let (token, renew_at) = self.fetch().await?;
+        *cache = Some(Cached {
+            token: token.clone(),
+            renew_at,
+        });
+        Ok(token)
+    }
+
+    /// Forget `rejected` (Graph answered 401 with it). A newer token already cached by another
+    /// task is kept.
+    pub async fn invalidate(&self, rejected: &AccessToken) {
+        let mut cache = self.cache.lock().await;
+        if cache
+            .as_ref()
+            .is_some_and(|c| c.token.generation == rejected.generation)
+        {
+            *cache = None;
+        }
+    }
+
+    /// Try each credential in order; the first token wins. Starting from the first every time lets
+    /// the primary credential take over again once it is fixed.
+    async fn fetch(&self) -> Result<(AccessToken, Instant), GraphError> {
+        let mut errors = Vec::new();
+        for (i, cred) in self.credentials.iter().enumerate() {
+            match self.fetch_one(cred).await {
+                Ok((value, life)) => {
+                    let previous = self.used.swap(i, Ordering::Relaxed);
+                    if previous != i && i > 0 {
+                        tracing::warn!(
+                            tenant = %self.tenant,
+                            credential = i,
+                            client_id = cred.client_id(),
+                            "using a backup credential; the earlier ones failed"
+                        );
+                    }
+                    let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+                    tracing::debug!(
+                        tenant = %self.tenant,
+                        credential = i,
+                        lifetime_s = life.as_secs(),
+                        "access token acquired"
+                    );
+                    return Ok((
+                        AccessToken { value, generation },
+                        Instant::now() + renew_after(life),
+                    ));
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        tenant = %self.tenant,
+                        credential = i,
+                        error = %e,
+                        "token request failed"
+                    );
+                    errors.push(e);
+                }
+            }
+        }
+        if errors.len() == 1
+            && let Some(e) = errors.pop()
+        {
+            return Err(e);
+        }
+        Err(GraphError::AllCredentialsFailed {
+            tenant: self.tenant.clone(),
+            errors,
+        })
+    }
+
+    async fn fetch_one(&self, cred: &Credential) -> Result<(Secret, Duration), GraphError> {
+        let what = format!(
+            "token request for client {} to {}",
+            cred.client_id(),
+            self.token_url.origin().ascii_serialization()
+        );
+        let mut form = cred.auth_fields(&self.token_url);
+        form.push(("scope", self.scope.clone()));
+        form.push(("grant_type", "client_credentials".to_owned()));
+        let resp = send_with_retry(&self.policy, &what, |_| {
+            self.http.post(self.token_url.clone()).form(&form)
+        })
+        .await?;
+        if !resp.status.is_success() {
+            return Err(GraphError::Token(Box::new(TokenError {
+                client_id: cred.client_id().to_owned(),
+                status: resp.status.as_u16(),
+                body: TokenErrorBody::parse(&resp.body),
+            })));
+        }
+        // The body holds the token: a parse error must not quote it.
+        let parsed: TokenResponse =
+            serde_json::from_slice(&resp.body).map_err(|e| GraphError::Decode {
+                what: what.clone(),
+                detail: format!(
+                    "not a token response (line {}, column {})",
+                    e.line(),
+                    e.column()
+                ),
+            })?;
+        if parsed.access_token.is_empty() {
+            return Err(GraphError::Decode {
+                what,
+                detail: "empty access_token".into(),
+            });
+        }
+        Ok((
+            Secret::new(parsed.access_token),
+            lifetime(parsed.expires_in.as_ref()),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn lifetime_accepts_number_and_string() {
+        assert_eq!(lifetime(Some(&json!(3599))), Duration::from_secs(3599));
+        assert_eq!(lifetime(Some(&json!("3599"))), Duration::from_secs(3599));
+        assert_eq!(lifetime(Some(&json!(" 4000 "))), Duration::from_secs(4000));
+        assert_eq!(lifetime(None), FALLBACK_LIFETIME);
+        assert_eq!(lifetime(Some(&json!("soon"))), FALLBACK_LIFETIME);
+        assert_eq!(lifetime(Some(&json!(-5))), FALLBACK_LIFETIME);
+    }
+
+    #[test]
+    fn renewal_leaves_five_minutes_or_half_the_lifetime() {
+        assert_eq!(
+            renew_after(Duration::from_secs(3599)),
+            Duration::from_secs(3299)
+        );
+        assert_eq!(
+            renew_after(Duration::from_secs(60)),
+            Duration::from_secs(30)
+        );
+        assert_eq!(renew_after(Duration::ZERO), Duration::ZERO);
+    }
+
+    #[test]
+    fn credential_debug_hides_the_secret() {
+        let c = Credential::client_secret("app-1", Secret::new("s3cr3t~value"));
+        let shown = format!("{c:?}");
+        assert!(shown.contains("app-1"));
+        assert!(!shown.contains("s3cr3t"));
+    }
+
+    #[test]
+    fn credential_from_config_requires_a_secret() {
+        // Parsed rather than built literally so fields the config module adds later keep defaults.
+        let mut cfg: CredentialConfig =
+            toml::from_str(r#"client_id = "11111111-1111-1111-1111-111111111111""#).unwrap();
+        let e = Credential::from_config(1, &cfg).map(|_| ()).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("tenant.credential[1]: no client secret"),
+            "{e}"
+        );
+        cfg.resolved_secret = Some(Secret::new("v"));
+        let c = Credential::from_config(1, &cfg).unwrap();
+        assert_eq!(c.client_id(), "11111111-1111-1111-1111-111111111111");
+    }
+}
