@@ -7,8 +7,9 @@ use ldap3::exop::{WhoAmI, WhoAmIResp};
 use ldap3::{LdapConnAsync, LdapConnSettings, Scope, SearchEntry};
 use o365_ldap::auth::{ServiceAccounts, hash_password};
 use o365_ldap::config::{self, Config, Dur};
+use o365_ldap::directory::build::{BuildReport, TenantBuild};
 use o365_ldap::directory::{Attr, Entry, EntryKind};
-use o365_ldap::ldap::dir::{Snapshot, TenantInfo};
+use o365_ldap::directory::{Snapshot, TenantInfo};
 use o365_ldap::ldap::{LdapContext, ServeHandle, serve};
 use std::path::Path;
 use std::sync::Arc;
@@ -56,14 +57,6 @@ fn snapshot() -> Snapshot {
                 ("ou", &["people"]),
             ],
         ),
-        entry(
-            "ou=groups,dc=contoso,dc=com",
-            EntryKind::Container,
-            &[
-                ("objectClass", &["top", "organizationalUnit"]),
-                ("ou", &["groups"]),
-            ],
-        ),
     ];
     for i in 0..25 {
         let uid = format!("user{i:02}");
@@ -83,6 +76,15 @@ fn snapshot() -> Snapshot {
             ],
         ));
     }
+    // Entries go in DIT order: each container right before its children.
+    entries.push(entry(
+        "ou=groups,dc=contoso,dc=com",
+        EntryKind::Container,
+        &[
+            ("objectClass", &["top", "organizationalUnit"]),
+            ("ou", &["groups"]),
+        ],
+    ));
     entries.push(entry(
         "cn=engineering,ou=groups,dc=contoso,dc=com",
         EntryKind::Group,
@@ -92,13 +94,17 @@ fn snapshot() -> Snapshot {
             ("member", &["uid=user01,ou=people,dc=contoso,dc=com"]),
         ],
     ));
-    Snapshot::from_parts(
-        vec![TenantInfo {
-            name: "contoso".into(),
-            base_dn: "dc=contoso,dc=com".into(),
-            base_ndn: "dc=contoso,dc=com".into(),
+    Snapshot::new(
+        1,
+        vec![TenantBuild {
+            info: TenantInfo {
+                name: "contoso".into(),
+                base_dn: "dc=contoso,dc=com".into(),
+                base_ndn: "dc=contoso,dc=com".into(),
+            },
+            entries,
+            report: BuildReport::default(),
         }],
-        entries,
     )
 }
 

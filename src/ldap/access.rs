@@ -64,7 +64,7 @@ pub fn resolve(
         .tenants
         .iter()
         .enumerate()
-        .filter(|(_, t)| is_at_or_below(ndn, &t.base_ndn))
+        .filter(|(_, t)| super::dir::is_within(ndn, &t.base_ndn))
         .max_by_key(|(_, t)| t.base_ndn.len());
     match tenant {
         Some((i, t)) if may_read(session, ctx, &t.name) => u16::try_from(i)
@@ -77,47 +77,4 @@ pub fn resolve(
 
 fn no_such_object() -> (LdapResultCode, String) {
     (LdapResultCode::NoSuchObject, "no such object".into())
-}
-
-/// Whether normalised DN `ndn` is `base` or below it, splitting only at unescaped commas.
-pub fn is_at_or_below(ndn: &str, base: &str) -> bool {
-    if ndn == base {
-        return true;
-    }
-    if base.is_empty() {
-        return true;
-    }
-    let Some(head) = ndn.strip_suffix(base) else {
-        return false;
-    };
-    let Some(head) = head.strip_suffix(',') else {
-        return false;
-    };
-    // An odd run of backslashes before the comma escapes it: `cn=a\,dc=com` is one RDN.
-    let backslashes = head.bytes().rev().take_while(|b| *b == b'\\').count();
-    backslashes % 2 == 0 && !head.is_empty()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn suffix_respects_rdn_boundaries() {
-        assert!(is_at_or_below("dc=contoso,dc=com", "dc=contoso,dc=com"));
-        assert!(is_at_or_below(
-            "ou=people,dc=contoso,dc=com",
-            "dc=contoso,dc=com"
-        ));
-        assert!(!is_at_or_below("dc=xcontoso,dc=com", "dc=contoso,dc=com"));
-        assert!(!is_at_or_below(
-            "cn=a\\,dc=contoso,dc=com",
-            "dc=contoso,dc=com"
-        ));
-        assert!(is_at_or_below(
-            "cn=a\\\\,dc=contoso,dc=com",
-            "dc=contoso,dc=com"
-        ));
-        assert!(!is_at_or_below("dc=com", "dc=contoso,dc=com"));
-    }
 }

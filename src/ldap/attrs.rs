@@ -1,5 +1,6 @@
-//! The attribute list of a search request (RFC 4511 §4.5.1.8): `*`, `+`, `1.1`, names with
-//! aliases and options, and the `dn` pseudo-name, resolved once per request.
+//! The attribute list of a search request (RFC 4511 §4.5.1.8): `*`, `+`, `1.1`, `@class`
+//! (RFC 4529), names with aliases and options, and the `dn` pseudo-name, resolved once per
+//! request.
 
 use super::dir::{self, AttrInfo};
 
@@ -10,7 +11,7 @@ pub struct Requested {
     pub base: String,
     /// The schema's attribute type, when the schema knows the name. Synthetic entries
     /// (rootDSE) have attributes outside the schema, matched by `base`.
-    pub info: Option<AttrInfo>,
+    pub info: Option<&'static AttrInfo>,
     /// Options as given (`binary` in `userCertificate;binary`), returned to the client with the
     /// canonical name as OpenLDAP does.
     pub options: Option<String>,
@@ -54,31 +55,43 @@ impl Selection {
                 // entry). Both are understood and contribute nothing.
                 "1.1" | "" => {}
                 _ if a.eq_ignore_ascii_case("dn") => {}
+                _ if a.starts_with('@') => {
+                    // Unknown classes select nothing, like unknown attribute names.
+                    for name in
+                        dir::object_class_attributes(a.get(1..).unwrap_or("")).unwrap_or_default()
+                    {
+                        sel.add(name, None);
+                    }
+                }
                 _ => {
                     let (base, options) = match a.split_once(';') {
                         Some((b, o)) if !o.is_empty() => (b, Some(o.to_owned())),
                         Some((b, _)) => (b, None),
                         None => (a, None),
                     };
-                    let req = Requested {
-                        base: base.to_owned(),
-                        info: dir::attribute(base),
-                        options,
-                    };
-                    let dup = sel.named.iter().any(|r| {
-                        r.options == req.options
-                            && match (r.info, req.info) {
-                                (Some(x), Some(y)) => x.name == y.name,
-                                _ => r.base.eq_ignore_ascii_case(&req.base),
-                            }
-                    });
-                    if !dup {
-                        sel.named.push(req);
-                    }
+                    sel.add(base, options);
                 }
             }
         }
         sel
+    }
+
+    fn add(&mut self, base: &str, options: Option<String>) {
+        let req = Requested {
+            base: base.to_owned(),
+            info: dir::attribute(base),
+            options,
+        };
+        let dup = self.named.iter().any(|r| {
+            r.options == req.options
+                && match (r.info, req.info) {
+                    (Some(x), Some(y)) => x.name == y.name,
+                    _ => r.base.eq_ignore_ascii_case(&req.base),
+                }
+        });
+        if !dup {
+            self.named.push(req);
+        }
     }
 
     /// Under which descriptions to return the attribute with canonical name `name`: none,
@@ -156,5 +169,17 @@ mod tests {
         // Names outside the schema still select attributes of synthetic entries.
         let s = sel(&["namingcontexts"]);
         assert_eq!(s.names_for("namingContexts", false), vec!["namingContexts"]);
+    }
+
+    #[test]
+    fn object_class_shorthand() {
+        let s = sel(&["@posixAccount"]);
+        assert!(!s.all_user);
+        assert_eq!(s.names_for("uidNumber", false), vec!["uidNumber"]);
+        assert_eq!(s.names_for("homeDirectory", false), vec!["homeDirectory"]);
+        // Inherited from top.
+        assert_eq!(s.names_for("objectClass", false), vec!["objectClass"]);
+        assert!(s.names_for("mail", false).is_empty());
+        assert!(sel(&["@noSuchClass"]).named.is_empty());
     }
 }

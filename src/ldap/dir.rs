@@ -1,285 +1,95 @@
 //! The seam between the LDAP service and the directory: every call the service makes into
-//! `crate::directory` goes through here.
-//!
-//! TEMPORARY: until `directory::{snapshot, dn, schema, filter}` land on main, this file holds
-//! minimal stand-ins with the same signatures, so the service compiles and its transport,
-//! bind, rootDSE and paging logic can be tested. The merge replaces the stand-ins with
-//! re-exports.
+//! `crate::directory` goes through here, so the service's needs stay visible in one place.
 
-use crate::directory::Entry;
-use ldap3_proto::proto::{LdapFilter, LdapSearchScope};
+use crate::directory::schema::{self, AttributeType};
+use crate::directory::{Entry, dn, filter};
+use ldap3_proto::proto::LdapFilter;
 
-pub type EntryId = u32;
+pub use crate::directory::{EntryId, SearchError, Snapshot, TenantInfo};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TenantInfo {
-    pub name: String,
-    pub base_dn: String,
-    pub base_ndn: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SearchError {
-    NoSuchObject { matched_dn: String },
-}
-
-/// Stand-in for `directory::Snapshot`: tenants and entries, searched by brute force.
-#[derive(Debug, Default)]
-pub struct Snapshot {
-    pub tenants: Vec<TenantInfo>,
-    pub generation: u64,
-    entries: Vec<Entry>,
-}
-
-impl Snapshot {
-    pub fn empty() -> Snapshot {
-        Snapshot::default()
-    }
-
-    pub fn from_parts(tenants: Vec<TenantInfo>, entries: Vec<Entry>) -> Snapshot {
-        Snapshot {
-            tenants,
-            generation: 1,
-            entries,
-        }
-    }
-
-    pub fn entry(&self, id: EntryId) -> &Entry {
-        // Ids only come from lookup/search on this snapshot.
-        &self.entries[id as usize]
-    }
-
-    pub fn lookup(&self, ndn: &str) -> Option<EntryId> {
-        self.entries
-            .iter()
-            .position(|e| &*e.ndn == ndn)
-            .map(|i| i as EntryId)
-    }
-
-    pub fn search(
-        &self,
-        base_ndn: &str,
-        scope: LdapSearchScope,
-        filter: &LdapFilter,
-    ) -> Result<Vec<EntryId>, SearchError> {
-        if self.lookup(base_ndn).is_none() {
-            return Err(SearchError::NoSuchObject {
-                matched_dn: String::new(),
-            });
-        }
-        let depth = |ndn: &str| ndn.split(',').count();
-        let bd = depth(base_ndn);
-        let suffix = format!(",{base_ndn}");
-        Ok(self
-            .entries
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| match scope {
-                LdapSearchScope::Base => &*e.ndn == base_ndn,
-                LdapSearchScope::OneLevel => e.ndn.ends_with(&suffix) && depth(&e.ndn) == bd + 1,
-                LdapSearchScope::Subtree => &*e.ndn == base_ndn || e.ndn.ends_with(&suffix),
-                LdapSearchScope::Children => e.ndn.ends_with(&suffix),
-            })
-            .filter(|(_, e)| {
-                super::synthetic::matches(filter, &|n| entry_values(e, n)) == Some(true)
-            })
-            .map(|(i, _)| i as EntryId)
-            .collect())
-    }
-
-    pub fn has_children(&self, id: EntryId) -> bool {
-        let suffix = format!(",{}", self.entry(id).ndn);
-        self.entries.iter().any(|e| e.ndn.ends_with(&suffix))
-    }
-
-    pub fn tenant_of(&self, id: EntryId) -> u16 {
-        self.entry(id).tenant
-    }
-}
-
-fn entry_values(e: &Entry, name: &str) -> Vec<String> {
-    e.values(name).iter().map(|v| v.to_string()).collect()
-}
+/// What the service needs to know about an attribute type: the schema's definition.
+pub type AttrInfo = AttributeType;
 
 /// Normalise a DN for comparison; `None` when it is not a valid DN.
 pub fn normalize_dn(dn: &str) -> Option<String> {
-    if dn.trim().is_empty() {
-        return Some(String::new());
-    }
-    let parts: Vec<String> = dn
-        .split(',')
-        .map(|rdn| {
-            let (t, v) = rdn.split_once('=')?;
-            Some(format!(
-                "{}={}",
-                t.trim().to_ascii_lowercase(),
-                v.trim().to_lowercase()
-            ))
-        })
-        .collect::<Option<_>>()?;
-    Some(parts.join(","))
+    dn::normalize(dn).ok()
 }
 
 /// Escape an attribute value for use in an RDN (RFC 4514 §2.4).
 pub fn escape_rdn_value(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    let last = v.chars().count().saturating_sub(1);
-    for (i, c) in v.chars().enumerate() {
-        let special = matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';' | '=')
-            || (i == 0 && (c == ' ' || c == '#'))
-            || (i == last && c == ' ');
-        if special {
-            out.push('\\');
+    dn::escape_value(v)
+}
+
+/// Whether normalised `ndn` is `base` or below it.
+pub fn is_within(ndn: &str, base: &str) -> bool {
+    dn::is_within_ndn(ndn, base)
+}
+
+/// Look up an attribute type by name, alias or OID (case-insensitive, options ignored).
+pub fn attribute(name: &str) -> Option<&'static AttrInfo> {
+    schema::attribute(name)
+}
+
+/// Whether a stored value equals an asserted one under the attribute's equality rule. An
+/// assertion that is not valid for the syntax matches nothing.
+pub fn values_equal(attr: &AttrInfo, stored: &str, asserted: &str) -> bool {
+    schema::normalize_value(attr, asserted).is_some_and(|key| {
+        if attr.syntax == schema::syntax::OID {
+            // Object class names were mapped to their canonical lower-case name.
+            schema::normalize_value(attr, stored).is_some_and(|s| s == key)
+        } else {
+            schema::value_matches(attr.equality, stored, &key)
         }
-        out.push(c);
-    }
-    out
+    })
 }
 
-/// What the service needs to know about an attribute type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AttrInfo {
-    pub name: &'static str,
-    pub operational: bool,
+/// Values of an operational attribute of a directory entry.
+pub fn operational_value(entry: &Entry, name: &str) -> Option<Vec<String>> {
+    filter::operational_value(entry, name)
 }
 
-const USER_ATTRS: &[&str] = &[
-    "objectClass",
-    "cn",
-    "sn",
-    "uid",
-    "mail",
-    "givenName",
-    "displayName",
-    "userPrincipalName",
-    "uidNumber",
-    "gidNumber",
-    "homeDirectory",
-    "loginShell",
-    "gecos",
-    "memberOf",
-    "member",
-    "memberUid",
-    "description",
-    "dc",
-    "o",
-    "ou",
-    "title",
-    "sAMAccountName",
-    "entryUUID",
-    "userCertificate",
-    "nsAccountLock",
-    "sshPublicKey",
-    "userPassword",
-];
-const OPERATIONAL_ATTRS: &[&str] = &[
-    "entryDN",
-    "createTimestamp",
-    "modifyTimestamp",
-    "structuralObjectClass",
-    "subschemaSubentry",
-    "hasSubordinates",
-    "attributeTypes",
-    "objectClasses",
-    "ldapSyntaxes",
-    "matchingRules",
-];
-
-/// Look up an attribute type by name (case-insensitive, without options).
-pub fn attribute(name: &str) -> Option<AttrInfo> {
-    if let Some(n) = USER_ATTRS.iter().find(|n| n.eq_ignore_ascii_case(name)) {
-        return Some(AttrInfo {
-            name: n,
-            operational: false,
-        });
-    }
-    OPERATIONAL_ATTRS
-        .iter()
-        .find(|n| n.eq_ignore_ascii_case(name))
-        .map(|n| AttrInfo {
-            name: n,
-            operational: true,
-        })
-}
-
-/// Equality of two values under the attribute's equality rule.
-pub fn values_equal(attr: &AttrInfo, a: &str, b: &str) -> bool {
-    match attr.name {
-        "memberUid" => a == b,
-        "member" | "memberOf" | "entryDN" => {
-            normalize_dn(a).is_some_and(|x| Some(x) == normalize_dn(b))
-        }
-        _ => a.trim().to_lowercase() == b.trim().to_lowercase(),
-    }
-}
-
-/// Values of an operational attribute of a directory entry (not `hasSubordinates`, which
-/// needs the snapshot).
-pub fn operational_value(entry: &Entry, name: &'static str) -> Option<Vec<String>> {
-    match name {
-        "entryDN" => Some(vec![entry.dn.to_string()]),
-        "createTimestamp" => Some(vec![entry.created.to_string()]),
-        "modifyTimestamp" => Some(vec![entry.modified.to_string()]),
-        "subschemaSubentry" => Some(vec![super::subschema::SUBSCHEMA_DN.to_string()]),
-        "structuralObjectClass" => entry.first("objectClass").map(|_| {
-            vec![
-                match entry.kind {
-                    crate::directory::EntryKind::Root => "organization",
-                    crate::directory::EntryKind::Container => "organizationalUnit",
-                    crate::directory::EntryKind::User => "inetOrgPerson",
-                    crate::directory::EntryKind::Group
-                    | crate::directory::EntryKind::PrivateGroup => "groupOfNames",
-                    crate::directory::EntryKind::ServiceAccount => "applicationProcess",
-                }
-                .to_string(),
-            ]
-        }),
-        _ => None,
-    }
-}
-
-/// Reject filters deeper or larger than the configured limits.
+/// Reject filters deeper or larger than the configured limits, naming the setting.
 pub fn check_filter_limits(
-    filter: &LdapFilter,
+    f: &LdapFilter,
     max_depth: usize,
     max_elements: usize,
 ) -> Result<(), String> {
-    fn walk(
-        f: &LdapFilter,
-        depth: usize,
-        count: &mut usize,
-        max_depth: usize,
-        max_elements: usize,
-    ) -> Result<(), String> {
-        *count += 1;
-        if *count > max_elements {
-            return Err(format!(
-                "filter has more than {max_elements} elements (server.max_filter_elements)"
-            ));
+    filter::check_limits(f, max_depth, max_elements).map_err(|e| match e {
+        filter::FilterLimitError::TooDeep { .. } => format!("{e} (server.max_filter_depth)"),
+        filter::FilterLimitError::TooManyElements { .. } => {
+            format!("{e} (server.max_filter_elements)")
         }
-        if depth > max_depth {
-            return Err(format!(
-                "filter is nested deeper than {max_depth} (server.max_filter_depth)"
-            ));
-        }
-        match f {
-            LdapFilter::And(v) | LdapFilter::Or(v) => v
-                .iter()
-                .try_for_each(|c| walk(c, depth + 1, count, max_depth, max_elements)),
-            LdapFilter::Not(c) => walk(c, depth + 1, count, max_depth, max_elements),
-            _ => Ok(()),
+    })
+}
+
+/// The attribute names an `@objectClass` request (RFC 4529) stands for: the class's MUST and
+/// MAY attributes and those of its superclasses. `None` for an unknown class.
+pub fn object_class_attributes(name: &str) -> Option<Vec<&'static str>> {
+    let mut class = schema::object_class(name)?;
+    let mut out = Vec::new();
+    // Bounded walk: schema superclass chains are short, and this stops on a malformed cycle.
+    for _ in 0..16 {
+        out.extend(class.must.iter().chain(class.may.iter()).copied());
+        match class.sup.and_then(schema::object_class) {
+            Some(sup) => class = sup,
+            None => break,
         }
     }
-    let mut count = 0;
-    walk(filter, 1, &mut count, max_depth, max_elements)
+    Some(out)
 }
 
-/// RFC 4512 attribute type descriptions for the subschema entry.
 pub fn attribute_type_descriptions() -> Vec<String> {
-    Vec::new()
+    schema::attribute_type_descriptions()
 }
 
-/// RFC 4512 object class descriptions for the subschema entry.
 pub fn object_class_descriptions() -> Vec<String> {
-    Vec::new()
+    schema::object_class_descriptions()
+}
+
+pub fn matching_rule_descriptions() -> Vec<String> {
+    schema::matching_rule_descriptions()
+}
+
+pub fn ldap_syntax_descriptions() -> Vec<String> {
+    schema::ldap_syntax_descriptions()
 }

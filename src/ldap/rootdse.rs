@@ -8,8 +8,12 @@ pub const OID_WHOAMI: &str = "1.3.6.1.4.1.4203.1.11.3";
 pub const OID_STARTTLS: &str = "1.3.6.1.4.1.1466.20037";
 pub const OID_NOTICE_OF_DISCONNECTION: &str = "1.3.6.1.4.1.1466.20036";
 pub const OID_PASSWORD_MODIFY: &str = "1.3.6.1.4.1.4203.1.11.1";
-/// RFC 3673 (`+`), RFC 4529 (`@objectClass` is not offered: see `attrs.rs`), RFC 4526.
-const FEATURES: &[&str] = &["1.3.6.1.4.1.4203.1.5.1", "1.3.6.1.4.1.4203.1.5.3"];
+/// RFC 3673 (`+`), RFC 4529 (`@objectClass`), RFC 4526 (absolute true and false filters).
+const FEATURES: &[&str] = &[
+    "1.3.6.1.4.1.4203.1.5.1",
+    "1.3.6.1.4.1.4203.1.5.2",
+    "1.3.6.1.4.1.4203.1.5.3",
+];
 
 /// The rootDSE for the current snapshot. StartTLS is listed only when a certificate is loaded.
 pub fn root_dse(snapshot: &Snapshot, starttls: bool) -> SyntheticEntry {

@@ -31,6 +31,16 @@ pub fn subschema_entry() -> SyntheticEntry {
             Visibility::Operational,
         ),
         attr(
+            "matchingRules",
+            dir::matching_rule_descriptions(),
+            Visibility::Operational,
+        ),
+        attr(
+            "ldapSyntaxes",
+            dir::ldap_syntax_descriptions(),
+            Visibility::Operational,
+        ),
+        attr(
             "structuralObjectClass",
             vec!["subentry".into()],
             Visibility::Operational,

@@ -6,6 +6,7 @@ use super::handler::{Action, handle};
 use super::session::{Identity, ListenerKind, Session};
 use crate::auth::{ServiceAccounts, hash_password};
 use crate::config::{self, Config};
+use crate::directory::build::{BuildReport, TenantBuild};
 use crate::directory::{Attr, Entry, EntryKind};
 use arc_swap::ArcSwap;
 use ldap3_proto::control::LdapControl;
@@ -35,44 +36,47 @@ fn entry(dn: &str, kind: EntryKind, tenant: u16, attrs: Vec<Attr>) -> Entry {
     }
 }
 
+fn container(dc: &str, ou: &str, t: u16) -> Entry {
+    entry(
+        &format!("ou={ou},dc={dc},dc=com"),
+        EntryKind::Container,
+        t,
+        vec![
+            attr("objectClass", &["top", "organizationalUnit"]),
+            attr("ou", &[ou]),
+        ],
+    )
+}
+
+fn root(dc: &str, t: u16) -> Entry {
+    entry(
+        &format!("dc={dc},dc=com"),
+        EntryKind::Root,
+        t,
+        vec![
+            attr("objectClass", &["top", "dcObject", "organization"]),
+            attr("dc", &[dc]),
+            attr("o", &[dc]),
+        ],
+    )
+}
+
+fn build(name: &str, entries: Vec<Entry>) -> TenantBuild {
+    let base = format!("dc={name},dc=com");
+    TenantBuild {
+        info: TenantInfo {
+            name: name.into(),
+            base_ndn: base.clone(),
+            base_dn: base,
+        },
+        entries,
+        report: BuildReport::default(),
+    }
+}
+
 /// Two tenants; contoso has five people (one with a comma in its name) and a group.
 pub(crate) fn fixture_snapshot() -> Snapshot {
-    let tenants = vec![
-        TenantInfo {
-            name: "contoso".into(),
-            base_dn: "dc=contoso,dc=com".into(),
-            base_ndn: "dc=contoso,dc=com".into(),
-        },
-        TenantInfo {
-            name: "fabrikam".into(),
-            base_dn: "dc=fabrikam,dc=com".into(),
-            base_ndn: "dc=fabrikam,dc=com".into(),
-        },
-    ];
-    let mut entries = Vec::new();
-    for (t, dc) in [(0u16, "contoso"), (1, "fabrikam")] {
-        entries.push(entry(
-            &format!("dc={dc},dc=com"),
-            EntryKind::Root,
-            t,
-            vec![
-                attr("objectClass", &["top", "dcObject", "organization"]),
-                attr("dc", &[dc]),
-                attr("o", &[dc]),
-            ],
-        ));
-        for ou in ["people", "groups", "services"] {
-            entries.push(entry(
-                &format!("ou={ou},dc={dc},dc=com"),
-                EntryKind::Container,
-                t,
-                vec![
-                    attr("objectClass", &["top", "organizationalUnit"]),
-                    attr("ou", &[ou]),
-                ],
-            ));
-        }
-    }
+    let mut contoso = vec![root("contoso", 0), container("contoso", "people", 0)];
     let people = [
         ("alice", "Alice Liddell", "100001"),
         ("bob", "Bob Builder", "100002"),
@@ -81,7 +85,7 @@ pub(crate) fn fixture_snapshot() -> Snapshot {
         ("smith", "Smith, John", "100005"),
     ];
     for (uid, cn, num) in people {
-        entries.push(entry(
+        contoso.push(entry(
             &format!("uid={uid},ou=people,dc=contoso,dc=com"),
             EntryKind::User,
             0,
@@ -101,11 +105,19 @@ pub(crate) fn fixture_snapshot() -> Snapshot {
                 attr("uidNumber", &[num]),
                 attr("gidNumber", &[num]),
                 attr("mail", &[&format!("{uid}@contoso.com")]),
-                attr("memberOf", &["cn=Engineering,ou=groups,dc=contoso,dc=com"]),
             ],
         ));
+        if (uid == "alice" || uid == "bob")
+            && let Some(e) = contoso.last_mut()
+        {
+            e.attrs.push(attr(
+                "memberOf",
+                &["cn=Engineering,ou=groups,dc=contoso,dc=com"],
+            ));
+        }
     }
-    entries.push(entry(
+    contoso.push(container("contoso", "groups", 0));
+    contoso.push(entry(
         "cn=Engineering,ou=groups,dc=contoso,dc=com",
         EntryKind::Group,
         0,
@@ -123,16 +135,26 @@ pub(crate) fn fixture_snapshot() -> Snapshot {
             attr("memberUid", &["alice", "bob"]),
         ],
     ));
-    entries.push(entry(
-        "uid=eve,ou=people,dc=fabrikam,dc=com",
-        EntryKind::User,
+    contoso.push(container("contoso", "services", 0));
+    let fabrikam = vec![
+        root("fabrikam", 1),
+        container("fabrikam", "people", 1),
+        entry(
+            "uid=eve,ou=people,dc=fabrikam,dc=com",
+            EntryKind::User,
+            1,
+            vec![
+                attr("objectClass", &["top", "posixAccount"]),
+                attr("uid", &["eve"]),
+            ],
+        ),
+        container("fabrikam", "groups", 1),
+        container("fabrikam", "services", 1),
+    ];
+    Snapshot::new(
         1,
-        vec![
-            attr("objectClass", &["top", "posixAccount"]),
-            attr("uid", &["eve"]),
-        ],
-    ));
-    Snapshot::from_parts(tenants, entries)
+        vec![build("contoso", contoso), build("fabrikam", fabrikam)],
+    )
 }
 
 fn services() -> Arc<ServiceAccounts> {
@@ -652,6 +674,48 @@ async fn subschema_is_public() {
     assert_eq!(e.len(), 1);
     assert_eq!(e[0].dn, "cn=Subschema");
     assert_eq!(values(&e[0], "cn"), vec!["Subschema"]);
+    assert!(
+        values(&e[0], "attributeTypes")
+            .iter()
+            .any(|d| d.contains("'uidNumber'"))
+    );
+    assert!(
+        values(&e[0], "objectClasses")
+            .iter()
+            .any(|d| d.contains("'posixAccount'"))
+    );
+    // Without `+` or names, only the user attributes of the subentry.
+    let (e, _) = search(
+        &mut s,
+        &ctx,
+        search_req(
+            "cn=Subschema",
+            LdapSearchScope::Base,
+            "(objectClass=*)",
+            &[],
+        ),
+        vec![],
+    )
+    .await;
+    assert!(values(&e[0], "attributeTypes").is_empty());
+    assert_eq!(
+        values(&e[0], "objectClass"),
+        vec!["top", "subentry", "subschema"]
+    );
+    let (e, _) = search(
+        &mut s,
+        &ctx,
+        search_req(
+            "cn=subschema",
+            LdapSearchScope::Base,
+            "(objectClass=*)",
+            &["objectClasses"],
+        ),
+        vec![],
+    )
+    .await;
+    let names: Vec<_> = e[0].attributes.iter().map(|a| a.atype.as_str()).collect();
+    assert_eq!(names, vec!["objectClasses"]);
 }
 
 #[tokio::test]
@@ -785,6 +849,40 @@ async fn attribute_selection_and_typesonly() {
     )
     .await;
     assert_eq!(values(&e[0], "hasSubordinates"), vec!["TRUE"]);
+    // RFC 4529: the attributes of an object class.
+    let (e, _) = search(
+        &mut s,
+        &ctx,
+        search_req(
+            base,
+            LdapSearchScope::Base,
+            "(objectClass=*)",
+            &["@posixAccount"],
+        ),
+        vec![],
+    )
+    .await;
+    let names: Vec<_> = e[0].attributes.iter().map(|a| a.atype.as_str()).collect();
+    assert!(
+        names.contains(&"uidNumber") && names.contains(&"uid"),
+        "{names:?}"
+    );
+    assert!(!names.contains(&"mail"), "{names:?}");
+    // Aliases resolve to the canonical name.
+    let (e, _) = search(
+        &mut s,
+        &ctx,
+        search_req(
+            base,
+            LdapSearchScope::Base,
+            "(objectClass=*)",
+            &["commonName", "userid"],
+        ),
+        vec![],
+    )
+    .await;
+    let names: Vec<_> = e[0].attributes.iter().map(|a| a.atype.as_str()).collect();
+    assert_eq!(names, vec!["uid", "cn"]);
 }
 
 fn paged(size: i64, cookie: Vec<u8>) -> Vec<LdapControl> {
@@ -1058,4 +1156,138 @@ async fn mutated_requests_never_panic() {
         decoded > 100,
         "too few mutations decoded ({decoded}) to test the handler"
     );
+}
+
+/// The searches real clients send (shared/reference/ldap-clients.md).
+#[tokio::test]
+async fn client_probe_searches() {
+    let ctx = context(|_| {});
+    let mut s = tls_session();
+    bind_vpn(&mut s, &ctx).await;
+    let base = "dc=contoso,dc=com";
+    // ldap3_proto's string parser rejects `=`, `,` and spaces in values, so filters with DN
+    // values are built by hand.
+    let eq = |a: &str, v: &str| LdapFilter::Equality(a.into(), v.into());
+    let p = |f: &str| parse_ldap_filter_str(f).unwrap();
+    let cases: Vec<(&str, LdapFilter, &[&str])> = vec![
+        (
+            "SSSD sudo rules: attribute types outside the schema give no entries, not an error",
+            p(
+                "(&(objectClass=sudoRole)(|(&(!(sudoHost=*))(cn=defaults))(sudoHost=ALL)(sudoHost=+*)))",
+            ),
+            &[],
+        ),
+        (
+            "SSSD user lookup",
+            p("(&(uid=alice)(objectClass=posixAccount)(uid=*)(&(uidNumber=*)(!(uidNumber=0))))"),
+            &["uid=alice,ou=people,dc=contoso,dc=com"],
+        ),
+        (
+            "SSSD initgroups",
+            LdapFilter::And(vec![
+                eq("member", "uid=bob,ou=people,dc=contoso,dc=com"),
+                eq("objectClass", "posixGroup"),
+                LdapFilter::Present("cn".into()),
+            ]),
+            &["cn=Engineering,ou=groups,dc=contoso,dc=com"],
+        ),
+        (
+            "nslcd initgroups",
+            LdapFilter::And(vec![
+                eq("objectClass", "posixGroup"),
+                LdapFilter::Or(vec![
+                    eq("memberUid", "alice"),
+                    eq("member", "UID=Alice, OU=People, DC=Contoso, DC=Com"),
+                ]),
+            ]),
+            &["cn=Engineering,ou=groups,dc=contoso,dc=com"],
+        ),
+        (
+            "AD in-chain rule",
+            LdapFilter::Extensible(LdapMatchingRuleAssertion {
+                matching_rule: Some("1.2.840.113556.1.4.1941".into()),
+                type_: Some("memberOf".into()),
+                match_value: "cn=engineering,ou=groups,dc=contoso,dc=com".into(),
+                dn_attributes: false,
+            }),
+            &[
+                "uid=alice,ou=people,dc=contoso,dc=com",
+                "uid=bob,ou=people,dc=contoso,dc=com",
+            ],
+        ),
+        (
+            "a comma in a value",
+            eq("cn", "smith, john"),
+            &["uid=smith,ou=people,dc=contoso,dc=com"],
+        ),
+    ];
+    for (what, filter, want) in cases {
+        let mut req = search_req(
+            base,
+            LdapSearchScope::Subtree,
+            "(objectClass=*)",
+            &["uid", "memberOf", "userCertificate;binary"],
+        );
+        req.filter = filter;
+        let (e, done) = search(&mut s, &ctx, req, vec![]).await;
+        assert_eq!(code_of(&done), LdapResultCode::Success, "{what}");
+        let dns: Vec<_> = e.iter().map(|e| e.dn.as_str()).collect();
+        assert_eq!(dns, want, "{what}");
+    }
+    // pam_ldap: base search of its own DN asking for `dn`.
+    let (e, _) = search(
+        &mut s,
+        &ctx,
+        search_req(
+            "UID=Smith,OU=People,DC=Contoso,DC=Com",
+            LdapSearchScope::Base,
+            "(objectClass=*)",
+            &["dn"],
+        ),
+        vec![],
+    )
+    .await;
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0].dn, "uid=smith,ou=people,dc=contoso,dc=com");
+    // A missing entry below an existing one names the closest match.
+    let (_, done) = search(
+        &mut s,
+        &ctx,
+        search_req(
+            "uid=nobody,ou=people,dc=contoso,dc=com",
+            LdapSearchScope::Base,
+            "(objectClass=*)",
+            &[],
+        ),
+        vec![],
+    )
+    .await;
+    assert_eq!(code_of(&done), LdapResultCode::NoSuchObject);
+    match &done.op {
+        LdapOp::SearchResultDone(r) => assert_eq!(r.matcheddn, "ou=people,dc=contoso,dc=com"),
+        other => panic!("{other:?}"),
+    }
+    // A base that is not a DN.
+    let (_, done) = search(
+        &mut s,
+        &ctx,
+        search_req("not a dn", LdapSearchScope::Base, "(objectClass=*)", &[]),
+        vec![],
+    )
+    .await;
+    assert_eq!(code_of(&done), LdapResultCode::InvalidDNSyntax);
+    // Subordinate-subtree scope leaves out the base.
+    let (e, _) = search(
+        &mut s,
+        &ctx,
+        search_req(
+            "ou=people,dc=contoso,dc=com",
+            LdapSearchScope::Children,
+            "(objectClass=*)",
+            &["1.1"],
+        ),
+        vec![],
+    )
+    .await;
+    assert_eq!(e.len(), 5);
 }

@@ -106,8 +106,6 @@ pub fn compare(
     }
     verdict(
         msgid,
-        values
-            .iter()
-            .any(|v| dir::values_equal(&info, v, &asserted)),
+        values.iter().any(|v| dir::values_equal(info, v, &asserted)),
     )
 }

@@ -31,7 +31,6 @@ const OPERATIONAL: &[&str] = &[
 
 /// The matching entries of one search, on the snapshot it ran on (kept alive, so later pages
 /// of a paged search are consistent even after a new snapshot is swapped in).
-#[derive(Debug)]
 pub struct ResultSet {
     snapshot: Arc<Snapshot>,
     ids: Vec<EntryId>,
@@ -39,6 +38,16 @@ pub struct ResultSet {
     typesonly: bool,
     /// The client's size limit cut the result short.
     truncated: bool,
+}
+
+impl std::fmt::Debug for ResultSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResultSet")
+            .field("generation", &self.snapshot.generation)
+            .field("entries", &self.ids.len())
+            .field("truncated", &self.truncated)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A run of result entries to send.
