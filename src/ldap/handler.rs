@@ -114,8 +114,9 @@ pub fn error_response(
 }
 
 /// A control the client marked critical that this server does not implement, if any
-/// (RFC 4511 §4.1.11). Paged results are understood on searches only.
-fn unsupported_critical(ctrl: &[LdapControl], is_search: bool) -> Option<String> {
+/// (RFC 4511 §4.1.11). The paged results control is understood (and carries no criticality
+/// in the decoded form); on requests other than searches it is ignored.
+fn unsupported_critical(ctrl: &[LdapControl]) -> Option<String> {
     ctrl.iter().find_map(|c| match c {
         LdapControl::Unknown {
             oid,
@@ -142,7 +143,6 @@ fn unsupported_critical(ctrl: &[LdapControl], is_search: bool) -> Option<String>
         // DirSync is always sent critical (the parser drops the flag): ignoring it would give
         // the client a silently wrong answer.
         LdapControl::AdDirsync { .. } => Some("1.2.840.113556.1.4.841".into()),
-        LdapControl::SimplePagedResults { .. } if !is_search => None,
         _ => None,
     })
 }
@@ -158,8 +158,7 @@ pub async fn handle(session: &mut Session, ctx: &LdapContext, msg: LdapMsg) -> R
             format!("invalid message id {msgid}"),
         ));
     }
-    let is_search = matches!(op, LdapOp::SearchRequest(_));
-    if let Some(oid) = unsupported_critical(&ctrl, is_search) {
+    if let Some(oid) = unsupported_critical(&ctrl) {
         let message = format!("critical control {oid} is not supported");
         return match error_response(
             msgid,
