@@ -500,3 +500,56 @@ async fn connection_limit() {
     assert_eq!(ok, Some(0));
     f.stop().await;
 }
+
+#[tokio::test]
+async fn startup_errors_name_the_setting() {
+    let ctx = |edit: &dyn Fn(&mut Config)| {
+        let mut cfg = Config::default();
+        cfg.server.ldap_listen = Some("127.0.0.1:0".into());
+        cfg.server.ldaps_listen = Some("127.0.0.1:0".into());
+        cfg.server.tls_cert = None;
+        cfg.server.tls_key = None;
+        edit(&mut cfg);
+        Arc::new(LdapContext::new(
+            Arc::new(ArcSwap::from_pointee(Snapshot::empty())),
+            Arc::new(cfg),
+            Arc::new(ServiceAccounts::empty()),
+        ))
+    };
+    let err = serve(ctx(&|_| {}), CancellationToken::new())
+        .await
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("tls_cert"), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.crt");
+    let err = serve(
+        ctx(&|c| {
+            c.server.tls_cert = Some(missing.clone());
+            c.server.tls_key = Some(missing.clone());
+        }),
+        CancellationToken::new(),
+    )
+    .await
+    .err()
+    .unwrap();
+    assert!(
+        err.to_string().contains("server.tls_cert") && err.to_string().contains("missing.crt"),
+        "{err}"
+    );
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let err = serve(
+        ctx(&|c| {
+            c.server.ldap_listen = Some(addr.clone());
+            c.server.ldaps_listen = None;
+        }),
+        CancellationToken::new(),
+    )
+    .await
+    .err()
+    .unwrap();
+    assert!(err.to_string().contains("server.ldap_listen"), "{err}");
+}
