@@ -1,1 +1,164 @@
-//! ldap
+//! The LDAP service (DESIGN.md §4): listeners (LDAP with StartTLS, LDAPS), connection limits
+//! and timeouts, per-connection sessions and the operation handlers.
+//!
+//! Start it with [`serve`]; it runs until the cancellation token fires.
+
+pub mod access;
+pub mod attrs;
+pub(crate) mod conn;
+pub mod dir;
+pub mod handler;
+pub(crate) mod listener;
+pub mod ops;
+pub mod paging;
+pub mod rootdse;
+pub mod session;
+pub mod subschema;
+pub mod synthetic;
+pub mod tls;
+
+pub use dir::Snapshot;
+pub use handler::{Action, Reply, Response, handle};
+pub use session::{Identity, ListenerKind, Session};
+pub use tls::TlsError;
+
+use crate::auth::ServiceAccounts;
+use crate::config::Config;
+use arc_swap::ArcSwap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+
+/// What the LDAP service reads: the served snapshot (swapped by sync), the config and the
+/// service accounts.
+pub struct LdapContext {
+    pub snapshot: Arc<ArcSwap<Snapshot>>,
+    pub config: Arc<Config>,
+    pub services: Arc<ServiceAccounts>,
+}
+
+impl LdapContext {
+    pub fn new(
+        snapshot: Arc<ArcSwap<Snapshot>>,
+        config: Arc<Config>,
+        services: Arc<ServiceAccounts>,
+    ) -> LdapContext {
+        LdapContext {
+            snapshot,
+            config,
+            services,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LdapError {
+    #[error("server.{key}: cannot listen on {addr}: {source}")]
+    Listen {
+        key: &'static str,
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+}
+
+/// Shared by every connection of one `serve` call.
+pub(crate) struct Server {
+    pub(crate) ctx: Arc<LdapContext>,
+    pub(crate) tls: Option<TlsAcceptor>,
+    pub(crate) slots: Arc<Semaphore>,
+    pub(crate) max_connections: usize,
+}
+
+/// The running service: where it listens, and a way to wait for it to stop.
+pub struct ServeHandle {
+    pub ldap_addr: Option<SocketAddr>,
+    pub ldaps_addr: Option<SocketAddr>,
+    listeners: Vec<JoinHandle<()>>,
+    slots: Arc<Semaphore>,
+    max_connections: usize,
+}
+
+impl ServeHandle {
+    /// Wait until the listeners have stopped (after the shutdown token fired) and every
+    /// connection has closed.
+    pub async fn wait(self) {
+        for l in self.listeners {
+            let _ = l.await;
+        }
+        let all = u32::try_from(self.max_connections).unwrap_or(u32::MAX);
+        let _ = self.slots.acquire_many(all).await;
+    }
+}
+
+async fn bind(key: &'static str, addr: &str) -> Result<TcpListener, LdapError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| LdapError::Listen {
+            key,
+            addr: addr.to_owned(),
+            source,
+        })
+}
+
+/// Bind the configured listeners and serve until `shutdown` is cancelled. Returns once the
+/// sockets are bound (port 0 works: see the returned addresses); connections are served by
+/// spawned tasks. On shutdown open connections get a Notice of Disconnection.
+pub async fn serve(
+    ctx: Arc<LdapContext>,
+    shutdown: CancellationToken,
+) -> Result<ServeHandle, LdapError> {
+    let cfg = &ctx.config.server;
+    let tls = match (&cfg.tls_cert, &cfg.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::load_acceptor(cert, key)?),
+        (None, None) if cfg.ldaps_listen.is_none() => None,
+        _ => return Err(TlsError::Missing.into()),
+    };
+    let max_connections = cfg.max_connections.max(1);
+    let slots = Arc::new(Semaphore::new(max_connections));
+    let ldap = match &cfg.ldap_listen {
+        Some(a) => Some(bind("ldap_listen", a).await?),
+        None => None,
+    };
+    let ldaps = match &cfg.ldaps_listen {
+        Some(a) => Some(bind("ldaps_listen", a).await?),
+        None => None,
+    };
+    let server = Arc::new(Server {
+        ctx: Arc::clone(&ctx),
+        tls,
+        slots: Arc::clone(&slots),
+        max_connections,
+    });
+    let mut handle = ServeHandle {
+        ldap_addr: None,
+        ldaps_addr: None,
+        listeners: Vec::new(),
+        slots,
+        max_connections,
+    };
+    for (listener, kind) in [(ldap, ListenerKind::Ldap), (ldaps, ListenerKind::Ldaps)] {
+        let Some(listener) = listener else { continue };
+        let addr = listener.local_addr().ok();
+        match kind {
+            ListenerKind::Ldap => handle.ldap_addr = addr,
+            ListenerKind::Ldaps => handle.ldaps_addr = addr,
+        }
+        tracing::info!(addr = ?addr, ?kind, "LDAP listener ready");
+        handle.listeners.push(tokio::spawn(listener::accept_loop(
+            Arc::clone(&server),
+            listener,
+            kind,
+            shutdown.clone(),
+        )));
+    }
+    Ok(handle)
+}
+
+#[cfg(test)]
+mod tests;

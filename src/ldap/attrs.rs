@@ -1,0 +1,185 @@
+//! The attribute list of a search request (RFC 4511 §4.5.1.8): `*`, `+`, `1.1`, `@class`
+//! (RFC 4529), names with aliases and options, and the `dn` pseudo-name, resolved once per
+//! request.
+
+use super::dir::{self, AttrInfo};
+
+/// One attribute asked for by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requested {
+    /// The name as asked, without options.
+    pub base: String,
+    /// The schema's attribute type, when the schema knows the name. Synthetic entries
+    /// (rootDSE) have attributes outside the schema, matched by `base`.
+    pub info: Option<&'static AttrInfo>,
+    /// Options as given (`binary` in `userCertificate;binary`), returned to the client with the
+    /// canonical name as OpenLDAP does.
+    pub options: Option<String>,
+}
+
+impl Requested {
+    fn is(&self, name: &str) -> bool {
+        match self.info {
+            Some(info) => info.name.eq_ignore_ascii_case(name),
+            None => self.base.eq_ignore_ascii_case(name),
+        }
+    }
+
+    fn returned_as(&self, name: &str) -> String {
+        match &self.options {
+            Some(o) => format!("{name};{o}"),
+            None => name.to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Selection {
+    pub all_user: bool,
+    pub all_operational: bool,
+    pub named: Vec<Requested>,
+}
+
+impl Selection {
+    pub fn parse(attrs: &[String]) -> Selection {
+        let mut sel = Selection {
+            all_user: attrs.is_empty(),
+            ..Selection::default()
+        };
+        for a in attrs {
+            let a = a.trim();
+            match a {
+                "*" => sel.all_user = true,
+                "+" => sel.all_operational = true,
+                // `1.1` means "no attributes"; `dn` is not an attribute (the DN is in every
+                // entry). Both are understood and contribute nothing.
+                "1.1" | "" => {}
+                _ if a.eq_ignore_ascii_case("dn") => {}
+                _ if a.starts_with('@') => {
+                    // Unknown classes select nothing, like unknown attribute names.
+                    for name in
+                        dir::object_class_attributes(a.get(1..).unwrap_or("")).unwrap_or_default()
+                    {
+                        sel.add(name, None);
+                    }
+                }
+                _ => {
+                    let (base, options) = match a.split_once(';') {
+                        Some((b, o)) if !o.is_empty() => (b, Some(o.to_owned())),
+                        Some((b, _)) => (b, None),
+                        None => (a, None),
+                    };
+                    sel.add(base, options);
+                }
+            }
+        }
+        sel
+    }
+
+    fn add(&mut self, base: &str, options: Option<String>) {
+        let req = Requested {
+            base: base.to_owned(),
+            info: dir::attribute(base),
+            options,
+        };
+        let dup = self.named.iter().any(|r| {
+            r.options == req.options
+                && match (r.info, req.info) {
+                    (Some(x), Some(y)) => x.name == y.name,
+                    _ => r.base.eq_ignore_ascii_case(&req.base),
+                }
+        });
+        if !dup {
+            self.named.push(req);
+        }
+    }
+
+    /// Under which descriptions to return the attribute with canonical name `name`: none,
+    /// usually one, two when asked as both `cert` and `cert;binary`.
+    pub fn names_for(&self, name: &str, operational: bool) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .named
+            .iter()
+            .filter(|r| r.is(name))
+            .map(|r| r.returned_as(name))
+            .collect();
+        let all = if operational {
+            self.all_operational
+        } else {
+            self.all_user
+        };
+        if all && !out.iter().any(|n| n == name) {
+            out.insert(0, name.to_owned());
+        }
+        out
+    }
+
+    /// Whether an operational attribute is to be computed for each entry.
+    pub fn operational_wanted(&self, name: &str) -> bool {
+        self.all_operational || self.named.iter().any(|r| r.is(name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sel(a: &[&str]) -> Selection {
+        Selection::parse(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn empty_list_means_all_user_attributes() {
+        let s = sel(&[]);
+        assert!(s.all_user && !s.all_operational);
+        assert_eq!(s.names_for("cn", false), vec!["cn"]);
+        assert!(s.names_for("entryDN", true).is_empty());
+    }
+
+    #[test]
+    fn special_names() {
+        let s = sel(&["1.1"]);
+        assert!(!s.all_user && s.named.is_empty());
+        let s = sel(&["dn", "DN"]);
+        assert!(!s.all_user && s.named.is_empty());
+        let s = sel(&["+"]);
+        assert!(!s.all_user && s.all_operational);
+        let s = sel(&["*", "+"]);
+        assert!(s.all_user && s.all_operational);
+    }
+
+    #[test]
+    fn names_are_canonicalised_and_options_kept() {
+        let s = sel(&[
+            "CN",
+            "uidnumber",
+            "userCertificate;binary",
+            "noSuchAttr",
+            "entrydn",
+        ]);
+        assert_eq!(s.names_for("cn", false), vec!["cn"]);
+        assert_eq!(s.names_for("uidNumber", false), vec!["uidNumber"]);
+        assert_eq!(
+            s.names_for("userCertificate", false),
+            vec!["userCertificate;binary"]
+        );
+        assert!(s.operational_wanted("entryDN"));
+        assert!(!s.operational_wanted("createTimestamp"));
+        assert!(s.names_for("mail", false).is_empty());
+        // Names outside the schema still select attributes of synthetic entries.
+        let s = sel(&["namingcontexts"]);
+        assert_eq!(s.names_for("namingContexts", false), vec!["namingContexts"]);
+    }
+
+    #[test]
+    fn object_class_shorthand() {
+        let s = sel(&["@posixAccount"]);
+        assert!(!s.all_user);
+        assert_eq!(s.names_for("uidNumber", false), vec!["uidNumber"]);
+        assert_eq!(s.names_for("homeDirectory", false), vec!["homeDirectory"]);
+        // Inherited from top.
+        assert_eq!(s.names_for("objectClass", false), vec!["objectClass"]);
+        assert!(s.names_for("mail", false).is_empty());
+        assert!(sel(&["@noSuchClass"]).named.is_empty());
+    }
+}

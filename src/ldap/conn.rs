@@ -1,0 +1,252 @@
+//! One client connection: TLS accept (LDAPS), framing with `LdapCodec`, the request loop,
+//! StartTLS, idle/handshake/write timeouts and the Notice of Disconnection.
+
+use super::Server;
+use super::handler::{self, Action, Reply};
+use super::session::{ListenerKind, Session};
+use bytes::{Buf, BytesMut};
+use futures::{SinkExt, StreamExt};
+use ldap3_proto::LdapCodec;
+use ldap3_proto::proto::LdapResultCode;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+use tokio_util::codec::Framed;
+use tokio_util::sync::CancellationToken;
+
+/// A TCP stream that first replays bytes already read from it. StartTLS needs this: bytes the
+/// LDAP framer buffered after the StartTLS request belong to the TLS handshake.
+pub(crate) struct Socket {
+    pre: BytesMut,
+    tcp: TcpStream,
+}
+
+impl AsyncRead for Socket {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if !self.pre.is_empty() {
+            let n = self.pre.len().min(buf.remaining());
+            if let Some(chunk) = self.pre.get(..n) {
+                buf.put_slice(chunk);
+            }
+            self.pre.advance(n);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.tcp).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Socket {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.tcp).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_shutdown(cx)
+    }
+}
+
+pub(crate) enum Stream {
+    Plain(Socket),
+    Tls(Box<tokio_rustls::server::TlsStream<Socket>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+type Conn = Framed<Stream, LdapCodec>;
+
+/// How long closing (flush, TLS close_notify) may take before the socket is just dropped.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+fn codec(server: &Server) -> LdapCodec {
+    LdapCodec::new(Some(server.ctx.config.server.max_pdu_size.max(1024)), None)
+}
+
+/// Serve one accepted connection until it closes. Never panics on client input.
+pub(crate) async fn run(
+    server: Arc<Server>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    kind: ListenerKind,
+    shutdown: CancellationToken,
+) {
+    let _ = tcp.set_nodelay(true);
+    let cfg = &server.ctx.config.server;
+    let handshake = cfg.handshake_timeout.get();
+    let idle = cfg.idle_timeout.get();
+    let socket = Socket {
+        pre: BytesMut::new(),
+        tcp,
+    };
+    let stream = match kind {
+        ListenerKind::Ldap => Stream::Plain(socket),
+        ListenerKind::Ldaps => {
+            let Some(acceptor) = server.tls.as_ref() else {
+                return;
+            };
+            match timeout(handshake, acceptor.accept(socket)).await {
+                Ok(Ok(s)) => Stream::Tls(Box::new(s)),
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                    return;
+                }
+            }
+        }
+    };
+    let mut conn: Conn = Framed::new(stream, codec(&server));
+    let mut session = Session::new(kind, server.tls.is_some(), Some(peer));
+    tracing::debug!(%peer, ?kind, "connection opened");
+    loop {
+        let next = tokio::select! {
+            _ = shutdown.cancelled() => {
+                notice(&mut conn, LdapResultCode::Unavailable, "the server is shutting down", idle).await;
+                break;
+            }
+            r = timeout(idle, conn.next()) => r,
+        };
+        let msg = match next {
+            Err(_) => {
+                notice(&mut conn, LdapResultCode::Unavailable, "idle timeout", idle).await;
+                break;
+            }
+            Ok(None) => break,
+            Ok(Some(Err(e))) => {
+                let message = if e.kind() == io::ErrorKind::OutOfMemory {
+                    "message too large (server.max_pdu_size)"
+                } else {
+                    "undecodable LDAP message"
+                };
+                tracing::debug!(%peer, error = %e, "{message}");
+                notice(&mut conn, LdapResultCode::ProtocolError, message, idle).await;
+                break;
+            }
+            Ok(Some(Ok(m))) => m,
+        };
+        let response = handler::handle(&mut session, &server.ctx, msg).await;
+        if let Err(e) = send(&mut conn, response.replies, idle).await {
+            tracing::debug!(%peer, error = %e, "write failed");
+            break;
+        }
+        match response.action {
+            Action::Continue => {}
+            Action::Close => break,
+            Action::Disconnect(code, message) => {
+                notice(&mut conn, code, &message, idle).await;
+                break;
+            }
+            Action::StartTls => match start_tls(&server, conn, handshake).await {
+                Some(c) => {
+                    conn = c;
+                    session.tls = true;
+                }
+                None => {
+                    tracing::debug!(%peer, "StartTLS handshake failed");
+                    return;
+                }
+            },
+        }
+    }
+    let _ = timeout(CLOSE_GRACE, conn.close()).await;
+    tracing::debug!(%peer, "connection closed");
+}
+
+/// Write replies, encoding search entries one at a time; gives up when the client stops
+/// reading for `limit`.
+async fn send(conn: &mut Conn, replies: Vec<Reply>, limit: Duration) -> io::Result<()> {
+    let work = async {
+        for r in replies {
+            match r {
+                Reply::Msg(m) => conn.feed(m).await?,
+                Reply::Entries(batch) => {
+                    for m in batch.messages() {
+                        conn.feed(m).await?;
+                    }
+                }
+            }
+        }
+        conn.flush().await
+    };
+    timeout(limit, work).await.unwrap_or_else(|_| {
+        Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "client stopped reading",
+        ))
+    })
+}
+
+async fn notice(conn: &mut Conn, code: LdapResultCode, message: &str, limit: Duration) {
+    let m = handler::notice_of_disconnection(code, message);
+    let _ = timeout(limit.min(CLOSE_GRACE), conn.send(m)).await;
+}
+
+/// Take the TCP socket back from the framer and run the TLS handshake on it, keeping any
+/// bytes already read (they are the start of the handshake).
+async fn start_tls(server: &Server, conn: Conn, handshake: Duration) -> Option<Conn> {
+    let acceptor = server.tls.as_ref()?;
+    let parts = conn.into_parts();
+    let Stream::Plain(mut socket) = parts.io else {
+        return None;
+    };
+    let mut pre = parts.read_buf;
+    pre.extend_from_slice(&socket.pre);
+    socket.pre = pre;
+    match timeout(handshake, acceptor.accept(socket)).await {
+        Ok(Ok(tls)) => Some(Framed::new(Stream::Tls(Box::new(tls)), codec(server))),
+        _ => None,
+    }
+}

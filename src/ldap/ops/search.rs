@@ -1,0 +1,431 @@
+//! Search (RFC 4511 §4.5): base resolution and access, scopes, size limits, attribute
+//! selection, typesOnly and simple paged results. Entries are encoded lazily, one at a time,
+//! by `entry_message` (the single place to swap in pre-encoded entries later).
+
+use crate::ldap::LdapContext;
+use crate::ldap::access::{self, Target};
+use crate::ldap::attrs::Selection;
+use crate::ldap::dir::{self, EntryId, SearchError, Snapshot};
+use crate::ldap::handler::{Reply, Response, result};
+use crate::ldap::rootdse::root_dse;
+use crate::ldap::session::Session;
+use crate::ldap::subschema::subschema_entry;
+use crate::ldap::synthetic::{SyntheticEntry, Visibility};
+use ldap3_proto::control::LdapControl;
+use ldap3_proto::proto::{
+    LdapMsg, LdapOp, LdapPartialAttribute, LdapResult, LdapResultCode, LdapSearchRequest,
+    LdapSearchResultEntry, LdapSearchScope,
+};
+use std::ops::Range;
+use std::sync::Arc;
+
+/// Operational attributes of directory entries, in the order they are returned.
+const OPERATIONAL: &[&str] = &[
+    "structuralObjectClass",
+    "entryDN",
+    "subschemaSubentry",
+    "hasSubordinates",
+    "createTimestamp",
+    "modifyTimestamp",
+];
+
+/// The matching entries of one search, on the snapshot it ran on (kept alive, so later pages
+/// of a paged search are consistent even after a new snapshot is swapped in).
+pub struct ResultSet {
+    snapshot: Arc<Snapshot>,
+    ids: Vec<EntryId>,
+    selection: Selection,
+    typesonly: bool,
+    /// The client's size limit cut the result short.
+    truncated: bool,
+}
+
+impl std::fmt::Debug for ResultSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResultSet")
+            .field("generation", &self.snapshot.generation)
+            .field("entries", &self.ids.len())
+            .field("truncated", &self.truncated)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A run of result entries to send.
+#[derive(Debug)]
+pub struct EntryBatch {
+    msgid: i32,
+    set: Arc<ResultSet>,
+    range: Range<usize>,
+}
+
+impl EntryBatch {
+    pub fn len(&self) -> usize {
+        self.range.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.range.is_empty()
+    }
+
+    pub fn messages(&self) -> impl Iterator<Item = LdapMsg> + '_ {
+        let ids = self.set.ids.get(self.range.clone()).unwrap_or(&[]);
+        ids.iter().map(move |id| {
+            entry_message(
+                self.msgid,
+                &self.set.snapshot,
+                *id,
+                &self.set.selection,
+                self.set.typesonly,
+            )
+        })
+    }
+}
+
+fn attribute(name: String, values: Vec<String>, typesonly: bool) -> LdapPartialAttribute {
+    LdapPartialAttribute {
+        atype: name,
+        vals: if typesonly {
+            Vec::new()
+        } else {
+            values.into_iter().map(String::into_bytes).collect()
+        },
+    }
+}
+
+/// Encode one directory entry as a SearchResultEntry.
+pub fn entry_message(
+    msgid: i32,
+    snapshot: &Snapshot,
+    id: EntryId,
+    sel: &Selection,
+    typesonly: bool,
+) -> LdapMsg {
+    let e = snapshot.entry(id);
+    let mut attributes = Vec::new();
+    if sel.named.is_empty() {
+        // The common cases (no list, `*`, `1.1`, `+`) need no per-attribute name matching.
+        if sel.all_user {
+            for a in &e.attrs {
+                let values = a.values.iter().map(|v| v.to_string()).collect();
+                attributes.push(attribute(a.name.to_owned(), values, typesonly));
+            }
+        }
+    } else {
+        for a in &e.attrs {
+            for n in sel.names_for(a.name, false) {
+                attributes.push(attribute(
+                    n,
+                    a.values.iter().map(|v| v.to_string()).collect(),
+                    typesonly,
+                ));
+            }
+        }
+    }
+    for op in OPERATIONAL {
+        if !sel.operational_wanted(op) {
+            continue;
+        }
+        let values = if *op == "hasSubordinates" {
+            Some(vec![
+                if snapshot.has_children(id) {
+                    "TRUE"
+                } else {
+                    "FALSE"
+                }
+                .to_owned(),
+            ])
+        } else {
+            dir::operational_value(e, op)
+        };
+        if let Some(values) = values {
+            for n in sel.names_for(op, true) {
+                attributes.push(attribute(n, values.clone(), typesonly));
+            }
+        }
+    }
+    LdapMsg::new(
+        msgid,
+        LdapOp::SearchResultEntry(LdapSearchResultEntry {
+            dn: e.dn.to_string(),
+            attributes,
+        }),
+    )
+}
+
+/// Encode a synthetic entry (rootDSE, subschema) as a SearchResultEntry.
+pub fn synthetic_message(
+    msgid: i32,
+    entry: &SyntheticEntry,
+    sel: &Selection,
+    typesonly: bool,
+) -> LdapMsg {
+    let mut attributes = Vec::new();
+    for a in &entry.attrs {
+        let by_default = match a.visibility {
+            Visibility::User => sel.all_user,
+            Visibility::Operational => sel.all_operational,
+            Visibility::Always => sel.all_user || sel.all_operational,
+        };
+        let mut names = sel.names_for(a.name, a.visibility == Visibility::Operational);
+        if by_default && !names.iter().any(|n| n == a.name) {
+            names.insert(0, a.name.to_owned());
+        }
+        for n in names {
+            attributes.push(attribute(n, a.values.clone(), typesonly));
+        }
+    }
+    LdapMsg::new(
+        msgid,
+        LdapOp::SearchResultEntry(LdapSearchResultEntry {
+            dn: entry.dn.clone(),
+            attributes,
+        }),
+    )
+}
+
+fn done(msgid: i32, res: LdapResult, ctrl: Vec<LdapControl>) -> LdapMsg {
+    LdapMsg::new_with_ctrls(msgid, LdapOp::SearchResultDone(res), ctrl)
+}
+
+fn fail(msgid: i32, code: LdapResultCode, message: impl Into<String>) -> Response {
+    Response::one(done(msgid, result(code, message), Vec::new()))
+}
+
+fn paged_control(total: usize, cookie: Vec<u8>) -> LdapControl {
+    LdapControl::SimplePagedResults {
+        size: i64::try_from(total).unwrap_or(i64::MAX),
+        cookie,
+    }
+}
+
+fn size_limit_result(limit: usize) -> LdapResult {
+    result(
+        LdapResultCode::SizeLimitExceeded,
+        format!(
+            "size limit of {limit} entries exceeded; narrow the filter or use the paged results control"
+        ),
+    )
+}
+
+/// Search below a directory entry. The subordinate-subtree scope (`children`) is a subtree
+/// search without the base entry.
+fn search_scope(
+    snapshot: &Snapshot,
+    ndn: &str,
+    req: &LdapSearchRequest,
+) -> Result<Vec<EntryId>, SearchError> {
+    match req.scope {
+        LdapSearchScope::Children => {
+            let base = snapshot.lookup(ndn);
+            let mut ids = snapshot.search(ndn, LdapSearchScope::Subtree, &req.filter)?;
+            ids.retain(|id| Some(*id) != base);
+            Ok(ids)
+        }
+        _ => snapshot.search(ndn, req.scope.clone(), &req.filter),
+    }
+}
+
+pub fn search(
+    session: &mut Session,
+    ctx: &LdapContext,
+    msgid: i32,
+    req: LdapSearchRequest,
+    ctrl: &[LdapControl],
+) -> Response {
+    let server = &ctx.config.server;
+    let paged = ctrl.iter().find_map(|c| match c {
+        LdapControl::SimplePagedResults { size, cookie } => {
+            Some((usize::try_from(*size).unwrap_or(0), cookie.as_slice()))
+        }
+        _ => None,
+    });
+    if let Err(message) = dir::check_filter_limits(
+        &req.filter,
+        server.max_filter_depth,
+        server.max_filter_elements,
+    ) {
+        return fail(msgid, LdapResultCode::AdminLimitExceeded, message);
+    }
+
+    // A later page of a paged search: answered from the stored result, not searched again.
+    if let Some((size, cookie)) = paged
+        && !cookie.is_empty()
+    {
+        return match session.paging.next_page(cookie, &req, size) {
+            Ok((page, set)) => {
+                let last = page.cookie.is_empty();
+                let res = if last && set.truncated {
+                    size_limit_result(set.ids.len())
+                } else {
+                    result(LdapResultCode::Success, "")
+                };
+                let total = set.ids.len();
+                Response {
+                    replies: vec![
+                        Reply::Entries(EntryBatch {
+                            msgid,
+                            set,
+                            range: page.range,
+                        }),
+                        Reply::Msg(done(msgid, res, vec![paged_control(total, page.cookie)])),
+                    ],
+                    action: crate::ldap::handler::Action::Continue,
+                }
+            }
+            Err(e) => fail(msgid, LdapResultCode::UnwillingToPerform, e.to_string()),
+        };
+    }
+
+    let Some(ndn) = dir::normalize_dn(&req.base) else {
+        return fail(
+            msgid,
+            LdapResultCode::InvalidDNSyntax,
+            format!("invalid base DN '{}'", req.base),
+        );
+    };
+    let snapshot = ctx.snapshot.load_full();
+    let selection = Selection::parse(&req.attrs);
+    let target = match access::resolve(session, ctx, &snapshot, &ndn, &req.scope) {
+        Ok(t) => t,
+        Err((code, message)) => return fail(msgid, code, message),
+    };
+    let ids = match target {
+        Target::RootDse | Target::Subschema => {
+            let entry = if target == Target::RootDse {
+                root_dse(
+                    &snapshot,
+                    session.starttls_available
+                        && session.listener == crate::ldap::session::ListenerKind::Ldap,
+                )
+            } else {
+                subschema_entry()
+            };
+            let in_scope = target == Target::RootDse
+                || matches!(req.scope, LdapSearchScope::Base | LdapSearchScope::Subtree);
+            let mut replies = Vec::new();
+            if in_scope && entry.matches(&req.filter) {
+                replies.push(Reply::Msg(synthetic_message(
+                    msgid,
+                    &entry,
+                    &selection,
+                    req.typesonly,
+                )));
+            }
+            let ctrls = match paged {
+                Some(_) => vec![paged_control(replies.len(), Vec::new())],
+                None => Vec::new(),
+            };
+            replies.push(Reply::Msg(done(
+                msgid,
+                result(LdapResultCode::Success, ""),
+                ctrls,
+            )));
+            return Response {
+                replies,
+                action: crate::ldap::handler::Action::Continue,
+            };
+        }
+        Target::Tenants(tenants) => {
+            // Below the rootDSE: one level down are the naming contexts themselves.
+            let scope = match req.scope {
+                LdapSearchScope::OneLevel => LdapSearchScope::Base,
+                _ => LdapSearchScope::Subtree,
+            };
+            let mut ids = Vec::new();
+            for t in tenants {
+                if let Some(info) = snapshot.tenants.get(usize::from(t))
+                    && let Ok(found) = snapshot.search(&info.base_ndn, scope.clone(), &req.filter)
+                {
+                    ids.extend(found);
+                }
+            }
+            ids
+        }
+        Target::Tenant(_) => match search_scope(&snapshot, &ndn, &req) {
+            Ok(ids) => ids,
+            Err(SearchError::NoSuchObject { matched_dn }) => {
+                let mut res = result(LdapResultCode::NoSuchObject, "no such object");
+                res.matcheddn = matched_dn;
+                return Response::one(done(msgid, res, Vec::new()));
+            }
+        },
+    };
+
+    let client_limit = usize::try_from(req.sizelimit).ok().filter(|n| *n > 0);
+    match paged {
+        Some((size, _)) => {
+            let mut ids = ids;
+            let truncated = client_limit.is_some_and(|l| ids.len() > l);
+            if let Some(l) = client_limit {
+                ids.truncate(l);
+            }
+            let total = ids.len();
+            let set = Arc::new(ResultSet {
+                snapshot,
+                ids,
+                selection,
+                typesonly: req.typesonly,
+                truncated,
+            });
+            // A page size of 0 without a cookie asks only for the size estimate.
+            let page = if size == 0 {
+                crate::ldap::paging::Page {
+                    range: 0..0,
+                    cookie: Vec::new(),
+                }
+            } else {
+                session.paging.start(req, Arc::clone(&set), total, size)
+            };
+            let res = if page.cookie.is_empty() && truncated {
+                size_limit_result(total)
+            } else {
+                result(LdapResultCode::Success, "")
+            };
+            Response {
+                replies: vec![
+                    Reply::Entries(EntryBatch {
+                        msgid,
+                        set,
+                        range: page.range,
+                    }),
+                    Reply::Msg(done(msgid, res, vec![paged_control(total, page.cookie)])),
+                ],
+                action: crate::ldap::handler::Action::Continue,
+            }
+        }
+        None => {
+            let server_limit = Some(server.size_limit).filter(|n| *n > 0);
+            let limit = match (client_limit, server_limit) {
+                (Some(c), Some(s)) => Some(c.min(s)),
+                (c, s) => c.or(s),
+            };
+            let mut ids = ids;
+            let res = match limit {
+                Some(l) if ids.len() > l => {
+                    ids.truncate(l);
+                    size_limit_result(l)
+                }
+                _ => result(LdapResultCode::Success, ""),
+            };
+            let len = ids.len();
+            let set = Arc::new(ResultSet {
+                snapshot,
+                ids,
+                selection,
+                typesonly: req.typesonly,
+                truncated: false,
+            });
+            Response {
+                replies: vec![
+                    Reply::Entries(EntryBatch {
+                        msgid,
+                        set,
+                        range: 0..len,
+                    }),
+                    Reply::Msg(done(msgid, res, Vec::new())),
+                ],
+                action: crate::ldap::handler::Action::Continue,
+            }
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! The rootDSE (RFC 4512 §5.1): what the server supports, readable without a bind.
+
+use super::dir::Snapshot;
+use super::synthetic::{SyntheticAttr, SyntheticEntry, Visibility};
+
+pub const OID_PAGED_RESULTS: &str = "1.2.840.113556.1.4.319";
+pub const OID_WHOAMI: &str = "1.3.6.1.4.1.4203.1.11.3";
+pub const OID_STARTTLS: &str = "1.3.6.1.4.1.1466.20037";
+pub const OID_NOTICE_OF_DISCONNECTION: &str = "1.3.6.1.4.1.1466.20036";
+pub const OID_PASSWORD_MODIFY: &str = "1.3.6.1.4.1.4203.1.11.1";
+/// RFC 3673 (`+`), RFC 4529 (`@objectClass`), RFC 4526 (absolute true and false filters).
+const FEATURES: &[&str] = &[
+    "1.3.6.1.4.1.4203.1.5.1",
+    "1.3.6.1.4.1.4203.1.5.2",
+    "1.3.6.1.4.1.4203.1.5.3",
+];
+
+/// The rootDSE for the current snapshot. StartTLS is listed only when a certificate is loaded.
+pub fn root_dse(snapshot: &Snapshot, starttls: bool) -> SyntheticEntry {
+    let attr = |name, values: Vec<String>| SyntheticAttr {
+        name,
+        values,
+        visibility: Visibility::Always,
+    };
+    let mut extensions = vec![OID_WHOAMI.to_owned()];
+    if starttls {
+        extensions.push(OID_STARTTLS.to_owned());
+    }
+    let mut attrs = vec![
+        attr("objectClass", vec!["top".into()]),
+        attr(
+            "namingContexts",
+            snapshot.tenants.iter().map(|t| t.base_dn.clone()).collect(),
+        ),
+        attr("supportedLDAPVersion", vec!["3".into()]),
+        attr("supportedControl", vec![OID_PAGED_RESULTS.into()]),
+        attr("supportedExtension", extensions),
+        attr(
+            "supportedFeatures",
+            FEATURES.iter().map(|s| s.to_string()).collect(),
+        ),
+        attr(
+            "subschemaSubentry",
+            vec![super::subschema::SUBSCHEMA_DN.into()],
+        ),
+        attr("vendorName", vec!["o365-ldap".into()]),
+        attr("vendorVersion", vec![env!("CARGO_PKG_VERSION").into()]),
+    ];
+    attrs.retain(|a| !a.values.is_empty());
+    SyntheticEntry {
+        dn: String::new(),
+        attrs,
+    }
+}
