@@ -46,7 +46,10 @@ fn dump(s: &Snapshot) -> BTreeMap<String, Vec<String>> {
 async fn a_full_round_serves_the_tenant_as_policy_describes() {
     let env = Env::contoso().await;
     let engine = engine(&env);
-    assert!(engine.snapshot().load().is_empty(), "nothing before the first round");
+    assert!(
+        engine.snapshot().load().is_empty(),
+        "nothing before the first round"
+    );
     let report = engine.sync_tenant("contoso").await.expect("round succeeds");
     let fx = fixture_json("contoso.json");
     let users = fx["users"].as_array().unwrap();
@@ -61,13 +64,32 @@ async fn a_full_round_serves_the_tenant_as_policy_describes() {
 
     let snap = engine.snapshot().load_full();
     assert_eq!(snap.tenants[0].base_dn, BASE);
-    assert_eq!(find(&snap, "(uid=alice)"), vec![format!("uid=alice,ou=people,{BASE}")]);
-    let alice = snap.entry(snap.lookup(&dn::normalize(&format!("uid=alice,ou=people,{BASE}")).unwrap()).unwrap());
-    assert_eq!(alice.first("entryUUID"), Some("a1ce0000-0000-4000-8000-000000000001"));
-    let member_of: Vec<String> = alice.values("memberOf").iter().map(|v| v.to_lowercase()).collect();
+    assert_eq!(
+        find(&snap, "(uid=alice)"),
+        vec![format!("uid=alice,ou=people,{BASE}")]
+    );
+    let alice = snap.entry(
+        snap.lookup(&dn::normalize(&format!("uid=alice,ou=people,{BASE}")).unwrap())
+            .unwrap(),
+    );
+    assert_eq!(
+        alice.first("entryUUID"),
+        Some("a1ce0000-0000-4000-8000-000000000001")
+    );
+    let member_of: Vec<String> = alice
+        .values("memberOf")
+        .iter()
+        .map(|v| v.to_lowercase())
+        .collect();
     // Engineering only through Platform Team; All Staff three levels up.
-    assert!(member_of.contains(&format!("cn=engineering,ou=groups,{BASE}")), "{member_of:?}");
-    assert!(member_of.contains(&format!("cn=all staff,ou=groups,{BASE}")), "{member_of:?}");
+    assert!(
+        member_of.contains(&format!("cn=engineering,ou=groups,{BASE}")),
+        "{member_of:?}"
+    );
+    assert!(
+        member_of.contains(&format!("cn=all staff,ou=groups,{BASE}")),
+        "{member_of:?}"
+    );
     // Disabled and guest users are not served.
     assert!(find(&snap, "(mail=dave.disabled@contoso.com)").is_empty());
     assert!(find(&snap, "(mail=gina@partner.example)").is_empty());
@@ -110,11 +132,17 @@ async fn numbers_match_on_a_second_server_and_survive_restarts_without_graph() {
     env.stop_graph().await;
     let restarted = engine(&env);
     let after = dump(&restarted.snapshot().load());
-    assert_eq!(before.keys().collect::<Vec<_>>(), after.keys().collect::<Vec<_>>());
+    assert_eq!(
+        before.keys().collect::<Vec<_>>(),
+        after.keys().collect::<Vec<_>>()
+    );
     // modifyTimestamp is not in attrs; everything a client reads is identical.
     assert_eq!(before, after);
     // A round now fails and changes nothing.
-    let err = restarted.sync_tenant("contoso").await.expect_err("Graph is down");
+    let err = restarted
+        .sync_tenant("contoso")
+        .await
+        .expect_err("Graph is down");
     assert!(err.to_string().contains("contoso"), "{err}");
     assert_eq!(dump(&restarted.snapshot().load()), before);
 }

@@ -2,6 +2,7 @@
 //! then start the sync scheduler and the LDAP/LDAPS listeners. `demo` and the integration
 //! tests run the same `Server::start`, so what they exercise is what production runs.
 
+use crate::auth::ServiceAccounts;
 use crate::config::{Config, LogFormat};
 use crate::ldap::{LdapContext, ServeHandle};
 use crate::store::Store;
@@ -30,7 +31,8 @@ impl Server {
         );
         let engine = Arc::new(SyncEngine::load(cfg.clone(), store)?);
         let shutdown = CancellationToken::new();
-        let ctx = Arc::new(LdapContext::new(cfg.clone(), engine.snapshot())?);
+        let services = Arc::new(ServiceAccounts::from_config(&cfg.service_account)?);
+        let ctx = Arc::new(LdapContext::new(engine.snapshot(), cfg.clone(), services));
         let ldap = crate::ldap::serve(ctx, shutdown.clone()).await?;
         let scheduler = if automatic_sync {
             engine.spawn_scheduler()

@@ -104,8 +104,10 @@ fn server(s: &ServerConfig, p: &mut Problems) {
     }
     let plain = listen_addr("server.ldap_listen", s.ldap_listen.as_deref(), 389, p);
     let tls = listen_addr("server.ldaps_listen", s.ldaps_listen.as_deref(), 636, p);
+    // Port 0 asks the OS for a free port, so two listeners on port 0 never clash.
     if let (Some(a), Some(b)) = (plain, tls)
         && a == b
+        && a.port() != 0
     {
         p.push(
             "server.ldaps_listen",
