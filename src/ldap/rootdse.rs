@@ -15,7 +15,9 @@ const FEATURES: &[&str] = &[
     "1.3.6.1.4.1.4203.1.5.3",
 ];
 
-/// The rootDSE for the current snapshot. StartTLS is listed only when a certificate is loaded.
+/// The rootDSE for the current snapshot. StartTLS is listed whenever a certificate is loaded,
+/// on either listener, as OpenLDAP does: clients read the rootDSE over LDAPS to learn what the
+/// server supports, and a StartTLS on LDAPS gets a clear operationsError.
 pub fn root_dse(snapshot: &Snapshot, starttls: bool) -> SyntheticEntry {
     let attr = |name, values: Vec<String>| SyntheticAttr {
         name,

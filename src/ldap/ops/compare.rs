@@ -6,7 +6,7 @@ use crate::ldap::access::{self, Target};
 use crate::ldap::dir;
 use crate::ldap::handler::result;
 use crate::ldap::rootdse::root_dse;
-use crate::ldap::session::{ListenerKind, Session};
+use crate::ldap::session::Session;
 use crate::ldap::subschema::subschema_entry;
 use ldap3_proto::proto::{LdapCompareRequest, LdapMsg, LdapOp, LdapResultCode, LdapSearchScope};
 
@@ -48,10 +48,7 @@ pub fn compare(
     let asserted = String::from_utf8_lossy(&req.val);
     if matches!(target, Target::RootDse | Target::Subschema) {
         let entry = if target == Target::RootDse {
-            root_dse(
-                &snapshot,
-                session.starttls_available && session.listener == ListenerKind::Ldap,
-            )
+            root_dse(&snapshot, session.starttls_available)
         } else {
             subschema_entry()
         };

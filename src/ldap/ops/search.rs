@@ -292,11 +292,7 @@ pub fn search(
     let ids = match target {
         Target::RootDse | Target::Subschema => {
             let entry = if target == Target::RootDse {
-                root_dse(
-                    &snapshot,
-                    session.starttls_available
-                        && session.listener == crate::ldap::session::ListenerKind::Ldap,
-                )
+                root_dse(&snapshot, session.starttls_available)
             } else {
                 subschema_entry()
             };
