@@ -280,6 +280,9 @@ pub struct UsersConfig {
     /// Users whose `mail` or `userPrincipalName` matches one of these globs are left out
     /// (`*` matches any run of characters, `?` one character; case-insensitive).
     pub blocked_emails: Vec<String>,
+    /// Users deleted in Microsoft 365 stay in the directory, locked, for this long (`"0s"`:
+    /// removed at the next sync).
+    pub keep_deleted_for: Dur,
 }
 
 impl Default for UsersConfig {
@@ -290,6 +293,7 @@ impl Default for UsersConfig {
             home_directory: "/home/{uid}".into(),
             login_shell: "/bin/bash".into(),
             blocked_emails: Vec::new(),
+            keep_deleted_for: Dur::from_secs(0),
         }
     }
 }

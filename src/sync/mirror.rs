@@ -17,6 +17,17 @@ pub struct Mirror {
     /// When each object (user or group id) last changed in the mirror, as GeneralizedTime;
     /// served as `modifyTimestamp`.
     pub changed: BTreeMap<String, String>,
+    /// Users Graph no longer lists (soft- or hard-deleted), kept while `users.keep_deleted_for`
+    /// says so; policy serves them locked and never lets them bind.
+    #[serde(default)]
+    pub deleted_users: BTreeMap<String, DeletedUser>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeletedUser {
+    pub user: User,
+    /// Unix time the sync first saw the user gone.
+    pub deleted_at: i64,
 }
 
 impl Mirror {
