@@ -634,7 +634,8 @@ async fn root_dse() {
     .await;
     assert!(e.is_empty());
     assert_eq!(code_of(&done), LdapResultCode::Success);
-    // On LDAPS, StartTLS is not offered.
+    // On LDAPS StartTLS is still advertised (as OpenLDAP does): the rootDSE describes the
+    // server, and clients probe it over LDAPS too.
     let mut t = tls_session();
     let (e, _) = search(
         &mut t,
@@ -650,7 +651,7 @@ async fn root_dse() {
     .await;
     assert_eq!(
         values(&e[0], "supportedExtension"),
-        vec!["1.3.6.1.4.1.4203.1.11.3"]
+        vec!["1.3.6.1.4.1.4203.1.11.3", "1.3.6.1.4.1.1466.20037"]
     );
 }
 
