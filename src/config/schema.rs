@@ -5,6 +5,7 @@
 
 use super::duration::Dur;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
@@ -165,6 +166,9 @@ pub struct TenantConfig {
     pub groups: GroupsConfig,
     #[serde(default)]
     pub domains: DomainsConfig,
+    /// Directory groups defined here rather than in Microsoft 365 (`[[tenant.local_group]]`).
+    #[serde(default)]
+    pub local_group: Vec<LocalGroup>,
 }
 
 impl Config {
@@ -192,6 +196,7 @@ impl Default for TenantConfig {
             users: UsersConfig::default(),
             groups: GroupsConfig::default(),
             domains: DomainsConfig::default(),
+            local_group: Vec::new(),
         }
     }
 }
@@ -277,12 +282,45 @@ pub struct UsersConfig {
     /// `{uid}` is replaced by the user's uid.
     pub home_directory: String,
     pub login_shell: String,
-    /// Users whose `mail` or `userPrincipalName` matches one of these globs are left out
-    /// (`*` matches any run of characters, `?` one character; case-insensitive).
+    /// Users whose `mail`, `userPrincipalName` or any `proxyAddresses` address matches one of
+    /// these globs are left out (`*` matches any run of characters, `?` one character;
+    /// case-insensitive).
     pub blocked_emails: Vec<String>,
     /// Users deleted in Microsoft 365 stay in the directory, locked, for this long (`"0s"`:
     /// removed at the next sync).
     pub keep_deleted_for: Dur,
+    /// Graph groups (display names or object ids): only their members, transitively, are
+    /// imported at all. Empty: no such restriction.
+    pub only_members_of: Vec<String>,
+    /// Graph groups (names or ids): only their members, transitively, are active; everyone
+    /// else is inactive. Empty: no such restriction.
+    pub active_members_of: Vec<String>,
+    /// Graph groups (names or ids) whose members, transitively, are inactive.
+    pub inactive_members_of: Vec<String>,
+    /// Whether guest accounts (`userType: Guest`) are imported.
+    pub include_guests: bool,
+    /// How inactive users (disabled, or inactive by group rules) are served.
+    pub inactive: InactiveMode,
+}
+
+/// `users.inactive`: what happens to a user policy marks inactive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InactiveMode {
+    /// Not in the directory.
+    Hide,
+    /// In the directory with `nsAccountLock: TRUE`; binds are refused.
+    Lock,
+}
+
+impl InactiveMode {
+    /// The spelling used in the TOML file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InactiveMode::Hide => "hide",
+            InactiveMode::Lock => "lock",
+        }
+    }
 }
 
 impl Default for UsersConfig {
@@ -294,6 +332,11 @@ impl Default for UsersConfig {
             login_shell: "/bin/bash".into(),
             blocked_emails: Vec::new(),
             keep_deleted_for: Dur::from_secs(0),
+            only_members_of: Vec::new(),
+            active_members_of: Vec::new(),
+            inactive_members_of: Vec::new(),
+            include_guests: false,
+            inactive: InactiveMode::Hide,
         }
     }
 }
@@ -306,6 +349,19 @@ pub struct GroupsConfig {
     pub gid_number_range: [u32; 2],
     /// Which kinds of Microsoft 365 group are synced.
     pub types: Vec<GroupType>,
+    /// `false`: no Microsoft 365 group is served (users keep their private groups; local
+    /// groups still exist).
+    pub sync: bool,
+    /// Whether groups without a `mail` address are synced.
+    pub include_without_mail: bool,
+    /// Only groups whose display name starts with one of these (case-insensitive) are
+    /// synced. Empty: every name.
+    pub name_prefixes: Vec<String>,
+    /// Only these groups (display names or object ids) are synced. Empty: every group.
+    pub select: Vec<String>,
+    /// Graph group (display name or object id) → directory group name. Several Graph groups
+    /// may map to one name: the directory group gets the union of their members.
+    pub map: BTreeMap<String, String>,
 }
 
 impl Default for GroupsConfig {
@@ -313,6 +369,11 @@ impl Default for GroupsConfig {
         GroupsConfig {
             gid_number_range: [400_000, 499_999],
             types: GroupType::ALL.to_vec(),
+            sync: true,
+            include_without_mail: true,
+            name_prefixes: Vec::new(),
+            select: Vec::new(),
+            map: BTreeMap::new(),
         }
     }
 }
@@ -365,4 +426,23 @@ impl Default for DomainsConfig {
             include_subdomains: true,
         }
     }
+}
+
+/// A directory group that exists whether or not a Microsoft 365 group feeds it
+/// (`[[tenant.local_group]]`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalGroup {
+    /// The group's `cn`.
+    pub name: String,
+    /// A fixed `gidNumber` (outside `groups.gid_number_range` and `users.uid_number_range`);
+    /// unset: allocated from the range like any group, keyed by the name.
+    #[serde(default)]
+    pub gid_number: Option<u32>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Graph groups (display names or object ids) whose members become members; same as a
+    /// `groups.map` entry pointing at this group.
+    #[serde(default)]
+    pub members_from: Vec<String>,
 }

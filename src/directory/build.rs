@@ -8,7 +8,7 @@ use super::ids::{Allocations, Claim, Collision, NumberSpace, creation_order};
 use super::snapshot::TenantInfo;
 use crate::config::{ServiceAccount, TenantConfig};
 use crate::graph::models::{MemberKind, User};
-use crate::policy;
+use crate::policy::{self, UserStatus};
 use crate::sync::mirror::{Mirror, generalized_from_iso};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -24,7 +24,10 @@ pub struct TenantInput<'a> {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BuildReport {
+    /// Users served unlocked.
     pub users_active: usize,
+    /// Users policy marks inactive, served locked or hidden per `users.inactive`.
+    pub users_inactive: usize,
     pub users_excluded: usize,
     pub groups: usize,
     pub collisions: Vec<Collision>,
@@ -77,6 +80,16 @@ struct ServedUser<'a> {
     uid: String,
     uid_number: u32,
     dn: String,
+    /// Inactive but served: `nsAccountLock: TRUE`.
+    locked: bool,
+}
+
+struct DirGroup<'a> {
+    name: &'a str,
+    created: Option<&'a str>,
+    /// Graph groups whose members it serves.
+    sources: Vec<&'a str>,
+    fixed_gid: Option<u32>,
 }
 
 struct ServedGroup {
@@ -104,17 +117,21 @@ pub fn build_tenant(
     let mut report = BuildReport::default();
 
     // Users in Microsoft 365 creation order: the order names and numbers are allocated in.
-    let mut user_claims: Vec<Claim> = mirror
+    // Served users include locked ones (inactive under `users.inactive = "lock"`, or deleted
+    // and kept): they keep their names and numbers while locked.
+    let mut user_claims: Vec<Claim> = outcome
         .users
-        .values()
-        .filter(|u| outcome.served_user(&u.id))
+        .iter()
+        .filter(|(_, v)| v.served)
+        .filter_map(|(id, _)| policy::user_of(mirror, id))
         .map(|u| Claim {
             id: &u.id,
             created: u.created_date_time.as_deref(),
         })
         .collect();
     creation_order(&mut user_claims);
-    report.users_excluded = mirror.users.len() - user_claims.len();
+    report.users_inactive = outcome.count(UserStatus::Inactive);
+    report.users_excluded = outcome.count(UserStatus::Excluded);
     let wanted_users: Vec<(&str, String)> = user_claims
         .iter()
         .filter_map(|c| {
@@ -132,10 +149,11 @@ pub fn build_tenant(
 
     let mut users: BTreeMap<String, ServedUser> = BTreeMap::new();
     for c in &user_claims {
-        let (Some(u), Some(uid), Some(n)) = (
-            mirror.users.get(c.id),
+        let (Some(u), Some(uid), Some(n), Some(v)) = (
+            policy::user_of(mirror, c.id),
             user_names.get(c.id),
             alloc.uid.get(c.id),
+            outcome.users.get(c.id),
         ) else {
             continue;
         };
@@ -146,19 +164,49 @@ pub fn build_tenant(
                 uid: uid.clone(),
                 uid_number: *n,
                 dn: dn::build("uid", uid, &people),
+                locked: v.locked(),
             },
         );
     }
-    report.users_active = users.len();
+    report.users_active = users.values().filter(|u| !u.locked).count();
 
-    // Groups, plus one user-private group per user, share the cn namespace under ou=groups.
-    let mut group_claims: Vec<Claim> = mirror
-        .groups
-        .values()
-        .filter(|g| outcome.groups.get(&g.id).is_some_and(|v| v.included))
-        .map(|g| Claim {
-            id: &g.id,
-            created: g.created_date_time.as_deref(),
+    // Directory groups: each included Graph group that no `groups.map`/local group folds, keyed
+    // by its object id, plus each merged group, keyed by `dir:<name>`. They and the
+    // user-private groups share the cn namespace under ou=groups.
+    let mut dir_groups: BTreeMap<&str, DirGroup> = BTreeMap::new();
+    for (id, v) in &outcome.groups {
+        if !v.included || v.merged_into.is_some() {
+            continue;
+        }
+        let (Some(g), Some(name)) = (mirror.groups.get(id), v.name.as_deref()) else {
+            continue;
+        };
+        dir_groups.insert(
+            id.as_str(),
+            DirGroup {
+                name,
+                created: g.created_date_time.as_deref(),
+                sources: vec![id.as_str()],
+                fixed_gid: None,
+            },
+        );
+    }
+    for (key, m) in &outcome.merged {
+        dir_groups.insert(
+            key.as_str(),
+            DirGroup {
+                name: m.name.as_str(),
+                created: m.created.as_deref(),
+                sources: m.sources.iter().map(String::as_str).collect(),
+                fixed_gid: m.gid_number,
+            },
+        );
+    }
+    let mut group_claims: Vec<Claim> = dir_groups
+        .iter()
+        .map(|(k, g)| Claim {
+            id: k,
+            created: g.created,
         })
         .collect();
     creation_order(&mut group_claims);
@@ -174,56 +222,86 @@ pub fn build_tenant(
     for c in &cn_claims {
         if let Some(u) = users.get(c.id) {
             wanted_groups.push((c.id, u.uid.clone()));
-        } else if let Some(name) = outcome.groups.get(c.id).and_then(|v| v.name.clone()) {
-            wanted_groups.push((c.id, name));
+        } else if let Some(g) = dir_groups.get(c.id) {
+            wanted_groups.push((c.id, g.name.to_string()));
         }
     }
     let (group_names, group_collisions) = alloc.assign_names("g", &wanted_groups, normalize_cn);
     report.collisions.extend(group_collisions);
     let [gfirst, glast] = cfg.groups.gid_number_range;
+    // Local groups with a configured gidNumber keep it; validation keeps those numbers out of
+    // both allocation ranges, so they cannot meet an allocated number.
+    let allocated: Vec<Claim> = group_claims
+        .iter()
+        .filter(|c| dir_groups.get(c.id).is_some_and(|g| g.fixed_gid.is_none()))
+        .cloned()
+        .collect();
     report
         .unnumbered
-        .extend(alloc.assign_numbers(NumberSpace::Gid, &group_claims, gfirst, glast));
+        .extend(alloc.assign_numbers(NumberSpace::Gid, &allocated, gfirst, glast));
 
     let mut groups: BTreeMap<String, ServedGroup> = BTreeMap::new();
     for c in &group_claims {
-        let (Some(cn), Some(n)) = (group_names.get(c.id), alloc.gid.get(c.id)) else {
+        let Some(dg) = dir_groups.get(c.id) else {
+            continue;
+        };
+        let number = dg.fixed_gid.or_else(|| alloc.gid.get(c.id).copied());
+        let (Some(cn), Some(n)) = (group_names.get(c.id), number) else {
             continue;
         };
         groups.insert(
             c.id.to_string(),
             ServedGroup {
                 cn: cn.clone(),
-                gid_number: *n,
+                gid_number: n,
                 dn: dn::build("cn", cn, &groups_dn),
             },
         );
     }
     report.groups = groups.len();
 
-    // Direct memberships among served objects; other members (devices, service principals,
-    // contacts, excluded users) are not directory objects here and are dropped.
-    let mut direct: BTreeMap<&str, Vec<(&str, MemberKind)>> = BTreeMap::new();
-    let mut parents: HashMap<&str, Vec<&str>> = HashMap::new();
-    for gid in groups.keys() {
-        let members = mirror.members.get(gid);
-        let list = direct.entry(gid.as_str()).or_default();
-        for m in members.into_iter().flatten() {
-            let served = match m.kind {
-                MemberKind::User => users.contains_key(&m.id),
-                MemberKind::Group => groups.contains_key(&m.id) && m.id != *gid,
-                _ => false,
-            };
-            if served {
-                list.push((m.id.as_str(), m.kind));
-                parents.entry(m.id.as_str()).or_default().push(gid.as_str());
+    // Direct memberships among served objects, the union over a directory group's sources;
+    // other members (devices, service principals, contacts, excluded or hidden users) are not
+    // directory objects here and are dropped. Locked users stay members, so group views do not
+    // change when someone is disabled.
+    let mut direct: BTreeMap<&str, BTreeSet<(&str, MemberKind)>> = BTreeMap::new();
+    let mut parents: HashMap<&str, BTreeSet<&str>> = HashMap::new();
+    for key in groups.keys() {
+        let list = direct.entry(key.as_str()).or_default();
+        let sources = dir_groups
+            .get(key.as_str())
+            .map(|g| g.sources.as_slice())
+            .unwrap_or_default();
+        for src in sources {
+            for m in mirror.members.get(*src).into_iter().flatten() {
+                let member: Option<&str> = match m.kind {
+                    MemberKind::User => users.get_key_value(&m.id).map(|(k, _)| k.as_str()),
+                    MemberKind::Group => outcome
+                        .directory_group_of(&m.id)
+                        .and_then(|d| groups.get_key_value(d))
+                        .map(|(k, _)| k.as_str())
+                        .filter(|d| *d != key.as_str()),
+                    _ => None,
+                };
+                if let Some(mid) = member {
+                    let kind = if m.kind == MemberKind::User {
+                        MemberKind::User
+                    } else {
+                        MemberKind::Group
+                    };
+                    list.insert((mid, kind));
+                    parents.entry(mid).or_default().insert(key.as_str());
+                }
             }
         }
     }
     let member_of = |id: &str| -> BTreeSet<&str> {
         // Upward closure over the member→group edges; `seen` stops membership cycles.
         let mut seen = BTreeSet::new();
-        let mut stack: Vec<&str> = parents.get(id).cloned().unwrap_or_default();
+        let mut stack: Vec<&str> = parents
+            .get(id)
+            .map(|p| p.iter().copied().collect())
+            .unwrap_or_default();
         while let Some(g) = stack.pop() {
             if seen.insert(g)
                 && let Some(p) = parents.get(g)
@@ -324,13 +402,44 @@ pub fn build_tenant(
         ];
         push_many(&mut attrs, "member", member_dns);
         push_many(&mut attrs, "memberUid", member_uids);
-        if let Some(graph) = graph {
-            push_opt(&mut attrs, "description", graph.description.as_deref());
-            push_opt(&mut attrs, "mail", graph.mail.as_deref());
-        }
-        attrs.push(attr("entryUUID", [id.as_str()]));
+        let merged = outcome.merged.get(id);
+        // A merged group fed by exactly one Graph group shows that group's description and
+        // mail; one fed by several has no single address to show.
+        let single = match merged {
+            Some(m) if m.sources.len() == 1 => m.sources.first().and_then(|s| mirror.groups.get(s)),
+            Some(_) => None,
+            None => graph,
+        };
+        let description = merged
+            .and_then(|m| m.description.as_deref())
+            .or_else(|| single.and_then(|g| g.description.as_deref()));
+        push_opt(&mut attrs, "description", description);
+        push_opt(&mut attrs, "mail", single.and_then(|g| g.mail.as_deref()));
+        let uuid = match merged {
+            Some(_) => merged_uuid(&cfg.tenant_id, id),
+            None => id.clone(),
+        };
+        attrs.push(attr("entryUUID", [uuid.as_str()]));
         push_many(&mut attrs, "memberOf", parent_dns);
-        let (c, m) = stamp(id, graph.and_then(|g| g.created_date_time.as_deref()));
+        let (c, m) = match merged {
+            Some(mg) => {
+                let c = mg
+                    .created
+                    .as_deref()
+                    .and_then(generalized_from_iso)
+                    .unwrap_or_else(|| input.now.to_string());
+                // Modified when any source last changed.
+                let m = mg
+                    .sources
+                    .iter()
+                    .filter_map(|s| mirror.changed.get(s))
+                    .max()
+                    .cloned()
+                    .unwrap_or_else(|| c.clone());
+                (c.into(), m.into())
+            }
+            None => stamp(id, graph.and_then(|g| g.created_date_time.as_deref())),
+        };
         group_entries.push((
             normalize_cn(&g.cn),
             entry(&g.dn, EntryKind::Group, tenant, attrs, &c, &m),
@@ -448,7 +557,23 @@ fn user_attrs(su: &ServedUser<'_>, cfg: &TenantConfig, groups_of: &[&str]) -> Ve
     }
     push_opt(&mut a, "mobile", u.mobile_phone.as_deref());
     a.push(attr("sAMAccountName", [su.uid.as_str()]));
+    if su.locked {
+        a.push(attr("nsAccountLock", ["TRUE"]));
+    }
     a
+}
+
+/// A stable entryUUID for a merged directory group: name-based (SHA-256 of the tenant id and
+/// the group's key), so every replica agrees and it survives changes to its sources.
+fn merged_uuid(tenant_id: &str, key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{}\n{key}", tenant_id.to_ascii_lowercase()).as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_sha1_bytes(bytes)
+        .into_uuid()
+        .hyphenated()
+        .to_string()
 }
 
 /// The comparison key for group names: caseIgnoreMatch (trim, collapse spaces, fold case).
