@@ -1,20 +1,30 @@
 //! App-only access tokens (client-credentials grant, graph.md §1.2–1.4): credentials tried in
 //! order, one cached token per client renewed ahead of expiry, single-flight refresh.
 
+use super::certificate::CertificateKey;
 use super::error::{GraphError, TokenError, TokenErrorBody};
 use super::retry::{RetryPolicy, send_with_retry};
 use crate::config::{CredentialConfig, Secret};
 use serde::Deserialize;
 use std::fmt;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use url::Url;
 
-/// How a client proves its identity to the token endpoint. Certificate credentials (a signed JWT
-/// assertion, graph.md §1.3) become another variant; each variant only decides the form fields.
+/// How a client proves its identity to the token endpoint; each variant only decides the form
+/// fields.
 #[derive(Clone)]
 pub enum Credential {
-    ClientSecret { client_id: String, secret: Secret },
+    ClientSecret {
+        client_id: String,
+        secret: Secret,
+    },
+    /// A client-assertion JWT signed with the certificate's key (graph.md §1.3).
+    Certificate {
+        client_id: String,
+        cert: Arc<CertificateKey>,
+    },
 }
 
 impl Credential {
@@ -25,13 +35,39 @@ impl Credential {
         }
     }
 
-    /// Build from `[[tenant.credential]]` number `index` (for the error's key).
+    pub fn certificate(client_id: impl Into<String>, cert: CertificateKey) -> Credential {
+        Credential::Certificate {
+            client_id: client_id.into(),
+            cert: Arc::new(cert),
+        }
+    }
+
+    /// Build from `[[tenant.credential]]` number `index` (for the error's key). A certificate
+    /// credential reads its two files here, so a renewed certificate is picked up when the client
+    /// is rebuilt.
     pub fn from_config(index: usize, cfg: &CredentialConfig) -> Result<Credential, GraphError> {
         if cfg.client_id.trim().is_empty() {
             return Err(GraphError::Config {
                 key: format!("tenant.credential[{index}].client_id"),
                 message: "is empty; set the application (client) id of the app registration".into(),
             });
+        }
+        match (&cfg.certificate_file, &cfg.private_key_file) {
+            (Some(cert), Some(key)) => {
+                return CertificateKey::load(cert, key)
+                    .map(|c| Credential::certificate(cfg.client_id.trim(), c))
+                    .map_err(|e| GraphError::Config {
+                        key: format!("tenant.credential[{index}].{}", e.config_key()),
+                        message: e.to_string(),
+                    });
+            }
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(GraphError::Config {
+                    key: format!("tenant.credential[{index}]"),
+                    message: "a certificate credential needs both certificate_file and private_key_file".into(),
+                });
+            }
+            (None, None) => {}
         }
         match &cfg.resolved_secret {
             Some(secret) if !secret.expose().is_empty() => Ok(Credential::client_secret(
@@ -48,21 +84,58 @@ impl Credential {
 
     pub fn client_id(&self) -> &str {
         match self {
-            Credential::ClientSecret { client_id, .. } => client_id,
+            Credential::ClientSecret { client_id, .. }
+            | Credential::Certificate { client_id, .. } => client_id,
         }
     }
 
-    /// The form fields that authenticate the client. `token_url` is what a certificate assertion
-    /// needs as its audience.
-    fn auth_fields(&self, _token_url: &Url) -> Vec<(&'static str, String)> {
+    /// `client_secret` or `certificate`.
+    pub fn kind(&self) -> &'static str {
         match self {
-            Credential::ClientSecret { client_id, secret } => vec![
+            Credential::ClientSecret { .. } => "client_secret",
+            Credential::Certificate { .. } => "certificate",
+        }
+    }
+
+    /// A name for logs, history and `ctl verify`: the client id and the kind, never the secret.
+    /// A certificate is identified by its SHA-1 thumbprint, as the Entra portal lists it.
+    pub fn label(&self) -> String {
+        match self {
+            Credential::ClientSecret { client_id, .. } => {
+                format!("client {client_id} (client secret)")
+            }
+            Credential::Certificate { client_id, cert } => format!(
+                "client {client_id} (certificate {})",
+                cert.thumbprint_hex()
+            ),
+        }
+    }
+
+    /// The form fields that authenticate the client. `token_url` is the assertion's audience.
+    fn auth_fields(&self, token_url: &Url) -> Result<Vec<(&'static str, String)>, GraphError> {
+        match self {
+            Credential::ClientSecret { client_id, secret } => Ok(vec![
                 ("client_id", client_id.clone()),
                 ("client_secret", secret.expose().to_owned()),
-            ],
+            ]),
+            Credential::Certificate { client_id, cert } => {
+                let assertion = cert
+                    .client_assertion(client_id, token_url.as_str(), SystemTime::now())
+                    .map_err(|e| GraphError::Config {
+                        key: format!("certificate of client {client_id}"),
+                        message: e.to_string(),
+                    })?;
+                Ok(vec![
+                    ("client_id", client_id.clone()),
+                    ("client_assertion_type", CLIENT_ASSERTION_TYPE.to_owned()),
+                    ("client_assertion", assertion),
+                ])
+            }
         }
     }
 }
+
+const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 impl fmt::Debug for Credential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -71,6 +144,11 @@ impl fmt::Debug for Credential {
                 .debug_struct("ClientSecret")
                 .field("client_id", client_id)
                 .field("secret", &"<redacted>")
+                .finish(),
+            Credential::Certificate { client_id, cert } => f
+                .debug_struct("Certificate")
+                .field("client_id", client_id)
+                .field("cert", cert)
                 .finish(),
         }
     }
@@ -211,6 +289,18 @@ impl TokenSource {
         }
     }
 
+    /// The label ([`Credential::label`]) of credential `index`, e.g. for the history to say which
+    /// one [`TokenSource::credential_used`] was.
+    pub fn credential_label(&self, index: usize) -> Option<String> {
+        self.credentials.get(index).map(Credential::label)
+    }
+
+    /// The `scope` requested: `{graph_url}/.default`, so a national cloud's Graph root yields that
+    /// cloud's scope (graph.md §1.1).
+    pub fn scope(&self) -> &str {
+        &self.scope
+    }
+
     pub fn token_url(&self) -> &Url {
         &self.token_url
     }
@@ -299,7 +389,7 @@ impl TokenSource {
             cred.client_id(),
             self.token_url.origin().ascii_serialization()
         );
-        let mut form = cred.auth_fields(&self.token_url);
+        let mut form = cred.auth_fields(&self.token_url)?;
         form.push(("scope", self.scope.clone()));
         form.push(("grant_type", "client_credentials".to_owned()));
         let resp = send_with_retry(&self.policy, &what, |_| {
