@@ -18,9 +18,13 @@ fn fixtures() -> PathBuf {
 
 async fn emulator() -> RunningEmulator {
     let fx = Fixture::load(&fixtures().join("contoso.json")).expect("fixture loads");
-    emulator::start(fx, EmulatorOptions::default(), "127.0.0.1:0".parse().unwrap())
-        .await
-        .expect("emulator starts")
+    emulator::start(
+        fx,
+        EmulatorOptions::default(),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .expect("emulator starts")
 }
 
 /// A tenant whose credentials are `(client_id, secret)` pairs, or a certificate when the secret
@@ -125,7 +129,10 @@ async fn each_credential_is_checked_on_its_own_with_a_sentence_per_failure() {
     );
     // The secret never appears in what goes over the admin socket.
     let json = serde_json::to_string(&checks).unwrap();
-    assert!(!json.contains("5b0e8f8c-3a7d-4c1e-9b2f-6d4a8c0e2f1a"), "{json}");
+    assert!(
+        !json.contains("5b0e8f8c-3a7d-4c1e-9b2f-6d4a8c0e2f1a"),
+        "{json}"
+    );
     assert!(!json.contains("emulator-secret"), "{json}");
 
     let unknown = &checks[3];
@@ -163,7 +170,10 @@ async fn a_certificate_credential_sends_an_assertion_and_a_rejection_names_the_t
     let checks = verify(&t).await;
     let c = &checks[0];
     assert_eq!(c.kind, "certificate");
-    assert!(c.label.starts_with(&format!("client {SYNC_APP} (certificate ")));
+    assert!(
+        c.label
+            .starts_with(&format!("client {SYNC_APP} (certificate "))
+    );
     let m = message(&c.token);
     assert!(
         m.starts_with("the certificate was not accepted — upload the certificate with thumbprint "),
@@ -193,7 +203,11 @@ async fn an_unreadable_certificate_is_reported_without_a_request() {
 #[tokio::test]
 async fn checks_round_trip_through_json() {
     let emu = emulator().await;
-    let t = tenant(&emu, TENANT_ID, &[(GROUPS_ONLY_APP, Some("emulator-secret-2"))]);
+    let t = tenant(
+        &emu,
+        TENANT_ID,
+        &[(GROUPS_ONLY_APP, Some("emulator-secret-2"))],
+    );
     let checks = verify(&t).await;
     let json = serde_json::to_value(&checks).unwrap();
     assert_eq!(json[0]["token"]["status"], "ok");

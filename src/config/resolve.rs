@@ -62,7 +62,8 @@ pub(super) fn secrets(
             if cred.certificate_file.is_some() || cred.private_key_file.is_some() {
                 if cred.client_secret_file.is_none()
                     && cred.client_secret_env.is_none()
-                    && let (Some(cert), Some(key)) = (&cred.certificate_file, &cred.private_key_file)
+                    && let (Some(cert), Some(key)) =
+                        (&cred.certificate_file, &cred.private_key_file)
                     && !cert.as_os_str().is_empty()
                     && !key.as_os_str().is_empty()
                     && let Err(e) = crate::graph::CertificateKey::load(cert, key)

@@ -447,8 +447,16 @@ fn credential(key: &str, c: &CredentialConfig, p: &mut Problems) {
             );
         }
         for (name, value, what) in [
-            ("certificate_file", &c.certificate_file, "the PEM certificate uploaded to the app registration"),
-            ("private_key_file", &c.private_key_file, "the PEM RSA private key of certificate_file"),
+            (
+                "certificate_file",
+                &c.certificate_file,
+                "the PEM certificate uploaded to the app registration",
+            ),
+            (
+                "private_key_file",
+                &c.private_key_file,
+                "the PEM RSA private key of certificate_file",
+            ),
         ] {
             match value {
                 None => p.push(

@@ -182,9 +182,7 @@ impl CertificateKey {
         audience: &str,
         now: SystemTime,
     ) -> Result<String, CertificateError> {
-        let iat = now
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let iat = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let jti = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
         let header = json!({
             "alg": ALG,
@@ -394,7 +392,10 @@ mod tests {
 
     #[test]
     fn a_truncated_certificate_is_reported_not_panicked_on() {
-        let der = CertificateDer::from_pem_slice(CERT).unwrap().as_ref().to_vec();
+        let der = CertificateDer::from_pem_slice(CERT)
+            .unwrap()
+            .as_ref()
+            .to_vec();
         for cut in [0, 1, 2, 10, 100, der.len() / 2, der.len() - 1] {
             let r = rsa_public_key_of_certificate(der.get(..cut).unwrap());
             assert!(r.is_err(), "cut at {cut}");

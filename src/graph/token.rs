@@ -64,7 +64,9 @@ impl Credential {
             (Some(_), None) | (None, Some(_)) => {
                 return Err(GraphError::Config {
                     key: format!("tenant.credential[{index}]"),
-                    message: "a certificate credential needs both certificate_file and private_key_file".into(),
+                    message:
+                        "a certificate credential needs both certificate_file and private_key_file"
+                            .into(),
                 });
             }
             (None, None) => {}
@@ -104,10 +106,9 @@ impl Credential {
             Credential::ClientSecret { client_id, .. } => {
                 format!("client {client_id} (client secret)")
             }
-            Credential::Certificate { client_id, cert } => format!(
-                "client {client_id} (certificate {})",
-                cert.thumbprint_hex()
-            ),
+            Credential::Certificate { client_id, cert } => {
+                format!("client {client_id} (certificate {})", cert.thumbprint_hex())
+            }
         }
     }
 
@@ -460,6 +461,92 @@ mod tests {
         let shown = format!("{c:?}");
         assert!(shown.contains("app-1"));
         assert!(!shown.contains("s3cr3t"));
+    }
+
+    fn source(graph: &str, login: &str, creds: Vec<Credential>) -> TokenSource {
+        TokenSource::new(
+            reqwest::Client::new(),
+            &Url::parse(login).unwrap(),
+            "contoso.onmicrosoft.us",
+            &Url::parse(graph).unwrap(),
+            "contoso",
+            creds,
+            RetryPolicy::fast(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn national_cloud_scope_and_authority_come_from_graph_url_and_login_url() {
+        let s = source(
+            "https://graph.microsoft.us",
+            "https://login.microsoftonline.us",
+            vec![Credential::client_secret("app-1", Secret::new("v"))],
+        );
+        assert_eq!(s.scope(), "https://graph.microsoft.us/.default");
+        assert_eq!(
+            s.token_url().as_str(),
+            "https://login.microsoftonline.us/contoso.onmicrosoft.us/oauth2/v2.0/token"
+        );
+        let s = source(
+            "https://dod-graph.microsoft.us/",
+            "https://login.microsoftonline.us/",
+            vec![Credential::client_secret("app-1", Secret::new("v"))],
+        );
+        assert_eq!(s.scope(), "https://dod-graph.microsoft.us/.default");
+    }
+
+    #[test]
+    fn a_certificate_credential_sends_an_assertion_for_the_token_url_and_no_secret() {
+        let cert = CertificateKey::from_pem(
+            include_bytes!("../../tests/fixtures/certs/app.crt"),
+            include_bytes!("../../tests/fixtures/certs/app.key"),
+            "app.crt",
+            "app.key",
+        )
+        .unwrap();
+        let cred = Credential::certificate("app-2", cert);
+        let s = source(
+            "https://microsoftgraph.chinacloudapi.cn",
+            "https://login.chinacloudapi.cn",
+            vec![
+                Credential::client_secret("app-1", Secret::new("v")),
+                cred.clone(),
+            ],
+        );
+        assert_eq!(
+            s.credential_label(0).as_deref(),
+            Some("client app-1 (client secret)")
+        );
+        let label = s.credential_label(1).unwrap();
+        assert!(label.starts_with("client app-2 (certificate "), "{label}");
+        assert_eq!(s.credential_label(2), None);
+        assert!(!format!("{cred:?}").contains("PRIVATE"));
+
+        let fields = cred.auth_fields(s.token_url()).unwrap();
+        let get = |k: &str| {
+            fields
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("client_id"), Some("app-2"));
+        assert_eq!(get("client_secret"), None);
+        assert_eq!(
+            get("client_assertion_type"),
+            Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+        );
+        let jwt = get("client_assertion").unwrap();
+        let claims = jwt.split('.').nth(1).unwrap();
+        use base64::Engine;
+        let claims: serde_json::Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(claims)
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(claims["aud"], s.token_url().as_str());
+        assert_eq!(claims["iss"], "app-2");
     }
 
     #[test]

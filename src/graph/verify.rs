@@ -22,7 +22,9 @@ pub enum ProbeOutcome {
         detail: String,
     },
     /// Not attempted, e.g. the member probe when the tenant has no groups.
-    Skipped { reason: String },
+    Skipped {
+        reason: String,
+    },
 }
 
 impl ProbeOutcome {
@@ -129,7 +131,14 @@ pub async fn verify_tenant_with(
 
 async fn probe_permissions(tenant: &TenantConfig, client: &GraphClient) -> Vec<Probe> {
     let mut probes = Vec::with_capacity(4);
-    let (users, _) = probe(tenant, client, "users", "users?$top=1&$select=id", "User.Read.All").await;
+    let (users, _) = probe(
+        tenant,
+        client,
+        "users",
+        "users?$top=1&$select=id",
+        "User.Read.All",
+    )
+    .await;
     probes.push(users);
     let (groups, body) = probe(
         tenant,
@@ -154,8 +163,14 @@ async fn probe_permissions(tenant: &TenantConfig, client: &GraphClient) -> Vec<P
         // Group ids are GUIDs; anything else is not put into a URL path unescaped.
         Some(id) if !id.is_empty() && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') => {
             let path = format!("groups/{id}/members?$top=1&$select=id");
-            let (members, _) =
-                probe(tenant, client, "group_members", &path, "GroupMember.Read.All").await;
+            let (members, _) = probe(
+                tenant,
+                client,
+                "group_members",
+                &path,
+                "GroupMember.Read.All",
+            )
+            .await;
             probes.push(members);
         }
         other => probes.push(Probe {
@@ -232,9 +247,11 @@ fn failed(tenant: &TenantConfig, credential: Option<&Credential>, e: &GraphError
     let (code, message) = match e {
         GraphError::Token(t) => {
             let code = t.body.primary_code();
-            let known = t.body.error_codes.iter().find_map(|c| {
-                token_sentence(*c, tid, tenant, credential).map(|s| (*c, s))
-            });
+            let known = t
+                .body
+                .error_codes
+                .iter()
+                .find_map(|c| token_sentence(*c, tid, tenant, credential).map(|s| (*c, s)));
             match known {
                 Some((c, s)) => (Some(format!("AADSTS{c}")), s),
                 None => (
