@@ -209,9 +209,8 @@ pub fn default_login_url() -> String {
 }
 
 /// One app registration credential. Exactly one secret source (`client_secret_file` or
-/// `client_secret_env`) per block; certificate credentials (`certificate_file` +
-/// `private_key_file`) are parsed so the key names are reserved, but `load` rejects them until
-/// the Graph client can sign client assertions.
+/// `client_secret_env`) per block, or a certificate (`certificate_file` + `private_key_file`),
+/// which `load` reads and checks (PEM, RSA key, key matches the certificate).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CredentialConfig {
@@ -222,10 +221,10 @@ pub struct CredentialConfig {
     /// Name of an environment variable holding the client secret.
     #[serde(default)]
     pub client_secret_env: Option<String>,
-    /// Reserved: PEM certificate registered on the app (certificate credentials, not yet supported).
+    /// PEM certificate uploaded to the app registration (a client-assertion credential).
     #[serde(default)]
     pub certificate_file: Option<PathBuf>,
-    /// Reserved: PEM private key of `certificate_file` (not yet supported).
+    /// PEM RSA private key of `certificate_file` (PKCS#8 or PKCS#1).
     #[serde(default)]
     pub private_key_file: Option<PathBuf>,
     /// The secret itself, resolved at load time; never read from or written to TOML.

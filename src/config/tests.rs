@@ -444,9 +444,88 @@ fn exactly_one_secret_source() {
     let text = edit(
         &minimal(),
         "client_secret_env = \"CONTOSO_SECRET\"",
-        "certificate_file = \"certs/app.crt\"\n  private_key_file = \"certs/app.key\"",
+        "client_secret_env = \"CONTOSO_SECRET\"\n  certificate_file = \"certs/app.crt\"\n  private_key_file = \"certs/app.key\"",
     );
-    assert_problem(&text, key, "not supported yet");
+    assert_problem(&text, key, "sets both a certificate");
+}
+
+/// The test-only RSA key pair and certificate in tests/fixtures/certs, copied next to the config.
+fn with_app_certificate(fx: &Fixture) {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/certs");
+    for f in ["app.crt", "app.key", "app-pkcs1.key", "other.key", "ec.key"] {
+        std::fs::copy(src.join(f), fx.path(&format!("certs/{f}"))).expect("copy cert fixture");
+    }
+}
+
+fn certificate_credential(cert: &str, key: &str) -> String {
+    edit(
+        &minimal(),
+        "client_secret_env = \"CONTOSO_SECRET\"",
+        &format!("certificate_file = \"{cert}\"\n  private_key_file = \"{key}\""),
+    )
+}
+
+#[test]
+fn certificate_credentials_load_with_a_matching_rsa_key() {
+    let fx = Fixture::new();
+    with_app_certificate(&fx);
+    for key in ["certs/app.key", "certs/app-pkcs1.key"] {
+        let cfg = match fx.load(&certificate_credential("certs/app.crt", key)) {
+            Ok(c) => c,
+            Err(e) => panic!("{key}: {e}"),
+        };
+        let cred = &cfg.tenant[0].credential[0];
+        assert_eq!(cred.certificate_file, Some(fx.path("certs/app.crt")));
+        assert!(cred.resolved_secret.is_none());
+        let built = crate::graph::Credential::from_config(0, cred).expect("credential");
+        assert_eq!(built.kind(), "certificate");
+    }
+}
+
+#[test]
+fn certificate_credential_problems_name_the_file_key() {
+    let fx = Fixture::new();
+    with_app_certificate(&fx);
+    let key = "tenant[contoso].credential[0]";
+    let find = |text: &str, k: &str, needle: &str| {
+        let problems = problems_of(&fx, text);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.key == k && p.message.contains(needle)),
+            "no {k:?} problem containing {needle:?}: {problems:?}"
+        );
+    };
+    find(
+        &certificate_credential("certs/app.crt", "certs/other.key"),
+        &format!("{key}.private_key_file"),
+        "does not belong to the certificate",
+    );
+    find(
+        &certificate_credential("certs/app.crt", "certs/ec.key"),
+        &format!("{key}.private_key_file"),
+        "RSA",
+    );
+    find(
+        &certificate_credential("certs/missing.crt", "certs/app.key"),
+        &format!("{key}.certificate_file"),
+        "cannot read",
+    );
+    // Swapped: the key where the certificate belongs.
+    find(
+        &certificate_credential("certs/app.key", "certs/app.crt"),
+        &format!("{key}.certificate_file"),
+        "no PEM certificate",
+    );
+    find(
+        &edit(
+            &minimal(),
+            "client_secret_env = \"CONTOSO_SECRET\"",
+            "certificate_file = \"certs/app.crt\"",
+        ),
+        &format!("{key}.private_key_file"),
+        "is not set",
+    );
 }
 
 // ---- validation ------------------------------------------------------------------------------

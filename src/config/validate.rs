@@ -436,11 +436,40 @@ fn credential(key: &str, c: &CredentialConfig, p: &mut Problems) {
         );
     }
     if c.certificate_file.is_some() || c.private_key_file.is_some() {
-        p.push(
-            key.to_string(),
-            "certificate credentials (certificate_file, private_key_file) are not supported yet; \
-             use client_secret_file or client_secret_env",
-        );
+        // The files themselves are read and checked with the secrets (resolve.rs), where the
+        // certificate and key are parsed and matched.
+        if c.client_secret_file.is_some() || c.client_secret_env.is_some() {
+            p.push(
+                key.to_string(),
+                "sets both a certificate (certificate_file, private_key_file) and a client \
+                 secret; keep one kind per [[tenant.credential]] block and add another block \
+                 for the other",
+            );
+        }
+        for (name, value, what) in [
+            (
+                "certificate_file",
+                &c.certificate_file,
+                "the PEM certificate uploaded to the app registration",
+            ),
+            (
+                "private_key_file",
+                &c.private_key_file,
+                "the PEM RSA private key of certificate_file",
+            ),
+        ] {
+            match value {
+                None => p.push(
+                    format!("{key}.{name}"),
+                    format!("is not set; a certificate credential needs both certificate_file and private_key_file, set it to {what}"),
+                ),
+                Some(f) if f.as_os_str().is_empty() => p.push(
+                    format!("{key}.{name}"),
+                    format!("is empty; set it to {what}"),
+                ),
+                Some(_) => {}
+            }
+        }
         return;
     }
     match (&c.client_secret_file, &c.client_secret_env) {

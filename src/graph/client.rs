@@ -169,6 +169,16 @@ impl GraphClient {
         self.inner.tokens.credential_used()
     }
 
+    /// Client id and kind of credential `index` (no secret), e.g. `client 7d2f… (client secret)`.
+    pub fn credential_label(&self, index: usize) -> Option<String> {
+        self.inner.tokens.credential_label(index)
+    }
+
+    /// The token source, for `verify`, which acquires a token before probing.
+    pub(super) fn tokens(&self) -> &TokenSource {
+        &self.inner.tokens
+    }
+
     /// All users, with `USER_SELECT` (disabled users and guests included; soft-deleted not).
     pub async fn list_users(&self) -> Result<Vec<User>, GraphError> {
         let url = self.api_url(

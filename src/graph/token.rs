@@ -1,20 +1,30 @@
 //! App-only access tokens (client-credentials grant, graph.md §1.2–1.4): credentials tried in
 //! order, one cached token per client renewed ahead of expiry, single-flight refresh.
 
+use super::certificate::CertificateKey;
 use super::error::{GraphError, TokenError, TokenErrorBody};
 use super::retry::{RetryPolicy, send_with_retry};
 use crate::config::{CredentialConfig, Secret};
 use serde::Deserialize;
 use std::fmt;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use url::Url;
 
-/// How a client proves its identity to the token endpoint. Certificate credentials (a signed JWT
-/// assertion, graph.md §1.3) become another variant; each variant only decides the form fields.
+/// How a client proves its identity to the token endpoint; each variant only decides the form
+/// fields.
 #[derive(Clone)]
 pub enum Credential {
-    ClientSecret { client_id: String, secret: Secret },
+    ClientSecret {
+        client_id: String,
+        secret: Secret,
+    },
+    /// A client-assertion JWT signed with the certificate's key (graph.md §1.3).
+    Certificate {
+        client_id: String,
+        cert: Arc<CertificateKey>,
+    },
 }
 
 impl Credential {
@@ -25,13 +35,41 @@ impl Credential {
         }
     }
 
-    /// Build from `[[tenant.credential]]` number `index` (for the error's key).
+    pub fn certificate(client_id: impl Into<String>, cert: CertificateKey) -> Credential {
+        Credential::Certificate {
+            client_id: client_id.into(),
+            cert: Arc::new(cert),
+        }
+    }
+
+    /// Build from `[[tenant.credential]]` number `index` (for the error's key). A certificate
+    /// credential reads its two files here, so a renewed certificate is picked up when the client
+    /// is rebuilt.
     pub fn from_config(index: usize, cfg: &CredentialConfig) -> Result<Credential, GraphError> {
         if cfg.client_id.trim().is_empty() {
             return Err(GraphError::Config {
                 key: format!("tenant.credential[{index}].client_id"),
                 message: "is empty; set the application (client) id of the app registration".into(),
             });
+        }
+        match (&cfg.certificate_file, &cfg.private_key_file) {
+            (Some(cert), Some(key)) => {
+                return CertificateKey::load(cert, key)
+                    .map(|c| Credential::certificate(cfg.client_id.trim(), c))
+                    .map_err(|e| GraphError::Config {
+                        key: format!("tenant.credential[{index}].{}", e.config_key()),
+                        message: e.to_string(),
+                    });
+            }
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(GraphError::Config {
+                    key: format!("tenant.credential[{index}]"),
+                    message:
+                        "a certificate credential needs both certificate_file and private_key_file"
+                            .into(),
+                });
+            }
+            (None, None) => {}
         }
         match &cfg.resolved_secret {
             Some(secret) if !secret.expose().is_empty() => Ok(Credential::client_secret(
@@ -48,21 +86,57 @@ impl Credential {
 
     pub fn client_id(&self) -> &str {
         match self {
-            Credential::ClientSecret { client_id, .. } => client_id,
+            Credential::ClientSecret { client_id, .. }
+            | Credential::Certificate { client_id, .. } => client_id,
         }
     }
 
-    /// The form fields that authenticate the client. `token_url` is what a certificate assertion
-    /// needs as its audience.
-    fn auth_fields(&self, _token_url: &Url) -> Vec<(&'static str, String)> {
+    /// `client_secret` or `certificate`.
+    pub fn kind(&self) -> &'static str {
         match self {
-            Credential::ClientSecret { client_id, secret } => vec![
+            Credential::ClientSecret { .. } => "client_secret",
+            Credential::Certificate { .. } => "certificate",
+        }
+    }
+
+    /// A name for logs, history and `ctl verify`: the client id and the kind, never the secret.
+    /// A certificate is identified by its SHA-1 thumbprint, as the Entra portal lists it.
+    pub fn label(&self) -> String {
+        match self {
+            Credential::ClientSecret { client_id, .. } => {
+                format!("client {client_id} (client secret)")
+            }
+            Credential::Certificate { client_id, cert } => {
+                format!("client {client_id} (certificate {})", cert.thumbprint_hex())
+            }
+        }
+    }
+
+    /// The form fields that authenticate the client. `token_url` is the assertion's audience.
+    fn auth_fields(&self, token_url: &Url) -> Result<Vec<(&'static str, String)>, GraphError> {
+        match self {
+            Credential::ClientSecret { client_id, secret } => Ok(vec![
                 ("client_id", client_id.clone()),
                 ("client_secret", secret.expose().to_owned()),
-            ],
+            ]),
+            Credential::Certificate { client_id, cert } => {
+                let assertion = cert
+                    .client_assertion(client_id, token_url.as_str(), SystemTime::now())
+                    .map_err(|e| GraphError::Config {
+                        key: format!("certificate of client {client_id}"),
+                        message: e.to_string(),
+                    })?;
+                Ok(vec![
+                    ("client_id", client_id.clone()),
+                    ("client_assertion_type", CLIENT_ASSERTION_TYPE.to_owned()),
+                    ("client_assertion", assertion),
+                ])
+            }
         }
     }
 }
+
+const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 impl fmt::Debug for Credential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -71,6 +145,11 @@ impl fmt::Debug for Credential {
                 .debug_struct("ClientSecret")
                 .field("client_id", client_id)
                 .field("secret", &"<redacted>")
+                .finish(),
+            Credential::Certificate { client_id, cert } => f
+                .debug_struct("Certificate")
+                .field("client_id", client_id)
+                .field("cert", cert)
                 .finish(),
         }
     }
@@ -211,6 +290,18 @@ impl TokenSource {
         }
     }
 
+    /// The label ([`Credential::label`]) of credential `index`, e.g. for the history to say which
+    /// one [`TokenSource::credential_used`] was.
+    pub fn credential_label(&self, index: usize) -> Option<String> {
+        self.credentials.get(index).map(Credential::label)
+    }
+
+    /// The `scope` requested: `{graph_url}/.default`, so a national cloud's Graph root yields that
+    /// cloud's scope (graph.md §1.1).
+    pub fn scope(&self) -> &str {
+        &self.scope
+    }
+
     pub fn token_url(&self) -> &Url {
         &self.token_url
     }
@@ -299,7 +390,7 @@ impl TokenSource {
             cred.client_id(),
             self.token_url.origin().ascii_serialization()
         );
-        let mut form = cred.auth_fields(&self.token_url);
+        let mut form = cred.auth_fields(&self.token_url)?;
         form.push(("scope", self.scope.clone()));
         form.push(("grant_type", "client_credentials".to_owned()));
         let resp = send_with_retry(&self.policy, &what, |_| {
@@ -370,6 +461,92 @@ mod tests {
         let shown = format!("{c:?}");
         assert!(shown.contains("app-1"));
         assert!(!shown.contains("s3cr3t"));
+    }
+
+    fn source(graph: &str, login: &str, creds: Vec<Credential>) -> TokenSource {
+        TokenSource::new(
+            reqwest::Client::new(),
+            &Url::parse(login).unwrap(),
+            "contoso.onmicrosoft.us",
+            &Url::parse(graph).unwrap(),
+            "contoso",
+            creds,
+            RetryPolicy::fast(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn national_cloud_scope_and_authority_come_from_graph_url_and_login_url() {
+        let s = source(
+            "https://graph.microsoft.us",
+            "https://login.microsoftonline.us",
+            vec![Credential::client_secret("app-1", Secret::new("v"))],
+        );
+        assert_eq!(s.scope(), "https://graph.microsoft.us/.default");
+        assert_eq!(
+            s.token_url().as_str(),
+            "https://login.microsoftonline.us/contoso.onmicrosoft.us/oauth2/v2.0/token"
+        );
+        let s = source(
+            "https://dod-graph.microsoft.us/",
+            "https://login.microsoftonline.us/",
+            vec![Credential::client_secret("app-1", Secret::new("v"))],
+        );
+        assert_eq!(s.scope(), "https://dod-graph.microsoft.us/.default");
+    }
+
+    #[test]
+    fn a_certificate_credential_sends_an_assertion_for_the_token_url_and_no_secret() {
+        let cert = CertificateKey::from_pem(
+            include_bytes!("../../tests/fixtures/certs/app.crt"),
+            include_bytes!("../../tests/fixtures/certs/app.key"),
+            "app.crt",
+            "app.key",
+        )
+        .unwrap();
+        let cred = Credential::certificate("app-2", cert);
+        let s = source(
+            "https://microsoftgraph.chinacloudapi.cn",
+            "https://login.chinacloudapi.cn",
+            vec![
+                Credential::client_secret("app-1", Secret::new("v")),
+                cred.clone(),
+            ],
+        );
+        assert_eq!(
+            s.credential_label(0).as_deref(),
+            Some("client app-1 (client secret)")
+        );
+        let label = s.credential_label(1).unwrap();
+        assert!(label.starts_with("client app-2 (certificate "), "{label}");
+        assert_eq!(s.credential_label(2), None);
+        assert!(!format!("{cred:?}").contains("PRIVATE"));
+
+        let fields = cred.auth_fields(s.token_url()).unwrap();
+        let get = |k: &str| {
+            fields
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("client_id"), Some("app-2"));
+        assert_eq!(get("client_secret"), None);
+        assert_eq!(
+            get("client_assertion_type"),
+            Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+        );
+        let jwt = get("client_assertion").unwrap();
+        let claims = jwt.split('.').nth(1).unwrap();
+        use base64::Engine;
+        let claims: serde_json::Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(claims)
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(claims["aud"], s.token_url().as_str());
+        assert_eq!(claims["iss"], "app-2");
     }
 
     #[test]
