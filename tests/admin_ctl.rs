@@ -131,7 +131,10 @@ async fn admin_socket_is_closed_to_other_users() {
     assert_eq!(mode & 0o777, 0o600, "socket mode {mode:o}");
 
     let setpriv = Path::new("/usr/bin/setpriv");
-    let root = std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m)) == Ok(0);
+    let root = std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
+        .ok()
+        == Some(0);
     if !setpriv.exists() || !root {
         eprintln!("skipping the other-uid part: needs root and setpriv");
         server.stop().await;
@@ -140,6 +143,11 @@ async fn admin_socket_is_closed_to_other_users() {
     // Open the directory and the socket file so only the peer-credential check stands
     // between another user and the server.
     std::fs::set_permissions(env.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    for f in std::fs::read_dir(env.dir.path()).unwrap().flatten() {
+        if f.file_type().map(|t| t.is_file()).unwrap_or(false) {
+            std::fs::set_permissions(f.path(), std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+    }
     std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o666)).unwrap();
     let out = tokio::process::Command::new(setpriv)
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN, "ctl", "-c"])

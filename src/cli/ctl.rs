@@ -2,7 +2,6 @@
 //! named in the config and prints the answer as a human table, or as JSON with `--json`.
 
 use crate::admin::{Request, client};
-use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde_json::Value;
 use std::path::PathBuf;
@@ -84,7 +83,13 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<()> {
         }
     })
     .await
-    .with_context(|| format!("is `o365-ldap serve` running? (server.admin_socket = {path:?})"))?;
+    .map_err(|e| match e {
+        // The server's own answer needs no guess about whether it runs.
+        crate::admin::AdminError::Remote(m) => anyhow::anyhow!(m),
+        other => anyhow::anyhow!(
+            "{other} (is `o365-ldap serve` running? server.admin_socket = {path:?})"
+        ),
+    })?;
     if json {
         println!("{}", serde_json::to_string_pretty(&data)?);
     } else {

@@ -503,3 +503,49 @@ fn put_json<T: Serialize>(
     t.insert((tenant, key), bytes.as_slice())?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::models::User;
+    use crate::sync::mirror::DeletedUser;
+
+    #[test]
+    fn delta_links_deleted_users_and_history_persist() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut new = TenantState::default();
+        new.delta = Some(DeltaLinks {
+            users: "https://graph.example/v1.0/users/delta?$deltatoken=a,b+c".into(),
+            groups: "https://graph.example/v1.0/groups/delta?$deltatoken=x".into(),
+        });
+        new.last_full = Some(7);
+        new.mirror.deleted_users.insert(
+            "u1".into(),
+            DeletedUser {
+                user: User {
+                    id: "u1".into(),
+                    display_name: Some("O'Brien, Ann".into()),
+                    ..Default::default()
+                },
+                deleted_at: 5,
+            },
+        );
+        for i in 0..5 {
+            let rec = serde_json::json!({ "n": i });
+            store
+                .commit_round("t", &TenantState::default(), &new, Some((&rec, 3)))
+                .unwrap();
+        }
+        store
+            .record_history("other", &serde_json::json!({"n": 99}), 3)
+            .unwrap();
+        let back = store.load_tenant("t").unwrap();
+        assert_eq!(back.delta, new.delta);
+        assert_eq!(back.last_full, Some(7));
+        assert_eq!(back.mirror.deleted_users, new.mirror.deleted_users);
+        let h = store.history("t", 10).unwrap();
+        let ns: Vec<i64> = h.iter().filter_map(|v| v["n"].as_i64()).collect();
+        assert_eq!(ns, [4, 3, 2], "newest first, trimmed to 3, other tenants apart");
+    }
+}
