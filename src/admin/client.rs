@@ -22,9 +22,16 @@ pub async fn call(
         message: e.to_string(),
     })?;
     line.push('\n');
-    stream.write_all(line.as_bytes()).await.map_err(io)?;
+    // A server that refuses us (wrong uid) may answer and close before reading the request:
+    // a failed write is reported only if no answer can be read either.
+    let written = stream.write_all(line.as_bytes()).await;
     let mut lines = BufReader::new(stream).lines();
-    while let Some(l) = lines.next_line().await.map_err(io)? {
+    loop {
+        let l = match lines.next_line().await {
+            Ok(Some(l)) => l,
+            Ok(None) => break,
+            Err(e) => return Err(io(written.err().unwrap_or(e))),
+        };
         match serde_json::from_str::<Response>(&l) {
             Ok(Response::Progress { message }) => on_progress(&message),
             Ok(Response::Result { data }) => return Ok(data),
@@ -36,6 +43,9 @@ pub async fn call(
                 });
             }
         }
+    }
+    if let Err(e) = written {
+        return Err(io(e));
     }
     Err(AdminError::Protocol {
         path: p,

@@ -106,15 +106,21 @@ async fn serve_conn(
 ) -> std::io::Result<()> {
     let uid = stream.peer_cred()?.uid();
     let (read, mut write) = stream.into_split();
+    let mut line = String::new();
+    let mut reader = BufReader::new(tokio::io::AsyncReadExt::take(read, MAX_REQUEST));
     if uid != 0 && uid != own_uid {
         tracing::warn!(uid, "admin socket: connection from another user refused");
+        // Read (and ignore) the request first, so the refusal is not lost to a reset.
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            reader.read_line(&mut line),
+        )
+        .await;
         let msg = format!(
             "permission denied: uid {uid} may not use the admin socket (only root and uid {own_uid})"
         );
         return send(&mut write, &Response::Error { message: msg }).await;
     }
-    let mut line = String::new();
-    let mut reader = BufReader::new(tokio::io::AsyncReadExt::take(read, MAX_REQUEST));
     reader.read_line(&mut line).await?;
     let req: Request = match serde_json::from_str(line.trim()) {
         Ok(r) => r,
