@@ -78,7 +78,9 @@ fn expected() -> Expect {
         for p in u["proxyAddresses"].as_array().into_iter().flatten() {
             addrs.push(p.as_str().unwrap()[5..].to_string());
         }
-        if addrs.iter().any(|a| a.to_lowercase().starts_with("svc-") && a.to_lowercase().ends_with("@contoso.com")) {
+        if addrs.iter().any(|a| {
+            a.to_lowercase().starts_with("svc-") && a.to_lowercase().ends_with("@contoso.com")
+        }) {
             continue;
         }
         let uid = upn.rsplit_once('@').unwrap().0.to_lowercase();
@@ -94,7 +96,10 @@ fn expected() -> Expect {
     eng.extend(members_of("Platform Team", "any"));
     let mut out = BTreeMap::new();
     out.insert("eng".to_string(), uids(eng));
-    out.insert("sudoers".to_string(), uids(members_of("Linux Admins", "any")));
+    out.insert(
+        "sudoers".to_string(),
+        uids(members_of("Linux Admins", "any")),
+    );
     out.insert("Finance Approvers".to_string(), uids(finance));
     // Only the security "Sales" passes groups.types; it feeds the local group.
     out.insert("staff".to_string(), uids(members_of("Sales", "security")));
@@ -147,7 +152,11 @@ async fn the_combined_policy_serves_exactly_the_directory_its_rules_describe() {
         .filter(|e| matches!(e.kind, EntryKind::Group | EntryKind::PrivateGroup))
     {
         let cn = e.first("cn").unwrap().to_string();
-        let uids: BTreeSet<String> = e.values("memberUid").iter().map(|v| v.to_string()).collect();
+        let uids: BTreeSet<String> = e
+            .values("memberUid")
+            .iter()
+            .map(|v| v.to_string())
+            .collect();
         got_groups.insert(cn, uids);
         member_dns.insert(e.dn.to_lowercase(), lower(e.values("member")));
     }
@@ -158,9 +167,19 @@ async fn the_combined_policy_serves_exactly_the_directory_its_rules_describe() {
         .find(|e| e.first("cn") == Some("staff"))
         .unwrap();
     assert_eq!(staff.first("gidNumber"), Some("50000"));
-    assert_eq!(staff.first("description"), Some("Sales file shares and more"));
-    let eng = snap.entries().iter().find(|e| e.first("cn") == Some("eng")).unwrap();
-    assert!(eng.values("member").iter().all(|m| m.starts_with("uid=")), "no self-nesting");
+    assert_eq!(
+        staff.first("description"),
+        Some("Sales file shares and more")
+    );
+    let eng = snap
+        .entries()
+        .iter()
+        .find(|e| e.first("cn") == Some("eng"))
+        .unwrap();
+    assert!(
+        eng.values("member").iter().all(|m| m.starts_with("uid=")),
+        "no self-nesting"
+    );
 
     // memberOf on every user is exactly the groups listing the user as a member.
     for e in snap.entries().iter().filter(|e| e.kind == EntryKind::User) {

@@ -102,7 +102,11 @@ fn tenant(out: &mut String, t: &TenantConfig) {
     kv(out, "  keep_deleted_for", &dur(u.keep_deleted_for));
     kv(out, "  only_members_of", &strings(&u.only_members_of));
     kv(out, "  active_members_of", &strings(&u.active_members_of));
-    kv(out, "  inactive_members_of", &strings(&u.inactive_members_of));
+    kv(
+        out,
+        "  inactive_members_of",
+        &strings(&u.inactive_members_of),
+    );
     kv(out, "  include_guests", &u.include_guests.to_string());
     kv(out, "  inactive", &quote(u.inactive.as_str()));
 
@@ -115,7 +119,11 @@ fn tenant(out: &mut String, t: &TenantConfig) {
         &array(g.types.iter().map(|k| quote(k.as_str()))),
     );
     kv(out, "  sync", &g.sync.to_string());
-    kv(out, "  include_without_mail", &g.include_without_mail.to_string());
+    kv(
+        out,
+        "  include_without_mail",
+        &g.include_without_mail.to_string(),
+    );
     kv(out, "  name_prefixes", &strings(&g.name_prefixes));
     kv(out, "  select", &strings(&g.select));
     if !g.map.is_empty() {

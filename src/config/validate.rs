@@ -735,9 +735,17 @@ fn policy_keys(key: &str, t: &TenantConfig, p: &mut Problems) {
     let mut numbers: HashMap<u32, usize> = HashMap::new();
     for (i, l) in t.local_group.iter().enumerate() {
         let lkey = format!("{key}.local_group[{i}]");
-        let norm = l.name.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+        let norm = l
+            .name
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase();
         if norm.is_empty() {
-            p.push(format!("{lkey}.name"), "is empty; give the group a name such as \"staff\"");
+            p.push(
+                format!("{lkey}.name"),
+                "is empty; give the group a name such as \"staff\"",
+            );
         } else if let Some(first) = names.insert(norm, i) {
             p.push(
                 format!("{lkey}.name"),
@@ -753,7 +761,10 @@ fn policy_keys(key: &str, t: &TenantConfig, p: &mut Problems) {
                     ),
                 );
             } else if n == 0 {
-                p.push(format!("{lkey}.gid_number"), "0 is the root group; pick another number");
+                p.push(
+                    format!("{lkey}.gid_number"),
+                    "0 is the root group; pick another number",
+                );
             } else if let Some(first) = numbers.insert(n, i) {
                 p.push(
                     format!("{lkey}.gid_number"),

@@ -96,7 +96,10 @@ pub fn name_prefixes(cfg: &TenantConfig, g: &Group) -> Option<Finding> {
             .iter()
             .find(|p| lname.starts_with(&p.to_lowercase()))
         {
-            Some(p) => (true, format!("groups.name_prefixes: {name:?} starts with {p:?}")),
+            Some(p) => (
+                true,
+                format!("groups.name_prefixes: {name:?} starts with {p:?}"),
+            ),
             None => (
                 false,
                 format!(
@@ -112,15 +115,13 @@ pub fn select(cfg: &TenantConfig, g: &Group) -> Option<Finding> {
     if cfg.groups.select.is_empty() {
         return None;
     }
-    Some(
-        match cfg.groups.select.iter().find(|e| names_group(e, g)) {
-            Some(e) => (true, format!("groups.select: selected as {e:?}")),
-            None => (
-                false,
-                "groups.select: not among the selected groups → excluded".to_string(),
-            ),
-        },
-    )
+    Some(match cfg.groups.select.iter().find(|e| names_group(e, g)) {
+        Some(e) => (true, format!("groups.select: selected as {e:?}")),
+        None => (
+            false,
+            "groups.select: not among the selected groups → excluded".to_string(),
+        ),
+    })
 }
 
 /// Which directory group name this Graph group is folded into, if any, and the sentence.

@@ -10,8 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 pub fn names_group(entry: &str, g: &Group) -> bool {
     let e = entry.trim();
     g.id.eq_ignore_ascii_case(e)
-        || g
-            .display_name
+        || g.display_name
             .as_deref()
             .is_some_and(|n| n.trim().to_lowercase() == e.to_lowercase())
 }

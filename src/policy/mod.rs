@@ -128,15 +128,18 @@ pub fn apply_at(mirror: &Mirror, cfg: &TenantConfig, now: i64) -> Outcome {
     let ctx = users::Context::new(mirror, cfg);
     let mut out = Outcome::default();
     for (id, u) in &mirror.users {
-        out.users.insert(id.clone(), users::verdict(&ctx, u, None, now));
+        out.users
+            .insert(id.clone(), users::verdict(&ctx, u, None, now));
     }
     for (id, d) in &mirror.deleted_users {
         if mirror.users.contains_key(id) {
             // Restored in Microsoft 365: the live object wins.
             continue;
         }
-        out.users
-            .insert(id.clone(), users::verdict(&ctx, &d.user, Some(d.deleted_at), now));
+        out.users.insert(
+            id.clone(),
+            users::verdict(&ctx, &d.user, Some(d.deleted_at), now),
+        );
     }
     let (verdicts, merged) = groups::derive(mirror, cfg);
     out.groups = verdicts;

@@ -152,11 +152,19 @@ mod default_policy {
     fn members_in_verified_domains_are_active_and_the_rest_follow_the_defaults() {
         let o = run("");
         for id in ["alice", "carol", "dan", "svc"] {
-            assert_eq!(status(&o, id), UserStatus::Active, "{id}: {:?}", o.users[id]);
+            assert_eq!(
+                status(&o, id),
+                UserStatus::Active,
+                "{id}: {:?}",
+                o.users[id]
+            );
             assert!(o.users[id].served && may_bind(&o, id));
         }
         assert_eq!(status(&o, "bob"), UserStatus::Inactive);
-        assert!(!o.users["bob"].served, "disabled users are hidden by default");
+        assert!(
+            !o.users["bob"].served,
+            "disabled users are hidden by default"
+        );
         assert_eq!(status(&o, "eve"), UserStatus::Excluded);
         assert_eq!(status(&o, "gina"), UserStatus::Excluded);
         assert_eq!(o.users["alice"].username.as_deref(), Some("alice"));
@@ -185,7 +193,10 @@ mod guests {
     #[test]
     fn excluded_by_default_with_a_reason() {
         let o = run("");
-        assert!(trail_has(&o.users["gina"].trail, "users.include_guests = false"));
+        assert!(trail_has(
+            &o.users["gina"].trail,
+            "users.include_guests = false"
+        ));
     }
 
     #[test]
@@ -202,7 +213,10 @@ mod guests {
             g.mail = None;
         }
         let o = apply_at(&m, &cfg("[users]\ninclude_guests = true"), NOW);
-        assert_eq!(o.users["gina"].username.as_deref(), Some("gina_partner.example"));
+        assert_eq!(
+            o.users["gina"].username.as_deref(),
+            Some("gina_partner.example")
+        );
     }
 }
 
@@ -213,7 +227,10 @@ mod disabled_and_inactive_mode {
     fn hide_leaves_disabled_users_out() {
         let o = run("[users]\ninactive = \"hide\"");
         let bob = &o.users["bob"];
-        assert_eq!((bob.status, bob.served, bob.locked()), (UserStatus::Inactive, false, false));
+        assert_eq!(
+            (bob.status, bob.served, bob.locked()),
+            (UserStatus::Inactive, false, false)
+        );
         assert!(trail_has(&bob.trail, "accountEnabled is false"));
     }
 
@@ -234,7 +251,10 @@ mod domains {
     #[test]
     fn unverified_domains_are_out() {
         let o = run("");
-        assert!(trail_has(&o.users["eve"].trail, "unverified.net is not a verified domain"));
+        assert!(trail_has(
+            &o.users["eve"].trail,
+            "unverified.net is not a verified domain"
+        ));
     }
 
     #[test]
@@ -243,7 +263,10 @@ mod domains {
         assert_eq!(status(&o, "alice"), UserStatus::Active);
         assert_eq!(status(&o, "carol"), UserStatus::Active);
         assert_eq!(status(&o, "dan"), UserStatus::Excluded);
-        assert!(trail_has(&o.users["carol"].trail, "subdomain of contoso.com"));
+        assert!(trail_has(
+            &o.users["carol"].trail,
+            "subdomain of contoso.com"
+        ));
     }
 
     #[test]
@@ -251,7 +274,10 @@ mod domains {
         let o = run("[domains]\nallowed = [\"contoso.com\"]\ninclude_subdomains = false");
         assert_eq!(status(&o, "alice"), UserStatus::Active);
         assert_eq!(status(&o, "carol"), UserStatus::Excluded);
-        assert!(trail_has(&o.users["carol"].trail, "include_subdomains = false"));
+        assert!(trail_has(
+            &o.users["carol"].trail,
+            "include_subdomains = false"
+        ));
         assert_eq!(status(&o, "dan"), UserStatus::Excluded);
     }
 
@@ -271,9 +297,12 @@ mod blocked_emails {
     fn matches_mail_case_insensitively_with_a_sentence() {
         let o = run("[users]\nblocked_emails = [\"ALICE@*\"]");
         assert_eq!(status(&o, "alice"), UserStatus::Excluded);
-        assert!(o.users["alice"].trail.contains(
-            &"users.blocked_emails: mail alice@contoso.com matches \"ALICE@*\" → excluded".to_string()
-        ));
+        assert!(
+            o.users["alice"].trail.contains(
+                &"users.blocked_emails: mail alice@contoso.com matches \"ALICE@*\" → excluded"
+                    .to_string()
+            )
+        );
         assert_eq!(status(&o, "carol"), UserStatus::Active);
     }
 
@@ -298,7 +327,10 @@ mod blocked_emails {
     fn matches_the_upn_when_there_is_no_mail() {
         let o = run("[users]\nblocked_emails = [\"svc-?ackup@contoso.com\"]");
         assert_eq!(status(&o, "svc"), UserStatus::Excluded);
-        assert!(trail_has(&o.users["svc"].trail, "userPrincipalName svc-backup@contoso.com"));
+        assert!(trail_has(
+            &o.users["svc"].trail,
+            "userPrincipalName svc-backup@contoso.com"
+        ));
     }
 }
 
@@ -309,9 +341,16 @@ mod only_members_of {
     fn transitive_members_only_by_name_or_id() {
         let o = run("[users]\nonly_members_of = [\"ENGINEERING\"]");
         assert_eq!(status(&o, "alice"), UserStatus::Active);
-        assert_eq!(status(&o, "carol"), UserStatus::Active, "through the nested group");
+        assert_eq!(
+            status(&o, "carol"),
+            UserStatus::Active,
+            "through the nested group"
+        );
         assert_eq!(status(&o, "dan"), UserStatus::Excluded);
-        assert!(trail_has(&o.users["dan"].trail, "not a member of \"Engineering\""));
+        assert!(trail_has(
+            &o.users["dan"].trail,
+            "not a member of \"Engineering\""
+        ));
         let by_id = run("[users]\nonly_members_of = [\"g-fab\"]");
         assert_eq!(status(&by_id, "dan"), UserStatus::Active);
         assert_eq!(status(&by_id, "alice"), UserStatus::Excluded);
@@ -321,7 +360,10 @@ mod only_members_of {
     fn an_unknown_group_excludes_everyone_and_says_why() {
         let o = run("[users]\nonly_members_of = [\"No Such Group\"]");
         assert!(o.users.values().all(|v| v.status == UserStatus::Excluded));
-        assert!(trail_has(&o.users["alice"].trail, "no group of the tenant is named \"No Such Group\""));
+        assert!(trail_has(
+            &o.users["alice"].trail,
+            "no group of the tenant is named \"No Such Group\""
+        ));
     }
 }
 
@@ -332,7 +374,11 @@ mod active_members_of {
     fn non_members_are_inactive() {
         let o = run("[users]\nactive_members_of = [\"Platform, Team + \\\"Core\\\"\"]");
         assert_eq!(status(&o, "carol"), UserStatus::Active);
-        assert_eq!(status(&o, "alice"), UserStatus::Active, "Engineering nests back (cycle)");
+        assert_eq!(
+            status(&o, "alice"),
+            UserStatus::Active,
+            "Engineering nests back (cycle)"
+        );
         assert_eq!(status(&o, "dan"), UserStatus::Inactive);
         assert!(!o.users["dan"].served);
     }
@@ -346,7 +392,10 @@ mod inactive_members_of {
         let o = run("[users]\ninactive_members_of = [\"Fabrikam Staff\"]\ninactive = \"lock\"");
         assert_eq!(status(&o, "dan"), UserStatus::Inactive);
         assert!(o.users["dan"].locked());
-        assert!(trail_has(&o.users["dan"].trail, "member of \"Fabrikam Staff\" → inactive"));
+        assert!(trail_has(
+            &o.users["dan"].trail,
+            "member of \"Fabrikam Staff\" → inactive"
+        ));
         assert_eq!(status(&o, "alice"), UserStatus::Active);
     }
 }
@@ -369,7 +418,11 @@ mod keep_deleted_for {
 
     #[test]
     fn a_recently_deleted_user_is_served_locked_even_when_inactive_users_hide() {
-        let o = apply_at(&with_deleted(NOW - 3600), &cfg("[users]\nkeep_deleted_for = \"7d\""), NOW);
+        let o = apply_at(
+            &with_deleted(NOW - 3600),
+            &cfg("[users]\nkeep_deleted_for = \"7d\""),
+            NOW,
+        );
         let f = &o.users["frank"];
         assert_eq!(f.status, UserStatus::Inactive);
         assert!(f.deleted && f.served && f.locked());
@@ -378,16 +431,25 @@ mod keep_deleted_for {
 
     #[test]
     fn an_old_deletion_is_gone() {
-        let o = apply_at(&with_deleted(NOW - 8 * 86_400), &cfg("[users]\nkeep_deleted_for = \"7d\""), NOW);
+        let o = apply_at(
+            &with_deleted(NOW - 8 * 86_400),
+            &cfg("[users]\nkeep_deleted_for = \"7d\""),
+            NOW,
+        );
         assert_eq!(o.users["frank"].status, UserStatus::Excluded);
         let zero = apply_at(&with_deleted(NOW), &cfg(""), NOW);
-        assert_eq!(zero.users["frank"].status, UserStatus::Excluded, "default 0s keeps nobody");
+        assert_eq!(
+            zero.users["frank"].status,
+            UserStatus::Excluded,
+            "default 0s keeps nobody"
+        );
     }
 
     #[test]
     fn a_restored_user_is_judged_live() {
         let mut m = with_deleted(NOW - 10);
-        m.users.insert("frank".into(), user("frank", "frank@contoso.com"));
+        m.users
+            .insert("frank".into(), user("frank", "frank@contoso.com"));
         let o = apply_at(&m, &cfg("[users]\nkeep_deleted_for = \"7d\""), NOW);
         assert_eq!(o.users["frank"].status, UserStatus::Active);
         assert!(!o.users["frank"].deleted);
@@ -422,8 +484,14 @@ mod group_types {
             assert_eq!(included_groups(&o), want, "{t}");
         }
         let o = run("[groups]\ntypes = [\"security\"]");
-        assert!(trail_has(&o.groups["g-fab"].trail, "dynamic security group"));
-        assert!(trail_has(&o.groups["g-m365"].trail, "not in [\"security\"]"));
+        assert!(trail_has(
+            &o.groups["g-fab"].trail,
+            "dynamic security group"
+        ));
+        assert!(trail_has(
+            &o.groups["g-m365"].trail,
+            "not in [\"security\"]"
+        ));
     }
 }
 
@@ -465,11 +533,20 @@ mod map_and_local_groups {
     fn several_graph_groups_feed_one_directory_group() {
         let o = run("[groups.map]\nSales = \"sales-all\"");
         let key = merged_key("sales-all");
-        assert_eq!(o.groups["g-m365"].merged_into.as_deref(), Some(key.as_str()));
-        assert_eq!(o.groups["g-sales"].merged_into.as_deref(), Some(key.as_str()));
+        assert_eq!(
+            o.groups["g-m365"].merged_into.as_deref(),
+            Some(key.as_str())
+        );
+        assert_eq!(
+            o.groups["g-sales"].merged_into.as_deref(),
+            Some(key.as_str())
+        );
         assert_eq!(o.groups["g-sales"].name.as_deref(), Some("sales-all"));
         let m = &o.merged[&key];
-        assert_eq!(m.sources.iter().map(String::as_str).collect::<Vec<_>>(), ["g-m365", "g-sales"]);
+        assert_eq!(
+            m.sources.iter().map(String::as_str).collect::<Vec<_>>(),
+            ["g-m365", "g-sales"]
+        );
         assert!(!m.local);
         assert_eq!(o.directory_group_of("g-m365"), Some(key.as_str()));
         assert_eq!(o.directory_group_of("g-eng"), Some("g-eng"));
@@ -492,8 +569,7 @@ mod map_and_local_groups {
 
     #[test]
     fn local_groups_exist_alone_and_take_members_from_and_map_targets() {
-        let o = run(
-            r#"
+        let o = run(r#"
 [groups.map]
 "Fabrikam Staff" = "Staff"
 
@@ -505,8 +581,7 @@ members_from = ["g-eng"]
 
 [[local_group]]
 name = "empty"
-"#,
-        );
+"#);
         let staff = &o.merged[&merged_key("Staff")];
         assert!(staff.local);
         assert_eq!(staff.name, "staff", "the local group's spelling wins");
@@ -519,7 +594,9 @@ name = "empty"
 
     #[test]
     fn local_groups_survive_group_sync_off() {
-        let o = run("[groups]\nsync = false\n[[local_group]]\nname = \"staff\"\nmembers_from = [\"g-eng\"]");
+        let o = run(
+            "[groups]\nsync = false\n[[local_group]]\nname = \"staff\"\nmembers_from = [\"g-eng\"]",
+        );
         assert!(o.merged[&merged_key("staff")].sources.is_empty());
     }
 }
@@ -529,16 +606,18 @@ mod combinations {
 
     #[test]
     fn excluded_beats_inactive_and_every_rule_is_in_the_trail() {
-        let o = run(
-            r#"
+        let o = run(r#"
 [users]
 inactive = "lock"
 blocked_emails = ["bob@*"]
 inactive_members_of = ["Sales"]
-"#,
-        );
+"#);
         let bob = &o.users["bob"];
-        assert_eq!(bob.status, UserStatus::Excluded, "blocked wins over disabled");
+        assert_eq!(
+            bob.status,
+            UserStatus::Excluded,
+            "blocked wins over disabled"
+        );
         assert!(!bob.served);
         assert!(trail_has(&bob.trail, "users.blocked_emails"));
         assert!(trail_has(&bob.trail, "accountEnabled is false"));

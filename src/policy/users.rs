@@ -166,13 +166,17 @@ pub fn domains(ctx: &Context<'_>, u: &User) -> Option<Finding> {
     if !ctx.verified.contains(&domain) {
         return Some((
             Effect::Exclude,
-            format!("domains: UPN domain {domain} is not a verified domain of the tenant → excluded"),
+            format!(
+                "domains: UPN domain {domain} is not a verified domain of the tenant → excluded"
+            ),
         ));
     }
     if ctx.allowed.is_empty() {
         return Some((
             Effect::Pass,
-            format!("domains: UPN domain {domain} is verified (domains.allowed is empty: every verified domain)"),
+            format!(
+                "domains: UPN domain {domain} is verified (domains.allowed is empty: every verified domain)"
+            ),
         ));
     }
     if ctx.allowed.contains(&domain) {
@@ -188,11 +192,15 @@ pub fn domains(ctx: &Context<'_>, u: &User) -> Option<Finding> {
     Some(match parent {
         Some(p) if ctx.cfg.domains.include_subdomains => (
             Effect::Pass,
-            format!("domains.allowed: UPN domain {domain} is a subdomain of {p} and domains.include_subdomains = true"),
+            format!(
+                "domains.allowed: UPN domain {domain} is a subdomain of {p} and domains.include_subdomains = true"
+            ),
         ),
         Some(p) => (
             Effect::Exclude,
-            format!("domains.allowed: UPN domain {domain} is a subdomain of {p} but domains.include_subdomains = false → excluded"),
+            format!(
+                "domains.allowed: UPN domain {domain} is a subdomain of {p} but domains.include_subdomains = false → excluded"
+            ),
         ),
         None => (
             Effect::Exclude,
