@@ -101,6 +101,16 @@ fn tenant(out: &mut String, t: &TenantConfig) {
         "  blocked_emails",
         &array(u.blocked_emails.iter().map(|g| quote(g))),
     );
+    kv(out, "  keep_deleted_for", &dur(u.keep_deleted_for));
+    kv(out, "  only_members_of", &strings(&u.only_members_of));
+    kv(out, "  active_members_of", &strings(&u.active_members_of));
+    kv(
+        out,
+        "  inactive_members_of",
+        &strings(&u.inactive_members_of),
+    );
+    kv(out, "  include_guests", &u.include_guests.to_string());
+    kv(out, "  inactive", &quote(u.inactive.as_str()));
 
     let g = &t.groups;
     out.push_str("\n  [tenant.groups]\n");
@@ -110,6 +120,20 @@ fn tenant(out: &mut String, t: &TenantConfig) {
         "  types",
         &array(g.types.iter().map(|k| quote(k.as_str()))),
     );
+    kv(out, "  sync", &g.sync.to_string());
+    kv(
+        out,
+        "  include_without_mail",
+        &g.include_without_mail.to_string(),
+    );
+    kv(out, "  name_prefixes", &strings(&g.name_prefixes));
+    kv(out, "  select", &strings(&g.select));
+    if !g.map.is_empty() {
+        out.push_str("\n  [tenant.groups.map]\n");
+        for (from, to) in &g.map {
+            let _ = writeln!(out, "  {} = {}", quote(from), quote(to));
+        }
+    }
 
     let d = &t.domains;
     out.push_str("\n  [tenant.domains]\n");
@@ -123,6 +147,22 @@ fn tenant(out: &mut String, t: &TenantConfig) {
         "  include_subdomains",
         &d.include_subdomains.to_string(),
     );
+    for l in &t.local_group {
+        out.push_str("\n  [[tenant.local_group]]\n");
+        kv(out, "  name", &quote(&l.name));
+        match l.gid_number {
+            Some(n) => kv(out, "  gid_number", &n.to_string()),
+            None => out.push_str("  # gid_number: allocated from groups.gid_number_range\n"),
+        }
+        if let Some(d) = &l.description {
+            kv(out, "  description", &quote(d));
+        }
+        kv(out, "  members_from", &strings(&l.members_from));
+    }
+}
+
+fn strings(v: &[String]) -> String {
+    array(v.iter().map(|x| quote(x)))
 }
 
 fn credential(out: &mut String, c: &CredentialConfig) {

@@ -1082,3 +1082,65 @@ fn documented_minimal_config_is_valid() {
         problems[0]
     );
 }
+
+#[test]
+fn policy_key_problems() {
+    let m = minimal();
+    let t = "tenant[contoso]";
+    let cases = [
+        (
+            format!("{m}\n  [tenant.users]\n  only_members_of = [\" \"]\n"),
+            format!("{t}.users.only_members_of[0]"),
+            "is empty",
+        ),
+        (
+            format!("{m}\n  [tenant.groups.map]\n  \"Sales\" = \"\"\n"),
+            format!("{t}.groups.map"),
+            "empty side",
+        ),
+        (
+            format!("{m}\n  [[tenant.local_group]]\n  name = \"x\"\n  gid_number = 400100\n"),
+            format!("{t}.local_group[0].gid_number"),
+            "inside",
+        ),
+        (
+            format!(
+                "{m}\n  [[tenant.local_group]]\n  name = \"Staff\"\n  [[tenant.local_group]]\n  name = \" staff\"\n"
+            ),
+            format!("{t}.local_group[1].name"),
+            "also the name",
+        ),
+        (
+            format!(
+                "{m}\n  [[tenant.local_group]]\n  name = \"a\"\n  gid_number = 5000\n  [[tenant.local_group]]\n  name = \"b\"\n  gid_number = 5000\n"
+            ),
+            format!("{t}.local_group[1].gid_number"),
+            "also the gid_number",
+        ),
+    ];
+    for (text, key, needle) in cases {
+        assert_problem(&text, &key, needle);
+    }
+}
+
+#[test]
+fn policy_keys_render_and_load_back() {
+    let fx = Fixture::new();
+    let text = format!(
+        "{}\n  [tenant.users]\n  inactive = \"lock\"\n  include_guests = true\n  active_members_of = [\"VPN Users\"]\n  [tenant.groups]\n  sync = false\n  name_prefixes = [\"Eng\"]\n  [tenant.groups.map]\n  \"R&D, \\\"Europe\\\"\" = \"rd\"\n  [[tenant.local_group]]\n  name = \"staff\"\n  gid_number = 5000\n  members_from = [\"Sales\"]\n",
+        minimal()
+    );
+    let cfg = fx.load(&text).expect("valid");
+    let t = &cfg.tenant[0];
+    assert_eq!(t.users.inactive, super::InactiveMode::Lock);
+    assert_eq!(
+        t.groups.map.get("R&D, \"Europe\"").map(String::as_str),
+        Some("rd")
+    );
+    let rendered = super::render_effective(&cfg);
+    assert!(rendered.contains("inactive = \"lock\""), "{rendered}");
+    let back: super::Config = toml::from_str(&rendered).expect("rendered config parses");
+    assert_eq!(back.tenant[0].groups, t.groups);
+    assert_eq!(back.tenant[0].local_group, t.local_group);
+    assert_eq!(back.tenant[0].users.inactive, t.users.inactive);
+}

@@ -389,6 +389,7 @@ fn tenants(list: &[TenantConfig], p: &mut Problems) {
                  out for all four",
             );
         }
+        policy_keys(&key, t, p);
         for (di, d) in t.domains.allowed.iter().enumerate() {
             if !is_domain(d) {
                 p.push(
@@ -724,4 +725,89 @@ fn unescape(s: &str) -> Option<String> {
         }
     }
     String::from_utf8(bytes).ok()
+}
+
+/// The policy keys (users.*_members_of, groups.*, local groups): empty entries, map targets
+/// that cannot be group names, duplicate local groups and fixed numbers that could meet an
+/// allocated one.
+fn policy_keys(key: &str, t: &TenantConfig, p: &mut Problems) {
+    let lists = [
+        ("users.only_members_of", &t.users.only_members_of),
+        ("users.active_members_of", &t.users.active_members_of),
+        ("users.inactive_members_of", &t.users.inactive_members_of),
+        ("groups.name_prefixes", &t.groups.name_prefixes),
+        ("groups.select", &t.groups.select),
+    ];
+    for (name, list) in lists {
+        for (i, v) in list.iter().enumerate() {
+            if v.trim().is_empty() {
+                p.push(
+                    format!("{key}.{name}[{i}]"),
+                    "is empty; remove it or write a group display name or object id",
+                );
+            }
+        }
+    }
+    for (from, to) in &t.groups.map {
+        if from.trim().is_empty() || to.trim().is_empty() {
+            p.push(
+                format!("{key}.groups.map"),
+                format!(
+                    "entry {from:?} = {to:?} has an empty side; write \"Graph group name or id\" = \"directory group name\""
+                ),
+            );
+        }
+    }
+    let [u0, u1] = t.users.uid_number_range;
+    let [g0, g1] = t.groups.gid_number_range;
+    let mut names: HashMap<String, usize> = HashMap::new();
+    let mut numbers: HashMap<u32, usize> = HashMap::new();
+    for (i, l) in t.local_group.iter().enumerate() {
+        let lkey = format!("{key}.local_group[{i}]");
+        let norm = l
+            .name
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase();
+        if norm.is_empty() {
+            p.push(
+                format!("{lkey}.name"),
+                "is empty; give the group a name such as \"staff\"",
+            );
+        } else if let Some(first) = names.insert(norm, i) {
+            p.push(
+                format!("{lkey}.name"),
+                format!("`{}` is also the name of local_group number {first}; names are compared ignoring case and spaces", l.name),
+            );
+        }
+        if let Some(n) = l.gid_number {
+            if (u0..=u1).contains(&n) || (g0..=g1).contains(&n) {
+                p.push(
+                    format!("{lkey}.gid_number"),
+                    format!(
+                        "{n} is inside users.uid_number_range [{u0}, {u1}] or groups.gid_number_range [{g0}, {g1}], where it could meet an allocated number; pick one outside both or leave it out"
+                    ),
+                );
+            } else if n == 0 {
+                p.push(
+                    format!("{lkey}.gid_number"),
+                    "0 is the root group; pick another number",
+                );
+            } else if let Some(first) = numbers.insert(n, i) {
+                p.push(
+                    format!("{lkey}.gid_number"),
+                    format!("{n} is also the gid_number of local_group number {first}"),
+                );
+            }
+        }
+        for (j, m) in l.members_from.iter().enumerate() {
+            if m.trim().is_empty() {
+                p.push(
+                    format!("{lkey}.members_from[{j}]"),
+                    "is empty; write a group display name or object id",
+                );
+            }
+        }
+    }
 }
