@@ -170,7 +170,7 @@ impl CertificateKey {
     pub fn thumbprint_hex(&self) -> String {
         URL_SAFE_NO_PAD
             .decode(&self.x5t)
-            .map(|b| hex::encode_upper(b))
+            .map(hex::encode_upper)
             .unwrap_or_default()
     }
 
