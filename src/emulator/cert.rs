@@ -1,0 +1,202 @@
+//! Certificate credentials of app registrations: PEM parsing, thumbprints and the RSA public key
+//! that verifies `client_assertion` JWTs (graph.md §1.3).
+//!
+//! Only the few DER fields needed are walked by hand (certificate → tbsCertificate →
+//! subjectPublicKeyInfo) so no X.509 crate is needed; `ring` does the signature check.
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use ring::digest;
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub(crate) enum CertError {
+    #[error("not a PEM certificate (expected -----BEGIN CERTIFICATE-----)")]
+    NotPem,
+    #[error("the PEM body is not base64")]
+    Base64,
+    #[error("malformed DER certificate")]
+    Der,
+    #[error("the certificate's key is not RSA (only RS256/PS256 assertions are emulated)")]
+    NotRsa,
+}
+
+/// A registered certificate: its thumbprints (base64url, as in the JWT `x5t` / `x5t#S256`
+/// headers) and its PKCS#1 RSA public key.
+#[derive(Debug, Clone)]
+pub(crate) struct Certificate {
+    pub x5t: String,
+    pub x5t_s256: String,
+    pub rsa_public_key: Vec<u8>,
+}
+
+/// One DER TLV: (tag, content, rest).
+fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 {
+            return None;
+        }
+        let (bytes, rest) = rest.split_at_checked(n)?;
+        let len = bytes
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        (len, rest)
+    };
+    let (content, rest) = rest.split_at_checked(len)?;
+    Some((tag, content, rest))
+}
+
+const SEQUENCE: u8 = 0x30;
+const BIT_STRING: u8 = 0x03;
+const OID: u8 = 0x06;
+/// 1.2.840.113549.1.1.1 (rsaEncryption).
+const RSA_OID: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+
+fn spki_rsa_key(der: &[u8]) -> Result<Vec<u8>, CertError> {
+    let (tag, cert, _) = tlv(der).ok_or(CertError::Der)?;
+    if tag != SEQUENCE {
+        return Err(CertError::Der);
+    }
+    let (tag, tbs, _) = tlv(cert).ok_or(CertError::Der)?;
+    if tag != SEQUENCE {
+        return Err(CertError::Der);
+    }
+    let mut rest = tbs;
+    // [0] version is optional; then serial, signature, issuer, validity, subject, SPKI.
+    if rest.first() == Some(&0xa0) {
+        rest = tlv(rest).ok_or(CertError::Der)?.2;
+    }
+    for _ in 0..5 {
+        rest = tlv(rest).ok_or(CertError::Der)?.2;
+    }
+    let (tag, spki, _) = tlv(rest).ok_or(CertError::Der)?;
+    if tag != SEQUENCE {
+        return Err(CertError::Der);
+    }
+    let (tag, alg, rest) = tlv(spki).ok_or(CertError::Der)?;
+    if tag != SEQUENCE {
+        return Err(CertError::Der);
+    }
+    let (tag, oid, _) = tlv(alg).ok_or(CertError::Der)?;
+    if tag != OID || oid != RSA_OID {
+        return Err(CertError::NotRsa);
+    }
+    let (tag, bits, _) = tlv(rest).ok_or(CertError::Der)?;
+    match bits.split_first() {
+        Some((0, key)) if tag == BIT_STRING => Ok(key.to_vec()),
+        _ => Err(CertError::Der),
+    }
+}
+
+impl Certificate {
+    pub fn from_pem(pem: &str) -> Result<Certificate, CertError> {
+        let body = pem
+            .split("-----BEGIN CERTIFICATE-----")
+            .nth(1)
+            .and_then(|b| b.split("-----END CERTIFICATE-----").next())
+            .ok_or(CertError::NotPem)?;
+        let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+        let der = STANDARD.decode(b64).map_err(|_| CertError::Base64)?;
+        Certificate::from_der(&der)
+    }
+
+    pub fn from_der(der: &[u8]) -> Result<Certificate, CertError> {
+        let rsa_public_key = spki_rsa_key(der)?;
+        Ok(Certificate {
+            x5t: URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, der)),
+            x5t_s256: URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, der)),
+            rsa_public_key,
+        })
+    }
+}
+
+/// Why a `client_assertion` was refused.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub(crate) enum AssertionError {
+    #[error("the client assertion is not a compact JWT")]
+    Malformed,
+    #[error("the assertion's algorithm '{0}' is not supported (RS256 or PS256)")]
+    Algorithm(String),
+    #[error("no certificate registered on the app matches the assertion's x5t#S256/x5t")]
+    UnknownCertificate,
+    #[error("the client assertion signature is invalid")]
+    Signature,
+    #[error("the client assertion claim '{0}' is missing or wrong")]
+    Claim(&'static str),
+    #[error("the client assertion is not within its valid time range")]
+    Time,
+}
+
+/// Verifies a `client_assertion` (graph.md §1.3): a registered certificate by thumbprint, an
+/// RS256/PS256 signature by its key, `aud` = one of `audiences` (the token URLs), `iss` = `sub`
+/// = client id, `nbf` <= now < `exp` (with a little skew, as Entra allows).
+pub(crate) fn verify_assertion(
+    certs: &[Certificate],
+    jwt: &str,
+    client_id: &str,
+    audiences: &[String],
+    now: u64,
+) -> Result<(), AssertionError> {
+    use ring::signature::{self, UnparsedPublicKey};
+    let mut parts = jwt.split('.');
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(AssertionError::Malformed);
+    };
+    let decode = |x: &str| URL_SAFE_NO_PAD.decode(x.trim_end_matches('='));
+    let header: serde_json::Value = decode(h)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or(AssertionError::Malformed)?;
+    let claims: serde_json::Value = decode(p)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or(AssertionError::Malformed)?;
+    let sig = decode(s).map_err(|_| AssertionError::Malformed)?;
+    let alg = header["alg"].as_str().unwrap_or("");
+    let algorithm: &'static dyn signature::VerificationAlgorithm = match alg {
+        "RS256" => &signature::RSA_PKCS1_2048_8192_SHA256,
+        "PS256" => &signature::RSA_PSS_2048_8192_SHA256,
+        other => return Err(AssertionError::Algorithm(other.to_string())),
+    };
+    let s256 = header["x5t#S256"].as_str();
+    let sha1 = header["x5t"].as_str();
+    let cert = certs
+        .iter()
+        .find(|c| s256 == Some(c.x5t_s256.as_str()) || sha1 == Some(c.x5t.as_str()))
+        .ok_or(AssertionError::UnknownCertificate)?;
+    let signing_input = format!("{h}.{p}");
+    UnparsedPublicKey::new(algorithm, &cert.rsa_public_key)
+        .verify(signing_input.as_bytes(), &sig)
+        .map_err(|_| AssertionError::Signature)?;
+    let aud_ok = claims["aud"]
+        .as_str()
+        .is_some_and(|a| audiences.iter().any(|x| x.eq_ignore_ascii_case(a)));
+    if !aud_ok {
+        return Err(AssertionError::Claim("aud"));
+    }
+    for claim in ["iss", "sub"] {
+        if !claims[claim]
+            .as_str()
+            .is_some_and(|v| v.eq_ignore_ascii_case(client_id))
+        {
+            return Err(AssertionError::Claim(if claim == "iss" {
+                "iss"
+            } else {
+                "sub"
+            }));
+        }
+    }
+    const SKEW: u64 = 300;
+    let exp = claims["exp"].as_u64().ok_or(AssertionError::Claim("exp"))?;
+    let nbf = claims["nbf"].as_u64().unwrap_or(0);
+    if exp + SKEW <= now || nbf > now + SKEW {
+        return Err(AssertionError::Time);
+    }
+    Ok(())
+}
