@@ -186,6 +186,59 @@ async fn a_certificate_credential_sends_an_assertion_and_a_rejection_names_the_t
 }
 
 #[tokio::test]
+async fn a_registered_certificate_gets_a_token_and_syncs_end_to_end() {
+    // The emulator verifies the assertion's PS256 signature against the certificate registered
+    // on the app, finding it by x5t#S256, as Entra does.
+    let mut fx = Fixture::load(&fixtures().join("contoso.json")).expect("fixture loads");
+    let pem = std::fs::read_to_string(fixtures().join("certs/app.crt")).unwrap();
+    let app = fx
+        .apps
+        .iter_mut()
+        .find(|a| a.client_id == SYNC_APP)
+        .expect("sync app in fixture");
+    app.certificates.push(pem);
+    let emu = emulator::start(
+        fx,
+        EmulatorOptions::default(),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .expect("emulator starts");
+    // The certificate first, then a wrong secret as a "backup" that must not be needed.
+    let t = tenant(
+        &emu,
+        TENANT_ID,
+        &[(SYNC_APP, None), (SYNC_APP, Some("not-the-secret"))],
+    );
+    let checks = verify(&t).await;
+    assert!(checks[0].ok(), "{:#?}", checks[0]);
+    assert_eq!(checks[0].kind, "certificate");
+    assert!(checks[1].token.is_failed());
+
+    let client =
+        o365_ldap::graph::GraphClient::with_options(&t, ClientOptions::fast()).expect("client");
+    let users = client
+        .list_users()
+        .await
+        .expect("users with a certificate token");
+    assert!(users.len() > 10, "{}", users.len());
+    assert_eq!(client.credential_used(), Some(0));
+    assert!(
+        client
+            .credential_label(0)
+            .unwrap()
+            .contains("(certificate ")
+    );
+
+    // The same key in PKCS#1 form signs just as well.
+    let mut pkcs1 = t.clone();
+    pkcs1.credential.truncate(1);
+    pkcs1.credential[0].private_key_file = Some(fixtures().join("certs/app-pkcs1.key"));
+    assert!(verify(&pkcs1).await[0].ok(), "PKCS#1 form of the same key");
+    emu.shutdown().await;
+}
+
+#[tokio::test]
 async fn an_unreadable_certificate_is_reported_without_a_request() {
     let emu = emulator().await;
     let mut t = tenant(&emu, TENANT_ID, &[(SYNC_APP, None)]);

@@ -3,14 +3,18 @@
 //!
 //! One HTTP listener serves both roles, so its base URL is used as the client's `graph_url` *and*
 //! `login_url`:
-//! - `POST {base}/{tenant}/oauth2/v2.0/token` — client credentials (secret in body or Basic);
+//! - `POST {base}/{tenant}/oauth2/v2.0/token` — client credentials (secret in body or Basic, or a
+//!   certificate-signed `client_assertion`) and the password grant (ROPC);
 //! - `GET {base}/v1.0/users[/{id|upn}]`, `/groups[/{id}]`, `/groups/{id}/members`,
-//!   `/groups/{id}/transitiveMembers`, `/domains[/{name}]`, `/organization`;
-//! - `GET {base}/_emulator/status` — the (read-only, for now) control plane.
+//!   `/groups/{id}/transitiveMembers`, `/domains[/{name}]`, `/organization`, `/users/delta`,
+//!   `/groups/delta`;
+//! - `{base}/_emulator/...` — the control plane (status, mutations, faults, stats, delta expiry).
 //!
 //! Module map: `fixture` (file format), `tenant` (validated state and queries), `schema` (property
 //! sets), `odata` (query options, projection, links), `skiptoken` (sealed cursors), `access`
-//! (bearer check, permissions), `token` (token endpoint), `reply` (Graph envelope), `routes`.
+//! (bearer check, permissions), `token` (token endpoint), `ropc` (password grant), `cert`
+//! (certificate credentials), `changes` (mutations, change log), `delta`, `control` (control
+//! plane, faults, counters), `reply` (Graph envelope), `routes`.
 
 mod access;
 mod cert;
@@ -48,8 +52,8 @@ pub use fixture::{Fixture, FixtureApp, JsonObject};
 use state::Shared;
 use tenant::TenantState;
 
-/// Knobs that make the emulator differ from Graph on purpose (small pages, short-lived tokens).
-/// Fault injection (429s, 5xx, latency) will be added here as further fields with inert defaults.
+/// Knobs that make the emulator differ from Graph on purpose (small pages, short-lived tokens,
+/// small member slices). Runtime fault injection is [`RunningEmulator::set_faults`].
 #[derive(Clone, Debug)]
 pub struct EmulatorOptions {
     /// The largest page served, whatever `$top` asks for (1..=999). Graph's default page is 100;

@@ -30,7 +30,6 @@ pub(crate) struct App {
     /// "Allow public client flows": ROPC without a secret; sending one is then 700025.
     pub public_client: bool,
     /// SHA-1 and SHA-256 thumbprints with the SPKI of each registered certificate.
-    #[allow(dead_code)]
     pub certificates: Vec<super::cert::Certificate>,
 }
 

@@ -1,8 +1,8 @@
-//! The Entra ID v2.0 token endpoint (client credentials) and the store of issued access tokens.
+//! The Entra ID v2.0 token endpoint (client credentials by secret or certificate; the password
+//! grant lives in `ropc`) and the store of issued access tokens.
 //!
 //! Tokens are random opaque strings (Graph tokens are opaque to clients, graph.md §1.4); the store
 //! remembers each token's app permissions and expiry so Graph routes can authorise and expire them.
-//! The password grant (ROPC) will slot in as another arm of the grant-type match.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -317,13 +317,41 @@ async fn grant(
             .filter(|s| !s.is_empty())
     });
     let Some(secret) = secret else {
-        if param("client_assertion").is_some() {
-            return Err(EntraError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_client",
-                700_027,
-                "Client assertion failed signature validation. (The Graph emulator has no certificate credentials for this app.)",
-            ));
+        if let Some(assertion) = param("client_assertion") {
+            if param("client_assertion_type")
+                != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+            {
+                return Err(EntraError::missing("client_assertion_type"));
+            }
+            let audiences = [
+                format!("{}/{tenant_name}/oauth2/v2.0/token", shared.base_url),
+                format!("{}/{}/oauth2/v2.0/token", shared.base_url, tenant.tenant_id),
+            ];
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            return match super::cert::verify_assertion(
+                &app.certificates,
+                assertion,
+                &app.client_id,
+                &audiences,
+                now,
+            ) {
+                Ok(()) => Ok(access_token_body(shared, &app.permissions)),
+                Err(super::cert::AssertionError::Time) => Err(EntraError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_client",
+                    700_024,
+                    "Client assertion is not within its valid time range.",
+                )),
+                Err(e) => Err(EntraError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_client",
+                    700_027,
+                    format!("Client assertion failed signature validation. ({e})"),
+                )),
+            };
         }
         return Err(EntraError::new(
             StatusCode::UNAUTHORIZED,

@@ -390,10 +390,23 @@ impl TokenSource {
             cred.client_id(),
             self.token_url.origin().ascii_serialization()
         );
+        let common = [
+            ("scope", self.scope.clone()),
+            ("grant_type", "client_credentials".to_owned()),
+        ];
         let mut form = cred.auth_fields(&self.token_url)?;
-        form.push(("scope", self.scope.clone()));
-        form.push(("grant_type", "client_credentials".to_owned()));
-        let resp = send_with_retry(&self.policy, &what, |_| {
+        form.extend(common.iter().cloned());
+        let resp = send_with_retry(&self.policy, &what, |attempt| {
+            // A retried request gets a fresh assertion: its `jti` must not be replayed, and the
+            // first one may be near expiry after long Retry-After waits. Signing cannot fail
+            // where it just succeeded, so falling back to the first form is only a formality.
+            if attempt > 1
+                && matches!(cred, Credential::Certificate { .. })
+                && let Ok(mut fresh) = cred.auth_fields(&self.token_url)
+            {
+                fresh.extend(common.iter().cloned());
+                return self.http.post(self.token_url.clone()).form(&fresh);
+            }
             self.http.post(self.token_url.clone()).form(&form)
         })
         .await?;
