@@ -231,9 +231,10 @@ impl TenantState {
         if patch.contains_key("_password") || patch.contains_key("_signin") {
             let mut merged = JsonObject::new();
             if let Some(s) = &signin
-                && let Some(p) = &s.password {
-                    merged.insert("_password".into(), json!(p));
-                }
+                && let Some(p) = &s.password
+            {
+                merged.insert("_password".into(), json!(p));
+            }
             for k in ["_password", "_signin"] {
                 if let Some(v) = patch.get(k) {
                     merged.insert(k.into(), v.clone());
@@ -337,9 +338,10 @@ impl TenantState {
         }
         for gid in deleted.groups {
             if let Some(list) = self.members.get_mut(&gid)
-                && let Err(pos) = list.binary_search(&id) {
-                    list.insert(pos, id.clone());
-                }
+                && let Err(pos) = list.binary_search(&id)
+            {
+                list.insert(pos, id.clone());
+            }
         }
         self.users.insert(id.clone(), deleted.props);
         self.seq += 1;
