@@ -65,10 +65,8 @@ fn assertion(aud: &str, iss: &str, exp_offset: i64, tamper: bool, thumb: Option<
         &mut sig,
     )
     .expect("sign");
-    if tamper {
-        if let Some(b) = sig.first_mut() {
-            *b ^= 1;
-        }
+    if tamper && let Some(b) = sig.first_mut() {
+        *b ^= 1;
     }
     format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
 }

@@ -230,10 +230,8 @@ impl TenantState {
         let mut signin = self.signin.get(&id).cloned();
         if patch.contains_key("_password") || patch.contains_key("_signin") {
             let mut merged = JsonObject::new();
-            if let Some(s) = &signin {
-                if let Some(p) = &s.password {
-                    merged.insert("_password".into(), json!(p));
-                }
+            if let Some(p) = signin.as_ref().and_then(|s| s.password.as_ref()) {
+                merged.insert("_password".into(), json!(p));
             }
             for k in ["_password", "_signin"] {
                 if let Some(v) = patch.get(k) {
@@ -337,10 +335,10 @@ impl TenantState {
             self.upn_index.insert(upn.to_ascii_lowercase(), id.clone());
         }
         for gid in deleted.groups {
-            if let Some(list) = self.members.get_mut(&gid) {
-                if let Err(pos) = list.binary_search(&id) {
-                    list.insert(pos, id.clone());
-                }
+            if let Some(list) = self.members.get_mut(&gid)
+                && let Err(pos) = list.binary_search(&id)
+            {
+                list.insert(pos, id.clone());
             }
         }
         self.users.insert(id.clone(), deleted.props);

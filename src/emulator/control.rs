@@ -91,7 +91,7 @@ pub(crate) async fn inject(shared: &Shared) -> Option<Response> {
         return None;
     }
     let n = shared.fault_counter.fetch_add(1, Ordering::SeqCst) + 1;
-    if f.throttle_every > 0 && n % f.throttle_every == 0 {
+    if f.throttle_every > 0 && n.is_multiple_of(f.throttle_every) {
         shared.count(|s| s.throttled += 1);
         let retry_after = if f.retry_after.is_empty() {
             "0.05".to_string()
@@ -114,7 +114,7 @@ pub(crate) async fn inject(shared: &Shared) -> Option<Response> {
         );
         return Some(resp);
     }
-    if f.fail_every > 0 && n % f.fail_every == 0 {
+    if f.fail_every > 0 && n.is_multiple_of(f.fail_every) {
         shared.count(|s| s.failed += 1);
         let (status, code, message) = match f.fail_status {
             500 => (

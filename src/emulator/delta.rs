@@ -537,10 +537,11 @@ fn member_entries(tenant: &TenantState, round: &Round, gid: &str) -> Vec<Value> 
     // The net effect per member over the window, judged against current membership.
     let mut touched: BTreeMap<&str, &str> = BTreeMap::new();
     for c in window(tenant, round) {
-        if c.kind == ChangeKind::Group && c.id == gid {
-            if let Some((m, t, _)) = &c.member {
-                touched.insert(m.as_str(), t.as_str());
-            }
+        if c.kind == ChangeKind::Group
+            && c.id == gid
+            && let Some((m, t, _)) = &c.member
+        {
+            touched.insert(m.as_str(), t.as_str());
         }
     }
     touched
