@@ -268,3 +268,17 @@ async fn smart_lockout_and_grant_counters() {
     assert!(stats.token_requests >= 5);
     assert_eq!(stats.graph_requests, 0);
 }
+
+#[tokio::test]
+async fn bundled_tenant_scripts_sign_in_outcomes() {
+    let emu = boot(EmulatorOptions::default()).await;
+    for (user, pw, want) in [
+        ("mfa.user@contoso.com", "Mfa-Passw0rd!", 50076),
+        ("ca.blocked@contoso.com", "Ca-Passw0rd!", 53003),
+        ("locked.user@contoso.com", "Locked-Passw0rd!", 50053),
+        ("expired.user@contoso.com", "Expired-Passw0rd!", 50055),
+    ] {
+        let (status, body) = ropc(&emu, PUBLIC, None, user, pw).await;
+        assert_eq!((status, code(&body)), (400, want), "{user}: {body}");
+    }
+}

@@ -230,9 +230,7 @@ impl TenantState {
         let mut signin = self.signin.get(&id).cloned();
         if patch.contains_key("_password") || patch.contains_key("_signin") {
             let mut merged = JsonObject::new();
-            if let Some(s) = &signin
-                && let Some(p) = &s.password
-            {
+            if let Some(p) = signin.as_ref().and_then(|s| s.password.as_ref()) {
                 merged.insert("_password".into(), json!(p));
             }
             for k in ["_password", "_signin"] {
