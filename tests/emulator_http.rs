@@ -725,6 +725,7 @@ async fn missing_permissions_give_403_or_limited_members() {
         display_name: Some("test: groups only".into()),
         secrets: vec!["groups-only-secret".into()],
         permissions: vec!["GroupMember.Read.All".into()],
+        ..FixtureApp::default()
     });
     let emu = boot_with(fixture, EmulatorOptions::default()).await;
     let t = token_for(&emu, groups_only, "groups-only-secret").await;

@@ -60,6 +60,13 @@ pub struct FixtureApp {
     pub secrets: Vec<String>,
     #[serde(default)]
     pub permissions: Vec<String>,
+    /// "Allow public client flows": the password grant works without a secret, and sending a
+    /// secret is an error (700025). A confidential app (the default) must send its secret.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub public_client: bool,
+    /// PEM certificates (RSA) whose private keys may sign `client_assertion` JWTs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certificates: Vec<String>,
 }
 
 impl fmt::Debug for FixtureApp {
@@ -72,6 +79,8 @@ impl fmt::Debug for FixtureApp {
                 &format_args!("[{} redacted]", self.secrets.len()),
             )
             .field("permissions", &self.permissions)
+            .field("public_client", &self.public_client)
+            .field("certificates", &self.certificates.len())
             .finish()
     }
 }

@@ -13,12 +13,17 @@
 //! (bearer check, permissions), `token` (token endpoint), `reply` (Graph envelope), `routes`.
 
 mod access;
+mod cert;
+mod changes;
 mod clock;
+mod control;
+mod delta;
 mod error;
 mod fixture;
 mod ids;
 mod odata;
 mod reply;
+mod ropc;
 mod routes;
 mod schema;
 mod skiptoken;
@@ -35,6 +40,8 @@ use anyhow::Context;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use changes::{Mutation, MutationOutcome};
+pub use control::{Faults, Stats};
 pub use error::EmulatorError;
 pub use fixture::{Fixture, FixtureApp, JsonObject};
 
@@ -51,6 +58,19 @@ pub struct EmulatorOptions {
     /// Lifetime of issued access tokens (`expires_in` is its whole seconds). A short lifetime lets
     /// tests exercise expiry and refresh.
     pub token_lifetime: Duration,
+    /// How long a `$deltatoken` stays valid (Graph: 7 days for directory objects).
+    pub delta_token_lifetime: Duration,
+    /// Answer an expired delta token with 410 Gone + `Location` instead of 400 syncStateNotFound.
+    pub delta_expired_gone: bool,
+    /// The largest `members@delta` slice per group item: bigger groups recur on several items
+    /// (and pages), as Graph splits large groups.
+    pub members_per_page: usize,
+    /// Replays: each delta page after the first starts by repeating the previous page's last item.
+    pub delta_replays: bool,
+    /// Smart lockout: consecutive wrong passwords (password grant) before the account locks.
+    pub lockout_threshold: u32,
+    /// How long a smart lockout lasts.
+    pub lockout_duration: Duration,
 }
 
 impl Default for EmulatorOptions {
@@ -58,6 +78,12 @@ impl Default for EmulatorOptions {
         EmulatorOptions {
             page_size: 100,
             token_lifetime: Duration::from_secs(3599),
+            delta_token_lifetime: Duration::from_secs(7 * 24 * 3600),
+            delta_expired_gone: false,
+            members_per_page: 100,
+            delta_replays: false,
+            lockout_threshold: 10,
+            lockout_duration: Duration::from_secs(60),
         }
     }
 }
@@ -67,6 +93,7 @@ pub struct RunningEmulator {
     pub addr: SocketAddr,
     base_url: String,
     tenant_id: String,
+    shared: Arc<Shared>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
 }
@@ -80,6 +107,30 @@ impl RunningEmulator {
     /// The tenant GUID the emulator serves.
     pub fn tenant_id(&self) -> &str {
         &self.tenant_id
+    }
+
+    /// Applies a tenant mutation (what `POST /_emulator/mutate` does).
+    pub async fn mutate(&self, m: Mutation) -> Result<MutationOutcome, EmulatorError> {
+        self.shared.tenant.write().await.apply(m)
+    }
+
+    /// Request counters since start (or the last [`RunningEmulator::reset_stats`]).
+    pub fn stats(&self) -> Stats {
+        self.shared.stats()
+    }
+
+    pub fn reset_stats(&self) {
+        self.shared.reset_stats();
+    }
+
+    /// Replaces the fault-injection settings (counting restarts from the next Graph request).
+    pub fn set_faults(&self, f: Faults) {
+        self.shared.set_faults(f);
+    }
+
+    /// Makes every delta token (and delta page link) issued so far invalid.
+    pub fn expire_delta_tokens(&self) {
+        self.shared.expire_delta_tokens();
     }
 
     /// Stops accepting connections and waits (briefly) for in-flight requests to finish.
@@ -136,8 +187,14 @@ pub async fn start(
             source,
         })?;
     let base_url = base_url_for(addr);
+    if opts.members_per_page == 0 {
+        return Err(EmulatorError::Options(
+            "members_per_page must be at least 1".into(),
+        ));
+    }
     let shared = Arc::new(Shared::new(tenant, opts, base_url.clone()));
-    let app = routes::router(shared);
+    let app =
+        routes::router(Arc::clone(&shared)).into_make_service_with_connect_info::<SocketAddr>();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, app)
@@ -154,6 +211,7 @@ pub async fn start(
         addr,
         base_url,
         tenant_id,
+        shared,
         stop: Some(stop),
         task,
     })

@@ -199,9 +199,32 @@ pub(crate) async fn graph_envelope(
     let method = req.method().clone();
     let path = req.uri().path().to_string();
 
-    let mut resp = next.run(req).await;
+    let mut resp = if path.starts_with("/v1.0/") {
+        shared.count(|s| super::control::count_graph(s, &path));
+        match super::control::inject(&shared).await {
+            Some(fault) => fault,
+            None => next.run(req).await,
+        }
+    } else {
+        if path.ends_with("/oauth2/v2.0/token") {
+            shared.count(|s| s.token_requests += 1);
+        }
+        next.run(req).await
+    };
     if let Some(err) = resp.extensions_mut().remove::<GraphError>() {
+        // Keep headers the handler or injector set on purpose (410's Location, 429's Retry-After).
+        let keep: Vec<_> = ["location", "retry-after", "x-ms-throttle-information"]
+            .iter()
+            .filter_map(|h| {
+                resp.headers()
+                    .get(*h)
+                    .map(|v| (HeaderName::from_static(h), v.clone()))
+            })
+            .collect();
         resp = err.render(&ids, &shared.base_url);
+        for (name, value) in keep {
+            resp.headers_mut().insert(name, value);
+        }
     }
     tracing::debug!(%method, %path, status = resp.status().as_u16(), request_id = %ids.request_id, "graph emulator");
     let headers = resp.headers_mut();

@@ -24,6 +24,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(token_endpoint))
         .route("/v1.0/users", get(list_users))
+        .route("/v1.0/users/delta", get(super::delta::users_delta))
+        .route("/v1.0/groups/delta", get(super::delta::groups_delta))
         .route("/v1.0/users/{key}", get(get_user))
         .route("/v1.0/groups", get(list_groups))
         .route("/v1.0/groups/{id}", get(get_group))
@@ -35,8 +37,20 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/v1.0/domains", get(list_domains))
         .route("/v1.0/domains/{id}", get(get_domain))
         .route("/v1.0/organization", get(list_organization))
-        // The control plane: read-only today; mutations and fault scripts will live here.
         .route("/_emulator/status", get(status))
+        .route("/_emulator/mutate", post(super::control::mutate))
+        .route(
+            "/_emulator/faults",
+            get(super::control::get_faults).put(super::control::put_faults),
+        )
+        .route(
+            "/_emulator/stats",
+            get(super::control::get_stats).delete(super::control::reset_stats),
+        )
+        .route(
+            "/_emulator/delta/expire",
+            post(super::control::expire_delta),
+        )
         .fallback(unknown_segment)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(

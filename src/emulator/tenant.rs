@@ -22,7 +22,73 @@ use super::schema::{Entity, Fill};
 pub(crate) struct App {
     pub client_id: String,
     pub secrets: Vec<String>,
+    /// Secrets revoked through the control plane: later use gives 7000215 like any wrong secret.
+    pub revoked_secrets: Vec<String>,
+    /// Secrets past their end date: 7000222.
+    pub expired_secrets: Vec<String>,
     pub permissions: Vec<String>,
+    /// "Allow public client flows": ROPC without a secret; sending one is then 700025.
+    pub public_client: bool,
+    /// SHA-1 and SHA-256 thumbprints with the SPKI of each registered certificate.
+    #[allow(dead_code)]
+    pub certificates: Vec<super::cert::Certificate>,
+}
+
+/// What a user's password sign-in does (the emulator-only `_signin` field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SignInOutcome {
+    Ok,
+    WrongPassword,
+    Mfa,
+    MfaRegistration,
+    ConditionalAccess,
+    Disabled,
+    Locked,
+    Expired,
+    NoPassword,
+}
+
+impl SignInOutcome {
+    fn parse(s: &str) -> Option<SignInOutcome> {
+        Some(match s {
+            "ok" => SignInOutcome::Ok,
+            "wrong_password" => SignInOutcome::WrongPassword,
+            "mfa" => SignInOutcome::Mfa,
+            "mfa_registration" => SignInOutcome::MfaRegistration,
+            "conditional_access" => SignInOutcome::ConditionalAccess,
+            "disabled" => SignInOutcome::Disabled,
+            "locked" => SignInOutcome::Locked,
+            "expired" => SignInOutcome::Expired,
+            "no_password" => SignInOutcome::NoPassword,
+            _ => return None,
+        })
+    }
+}
+
+/// A user's emulator-only sign-in script: `_password` and `_signin`.
+#[derive(Debug, Clone)]
+pub(crate) struct SignIn {
+    pub password: Option<String>,
+    pub outcome: SignInOutcome,
+}
+
+/// Reads `_password` / `_signin` from a fixture (or control-plane) user object.
+pub(crate) fn sign_in_of(raw: &JsonObject, label: &str) -> Result<SignIn, EmulatorError> {
+    let password = match raw.get("_password") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(p)) => Some(p.clone()),
+        Some(_) => return Err(invalid(format!("{label}: _password must be a string"))),
+    };
+    let outcome = match raw.get("_signin") {
+        None | Some(Value::Null) => SignInOutcome::Ok,
+        Some(Value::String(s)) => SignInOutcome::parse(s).ok_or_else(|| {
+            invalid(format!(
+                "{label}: _signin '{s}' is not one of ok, wrong_password, mfa, mfa_registration, conditional_access, disabled, locked, expired, no_password"
+            ))
+        })?,
+        Some(_) => return Err(invalid(format!("{label}: _signin must be a string"))),
+    };
+    Ok(SignIn { password, outcome })
 }
 
 /// Devices, service principals and org contacts: only ever seen as group members.
@@ -35,20 +101,28 @@ pub(crate) struct DirObject {
 #[derive(Debug, Clone)]
 pub(crate) struct TenantState {
     pub tenant_id: String,
+    /// The change log delta rounds read (see `changes.rs`).
+    pub(crate) changes: Vec<super::changes::Change>,
+    /// Soft-deleted users (restorable), with the groups they were in.
+    pub(crate) deleted_users: BTreeMap<String, super::changes::DeletedUser>,
+    /// User id → password sign-in script.
+    pub(crate) signin: HashMap<String, SignIn>,
+    /// Verified domain names (lower case): valid UPN suffixes.
+    pub(crate) verified: HashSet<String>,
     /// Change-log sequence number: one per object created from the fixture. Mutations (control
     /// endpoint) will bump it and delta tokens will record it, so a deltaLink means "changes
     /// after seq N".
     pub seq: u64,
-    organization: JsonObject,
-    domains: Vec<JsonObject>,
-    apps: Vec<App>,
-    users: BTreeMap<String, JsonObject>,
-    groups: BTreeMap<String, JsonObject>,
-    others: HashMap<String, DirObject>,
+    pub(crate) organization: JsonObject,
+    pub(crate) domains: Vec<JsonObject>,
+    pub(crate) apps: Vec<App>,
+    pub(crate) users: BTreeMap<String, JsonObject>,
+    pub(crate) groups: BTreeMap<String, JsonObject>,
+    pub(crate) others: HashMap<String, DirObject>,
     /// Lower-cased UPN → user id; Graph resolves `/users/{upn}` case-insensitively.
-    upn_index: HashMap<String, String>,
+    pub(crate) upn_index: HashMap<String, String>,
     /// Group id → member ids, sorted (the order pages are served in).
-    members: HashMap<String, Vec<String>>,
+    pub(crate) members: HashMap<String, Vec<String>>,
 }
 
 fn invalid(msg: impl Into<String>) -> EmulatorError {
@@ -66,7 +140,7 @@ fn derived_created(kind_offset: i64, index: usize) -> String {
 
 /// Copies the Graph-visible properties of a fixture object, rejecting keys Graph does not have
 /// on that type (a typo would otherwise silently come back as `null`).
-fn graph_props(
+pub(crate) fn graph_props(
     entity: Entity,
     obj: &JsonObject,
     label: &str,
@@ -172,6 +246,7 @@ impl TenantState {
 
         let mut users = BTreeMap::new();
         let mut upn_index = HashMap::new();
+        let mut signin = HashMap::new();
         for (i, raw) in f.users.iter().enumerate() {
             let upn = str_prop(raw, "userPrincipalName")
                 .ok_or_else(|| invalid(format!("users[{i}]: userPrincipalName is required")))?;
@@ -194,6 +269,7 @@ impl TenantState {
                 return Err(invalid(format!("{label}: another user has this UPN")));
             }
             let guest = local.contains("#EXT#");
+            signin.insert(id.clone(), sign_in_of(raw, &label)?);
             props.insert("id".into(), json!(id));
             props.entry("accountEnabled").or_insert(json!(true));
             props
@@ -306,6 +382,10 @@ impl TenantState {
         let seq = u64::try_from(users.len() + groups.len() + others.len()).unwrap_or(u64::MAX);
         Ok(TenantState {
             tenant_id,
+            changes: Vec::new(),
+            deleted_users: BTreeMap::new(),
+            signin,
+            verified,
             seq,
             organization,
             domains,
@@ -582,10 +662,21 @@ fn build_apps(raw: &[FixtureApp]) -> Result<Vec<App>, EmulatorError> {
                 )));
             }
         }
+        let mut certificates = Vec::with_capacity(a.certificates.len());
+        for (j, pem) in a.certificates.iter().enumerate() {
+            certificates.push(
+                super::cert::Certificate::from_pem(pem)
+                    .map_err(|e| invalid(format!("apps[{i}].certificates[{j}]: {e}")))?,
+            );
+        }
         apps.push(App {
             client_id,
             secrets: a.secrets.clone(),
+            revoked_secrets: Vec::new(),
+            expired_secrets: Vec::new(),
             permissions: a.permissions.clone(),
+            public_client: a.public_client,
+            certificates,
         });
     }
     Ok(apps)

@@ -24,7 +24,7 @@ use super::state::Shared;
 use super::tenant::App;
 
 /// The first-party application id of Microsoft Graph; `{appId}/.default` is a valid Graph scope.
-const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
+pub(crate) const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
 
 /// How long an expired token is still recognised as "expired" (rather than "unknown").
 const EXPIRED_MEMORY: Duration = Duration::from_secs(3600);
@@ -80,10 +80,13 @@ pub(crate) struct EntraError {
     pub error: &'static str,
     pub code: u32,
     pub description: String,
+    pub suberror: Option<&'static str>,
+    /// A JSON string (the `claims` challenge that comes with MFA errors).
+    pub claims: Option<&'static str>,
 }
 
 impl EntraError {
-    fn new(
+    pub fn new(
         status: StatusCode,
         error: &'static str,
         code: u32,
@@ -94,10 +97,18 @@ impl EntraError {
             error,
             code,
             description: description.into(),
+            suberror: None,
+            claims: None,
         }
     }
 
-    fn missing(param: &str) -> Self {
+    pub fn with_suberror(mut self, suberror: &'static str, claims: Option<&'static str>) -> Self {
+        self.suberror = Some(suberror);
+        self.claims = claims;
+        self
+    }
+
+    pub fn missing(param: &str) -> Self {
         EntraError::new(
             StatusCode::BAD_REQUEST,
             "invalid_request",
@@ -108,7 +119,7 @@ impl EntraError {
 
     fn render(&self, base_url: &str, trace_id: &str, correlation_id: &str) -> Response {
         let ts = Utc::now().entra();
-        let body = json!({
+        let mut body = json!({
             "error": self.error,
             "error_description": format!(
                 "AADSTS{}: {}\r\nTrace ID: {trace_id}\r\nCorrelation ID: {correlation_id}\r\nTimestamp: {ts}",
@@ -120,6 +131,14 @@ impl EntraError {
             "correlation_id": correlation_id,
             "error_uri": format!("{base_url}/error?code={}", self.code),
         });
+        if let Some(obj) = body.as_object_mut() {
+            if let Some(sub) = self.suberror {
+                obj.insert("suberror".into(), json!(sub));
+            }
+            if let Some(claims) = self.claims {
+                obj.insert("claims".into(), json!(claims));
+            }
+        }
         entra_response(self.status, body.to_string(), trace_id)
     }
 }
@@ -160,9 +179,9 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     Some((unescape(id), unescape(secret)))
 }
 
-fn secret_matches(app: &App, given: &str) -> bool {
+fn secret_in(list: &[String], given: &str) -> bool {
     let given = Sha256::digest(given.as_bytes());
-    app.secrets.iter().any(|s| {
+    list.iter().any(|s| {
         let s = Sha256::digest(s.as_bytes());
         s.iter()
             .zip(given.iter())
@@ -185,16 +204,7 @@ pub(crate) async fn token_endpoint(
         .and_then(super::ids::canonical_guid)
         .unwrap_or_else(random_guid);
     match grant(&shared, &tenant, &headers, &body).await {
-        Ok(token) => {
-            let secs = shared.opts.token_lifetime.as_secs();
-            let body = json!({
-                "token_type": "Bearer",
-                "expires_in": secs,
-                "ext_expires_in": secs,
-                "access_token": token,
-            });
-            entra_response(StatusCode::OK, body.to_string(), &trace_id)
-        }
+        Ok(body) => entra_response(StatusCode::OK, body.to_string(), &trace_id),
         Err(e) => {
             tracing::debug!(code = e.code, error = e.error, "token request refused");
             e.render(&shared.base_url, &trace_id, &correlation_id)
@@ -207,7 +217,7 @@ async fn grant(
     tenant_name: &str,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<String, EntraError> {
+) -> Result<serde_json::Value, EntraError> {
     let tenant = shared.tenant.read().await;
     if !tenant.is_tenant(tenant_name) {
         return Err(EntraError::new(
@@ -238,9 +248,9 @@ async fn grant(
     let param = |name: &str| form.get(name).map(String::as_str).filter(|v| !v.is_empty());
 
     let grant_type = param("grant_type").ok_or_else(|| EntraError::missing("grant_type"))?;
-    match grant_type {
-        "client_credentials" => {}
-        // The password grant (ROPC with scripted per-user outcomes) is the next issue's work.
+    let password = match grant_type {
+        "client_credentials" => false,
+        "password" => true,
         other => {
             return Err(EntraError::new(
                 StatusCode::BAD_REQUEST,
@@ -249,7 +259,7 @@ async fn grant(
                 format!("The app requested an unsupported grant type '{other}'."),
             ));
         }
-    }
+    };
 
     let basic = basic_credentials(headers);
     let client_id = param("client_id")
@@ -267,6 +277,18 @@ async fn grant(
             ),
         )
     })?;
+
+    if password {
+        let secret = param("client_secret").map(str::to_string).or_else(|| {
+            basic
+                .as_ref()
+                .filter(|(id, _)| id.eq_ignore_ascii_case(&client_id))
+                .map(|(_, s)| s.clone())
+                .filter(|s| !s.is_empty())
+        });
+        let owned = |name: &str| param(name).map(str::to_string);
+        return super::ropc::password_grant(shared, &tenant, app, &owned, secret);
+    }
 
     let scope = param("scope").ok_or_else(|| EntraError::missing("scope"))?;
     let accepted = [
@@ -310,20 +332,47 @@ async fn grant(
             "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
         ));
     };
-    if !secret_matches(app, &secret) {
+    check_secret(app, &secret)?;
+    Ok(access_token_body(shared, &app.permissions))
+}
+
+/// The client-credentials success body.
+pub(crate) fn access_token_body(shared: &Shared, permissions: &[String]) -> serde_json::Value {
+    let token = shared.tokens.issue(permissions, shared.opts.token_lifetime);
+    let secs = shared.opts.token_lifetime.as_secs();
+    json!({
+        "token_type": "Bearer",
+        "expires_in": secs,
+        "ext_expires_in": secs,
+        "access_token": token,
+    })
+}
+
+/// A client secret is current (ok), expired (7000222) or anything else (7000215).
+pub(crate) fn check_secret(app: &App, secret: &str) -> Result<(), EntraError> {
+    if secret_in(&app.secrets, secret) {
+        return Ok(());
+    }
+    if secret_in(&app.expired_secrets, secret) {
         return Err(EntraError::new(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
-            7_000_215,
+            7_000_222,
             format!(
-                "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{}'.",
+                "The provided client secret keys for app '{}' are expired. Visit the Azure portal to create new keys for your app or consider using certificate credentials for added security.",
                 app.client_id
             ),
         ));
     }
-    Ok(shared
-        .tokens
-        .issue(&app.permissions, shared.opts.token_lifetime))
+    Err(EntraError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+        7_000_215,
+        format!(
+            "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{}'.",
+            app.client_id
+        ),
+    ))
 }
 
 #[cfg(test)]
