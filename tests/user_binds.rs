@@ -41,10 +41,16 @@ impl Running {
         self.env.certs.ca_cert.clone()
     }
     fn ldaps(&self) -> String {
-        format!("ldaps://localhost:{}", self.server.ldaps_addr().unwrap().port())
+        format!(
+            "ldaps://localhost:{}",
+            self.server.ldaps_addr().unwrap().port()
+        )
     }
     fn ldap(&self) -> String {
-        format!("ldap://localhost:{}", self.server.ldap_addr().unwrap().port())
+        format!(
+            "ldap://localhost:{}",
+            self.server.ldap_addr().unwrap().port()
+        )
     }
     fn grants(&self, upn: &str) -> u64 {
         let stats = self.env.emu.as_ref().expect("emulator runs").stats();
@@ -67,7 +73,15 @@ async fn users_bind_by_dn_upn_and_mail_over_ldaps_and_starttls() {
     let run = tool(
         &r.ca(),
         "ldapwhoami",
-        &["-x", "-H", &ldaps, "-D", "alice@contoso.com", "-w", ALICE_PW],
+        &[
+            "-x",
+            "-H",
+            &ldaps,
+            "-D",
+            "alice@contoso.com",
+            "-w",
+            ALICE_PW,
+        ],
     )
     .await;
     assert_eq!(run.code, 0, "{run:?}");
@@ -101,7 +115,10 @@ async fn users_bind_by_dn_upn_and_mail_over_ldaps_and_starttls() {
     assert_eq!(rc, 49);
     assert_eq!(r.grants("nobody@contoso.com"), before);
     // Password not trimmed: a trailing space is a different password.
-    assert_eq!(r.bind("alice@contoso.com", &format!("{ALICE_PW} ")).await.0, 49);
+    assert_eq!(
+        r.bind("alice@contoso.com", &format!("{ALICE_PW} ")).await.0,
+        49
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -182,7 +199,10 @@ async fn local_passwords_work_without_entra() {
     let (rc, text) = r.bind("bob@contoso.com", "Bob-Passw0rd!").await;
     assert_eq!(rc, 49);
     assert!(text.contains("no directory password"), "{text}");
-    assert_eq!(r.grants("alice@contoso.com") + r.grants("bob@contoso.com"), 0);
+    assert_eq!(
+        r.grants("alice@contoso.com") + r.grants("bob@contoso.com"),
+        0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -190,7 +210,11 @@ async fn cache_avoids_grants_and_outages_give_unavailable() {
     let r = Running::start("user_bind = \"entra\"\ncache_ttl = \"10m\"").await;
     assert_eq!(r.bind("alice@contoso.com", ALICE_PW).await.0, 0);
     assert_eq!(r.bind("alice@contoso.com", ALICE_PW).await.0, 0);
-    assert_eq!(r.grants("alice@contoso.com"), 1, "second bind served from the cache");
+    assert_eq!(
+        r.grants("alice@contoso.com"),
+        1,
+        "second bind served from the cache"
+    );
     let Running { mut env, server } = r;
     env.stop_graph().await;
     let r = Running { env, server };

@@ -296,7 +296,11 @@ mod tests {
     #[test]
     fn app_problems_are_misconfiguration() {
         for code in [7000218, 65001, 700016, 7000215] {
-            let status = if code == 65001 || code == 700016 { 400 } else { 401 };
+            let status = if code == 65001 || code == 700016 {
+                400
+            } else {
+                401
+            };
             let v = classify(status, &body("invalid_client", &[code], None));
             assert!(matches!(v, Verdict::Misconfigured { .. }), "{code}: {v:?}");
         }

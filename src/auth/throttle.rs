@@ -193,7 +193,12 @@ impl Throttle {
         self.begin_at(account, ip, Instant::now())
     }
 
-    fn begin_at(&self, account: &str, ip: Option<IpAddr>, now: Instant) -> Result<Attempt, Throttled> {
+    fn begin_at(
+        &self,
+        account: &str,
+        ip: Option<IpAddr>,
+        now: Instant,
+    ) -> Result<Attempt, Throttled> {
         let account = account.to_lowercase();
         // A poisoned lock means a panic elsewhere mid-update; the counters are still usable.
         let mut addrs = self.addresses.lock().unwrap_or_else(|p| p.into_inner());
@@ -269,7 +274,11 @@ mod tests {
         let t0 = Instant::now();
         let mut admitted = 0;
         for i in 0..30 {
-            if let Ok(a) = t.begin_at("user:contoso/Alice", ip("192.0.2.1"), t0 + Duration::from_secs(i)) {
+            if let Ok(a) = t.begin_at(
+                "user:contoso/Alice",
+                ip("192.0.2.1"),
+                t0 + Duration::from_secs(i),
+            ) {
                 admitted += 1;
                 t.finish_at(a, Ending::Failure, t0 + Duration::from_secs(i));
             }
@@ -279,17 +288,31 @@ mod tests {
         assert!(t.begin_at("user:contoso/bob", ip("192.0.2.2"), t0).is_ok());
         // Still locked just before the lockout ends, free after.
         assert_eq!(
-            t.begin_at("user:contoso/alice", ip("192.0.2.9"), t0 + Duration::from_secs(4 + 599)).unwrap_err(),
+            t.begin_at(
+                "user:contoso/alice",
+                ip("192.0.2.9"),
+                t0 + Duration::from_secs(4 + 599)
+            )
+            .unwrap_err(),
             Throttled::Account
         );
-        assert!(t.begin_at("user:contoso/alice", ip("192.0.2.9"), t0 + Duration::from_secs(4 + 601)).is_ok());
+        assert!(
+            t.begin_at(
+                "user:contoso/alice",
+                ip("192.0.2.9"),
+                t0 + Duration::from_secs(4 + 601)
+            )
+            .is_ok()
+        );
     }
 
     #[test]
     fn concurrent_attempts_cannot_exceed_the_limit() {
         let t = Throttle::new(limits(3, 900, 600), limits(100, 300, 600));
         let now = Instant::now();
-        let held: Vec<_> = (0..10).filter_map(|_| t.begin_at("a", None, now).ok()).collect();
+        let held: Vec<_> = (0..10)
+            .filter_map(|_| t.begin_at("a", None, now).ok())
+            .collect();
         assert_eq!(held.len(), 3);
     }
 
@@ -331,10 +354,15 @@ mod tests {
         let t = Throttle::new(limits(5, 900, 600), limits(4, 300, 600));
         let now = Instant::now();
         for n in 0..4 {
-            let a = t.begin_at(&format!("user{n}"), ip("2001:db8::1"), now).unwrap();
+            let a = t
+                .begin_at(&format!("user{n}"), ip("2001:db8::1"), now)
+                .unwrap();
             t.finish_at(a, Ending::Failure, now);
         }
-        assert_eq!(t.begin_at("user9", ip("2001:db8::1"), now).unwrap_err(), Throttled::Address);
+        assert_eq!(
+            t.begin_at("user9", ip("2001:db8::1"), now).unwrap_err(),
+            Throttled::Address
+        );
         assert!(t.begin_at("user9", ip("2001:db8::2"), now).is_ok());
     }
 
@@ -343,7 +371,9 @@ mod tests {
         let t = Throttle::with_capacity(limits(5, 900, 600), limits(5, 900, 600), 100);
         let now = Instant::now();
         for n in 0..1000 {
-            let a = t.begin_at(&format!("u{n}"), None, now + Duration::from_millis(n)).unwrap();
+            let a = t
+                .begin_at(&format!("u{n}"), None, now + Duration::from_millis(n))
+                .unwrap();
             t.finish_at(a, Ending::Failure, now);
         }
         assert!(t.accounts.lock().unwrap().slots.len() <= 100);

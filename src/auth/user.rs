@@ -119,7 +119,10 @@ fn describe(snapshot: &Snapshot, id: EntryId) -> ResolvedUser {
 /// The result of a user bind.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    Bound { dn: String, tenant: String },
+    Bound {
+        dn: String,
+        tenant: String,
+    },
     /// invalidCredentials (49) with this diagnostic message.
     Invalid(String),
     /// unavailable (52): the password could not be checked.
@@ -254,7 +257,12 @@ impl UserAuth {
         }
     }
 
-    async fn check(&self, user: &ResolvedUser, password: &str, mode: UserBind) -> (Decision, Method) {
+    async fn check(
+        &self,
+        user: &ResolvedUser,
+        password: &str,
+        mode: UserBind,
+    ) -> (Decision, Method) {
         let bound = || Decision::Bound {
             dn: user.dn.clone(),
             tenant: user.tenant.clone(),
@@ -262,10 +270,16 @@ impl UserAuth {
         if matches!(mode, UserBind::Local | UserBind::EntraOrLocal) {
             match self.local_phc(user) {
                 Ok(Some(phc)) => {
-                    return match self.slow(move |pw| super::password::verify_phc(&phc, &pw), password).await {
+                    return match self
+                        .slow(move |pw| super::password::verify_phc(&phc, &pw), password)
+                        .await
+                    {
                         Some(true) => (bound(), Method::Local),
                         Some(false) => (Decision::Invalid(INVALID.into()), Method::Local),
-                        None => (Decision::Error("internal error verifying the password".into()), Method::Local),
+                        None => (
+                            Decision::Error("internal error verifying the password".into()),
+                            Method::Local,
+                        ),
                     };
                 }
                 Ok(None) if mode == UserBind::Local => {

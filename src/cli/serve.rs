@@ -33,9 +33,8 @@ impl Server {
         let engine = Arc::new(SyncEngine::load(cfg.clone(), store)?);
         let shutdown = CancellationToken::new();
         let services = Arc::new(ServiceAccounts::from_config(&cfg.service_account)?);
-        let ctx = Arc::new(
-            LdapContext::new(engine.snapshot(), cfg.clone(), services).with_users(users),
-        );
+        let ctx =
+            Arc::new(LdapContext::new(engine.snapshot(), cfg.clone(), services).with_users(users));
         let ldap = crate::ldap::serve(ctx, shutdown.clone()).await?;
         let scheduler = if automatic_sync {
             engine.spawn_scheduler()

@@ -16,7 +16,11 @@ fn key(tenant: &str, user_id: &str) -> (String, String) {
 
 impl Store {
     /// The PHC hash of the user's local password, if one was set.
-    pub fn local_password(&self, tenant: &str, user_id: &str) -> Result<Option<String>, StoreError> {
+    pub fn local_password(
+        &self,
+        tenant: &str,
+        user_id: &str,
+    ) -> Result<Option<String>, StoreError> {
         let tx = self.db.begin_read()?;
         let table = match tx.open_table(LOCAL_PASSWORDS) {
             Ok(t) => t,
@@ -69,9 +73,14 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let id = "6F2C1B6E-8A3D-4C59-9E07-2B1D3C4E5F60";
         assert_eq!(store.local_password("contoso", id).unwrap(), None);
-        store.set_local_password("Contoso", id, "$argon2id$v=19$x").unwrap();
+        store
+            .set_local_password("Contoso", id, "$argon2id$v=19$x")
+            .unwrap();
         assert_eq!(
-            store.local_password("contoso", &id.to_lowercase()).unwrap().as_deref(),
+            store
+                .local_password("contoso", &id.to_lowercase())
+                .unwrap()
+                .as_deref(),
             Some("$argon2id$v=19$x")
         );
         assert_eq!(store.local_password("fabrikam", id).unwrap(), None);
