@@ -10,6 +10,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Check { config } => o365_ldap::cli::check::run(&config),
         Command::HashPassword => hash_password(),
+        Command::Ctl(args) => block_on(o365_ldap::cli::ctl::run(args)),
         Command::Serve { config } => block_on(o365_ldap::cli::serve::run(&config)),
         Command::Demo => block_on(o365_ldap::cli::demo::run()),
         Command::Emulator {

@@ -1,6 +1,7 @@
 //! The command line (DESIGN.md §6): argument parsing and one function per sub-command.
 
 pub mod check;
+pub mod ctl;
 pub mod demo;
 pub mod serve;
 
@@ -48,4 +49,6 @@ pub enum Command {
     },
     /// Read a password on stdin and print an argon2id PHC string for `password_hash`.
     HashPassword,
+    /// Talk to the running server over its admin socket.
+    Ctl(ctl::CtlArgs),
 }

@@ -18,6 +18,7 @@ pub struct Server {
     pub ldap: ServeHandle,
     shutdown: CancellationToken,
     scheduler: Vec<tokio::task::JoinHandle<()>>,
+    admin: Option<crate::admin::server::AdminHandle>,
 }
 
 impl Server {
@@ -36,6 +37,20 @@ impl Server {
         let ctx =
             Arc::new(LdapContext::new(engine.snapshot(), cfg.clone(), services).with_users(users));
         let ldap = crate::ldap::serve(ctx, shutdown.clone()).await?;
+        // The directory is served even if the admin socket cannot be created; `ctl` says why.
+        let admin = match crate::admin::server::start(
+            engine.clone(),
+            &cfg.server.admin_socket,
+            shutdown.clone(),
+        )
+        .await
+        {
+            Ok(h) => Some(h),
+            Err(e) => {
+                tracing::error!("admin socket not available (o365-ldap ctl will not work): {e}");
+                None
+            }
+        };
         let scheduler = if automatic_sync {
             engine.spawn_scheduler()
         } else {
@@ -46,6 +61,7 @@ impl Server {
             ldap,
             shutdown,
             scheduler,
+            admin,
         })
     }
 
@@ -62,6 +78,9 @@ impl Server {
         self.shutdown.cancel();
         for t in &self.scheduler {
             t.abort();
+        }
+        if let Some(a) = self.admin {
+            a.stop().await;
         }
         self.ldap.wait().await;
     }

@@ -109,6 +109,8 @@ fn tenant(out: &mut String, t: &TenantConfig) {
     out.push_str("\n  [tenant.sync]\n");
     kv(out, "  automatic", &t.sync.automatic.to_string());
     kv(out, "  interval", &dur(t.sync.interval));
+    kv(out, "  full_every", &dur(t.sync.full_every));
+    kv(out, "  max_deletions", &t.sync.max_deletions.to_string());
 
     let u = &t.users;
     out.push_str("\n  [tenant.users]\n");

@@ -258,6 +258,11 @@ pub struct CredentialConfig {
 pub struct SyncConfig {
     pub automatic: bool,
     pub interval: Dur,
+    /// Time between full reconcile rounds; rounds in between read Graph delta queries only.
+    pub full_every: Dur,
+    /// A round that would remove more served users than this is refused (`ctl sync --force`
+    /// applies it): a count (`500`) or a share of the users served before the round (`"10%"`).
+    pub max_deletions: MaxDeletions,
 }
 
 impl Default for SyncConfig {
@@ -265,6 +270,75 @@ impl Default for SyncConfig {
         SyncConfig {
             automatic: true,
             interval: Dur::from_secs(15 * 60),
+            full_every: Dur::from_secs(24 * 3600),
+            max_deletions: MaxDeletions::Percent(10.0),
+        }
+    }
+}
+
+/// `sync.max_deletions`: an absolute count or a percentage of the tenant's served users.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MaxDeletions {
+    Count(u64),
+    Percent(f64),
+}
+
+impl MaxDeletions {
+    /// The largest number of removals allowed when `served` users were served before.
+    pub fn limit(self, served: usize) -> u64 {
+        match self {
+            MaxDeletions::Count(n) => n,
+            MaxDeletions::Percent(p) => ((served as f64) * p / 100.0).floor() as u64,
+        }
+    }
+}
+
+impl std::fmt::Display for MaxDeletions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MaxDeletions::Count(n) => write!(f, "{n}"),
+            MaxDeletions::Percent(p) => write!(f, "\"{p}%\""),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for MaxDeletions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Count(u64),
+            Text(String),
+        }
+        let bad = |s: &str| {
+            serde::de::Error::custom(format!(
+                "'{s}' is not a deletion limit; write a count (500) or a percentage (\"10%\")"
+            ))
+        };
+        match Raw::deserialize(d)? {
+            Raw::Count(n) => Ok(MaxDeletions::Count(n)),
+            Raw::Text(s) => {
+                let t = s.trim();
+                if let Some(p) = t.strip_suffix('%') {
+                    match p.trim().parse::<f64>() {
+                        Ok(v) if (0.0..=100.0).contains(&v) => Ok(MaxDeletions::Percent(v)),
+                        _ => Err(bad(&s)),
+                    }
+                } else {
+                    t.parse::<u64>()
+                        .map(MaxDeletions::Count)
+                        .map_err(|_| bad(&s))
+                }
+            }
+        }
+    }
+}
+
+impl Serialize for MaxDeletions {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            MaxDeletions::Count(n) => s.serialize_u64(*n),
+            MaxDeletions::Percent(p) => s.serialize_str(&format!("{p}%")),
         }
     }
 }

@@ -1,13 +1,13 @@
-//! Persistence in redb: each tenant's raw Graph mirror, its number and name allocations, and
-//! (later) sync history and delta links. A sync round is committed in ONE write transaction, so
+//! Persistence in redb: each tenant's raw Graph mirror (with deleted users kept for a while),
+//! its number and name allocations, its Graph delta links and its sync history. A sync round is committed in ONE write transaction, so
 //! a crash at any moment leaves the previous round intact; writes are diffs against what is
 //! stored, so a small change costs a small write.
 
 use crate::directory::ids::Allocations;
 use crate::sync::mirror::Mirror;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -29,6 +29,10 @@ const GID_USED: TableDefinition<(&str, u32), &str> = TableDefinition::new("gid_u
 /// Name holders (`u:<uid>` / `g:<cn>`, normalised) so the first holder keeps a name.
 const NAMES: TableDefinition<Key2, &str> = TableDefinition::new("names");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// Users Graph deleted, kept while `users.keep_deleted_for` says so.
+const DELETED: TableDefinition<Key2, &[u8]> = TableDefinition::new("deleted_users");
+/// Sync rounds per tenant, keyed by a sequence number that only grows.
+const HISTORY: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("history");
 
 const SCHEMA_VERSION: &[u8] = b"1";
 
@@ -80,6 +84,17 @@ pub struct TenantState {
     pub alloc: Allocations,
     /// Unix time of the last successful sync round, if any.
     pub last_sync: Option<i64>,
+    /// Unix time of the last successful full round; delta rounds leave it alone.
+    pub last_full: Option<i64>,
+    /// The delta links the next incremental round starts from (absent: next round is full).
+    pub delta: Option<DeltaLinks>,
+}
+
+/// Graph `@odata.deltaLink`s, kept verbatim (graph.md §5).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeltaLinks {
+    pub users: String,
+    pub groups: String,
 }
 
 pub struct Store {
@@ -137,6 +152,8 @@ impl Store {
             tx.open_table(UID_USED)?;
             tx.open_table(GID_USED)?;
             tx.open_table(NAMES)?;
+            tx.open_table(DELETED)?;
+            tx.open_table(HISTORY)?;
         }
         tx.commit()?;
         Ok(())
@@ -169,6 +186,13 @@ impl Store {
         if let Some(v) = meta.get("last_sync") {
             st.last_sync = from_value(v.clone(), "tenant_meta")?;
         }
+        if let Some(v) = meta.get("last_full") {
+            st.last_full = from_value(v.clone(), "tenant_meta")?;
+        }
+        if let Some(v) = meta.get("delta") {
+            st.delta = from_value(v.clone(), "tenant_meta")?;
+        }
+        m.deleted_users = read_json_map(&tx.open_table(DELETED)?, tenant, "deleted_users")?;
         let a = &mut st.alloc;
         a.uid = read_plain_map(&tx.open_table(UID_NUMBERS)?, tenant)?;
         a.gid = read_plain_map(&tx.open_table(GID_NUMBERS)?, tenant)?;
@@ -193,8 +217,29 @@ impl Store {
         old: &TenantState,
         new: &TenantState,
     ) -> Result<(), StoreError> {
+        self.commit_round(tenant, old, new, None)
+    }
+
+    /// `commit_tenant` plus one history record, in the same transaction: a round and its
+    /// record (and its delta links, part of `new`) are committed together or not at all.
+    pub fn commit_round(
+        &self,
+        tenant: &str,
+        old: &TenantState,
+        new: &TenantState,
+        history: Option<(&serde_json::Value, usize)>,
+    ) -> Result<(), StoreError> {
         let tx = self.db.begin_write()?;
+        if let Some((rec, keep)) = history {
+            append_history(&tx, tenant, rec, keep)?;
+        }
         {
+            diff_json(
+                &mut tx.open_table(DELETED)?,
+                tenant,
+                &old.mirror.deleted_users,
+                &new.mirror.deleted_users,
+            )?;
             diff_json(
                 &mut tx.open_table(USERS)?,
                 tenant,
@@ -231,6 +276,8 @@ impl Store {
                 put_json(&mut t, tenant, "domains", &new.mirror.domains)?;
                 put_json(&mut t, tenant, "organization", &new.mirror.organization)?;
                 put_json(&mut t, tenant, "last_sync", &new.last_sync)?;
+                put_json(&mut t, tenant, "last_full", &new.last_full)?;
+                put_json(&mut t, tenant, "delta", &new.delta)?;
             }
             diff_plain(
                 &mut tx.open_table(UID_NUMBERS)?,
@@ -278,6 +325,72 @@ impl Store {
         tx.commit()?;
         Ok(())
     }
+}
+
+impl Store {
+    /// Record a round that committed nothing (failed, refused, dry run); keeps the last `keep`.
+    pub fn record_history(
+        &self,
+        tenant: &str,
+        rec: &serde_json::Value,
+        keep: usize,
+    ) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        append_history(&tx, tenant, rec, keep)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The last `limit` history records of `tenant`, newest first.
+    pub fn history(
+        &self,
+        tenant: &str,
+        limit: usize,
+    ) -> Result<Vec<serde_json::Value>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(HISTORY)?;
+        let mut out = Vec::new();
+        for row in t.range((tenant, 0u64)..=(tenant, u64::MAX))?.rev() {
+            if out.len() >= limit {
+                break;
+            }
+            let (_, v) = row?;
+            out.push(
+                serde_json::from_slice(v.value()).map_err(|e| StoreError::Corrupt {
+                    table: "history",
+                    message: e.to_string(),
+                })?,
+            );
+        }
+        Ok(out)
+    }
+}
+
+fn append_history(
+    tx: &redb::WriteTransaction,
+    tenant: &str,
+    rec: &serde_json::Value,
+    keep: usize,
+) -> Result<(), StoreError> {
+    let mut t = tx.open_table(HISTORY)?;
+    let last = t
+        .range((tenant, 0u64)..=(tenant, u64::MAX))?
+        .next_back()
+        .transpose()?
+        .map(|(k, _)| k.value().1);
+    let seq = last.map_or(1, |n| n.saturating_add(1));
+    let bytes = serde_json::to_vec(rec).map_err(|e| StoreError::Db(e.to_string()))?;
+    t.insert((tenant, seq), bytes.as_slice())?;
+    // Trim the oldest beyond `keep`.
+    let first_kept = seq.saturating_sub(keep.max(1) as u64 - 1);
+    let old: Vec<u64> = t
+        .range((tenant, 0u64)..(tenant, first_kept))?
+        .map(|r| r.map(|(k, _)| k.value().1))
+        .collect::<Result<_, _>>()?;
+    for n in old {
+        t.remove((tenant, n))?;
+    }
+    Ok(())
 }
 
 fn from_value<T: DeserializeOwned>(
@@ -391,4 +504,50 @@ fn put_json<T: Serialize>(
     let bytes = serde_json::to_vec(v).map_err(|e| StoreError::Db(e.to_string()))?;
     t.insert((tenant, key), bytes.as_slice())?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::models::User;
+    use crate::sync::mirror::DeletedUser;
+
+    #[test]
+    fn delta_links_deleted_users_and_history_persist() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut new = TenantState::default();
+        new.delta = Some(DeltaLinks {
+            users: "https://graph.example/v1.0/users/delta?$deltatoken=a,b+c".into(),
+            groups: "https://graph.example/v1.0/groups/delta?$deltatoken=x".into(),
+        });
+        new.last_full = Some(7);
+        new.mirror.deleted_users.insert(
+            "u1".into(),
+            DeletedUser {
+                user: User {
+                    id: "u1".into(),
+                    display_name: Some("O'Brien, Ann".into()),
+                    ..Default::default()
+                },
+                deleted_at: 5,
+            },
+        );
+        for i in 0..5 {
+            let rec = serde_json::json!({ "n": i });
+            store
+                .commit_round("t", &TenantState::default(), &new, Some((&rec, 3)))
+                .unwrap();
+        }
+        store
+            .record_history("other", &serde_json::json!({"n": 99}), 3)
+            .unwrap();
+        let back = store.load_tenant("t").unwrap();
+        assert_eq!(back.delta, new.delta);
+        assert_eq!(back.last_full, Some(7));
+        assert_eq!(back.mirror.deleted_users, new.mirror.deleted_users);
+        let h = store.history("t", 10).unwrap();
+        let ns: Vec<i64> = h.iter().filter_map(|v| v["n"].as_i64()).collect();
+        assert_eq!(ns, [4, 3, 2], "newest first, trimmed to 3, other tenants apart");
+    }
 }

@@ -2,16 +2,22 @@
 //! store in one transaction, and swapping in the snapshot derived from it. Readers never wait:
 //! a failed round commits nothing and the previous snapshot keeps being served.
 
+pub mod delta;
 pub mod fetch;
+pub mod guard;
 pub mod mirror;
+pub mod report;
 
 use crate::config::Config;
+use crate::config::TenantConfig;
 use crate::directory::build::{BuildReport, TenantInput, build_tenant};
 use crate::directory::{Snapshot, build::TenantBuild};
 use crate::graph::GraphClient;
 use crate::store::{Store, StoreError, TenantState};
 use arc_swap::ArcSwap;
+use delta::DeltaStats;
 use mirror::{generalized_time, now_unix};
+pub use report::{Changes, HistoryRecord, Mode, Outcome as HistoryOutcome, Trigger};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,6 +34,50 @@ pub enum SyncError {
     },
     #[error("tenant {tenant}: {source}")]
     Store { tenant: String, source: StoreError },
+    #[error("tenant {tenant}: {source}")]
+    Delta {
+        tenant: String,
+        source: delta::DeltaError,
+    },
+    #[error(
+        "tenant {tenant}: refused: this round would remove {removed} of {served} served users, more than sync.max_deletions allows ({limit}); nothing was changed. Check Microsoft 365, then run `o365-ldap ctl sync --tenant {tenant} --force` to apply it"
+    )]
+    Refused {
+        tenant: String,
+        removed: usize,
+        served: usize,
+        limit: u64,
+        report: Box<RoundReport>,
+    },
+}
+
+/// How a round is asked to run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RoundOptions {
+    pub trigger: Trigger,
+    /// Read everything even when delta links are stored.
+    pub full: bool,
+    /// Fetch and derive, report, commit nothing.
+    pub dry_run: bool,
+    /// Apply a round `sync.max_deletions` would refuse.
+    pub force: bool,
+}
+
+/// Progress lines for `ctl sync` while a round runs.
+pub type Progress = tokio::sync::mpsc::UnboundedSender<String>;
+
+fn say(p: Option<&Progress>, msg: impl Into<String>) {
+    if let Some(p) = p {
+        let _ = p.send(msg.into());
+    }
+}
+
+/// A stored deltaLink Graph no longer accepts: a sync-state code, 410, or any 4xx other than
+/// 401/403/429 (graph.md §5 client rule).
+fn delta_link_rejected(e: &crate::graph::GraphError) -> bool {
+    e.is_sync_state_invalid()
+        || e.api()
+            .is_some_and(|a| (400..500).contains(&a.status) && !matches!(a.status, 401 | 403 | 429))
 }
 
 /// What a finished round did.
@@ -39,6 +89,63 @@ pub struct RoundReport {
     pub build: BuildReport,
     pub credential_used: Option<usize>,
     pub duration_ms: u128,
+    pub mode: Mode,
+    /// Graph was read in full (asked, first round, periodic reconcile, or expired delta link).
+    pub full_read: bool,
+    pub dry_run: bool,
+    pub changes: Changes,
+    pub delta: DeltaStats,
+    /// Why a real round would be (or, with --force, was) refused by `sync.max_deletions`.
+    pub would_refuse: Option<String>,
+}
+
+impl RoundReport {
+    pub fn history(&self, trigger: Trigger, started: i64, ended: i64) -> HistoryRecord {
+        let c = &self.changes;
+        HistoryRecord {
+            tenant: self.tenant.clone(),
+            trigger,
+            mode: self.mode,
+            full_read: self.full_read,
+            started,
+            ended,
+            users_read: self.users_read,
+            users_added: c.users_added.len(),
+            users_updated: c.users_updated.len(),
+            users_removed: c.users_removed.len(),
+            users_inactivated: c.users_inactivated.len(),
+            groups: c.groups,
+            groups_added: c.groups_added.len(),
+            groups_updated: c.groups_updated.len(),
+            groups_removed: c.groups_removed.len(),
+            memberships_changed: self.delta.memberships_changed,
+            users_active: c.users_active,
+            users_inactive: c.users_inactive,
+            outcome: HistoryOutcome::Ok,
+            error: None,
+            credential: self.credential_used,
+            collisions: self
+                .build
+                .collisions
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{}: {} keeps it, {} gets a suffixed name",
+                        c.name, c.holder, c.loser
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+/// History records kept per tenant.
+pub const HISTORY_KEEP: usize = 200;
+
+struct Prepared {
+    report: RoundReport,
+    snapshot: Snapshot,
+    states: HashMap<String, TenantState>,
 }
 
 pub struct SyncEngine {
@@ -48,6 +155,8 @@ pub struct SyncEngine {
     /// Last committed state per tenant. The lock serialises rounds; readers never take it.
     states: Mutex<HashMap<String, TenantState>>,
     generation: AtomicU64,
+    /// Unix time of each tenant's next scheduled round (for `ctl status`).
+    next_run: std::sync::Mutex<HashMap<String, i64>>,
 }
 
 impl SyncEngine {
@@ -70,6 +179,7 @@ impl SyncEngine {
             snapshot: Arc::new(ArcSwap::from_pointee(Snapshot::empty())),
             states: Mutex::new(HashMap::new()),
             generation: AtomicU64::new(1),
+            next_run: std::sync::Mutex::new(HashMap::new()),
         };
         let Derived {
             snapshot: snap,
@@ -157,55 +267,365 @@ impl SyncEngine {
         }
     }
 
-    /// One full round for `tenant`: read Graph, derive, commit in one transaction, swap.
+    /// One round for `tenant` (delta when links are stored, else full), triggered manually.
     pub async fn sync_tenant(&self, tenant: &str) -> Result<RoundReport, SyncError> {
+        self.run_round(tenant, RoundOptions::default(), None).await
+    }
+
+    /// One round: read Graph (delta or full), derive, check the deletion guard, then commit
+    /// mirror, allocations, delta links and the history record in one transaction and swap the
+    /// snapshot. A failed or refused round commits nothing but its history record; a dry run
+    /// commits only its history record.
+    pub async fn run_round(
+        &self,
+        tenant: &str,
+        opts: RoundOptions,
+        progress: Option<&Progress>,
+    ) -> Result<RoundReport, SyncError> {
         let cfg = self
             .config
             .tenant
             .iter()
             .find(|t| t.name == tenant)
             .ok_or_else(|| SyncError::UnknownTenant(tenant.to_string()))?;
+        let started_unix = now_unix();
+        let mut states = self.states.lock().await;
+        let result = self
+            .prepare(cfg, &states, opts, progress, started_unix)
+            .await;
+        let failed = |mode: Mode, outcome: HistoryOutcome, msg: String| {
+            let rec = HistoryRecord {
+                tenant: tenant.to_string(),
+                trigger: opts.trigger,
+                mode,
+                started: started_unix,
+                ended: now_unix(),
+                outcome,
+                error: Some(msg),
+                ..HistoryRecord::default()
+            };
+            self.record(tenant, &rec);
+        };
+        let mode_asked = if opts.dry_run {
+            Mode::DryRun
+        } else {
+            Mode::Full
+        };
+        let prepared = match result {
+            Ok(p) => p,
+            Err(e) => {
+                say(progress, format!("round failed: {e}"));
+                failed(mode_asked, HistoryOutcome::Failed, e.to_string());
+                return Err(e);
+            }
+        };
+        let Prepared {
+            mut report,
+            snapshot,
+            states: derived,
+        } = prepared;
+        let ended = now_unix();
+        if opts.dry_run {
+            let rec = report.history(opts.trigger, started_unix, ended);
+            self.record(tenant, &rec);
+            return Ok(report);
+        }
+        if let Some(msg) = report.would_refuse.take() {
+            if !opts.force {
+                let removed = report.changes.users_removed.len();
+                let served = report.changes.users_before;
+                let limit = cfg.sync.max_deletions.limit(served);
+                let err = SyncError::Refused {
+                    tenant: tenant.to_string(),
+                    removed,
+                    served,
+                    limit,
+                    report: Box::new(report.clone()),
+                };
+                let mut rec = report.history(opts.trigger, started_unix, ended);
+                rec.outcome = HistoryOutcome::Refused;
+                rec.error = Some(err.to_string());
+                self.record(tenant, &rec);
+                say(progress, msg);
+                return Err(err);
+            }
+            say(progress, format!("{msg}; applied because of --force"));
+        }
+        let Some(committed) = derived.get(tenant).cloned() else {
+            return Err(SyncError::UnknownTenant(tenant.to_string()));
+        };
+        let old = states.get(tenant).cloned().unwrap_or_default();
+        let rec = report.history(opts.trigger, started_unix, ended);
+        let rec_json = serde_json::to_value(&rec).unwrap_or_default();
+        if let Err(source) =
+            self.store
+                .commit_round(tenant, &old, &committed, Some((&rec_json, HISTORY_KEEP)))
+        {
+            let err = SyncError::Store {
+                tenant: tenant.to_string(),
+                source,
+            };
+            failed(report.mode, HistoryOutcome::Failed, err.to_string());
+            return Err(err);
+        }
+        self.snapshot.store(Arc::new(snapshot));
+        *states = derived;
+        say(progress, "committed");
+        Ok(report)
+    }
+
+    fn record(&self, tenant: &str, rec: &HistoryRecord) {
+        let json = serde_json::to_value(rec).unwrap_or_default();
+        if let Err(e) = self.store.record_history(tenant, &json, HISTORY_KEEP) {
+            tracing::error!(tenant = %tenant, "cannot record the round in history: {e}");
+        }
+    }
+
+    /// Everything of a round that does not commit: fetch, merge, derive, diff, guard check.
+    async fn prepare(
+        &self,
+        cfg: &TenantConfig,
+        states: &HashMap<String, TenantState>,
+        opts: RoundOptions,
+        progress: Option<&Progress>,
+        now: i64,
+    ) -> Result<Prepared, SyncError> {
+        let tenant = cfg.name.as_str();
         let started = std::time::Instant::now();
         let graph_err = |source: crate::graph::GraphError| SyncError::Graph {
             tenant: tenant.to_string(),
             source,
         };
         let client = GraphClient::new(cfg).map_err(graph_err)?;
-        let mut mirror = fetch::full_read(&client).await.map_err(graph_err)?;
-
-        let mut states = self.states.lock().await;
         let old = states.get(tenant).cloned().unwrap_or_default();
-        mirror.stamp_changes(&old.mirror, &generalized_time(now_unix()));
-        let new_state = TenantState {
-            mirror,
-            alloc: old.alloc.clone(),
-            last_sync: Some(now_unix()),
+        let keep_secs = cfg.users.keep_deleted_for.get().as_secs() as i64;
+        let full_due = old
+            .last_full
+            .is_none_or(|t| now.saturating_sub(t) >= cfg.sync.full_every.get().as_secs() as i64);
+        let now_gt = generalized_time(now);
+        let mut stats = DeltaStats::default();
+        let mut new_state: Option<TenantState> = None;
+        let mut full_read = opts.full || full_due || old.delta.is_none();
+        if !full_read && let Some(links) = &old.delta {
+            say(progress, "reading changes (users delta)");
+            match self
+                .delta_state(
+                    &client,
+                    &old,
+                    links,
+                    keep_secs > 0,
+                    now,
+                    &mut stats,
+                    progress,
+                )
+                .await
+            {
+                Ok(st) => new_state = Some(st),
+                Err(SyncError::Graph { source, .. }) if delta_link_rejected(&source) => {
+                    say(
+                        progress,
+                        format!(
+                            "the stored delta link was rejected ({source}); running a full round"
+                        ),
+                    );
+                    tracing::warn!(tenant = %tenant, "delta link rejected, full round: {source}");
+                    stats = DeltaStats::default();
+                    full_read = true;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let mut st = match new_state {
+            Some(st) => st,
+            None => {
+                say(progress, "reading users, groups and members (full)");
+                let (mut mirror, links) = fetch::full_read(&client).await.map_err(graph_err)?;
+                full_read = true;
+                // Users Graph no longer lists are deleted: keep them for a while if asked.
+                mirror.deleted_users = old.mirror.deleted_users.clone();
+                for (id, u) in &old.mirror.users {
+                    if !mirror.users.contains_key(id) && keep_secs > 0 {
+                        mirror.deleted_users.insert(
+                            id.clone(),
+                            mirror::DeletedUser {
+                                user: u.clone(),
+                                deleted_at: now,
+                            },
+                        );
+                    }
+                }
+                let present: Vec<String> = mirror
+                    .deleted_users
+                    .keys()
+                    .filter(|id| mirror.users.contains_key(*id))
+                    .cloned()
+                    .collect();
+                for id in present {
+                    mirror.deleted_users.remove(&id);
+                }
+                mirror.stamp_changes(&old.mirror, &now_gt);
+                TenantState {
+                    mirror,
+                    alloc: old.alloc.clone(),
+                    last_sync: Some(now),
+                    last_full: Some(now),
+                    delta: links,
+                }
+            }
         };
+        delta::purge_deleted(&mut st.mirror, keep_secs, now);
+        let users_read = st.mirror.users.len();
+        let groups_read = st.mirror.groups.len();
+        say(progress, "applying policy and deriving the directory");
         let Derived {
-            snapshot: snap,
+            snapshot,
             states: derived,
             mut reports,
-        } = self.derive(&states, Some((tenant, &new_state)));
-        let Some(committed) = derived.get(tenant).cloned() else {
-            return Err(SyncError::UnknownTenant(tenant.to_string()));
+        } = self.derive(states, Some((tenant, &st)));
+        let before = self.snapshot.load();
+        let changes = report::diff(&before, &snapshot, tenant);
+        let removed = changes.users_removed.len();
+        let would_refuse = guard::exceeded(cfg.sync.max_deletions, changes.users_before, removed)
+            .map(|limit| {
+                format!(
+                    "this round would remove {removed} of {} served users, more than sync.max_deletions = {} allows ({limit})",
+                    changes.users_before, cfg.sync.max_deletions
+                )
+            });
+        let mode = if opts.dry_run {
+            Mode::DryRun
+        } else if full_read {
+            Mode::Full
+        } else {
+            Mode::Delta
         };
-        self.store
-            .commit_tenant(tenant, &old, &committed)
-            .map_err(|source| SyncError::Store {
+        Ok(Prepared {
+            report: RoundReport {
                 tenant: tenant.to_string(),
-                source,
-            })?;
-        let report = RoundReport {
-            tenant: tenant.to_string(),
-            users_read: committed.mirror.users.len(),
-            groups_read: committed.mirror.groups.len(),
-            build: reports.remove(tenant).unwrap_or_default(),
-            credential_used: client.credential_used(),
-            duration_ms: started.elapsed().as_millis(),
+                users_read,
+                groups_read,
+                build: reports.remove(tenant).unwrap_or_default(),
+                credential_used: client.credential_used(),
+                duration_ms: started.elapsed().as_millis(),
+                mode,
+                full_read,
+                dry_run: opts.dry_run,
+                changes,
+                delta: stats,
+                would_refuse,
+            },
+            snapshot,
+            states: derived,
+        })
+    }
+
+    /// Read both delta collections from the stored links and merge them into a copy of the
+    /// mirror. Graph sends only changed objects, so the work beyond the copy grows with them.
+    #[allow(clippy::too_many_arguments)]
+    async fn delta_state(
+        &self,
+        client: &GraphClient,
+        old: &TenantState,
+        links: &crate::store::DeltaLinks,
+        keep_deleted: bool,
+        now: i64,
+        stats: &mut DeltaStats,
+        progress: Option<&Progress>,
+    ) -> Result<TenantState, SyncError> {
+        let tenant = client.tenant_name().to_string();
+        let graph_err = |source| SyncError::Graph {
+            tenant: tenant.clone(),
+            source,
         };
-        self.snapshot.store(Arc::new(snap));
-        *states = derived;
-        Ok(report)
+        let users = fetch::read_delta(client, &links.users)
+            .await
+            .map_err(graph_err)?;
+        say(progress, "reading changes (groups delta)");
+        let groups = fetch::read_delta(client, &links.groups)
+            .await
+            .map_err(graph_err)?;
+        let mut m = old.mirror.clone();
+        let delta_err = |source| SyncError::Delta {
+            tenant: tenant.clone(),
+            source,
+        };
+        delta::apply_users(&mut m, &users.objects, keep_deleted, now, stats).map_err(delta_err)?;
+        let removed: std::collections::BTreeSet<String> = users
+            .objects
+            .iter()
+            .filter(|o| o.get("@removed").is_some())
+            .filter_map(|o| o.get("id").and_then(serde_json::Value::as_str))
+            .map(str::to_string)
+            .collect();
+        delta::apply_groups(&mut m, &groups.objects, &removed, stats).map_err(delta_err)?;
+        delta::stamp_touched(&mut m, &stats.touched, &generalized_time(now));
+        say(
+            progress,
+            format!(
+                "{} user and {} group changes read",
+                users.objects.len(),
+                groups.objects.len()
+            ),
+        );
+        Ok(TenantState {
+            mirror: m,
+            alloc: old.alloc.clone(),
+            last_sync: Some(now),
+            last_full: old.last_full,
+            delta: Some(crate::store::DeltaLinks {
+                users: users.delta_link,
+                groups: groups.delta_link,
+            }),
+        })
+    }
+
+    /// History of `tenant` (all tenants when `None`), newest first.
+    pub fn history(
+        &self,
+        tenant: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<HistoryRecord>, SyncError> {
+        let mut out = Vec::new();
+        for t in &self.config.tenant {
+            if tenant.is_some_and(|n| n != t.name) {
+                continue;
+            }
+            let rows = self
+                .store
+                .history(&t.name, limit)
+                .map_err(|source| SyncError::Store {
+                    tenant: t.name.clone(),
+                    source,
+                })?;
+            out.extend(
+                rows.into_iter()
+                    .filter_map(|v| serde_json::from_value(v).ok()),
+            );
+        }
+        if let Some(t) = tenant
+            && self.config.tenant(t).is_none()
+        {
+            return Err(SyncError::UnknownTenant(t.to_string()));
+        }
+        out.sort_by(|a: &HistoryRecord, b| b.started.cmp(&a.started));
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    /// The mirror of `tenant` as last committed.
+    pub async fn tenant_state(&self, tenant: &str) -> Option<TenantState> {
+        self.states.lock().await.get(tenant).cloned()
+    }
+
+    /// Unix time of `tenant`'s next scheduled round, if the scheduler runs it.
+    pub fn next_run(&self, tenant: &str) -> Option<i64> {
+        self.next_run.lock().ok()?.get(tenant).copied()
+    }
+
+    fn set_next_run(&self, tenant: &str, at: i64) {
+        if let Ok(mut m) = self.next_run.lock() {
+            m.insert(tenant.to_string(), at);
+        }
     }
 
     /// Run rounds for every tenant with `sync.automatic`: one at start, then every
@@ -220,18 +640,26 @@ impl SyncEngine {
                 let name = t.name.clone();
                 let every = t.sync.interval.get();
                 tokio::spawn(async move {
+                    let mut trigger = Trigger::Startup;
                     loop {
-                        match engine.sync_tenant(&name).await {
+                        let opts = RoundOptions {
+                            trigger,
+                            ..RoundOptions::default()
+                        };
+                        match engine.run_round(&name, opts, None).await {
                             Ok(r) => tracing::info!(
                                 tenant = %name,
+                                mode = ?r.mode,
                                 users = r.build.users_active,
                                 groups = r.build.groups,
                                 collisions = r.build.collisions.len(),
                                 ms = r.duration_ms as u64,
                                 "sync round committed"
                             ),
-                            Err(e) => tracing::error!(tenant = %name, "sync round failed, still serving the last committed directory: {e}"),
+                            Err(e) => tracing::error!(tenant = %name, "sync round not applied, still serving the last committed directory: {e}"),
                         }
+                        trigger = Trigger::Scheduled;
+                        engine.set_next_run(&name, now_unix().saturating_add(every.as_secs() as i64));
                         tokio::time::sleep(every).await;
                     }
                 })

@@ -1,0 +1,258 @@
+//! What the admin socket answers besides sync: `status`, `explain` (a user's Graph facts and
+//! the policy's reasoning), `verify` (each credential's token and permissions), and the JSON
+//! form of a round report.
+
+use crate::graph::{ClientOptions, Credential, GraphClient, GraphError};
+use crate::sync::{HistoryOutcome, RoundReport, SyncEngine, SyncError, report};
+use serde_json::{Value, json};
+
+pub fn round_json(tenant: &str, res: Result<RoundReport, SyncError>) -> Value {
+    let body = |r: &RoundReport| {
+        json!({
+            "mode": r.mode,
+            "full_read": r.full_read,
+            "dry_run": r.dry_run,
+            "users_read": r.users_read,
+            "groups_read": r.groups_read,
+            "credential": r.credential_used,
+            "duration_ms": r.duration_ms as u64,
+            "changes": r.changes,
+            "memberships_changed": r.delta.memberships_changed,
+            "collisions": r.build.collisions.iter().map(|c| json!({
+                "name": c.name, "holder": c.holder, "loser": c.loser
+            })).collect::<Vec<_>>(),
+            "would_refuse": r.would_refuse,
+        })
+    };
+    match res {
+        Ok(r) => json!({"tenant": tenant, "outcome": "ok", "error": null, "report": body(&r)}),
+        Err(SyncError::Refused { ref report, .. }) => {
+            let b = body(report);
+            json!({"tenant": tenant, "outcome": "refused", "error": res.as_ref().err().map(ToString::to_string), "report": b})
+        }
+        Err(e) => {
+            json!({"tenant": tenant, "outcome": "failed", "error": e.to_string(), "report": null})
+        }
+    }
+}
+
+/// Per tenant: last success, last error, served counts, next scheduled round.
+pub fn status(engine: &SyncEngine) -> Result<Value, SyncError> {
+    let snap = engine.snapshot().load_full();
+    let mut out = Vec::new();
+    for t in &engine.config().tenant {
+        let hist = engine.history(Some(&t.name), crate::sync::HISTORY_KEEP)?;
+        let ok = hist
+            .iter()
+            .find(|h| h.outcome == HistoryOutcome::Ok && h.mode != crate::sync::Mode::DryRun);
+        let err = hist.iter().find(|h| h.outcome != HistoryOutcome::Ok);
+        let counts = report::diff(&snap, &snap, &t.name);
+        out.push(json!({
+            "tenant": t.name,
+            "served": snap.tenants.iter().any(|x| x.name == t.name),
+            "last_success": ok.map(|h| h.ended),
+            "last_success_mode": ok.map(|h| h.mode),
+            "last_error": err.map(|h| json!({"at": h.ended, "outcome": h.outcome, "message": h.error})),
+            "users_active": counts.users_active,
+            "users_inactive": counts.users_inactive,
+            "groups": counts.groups,
+            "automatic": t.sync.automatic,
+            "next_run": engine.next_run(&t.name),
+        }));
+    }
+    Ok(Value::Array(out))
+}
+
+/// Find a user by UPN, mail, uid or Graph id and explain them.
+pub async fn explain(engine: &SyncEngine, who: &str) -> Result<Value, String> {
+    let snap = engine.snapshot().load_full();
+    let w = who.trim();
+    for t in &engine.config().tenant {
+        let Some(st) = engine.tenant_state(&t.name).await else {
+            continue;
+        };
+        let m = &st.mirror;
+        let eq = |v: &Option<String>| v.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(w));
+        // A uid is matched through the served entry, whose entryUUID is the Graph id.
+        let by_uid = snap
+            .entries()
+            .iter()
+            .filter(|e| e.kind == crate::directory::entry::EntryKind::User)
+            .find(|e| e.first("uid").is_some_and(|u| u.eq_ignore_ascii_case(w)))
+            .and_then(|e| e.first("entryUUID"))
+            .map(str::to_string);
+        let found = m
+            .users
+            .values()
+            .find(|u| {
+                u.id.eq_ignore_ascii_case(w)
+                    || eq(&u.user_principal_name)
+                    || eq(&u.mail)
+                    || by_uid.as_deref() == Some(u.id.as_str())
+            })
+            .map(|u| (u.clone(), None))
+            .or_else(|| {
+                m.deleted_users
+                    .values()
+                    .find(|d| {
+                        d.user.id.eq_ignore_ascii_case(w)
+                            || eq(&d.user.user_principal_name)
+                            || eq(&d.user.mail)
+                    })
+                    .map(|d| (d.user.clone(), Some(d.deleted_at)))
+            });
+        let Some((u, deleted_at)) = found else {
+            continue;
+        };
+        let outcome = crate::policy::apply(m, t);
+        let verdict = outcome.users.get(&u.id);
+        let entry = snap.entries().iter().find(|e| {
+            e.kind == crate::directory::entry::EntryKind::User
+                && e.first("entryUUID") == Some(u.id.as_str())
+        });
+        let domain = u
+            .user_principal_name
+            .as_deref()
+            .and_then(|x| x.rsplit_once('@'))
+            .map(|(_, d)| d.to_string());
+        let groups: Vec<String> = entry
+            .map(|e| e.values("memberOf").iter().map(|v| v.to_string()).collect())
+            .unwrap_or_default();
+        let guest = u.is_guest();
+        let mut summary = Vec::new();
+        if guest {
+            summary.push(
+                "this user is a guest (an invited external account: userType Guest or #EXT# in the UPN)"
+                    .to_string(),
+            );
+        }
+        if deleted_at.is_some() {
+            summary.push("this user was deleted in Microsoft 365 and is kept locked for users.keep_deleted_for".to_string());
+        }
+        return Ok(json!({
+            "tenant": t.name,
+            "id": u.id,
+            "upn": u.user_principal_name,
+            "mail": u.mail,
+            "display_name": u.display_name,
+            "enabled": u.is_enabled(),
+            "user_type": u.user_type,
+            "guest": guest,
+            "domain": domain,
+            "deleted_at": deleted_at,
+            "status": verdict.map(|v| format!("{:?}", v.status).to_lowercase()),
+            "trail": verdict.map(|v| v.trail.clone()).unwrap_or_default(),
+            "summary": summary,
+            "dn": entry.map(|e| e.dn.to_string()),
+            "uid": entry.and_then(|e| e.first("uid")),
+            "uid_number": entry.and_then(|e| e.first("uidNumber")),
+            "gid_number": entry.and_then(|e| e.first("gidNumber")),
+            "locked": entry.and_then(|e| e.first("nsAccountLock")).is_some_and(|v| v.eq_ignore_ascii_case("true")),
+            "groups": groups,
+        }));
+    }
+    Err(format!(
+        "no user {w:?} in any tenant's mirror (searched UPN, mail, uid and Graph id)"
+    ))
+}
+
+/// For each credential of each (or one) tenant: get a token, then probe the permissions the
+/// sync needs. Each failure is a plain sentence.
+pub async fn verify(engine: &SyncEngine, tenant: Option<&str>) -> Result<Value, String> {
+    let mut out = Vec::new();
+    if let Some(t) = tenant
+        && engine.config().tenant(t).is_none()
+    {
+        return Err(format!("unknown tenant {t:?}"));
+    }
+    for t in &engine.config().tenant {
+        if tenant.is_some_and(|n| n != t.name) {
+            continue;
+        }
+        for (i, c) in t.credential.iter().enumerate() {
+            let mut problems = Vec::new();
+            let mut probes = Vec::new();
+            let client = Credential::from_config(i, c).and_then(|cred| {
+                GraphClient::from_parts(
+                    &t.name,
+                    &t.tenant_id,
+                    &t.graph_url,
+                    &t.login_url,
+                    vec![cred],
+                    ClientOptions::default(),
+                )
+            });
+            match client {
+                Err(e) => problems.push(sentence(&e, "")),
+                Ok(client) => {
+                    for (path, perm) in [
+                        ("users?$top=1&$select=id", "User.Read.All"),
+                        (
+                            "groups?$top=1&$select=id",
+                            "Group.Read.All (or GroupMember.Read.All)",
+                        ),
+                        ("domains", "Domain.Read.All"),
+                    ] {
+                        match client.get_json(path).await {
+                            Ok(_) => probes.push(json!({"probe": path, "ok": true})),
+                            Err(e) => {
+                                let s = sentence(&e, perm);
+                                probes.push(json!({"probe": path, "ok": false, "error": s}));
+                                let token_failed = e.token().is_some()
+                                    || matches!(e, GraphError::AllCredentialsFailed { .. });
+                                problems.push(s);
+                                if token_failed {
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            out.push(json!({
+                "tenant": t.name,
+                "credential": i,
+                "client_id": c.client_id,
+                "ok": problems.is_empty(),
+                "problems": problems,
+                "probes": probes,
+            }));
+        }
+    }
+    Ok(Value::Array(out))
+}
+
+fn token_sentence(e: &crate::graph::TokenError) -> String {
+    let b = &e.body;
+    let plain = if b.has_code(7000215) {
+        "the client secret is wrong (AADSTS7000215): paste the secret's Value, not its ID"
+    } else if b.has_code(7000222) {
+        "the client secret has expired (AADSTS7000222): create a new secret in the app registration"
+    } else if b.has_code(700016) {
+        "the application is unknown in this tenant (AADSTS700016): check client_id and tenant_id, and that the app is consented in this tenant"
+    } else if b.has_code(90002) {
+        "the tenant does not exist (AADSTS90002): check tenant_id and login_url"
+    } else {
+        return format!("cannot get a token: {e}");
+    };
+    format!("cannot get a token for client {}: {plain}", e.client_id)
+}
+
+fn sentence(e: &GraphError, perm: &str) -> String {
+    match e {
+        GraphError::Token(t) => token_sentence(t),
+        GraphError::AllCredentialsFailed { errors, .. } => errors
+            .first()
+            .map(|e| sentence(e, perm))
+            .unwrap_or_else(|| e.to_string()),
+        GraphError::Api(a)
+            if a.code.eq_ignore_ascii_case("Authorization_RequestDenied") || a.status == 403 =>
+        {
+            format!(
+                "the application is missing the Microsoft Graph application permission {perm} (GET {} was denied: {}); add it and grant admin consent",
+                a.path, a.code
+            )
+        }
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,193 @@
+//! The admin socket server started by `serve`: socket creation (0600, stale file removed),
+//! peer credential check, and request dispatch to the sync engine.
+
+use super::{AdminError, Request, Response, inspect};
+use crate::sync::{RoundOptions, SyncEngine, SyncError, Trigger};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio_util::sync::CancellationToken;
+
+/// A request line longer than this is refused (requests are a few hundred bytes).
+const MAX_REQUEST: u64 = 64 * 1024;
+
+pub struct AdminHandle {
+    pub path: PathBuf,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl AdminHandle {
+    /// Stop accepting and remove the socket file.
+    pub async fn stop(self) {
+        self.task.abort();
+        let _ = self.task.await;
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Create the socket at `path` and serve requests until `shutdown`.
+pub async fn start(
+    engine: Arc<SyncEngine>,
+    path: &Path,
+    shutdown: CancellationToken,
+) -> Result<AdminHandle, AdminError> {
+    let p = path.display().to_string();
+    let io = |source| AdminError::Io {
+        path: p.clone(),
+        source,
+    };
+    if let Some(parent) = path.parent()
+        && !parent.as_os_str().is_empty()
+        && !parent.exists()
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o750)
+            .create(parent)
+            .map_err(io)?;
+    }
+    if path.exists() {
+        // A live server answers; a stale file from a crash does not.
+        if UnixStream::connect(path).await.is_ok() {
+            return Err(AdminError::Protocol {
+                path: p,
+                message: "another server is listening on this socket".into(),
+            });
+        }
+        std::fs::remove_file(path).map_err(io)?;
+    }
+    let listener = UnixListener::bind(path).map_err(io)?;
+    // Before the first accept: nobody else may connect (peer uids are checked as well, which
+    // also covers the instant between bind and chmod).
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+    // The socket file belongs to the effective uid that created it: the server's own.
+    let own_uid = std::fs::metadata(path).map_err(io)?.uid();
+    let path_buf = path.to_path_buf();
+    let task = tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                acc = listener.accept() => match acc {
+                    Ok((stream, _)) => {
+                        let engine = engine.clone();
+                        tokio::spawn(async move {
+                            if let Err(e) = serve_conn(engine, stream, own_uid).await {
+                                tracing::debug!("admin connection: {e}");
+                            }
+                        });
+                    }
+                    Err(e) => {
+                        tracing::warn!("admin socket accept: {e}");
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                },
+            }
+        }
+    });
+    Ok(AdminHandle {
+        path: path_buf,
+        task,
+    })
+}
+
+async fn send(stream: &mut (impl AsyncWriteExt + Unpin), r: &Response) -> std::io::Result<()> {
+    let mut line = serde_json::to_string(r).unwrap_or_else(|_| "{}".into());
+    line.push('\n');
+    stream.write_all(line.as_bytes()).await
+}
+
+async fn serve_conn(
+    engine: Arc<SyncEngine>,
+    stream: UnixStream,
+    own_uid: u32,
+) -> std::io::Result<()> {
+    let uid = stream.peer_cred()?.uid();
+    let (read, mut write) = stream.into_split();
+    if uid != 0 && uid != own_uid {
+        tracing::warn!(uid, "admin socket: connection from another user refused");
+        let msg = format!(
+            "permission denied: uid {uid} may not use the admin socket (only root and uid {own_uid})"
+        );
+        return send(&mut write, &Response::Error { message: msg }).await;
+    }
+    let mut line = String::new();
+    let mut reader = BufReader::new(tokio::io::AsyncReadExt::take(read, MAX_REQUEST));
+    reader.read_line(&mut line).await?;
+    let req: Request = match serde_json::from_str(line.trim()) {
+        Ok(r) => r,
+        Err(e) => {
+            let message = format!("bad request: {e}");
+            return send(&mut write, &Response::Error { message }).await;
+        }
+    };
+    let reply = match req {
+        Request::Status => inspect::status(&engine).map_err(|e| e.to_string()),
+        Request::History { tenant } => engine
+            .history(tenant.as_deref(), crate::sync::HISTORY_KEEP)
+            .map(|h| serde_json::to_value(h).unwrap_or_default())
+            .map_err(|e| e.to_string()),
+        Request::Explain { who } => inspect::explain(&engine, &who).await,
+        Request::Verify { tenant } => inspect::verify(&engine, tenant.as_deref()).await,
+        Request::Sync {
+            tenant,
+            full,
+            dry_run,
+            force,
+        } => {
+            let opts = RoundOptions {
+                trigger: Trigger::Manual,
+                full,
+                dry_run,
+                force,
+            };
+            sync(&engine, tenant, opts, &mut write).await
+        }
+    };
+    match reply {
+        Ok(data) => send(&mut write, &Response::Result { data }).await,
+        Err(message) => send(&mut write, &Response::Error { message }).await,
+    }
+}
+
+async fn sync(
+    engine: &Arc<SyncEngine>,
+    tenant: Option<String>,
+    opts: RoundOptions,
+    write: &mut (impl AsyncWriteExt + Unpin),
+) -> Result<serde_json::Value, String> {
+    let tenants: Vec<String> = match tenant {
+        Some(t) if engine.config().tenant(&t).is_none() => {
+            return Err(SyncError::UnknownTenant(t).to_string());
+        }
+        Some(t) => vec![t],
+        None => engine
+            .config()
+            .tenant
+            .iter()
+            .map(|t| t.name.clone())
+            .collect(),
+    };
+    let mut out = Vec::new();
+    for t in tenants {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let e = engine.clone();
+        let name = t.clone();
+        // Spawned: a client that goes away does not cut a round short.
+        let round = tokio::spawn(async move { e.run_round(&name, opts, Some(&tx)).await });
+        while let Some(m) = rx.recv().await {
+            let _ = send(
+                write,
+                &Response::Progress {
+                    message: format!("{t}: {m}"),
+                },
+            )
+            .await;
+        }
+        let res = round.await.map_err(|e| format!("sync task: {e}"))?;
+        out.push(inspect::round_json(&t, res));
+    }
+    Ok(serde_json::Value::Array(out))
+}
