@@ -225,3 +225,42 @@ async fn cache_avoids_grants_and_outages_give_unavailable() {
     let (rc, _) = r.bind("alice@contoso.com", "other").await;
     assert_eq!(rc, 52);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_password_through_the_admin_socket_while_serving() {
+    use o365_ldap::admin::{Request, client};
+    let r = Running::start("user_bind = \"entra_or_local\"\ncache_ttl = \"0s\"").await;
+    let sock = r.env.dir.path().join("admin.sock");
+    let set = Request::SetPassword {
+        user: "bob".into(),
+        password: Some("Local pw ".into()),
+    };
+    let data = client::call(&sock, &set, |_| {})
+        .await
+        .expect("set-password");
+    assert!(
+        data["message"].as_str().unwrap().contains("uid=bob"),
+        "{data}"
+    );
+    // entra_or_local: the local password is checked first, without asking Entra.
+    assert_eq!(r.bind("bob@contoso.com", "Local pw ").await.0, 0);
+    assert_eq!(r.grants("bob@contoso.com"), 0);
+    // Remove it: the Microsoft 365 password works again (through Entra).
+    let rm = Request::SetPassword {
+        user: "bob@contoso.com".into(),
+        password: None,
+    };
+    let data = client::call(&sock, &rm, |_| {}).await.expect("remove");
+    assert!(
+        data["message"].as_str().unwrap().contains("removed"),
+        "{data}"
+    );
+    assert_eq!(r.bind("bob@contoso.com", "Bob-Passw0rd!").await.0, 0);
+    assert_eq!(r.grants("bob@contoso.com"), 1);
+    // Unknown users are an error, not a silent success.
+    let bad = Request::SetPassword {
+        user: "nobody@contoso.com".into(),
+        password: Some("x".into()),
+    };
+    assert!(client::call(&sock, &bad, |_| {}).await.is_err());
+}
