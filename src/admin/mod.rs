@@ -34,6 +34,12 @@ pub enum Request {
         #[serde(default)]
         tenant: Option<String>,
     },
+    /// Set (or with `password: null`, remove) a user's local password.
+    SetPassword {
+        user: String,
+        #[serde(default)]
+        password: Option<String>,
+    },
 }
 
 /// One response line; a request gets any number of `Progress` lines, then exactly one

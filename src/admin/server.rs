@@ -137,6 +137,13 @@ async fn serve_conn(
             .map_err(|e| e.to_string()),
         Request::Explain { who } => inspect::explain(&engine, &who).await,
         Request::Verify { tenant } => inspect::verify(&engine, tenant.as_deref()).await,
+        Request::SetPassword { user, password } => {
+            let snapshot = engine.snapshot().load_full();
+            crate::auth::handle_set_password(engine.store(), &snapshot, &user, password)
+                .await
+                .map(|m| serde_json::json!({ "message": m }))
+                .map_err(|e| e.to_string())
+        }
         Request::Sync {
             tenant,
             full,

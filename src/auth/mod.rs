@@ -1,11 +1,21 @@
 //! Bind verification: service accounts from the config (argon2id, with a verified-credential
-//! cache) and password hashing for `o365-ldap hash-password`. User binds slot in here later.
+//! cache), user binds (`auth.user_bind`: Entra password grant, local passwords, credential
+//! cache), brute-force throttling, the bind audit log, and `o365-ldap hash-password`.
 
+pub mod audit;
+pub mod cache;
+pub mod entra;
+pub mod local;
 pub mod password;
 pub mod service;
+pub mod throttle;
+pub mod user;
 
+pub use audit::{AuditCounters, counters};
+pub use local::{handle_set_password, remove_password, set_password};
 pub use password::hash_password;
 pub use service::{ServiceAccount, ServiceAccounts};
+pub use user::{Decision, UserAuth, UserBindResult};
 
 /// Errors of the auth module. Messages never contain a password.
 #[derive(Debug, thiserror::Error)]
@@ -21,4 +31,12 @@ pub enum AuthError {
     DuplicateAccount(String),
     #[error("password verification task failed: {0}")]
     Task(String),
+    #[error("an empty password cannot be set; an empty bind password means an anonymous bind")]
+    EmptyPassword,
+    #[error("no served user is called '{0}'; give a DN, userPrincipalName, mail or uid")]
+    UnknownUser(String),
+    #[error("'{0}' matches several users (one per tenant?); give the user's DN")]
+    AmbiguousUser(String),
+    #[error("password store: {0}")]
+    Store(String),
 }

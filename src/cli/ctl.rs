@@ -50,6 +50,14 @@ pub enum CtlCommand {
         #[arg(long)]
         tenant: Option<String>,
     },
+    /// Set a user's local (directory) password, read from stdin or a no-echo prompt.
+    SetPassword {
+        /// DN, UPN, mail or uid of a served user.
+        user: String,
+        /// Remove the local password instead.
+        #[arg(long)]
+        remove: bool,
+    },
 }
 
 pub async fn run(args: CtlArgs) -> anyhow::Result<()> {
@@ -72,6 +80,14 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<()> {
             tenant: tenant.clone(),
         },
         CtlCommand::Explain { who } => Request::Explain { who: who.clone() },
+        CtlCommand::SetPassword { user, remove } => Request::SetPassword {
+            user: user.clone(),
+            password: if *remove {
+                None
+            } else {
+                Some(super::setpw::read_password()?)
+            },
+        },
         CtlCommand::Verify { tenant } => Request::Verify {
             tenant: tenant.clone(),
         },
@@ -101,6 +117,10 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<()> {
                 CtlCommand::History { .. } => human_history(&data),
                 CtlCommand::Explain { .. } => human_explain(&data),
                 CtlCommand::Verify { .. } => human_verify(&data),
+                CtlCommand::SetPassword { .. } => format!(
+                    "{}\n",
+                    data.get("message").and_then(Value::as_str).unwrap_or("")
+                ),
             }
         );
     }

@@ -4,6 +4,7 @@ pub mod check;
 pub mod ctl;
 pub mod demo;
 pub mod serve;
+pub mod setpw;
 
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;

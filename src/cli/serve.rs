@@ -30,10 +30,12 @@ impl Server {
             Store::open(&cfg.server.data_dir)
                 .with_context(|| format!("server.data_dir = {:?}", cfg.server.data_dir))?,
         );
+        let users = Arc::new(crate::auth::UserAuth::new(cfg.clone(), Some(store.clone())));
         let engine = Arc::new(SyncEngine::load(cfg.clone(), store)?);
         let shutdown = CancellationToken::new();
         let services = Arc::new(ServiceAccounts::from_config(&cfg.service_account)?);
-        let ctx = Arc::new(LdapContext::new(engine.snapshot(), cfg.clone(), services));
+        let ctx =
+            Arc::new(LdapContext::new(engine.snapshot(), cfg.clone(), services).with_users(users));
         let ldap = crate::ldap::serve(ctx, shutdown.clone()).await?;
         // The directory is served even if the admin socket cannot be created; `ctl` says why.
         let admin = match crate::admin::server::start(

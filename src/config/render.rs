@@ -19,7 +19,23 @@ pub fn render_effective(cfg: &Config) -> String {
     );
     server(&mut out, &cfg.server);
     out.push_str("\n[auth]\n");
-    kv(&mut out, "user_bind", &quote(cfg.auth.user_bind.as_str()));
+    let a = &cfg.auth;
+    kv(&mut out, "user_bind", &quote(a.user_bind.as_str()));
+    kv(&mut out, "cache_ttl", &dur(a.cache_ttl));
+    kv(
+        &mut out,
+        "max_failures_per_account",
+        &a.max_failures_per_account.to_string(),
+    );
+    kv(&mut out, "account_window", &dur(a.account_window));
+    kv(
+        &mut out,
+        "max_failures_per_ip",
+        &a.max_failures_per_ip.to_string(),
+    );
+    kv(&mut out, "ip_window", &dur(a.ip_window));
+    kv(&mut out, "lockout", &dur(a.lockout));
+    kv(&mut out, "entra_timeout", &dur(a.entra_timeout));
     for a in &cfg.service_account {
         account(&mut out, a);
     }
@@ -80,6 +96,12 @@ fn tenant(out: &mut String, t: &TenantConfig) {
     }
     kv(out, "graph_url", &quote(&t.graph_url));
     kv(out, "login_url", &quote(&t.login_url));
+    match &t.password_grant_client_id {
+        Some(id) => kv(out, "password_grant_client_id", &quote(id)),
+        None => out.push_str(
+            "# password_grant_client_id: not set; user binds use the first credential's app\n",
+        ),
+    }
     for c in &t.credential {
         credential(out, c);
     }

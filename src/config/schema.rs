@@ -101,12 +101,32 @@ impl LogFormat {
 #[serde(deny_unknown_fields, default)]
 pub struct AuthConfig {
     pub user_bind: UserBind,
+    /// How long a password Entra accepted is remembered (as a salted slow hash); `"0s"` disables.
+    pub cache_ttl: Dur,
+    /// Failed binds for one account within `account_window` before it is locked out locally.
+    /// Default 5, below Entra's smart-lockout threshold (about 10).
+    pub max_failures_per_account: u32,
+    pub account_window: Dur,
+    /// Failed binds from one source address within `ip_window` before it is locked out.
+    pub max_failures_per_ip: u32,
+    pub ip_window: Dur,
+    /// How long a locked-out account or address is refused without checking the password.
+    pub lockout: Dur,
+    /// Timeout of one password-grant request to Entra.
+    pub entra_timeout: Dur,
 }
 
 impl Default for AuthConfig {
     fn default() -> Self {
         AuthConfig {
             user_bind: UserBind::Entra,
+            cache_ttl: Dur::from_secs(600),
+            max_failures_per_account: 5,
+            account_window: Dur::from_secs(900),
+            max_failures_per_ip: 20,
+            ip_window: Dur::from_secs(300),
+            lockout: Dur::from_secs(900),
+            entra_timeout: Dur::from_secs(10),
         }
     }
 }
@@ -156,6 +176,10 @@ pub struct TenantConfig {
     pub graph_url: String,
     #[serde(default = "default_login_url")]
     pub login_url: String,
+    /// Client id used for the password grant (user binds with `auth.user_bind = "entra"`): a
+    /// public client with "Allow public client flows". Defaults to the first credential's app.
+    #[serde(default)]
+    pub password_grant_client_id: Option<String>,
     #[serde(default)]
     pub credential: Vec<CredentialConfig>,
     #[serde(default)]
@@ -191,6 +215,7 @@ impl Default for TenantConfig {
             base_dn: None,
             graph_url: default_graph_url(),
             login_url: default_login_url(),
+            password_grant_client_id: None,
             credential: Vec::new(),
             sync: SyncConfig::default(),
             users: UsersConfig::default(),

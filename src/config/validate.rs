@@ -89,9 +89,46 @@ pub(super) fn is_env_name(s: &str) -> bool {
 pub(super) fn validate(cfg: &Config) -> Vec<Problem> {
     let mut p = Problems::default();
     server(&cfg.server, &mut p);
+    auth(&cfg.auth, &mut p);
     tenants(&cfg.tenant, &mut p);
     service_accounts(&cfg.service_account, &cfg.tenant, &mut p);
     p.into_vec()
+}
+
+fn auth(a: &super::AuthConfig, p: &mut Problems) {
+    let counts = [
+        ("max_failures_per_account", a.max_failures_per_account),
+        ("max_failures_per_ip", a.max_failures_per_ip),
+    ];
+    for (name, n) in counts {
+        if n == 0 {
+            p.push(
+                format!("auth.{name}"),
+                "must be at least 1; it is the number of failed binds tolerated before a lockout",
+            );
+        }
+    }
+    if a.max_failures_per_account >= 10 {
+        p.push(
+            "auth.max_failures_per_account",
+            format!(
+                "is {}; keep it below Entra's smart-lockout threshold (about 10) so an attacker \
+                 cannot lock the user out of Microsoft 365 through this server (default 5)",
+                a.max_failures_per_account
+            ),
+        );
+    }
+    let windows = [
+        ("account_window", a.account_window),
+        ("ip_window", a.ip_window),
+        ("lockout", a.lockout),
+        ("entra_timeout", a.entra_timeout),
+    ];
+    for (name, d) in windows {
+        if d.get().is_zero() {
+            p.push(format!("auth.{name}"), "must be longer than 0s");
+        }
+    }
 }
 
 fn server(s: &ServerConfig, p: &mut Problems) {
@@ -311,6 +348,17 @@ fn tenants(list: &[TenantConfig], p: &mut Problems) {
         }
         service_url(&format!("{key}.graph_url"), &t.graph_url, p);
         service_url(&format!("{key}.login_url"), &t.login_url, p);
+        if let Some(id) = &t.password_grant_client_id
+            && !is_guid(id)
+        {
+            p.push(
+                format!("{key}.password_grant_client_id"),
+                format!(
+                    "`{id}` is not an application (client) id; copy the GUID from the app \
+                     registration's Overview page"
+                ),
+            );
+        }
         if t.credential.is_empty() {
             p.push(
                 format!("{key}.credential"),

@@ -33,12 +33,13 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
-/// What the LDAP service reads: the served snapshot (swapped by sync), the config and the
-/// service accounts.
+/// What the LDAP service reads: the served snapshot (swapped by sync), the config, the
+/// service accounts and user-bind state (throttle, credential cache, local passwords).
 pub struct LdapContext {
     pub snapshot: Arc<ArcSwap<Snapshot>>,
     pub config: Arc<Config>,
     pub services: Arc<ServiceAccounts>,
+    pub users: Arc<crate::auth::UserAuth>,
 }
 
 impl LdapContext {
@@ -47,11 +48,19 @@ impl LdapContext {
         config: Arc<Config>,
         services: Arc<ServiceAccounts>,
     ) -> LdapContext {
+        let users = Arc::new(crate::auth::UserAuth::new(Arc::clone(&config), None));
         LdapContext {
             snapshot,
             config,
             services,
+            users,
         }
+    }
+
+    /// Use `users` for user binds (the server passes one with the store, for local passwords).
+    pub fn with_users(mut self, users: Arc<crate::auth::UserAuth>) -> LdapContext {
+        self.users = users;
+        self
     }
 }
 

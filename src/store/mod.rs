@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+mod passwords;
+
 type Key2<'a> = (&'a str, &'a str);
 
 const USERS: TableDefinition<Key2, &[u8]> = TableDefinition::new("users");

@@ -207,6 +207,11 @@ impl SyncEngine {
     }
 
     /// The snapshot handle LDAP sessions read from.
+    /// The database handle (local passwords are set through the admin socket with it).
+    pub fn store(&self) -> Arc<Store> {
+        Arc::clone(&self.store)
+    }
+
     pub fn snapshot(&self) -> Arc<ArcSwap<Snapshot>> {
         self.snapshot.clone()
     }

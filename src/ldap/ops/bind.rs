@@ -1,6 +1,9 @@
 //! Simple bind (RFC 4513): anonymous, service accounts, and the slot for user binds. Every
 //! outcome is written to the audit log; a failed bind leaves the connection anonymous.
 
+use crate::auth::Decision;
+use crate::auth::audit::{self, BindEvent, Method, Outcome};
+use crate::auth::throttle::Ending;
 use crate::ldap::LdapContext;
 use crate::ldap::dir;
 use crate::ldap::handler::result;
@@ -16,6 +19,27 @@ pub(crate) enum BindOutcome {
     Refused(LdapResultCode, String),
 }
 
+/// A decided bind with what the audit log records about it.
+#[derive(Debug)]
+struct Decided {
+    outcome: BindOutcome,
+    method: Method,
+    /// The entry the bind name resolved to.
+    dn: Option<String>,
+    throttled: bool,
+}
+
+impl Decided {
+    fn refused(method: Method, code: LdapResultCode, message: impl Into<String>) -> Decided {
+        Decided {
+            outcome: BindOutcome::Refused(code, message.into()),
+            method,
+            dn: None,
+            throttled: false,
+        }
+    }
+}
+
 const INVALID_CREDENTIALS: &str = "invalid credentials";
 
 pub async fn bind(
@@ -27,35 +51,39 @@ pub async fn bind(
     // Whatever happens next, the previous identity is gone (RFC 4513 §4: a failed bind
     // leaves the connection anonymous).
     session.reset_identity();
-    let outcome = decide(session, ctx, &req).await;
-    let peer = session.peer.map(|p| p.to_string()).unwrap_or_default();
-    let res = match outcome {
+    let decided = decide(session, ctx, &req).await;
+    let (outcome, reason) = match &decided.outcome {
+        BindOutcome::Bound(_) => (Outcome::Success, ""),
+        BindOutcome::Refused(_, _) if decided.throttled => (Outcome::Throttled, ""),
+        BindOutcome::Refused(LdapResultCode::Unavailable | LdapResultCode::Other, m) => {
+            (Outcome::Unavailable, m.as_str())
+        }
+        BindOutcome::Refused(_, m) => (Outcome::Failure, m.as_str()),
+    };
+    let reason = if decided.throttled {
+        crate::auth::user::THROTTLED
+    } else {
+        reason
+    };
+    let dn = match &decided.outcome {
+        BindOutcome::Bound(identity) => identity.dn().map(str::to_owned),
+        BindOutcome::Refused(..) => decided.dn.clone(),
+    };
+    audit::record(&BindEvent {
+        peer: session.peer,
+        bind_name: &req.dn,
+        dn: dn.as_deref(),
+        method: decided.method,
+        outcome,
+        reason,
+        tls: session.tls,
+    });
+    let res = match decided.outcome {
         BindOutcome::Bound(identity) => {
-            tracing::info!(
-                target: "o365_ldap::audit",
-                event = "bind",
-                outcome = "success",
-                dn = %req.dn,
-                identity = identity.dn().unwrap_or(""),
-                peer = %peer,
-                tls = session.tls,
-            );
             session.identity = identity;
             result(LdapResultCode::Success, "")
         }
-        BindOutcome::Refused(code, message) => {
-            tracing::info!(
-                target: "o365_ldap::audit",
-                event = "bind",
-                outcome = "failure",
-                dn = %req.dn,
-                code = code.clone() as i64,
-                reason = %message,
-                peer = %peer,
-                tls = session.tls,
-            );
-            result(code, message)
-        }
+        BindOutcome::Refused(code, message) => result(code, message),
     };
     LdapMsg::new(
         msgid,
@@ -66,10 +94,15 @@ pub async fn bind(
     )
 }
 
-async fn decide(session: &Session, ctx: &LdapContext, req: &LdapBindRequest) -> BindOutcome {
-    use BindOutcome::Refused;
+async fn decide(session: &Session, ctx: &LdapContext, req: &LdapBindRequest) -> Decided {
+    let method = if req.dn.is_empty() {
+        Method::Anonymous
+    } else {
+        Method::None
+    };
+    let refuse = |code, message: String| Decided::refused(method, code, message);
     if req.version != 3 {
-        return Refused(
+        return refuse(
             LdapResultCode::ProtocolError,
             format!(
                 "LDAP version {} is not supported; use version 3",
@@ -80,7 +113,7 @@ async fn decide(session: &Session, ctx: &LdapContext, req: &LdapBindRequest) -> 
     let password = match &req.cred {
         LdapBindCred::Simple(pw) => pw,
         LdapBindCred::SASL(sasl) => {
-            return Refused(
+            return refuse(
                 LdapResultCode::AuthMethodNotSupported,
                 format!(
                     "SASL ({}) is not supported; use a simple bind over TLS",
@@ -89,23 +122,30 @@ async fn decide(session: &Session, ctx: &LdapContext, req: &LdapBindRequest) -> 
             );
         }
         LdapBindCred::Unsupported => {
-            return Refused(
+            return refuse(
                 LdapResultCode::AuthMethodNotSupported,
                 "authentication method not supported; use a simple bind over TLS".into(),
             );
         }
     };
     match (req.dn.is_empty(), password.is_empty()) {
-        (true, true) => return BindOutcome::Bound(Identity::Anonymous),
+        (true, true) => {
+            return Decided {
+                outcome: BindOutcome::Bound(Identity::Anonymous),
+                method: Method::Anonymous,
+                dn: None,
+                throttled: false,
+            };
+        }
         (true, false) => {
-            return Refused(
+            return refuse(
                 LdapResultCode::InvalidCredentials,
                 INVALID_CREDENTIALS.into(),
             );
         }
         // RFC 4513 §5.1.2: an unauthenticated bind must not be mistaken for a password check.
         (false, true) => {
-            return Refused(
+            return refuse(
                 LdapResultCode::UnwillingToPerform,
                 "unauthenticated bind (DN with no password) disallowed".into(),
             );
@@ -113,7 +153,7 @@ async fn decide(session: &Session, ctx: &LdapContext, req: &LdapBindRequest) -> 
         (false, false) => {}
     }
     if !session.tls && !ctx.config.server.allow_plaintext_bind {
-        return Refused(
+        return refuse(
             LdapResultCode::ConfidentialityRequired,
             "a bind with a password needs TLS: use LDAPS or StartTLS".into(),
         );
@@ -123,26 +163,68 @@ async fn decide(session: &Session, ctx: &LdapContext, req: &LdapBindRequest) -> 
         return bind_user(session, ctx, &req.dn, password).await;
     };
     match find_service_account(ctx, &ndn) {
-        Some((account, dn)) => match ctx.services.verify(&account, password).await {
-            Ok(true) => BindOutcome::Bound(Identity::Service {
+        Some((account, dn)) => bind_service(session, ctx, &account, dn, password).await,
+        None => bind_user(session, ctx, &req.dn, password).await,
+    }
+}
+
+/// Bind as a service account, behind the same throttle as users (protects argon2 CPU too).
+async fn bind_service(
+    session: &Session,
+    ctx: &LdapContext,
+    account: &std::sync::Arc<crate::auth::ServiceAccount>,
+    dn: String,
+    password: &str,
+) -> Decided {
+    let throttle = ctx.users.throttle();
+    let key = format!("service:{}", account.name);
+    let decided = |outcome, throttled| Decided {
+        outcome,
+        method: Method::Service,
+        dn: Some(dn.clone()),
+        throttled,
+    };
+    let attempt = match throttle.begin(&key, session.peer.map(|p| p.ip())) {
+        Ok(a) => a,
+        Err(_) => {
+            return decided(
+                BindOutcome::Refused(
+                    LdapResultCode::InvalidCredentials,
+                    crate::auth::user::THROTTLED.into(),
+                ),
+                true,
+            );
+        }
+    };
+    let (outcome, ending) = match ctx.services.verify(account, password).await {
+        Ok(true) => (
+            BindOutcome::Bound(Identity::Service {
                 name: account.name.clone(),
-                dn,
+                dn: dn.clone(),
                 tenants: account.tenants.clone(),
             }),
-            Ok(false) => Refused(
+            Ending::Success,
+        ),
+        Ok(false) => (
+            BindOutcome::Refused(
                 LdapResultCode::InvalidCredentials,
                 INVALID_CREDENTIALS.into(),
             ),
-            Err(e) => {
-                tracing::error!(error = %e, "service account verification failed");
-                Refused(
+            Ending::Failure,
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "service account verification failed");
+            (
+                BindOutcome::Refused(
                     LdapResultCode::Other,
                     "internal error verifying the password".into(),
-                )
-            }
-        },
-        None => bind_user(session, ctx, &req.dn, password).await,
-    }
+                ),
+                Ending::Neutral,
+            )
+        }
+    };
+    throttle.finish(attempt, ending);
+    decided(outcome, false)
 }
 
 /// The service account a normalised bind DN names, with the DN spelled as the server spells
@@ -174,15 +256,23 @@ fn find_service_account(
     None
 }
 
-/// Bind as a directory user (full DN, UPN or mail). The `auth.user_bind` methods plug in here.
-async fn bind_user(
-    _session: &Session,
-    _ctx: &LdapContext,
-    _name: &str,
-    _password: &str,
-) -> BindOutcome {
-    BindOutcome::Refused(
-        LdapResultCode::InvalidCredentials,
-        "invalid credentials (user binds are not enabled yet)".into(),
-    )
+/// Bind as a directory user (full DN, UPN or mail) with the `auth.user_bind` method.
+async fn bind_user(session: &Session, ctx: &LdapContext, name: &str, password: &str) -> Decided {
+    let snapshot = ctx.snapshot.load();
+    let r = ctx
+        .users
+        .bind(&snapshot, name, password, session.peer.map(|p| p.ip()))
+        .await;
+    let outcome = match r.decision {
+        Decision::Bound { dn, tenant } => BindOutcome::Bound(Identity::User { dn, tenant }),
+        Decision::Invalid(m) => BindOutcome::Refused(LdapResultCode::InvalidCredentials, m),
+        Decision::Unavailable(m) => BindOutcome::Refused(LdapResultCode::Unavailable, m),
+        Decision::Error(m) => BindOutcome::Refused(LdapResultCode::Other, m),
+    };
+    Decided {
+        outcome,
+        method: r.method,
+        dn: r.dn,
+        throttled: r.throttled,
+    }
 }
