@@ -8,6 +8,8 @@ cd "$(dirname "$0")/../.."
 BIN=${BIN:-target/debug/o365-ldap}
 work=$(mktemp -d)
 fail=0
+passed=0
+failed=0
 
 backup() { for f in "$@"; do if [ -e "$f" ]; then cp -a "$f" "$work/backup.$(echo "$f" | tr / _)"; else echo "$f" >> "$work/absent"; fi; done; }
 restore() {
@@ -29,10 +31,10 @@ backup /etc/nsswitch.conf /etc/sssd/sssd.conf /etc/pam.d/o365-test
 
 check() { # check <description> <command...>: run, report, remember failure
   local what=$1; shift
-  if out=$("$@" 2>&1); then echo "ok   - $what"; else echo "FAIL - $what"; echo "$out" | sed 's/^/       /'; fail=1; fi
+  if out=$("$@" 2>&1); then echo "ok   - $what"; passed=$((passed+1)); else echo "FAIL - $what"; echo "$out" | sed 's/^/       /'; fail=1; failed=$((failed+1)); fi
 }
 expect() { # expect <description> <haystack> <needle>
-  if printf '%s\n' "$2" | grep -qF -- "$3"; then echo "ok   - $1"; else echo "FAIL - $1: '$3' not in:"; printf '%s\n' "$2" | sed 's/^/       /'; fail=1; fi
+  if printf '%s\n' "$2" | grep -qF -- "$3"; then echo "ok   - $1"; passed=$((passed+1)); else echo "FAIL - $1: '$3' not in:"; printf '%s\n' "$2" | sed 's/^/       /'; fail=1; failed=$((failed+1)); fi
 }
 
 "$BIN" demo > "$work/demo.out" 2> "$work/demo.err" &
@@ -91,4 +93,5 @@ if [ "${SSSD_PAM:-1}" = 1 ]; then
 fi
 
 if [ $fail -ne 0 ]; then echo "--- sssd log"; tail -50 "$work/sssd.log"; fi
+echo "sssd: $passed passed, $failed failed"
 exit $fail
