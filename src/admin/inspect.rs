@@ -40,6 +40,18 @@ pub fn round_json(tenant: &str, res: Result<RoundReport, SyncError>) -> Value {
 pub fn status(engine: &SyncEngine) -> Result<Value, SyncError> {
     let snap = engine.snapshot().load_full();
     let mut out = Vec::new();
+    // Bind counters are per process, not per tenant: every tenant row carries the same object.
+    let counters = crate::auth::audit::counters();
+    let binds: serde_json::Map<String, Value> = crate::auth::audit::Method::ALL
+        .iter()
+        .map(|m| {
+            let c = counters.get(*m);
+            (
+                m.as_str().to_string(),
+                json!({"ok": c.ok, "failed": c.failed, "throttled": c.throttled, "unavailable": c.unavailable}),
+            )
+        })
+        .collect();
     for t in &engine.config().tenant {
         let hist = engine.history(Some(&t.name), crate::sync::HISTORY_KEEP)?;
         let ok = hist
@@ -58,6 +70,7 @@ pub fn status(engine: &SyncEngine) -> Result<Value, SyncError> {
             "groups": counts.groups,
             "automatic": t.sync.automatic,
             "next_run": engine.next_run(&t.name),
+            "binds": binds,
         }));
     }
     Ok(Value::Array(out))

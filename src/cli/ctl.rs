@@ -234,7 +234,32 @@ fn human_status(d: &Value) -> String {
             "NEXT RUN",
         ],
         rows,
-    )
+    ) + &bind_lines(d)
+}
+
+/// The process-wide bind counters (the same object on every tenant row), one line per method.
+fn bind_lines(d: &Value) -> String {
+    let Some(binds) = d
+        .get(0)
+        .and_then(|t| t.get("binds"))
+        .and_then(Value::as_object)
+    else {
+        return String::new();
+    };
+    let mut out = String::from("\nBinds since start:\n");
+    for (method, c) in binds {
+        let n = |k: &str| c.get(k).and_then(Value::as_u64).unwrap_or(0);
+        if n("ok") + n("failed") + n("throttled") + n("unavailable") > 0 {
+            out.push_str(&format!(
+                "  {method:<10} ok {}, failed {}, throttled {}, unavailable {}\n",
+                n("ok"),
+                n("failed"),
+                n("throttled"),
+                n("unavailable")
+            ));
+        }
+    }
+    out
 }
 
 fn list(out: &mut String, label: &str, v: &Value) {
