@@ -63,10 +63,11 @@ async fn ctl_status_sync_history_explain() {
         .as_ref()
         .unwrap()
         .mutate(Mutation::CreateUser {
-            user: json!({"userPrincipalName": "pending.person@contoso.com", "accountEnabled": true})
-                .as_object()
-                .cloned()
-                .unwrap(),
+            user:
+                json!({"userPrincipalName": "pending.person@contoso.com", "accountEnabled": true})
+                    .as_object()
+                    .cloned()
+                    .unwrap(),
         })
         .await
         .unwrap();
@@ -83,7 +84,11 @@ async fn ctl_status_sync_history_explain() {
     );
     let real = ctl(&cfg, &["sync", "--tenant", "contoso"]).await;
     assert!(real.ok, "{}\n{}", real.stdout, real.stderr);
-    assert!(real.stdout.contains("users added (1): pending.person"), "{}", real.stdout);
+    assert!(
+        real.stdout.contains("users added (1): pending.person"),
+        "{}",
+        real.stdout
+    );
 
     let status = ctl(&cfg, &["--json", "status"]).await;
     assert!(status.ok, "{}", status.stderr);
@@ -111,9 +116,16 @@ async fn ctl_status_sync_history_explain() {
     let exj = json_of(&ctl(&cfg, &["--json", "explain", "alice"]).await);
     assert_eq!(exj["uid"], "alice", "{exj}");
     assert_eq!(exj["guest"], false);
-    assert!(exj["dn"].as_str().unwrap_or("").starts_with("uid=alice,"), "{exj}");
+    assert!(
+        exj["dn"].as_str().unwrap_or("").starts_with("uid=alice,"),
+        "{exj}"
+    );
     let unknown = ctl(&cfg, &["explain", "nobody@nowhere.example"]).await;
-    assert!(!unknown.ok && unknown.stderr.contains("no user"), "{}", unknown.stderr);
+    assert!(
+        !unknown.ok && unknown.stderr.contains("no user"),
+        "{}",
+        unknown.stderr
+    );
 
     let verify = ctl(&cfg, &["--json", "verify"]).await;
     let v = json_of(&verify);
@@ -127,7 +139,10 @@ async fn admin_socket_is_closed_to_other_users() {
     let env = Env::contoso().await;
     let (server, cfg) = start(&env).await;
     let sock = env.dir.path().join("admin.sock");
-    let mode = std::fs::metadata(&sock).expect("socket exists").permissions().mode();
+    let mode = std::fs::metadata(&sock)
+        .expect("socket exists")
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600, "socket mode {mode:o}");
 
     let setpriv = Path::new("/usr/bin/setpriv");
@@ -150,7 +165,14 @@ async fn admin_socket_is_closed_to_other_users() {
     }
     std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o666)).unwrap();
     let out = tokio::process::Command::new(setpriv)
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN, "ctl", "-c"])
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            BIN,
+            "ctl",
+            "-c",
+        ])
         .arg(&cfg)
         .arg("status")
         .output()

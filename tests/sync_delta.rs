@@ -105,11 +105,18 @@ async fn changes_arrive_through_delta_requests_only() {
         (0, 0, 0),
         "a delta round reads no full list: {stats:?}"
     );
-    assert!(stats.users_delta >= 1 && stats.groups_delta >= 1, "{stats:?}");
+    assert!(
+        stats.users_delta >= 1 && stats.groups_delta >= 1,
+        "{stats:?}"
+    );
 
     let snap = engine.snapshot().load_full();
     assert_eq!(find(&snap, "(uid=zoe.new)").len(), 1, "new user served");
-    assert!(r.changes.users_added.contains(&"zoe.new".to_string()), "{:?}", r.changes);
+    assert!(
+        r.changes.users_added.contains(&"zoe.new".to_string()),
+        "{:?}",
+        r.changes
+    );
     assert_eq!(
         find(&snap, "(&(cn=Platform Team)(memberUid=zoe.new))").len(),
         1,
@@ -120,18 +127,27 @@ async fn changes_arrive_through_delta_requests_only() {
         find(&snap, "(memberUid=alice)").is_empty(),
         "a deleted user leaves every group"
     );
-    assert!(find(&snap, "(uid=chris.lee)").is_empty(), "disabled user hidden");
+    assert!(
+        find(&snap, "(uid=chris.lee)").is_empty(),
+        "disabled user hidden"
+    );
     assert_eq!(find(&snap, "(cn=Robert \"Bob\" Builder)").len(), 1);
 
     // A replayed round with no changes changes nothing.
-    let again = engine.sync_tenant("contoso").await.expect("empty delta round");
+    let again = engine
+        .sync_tenant("contoso")
+        .await
+        .expect("empty delta round");
     assert_eq!(again.mode, Mode::Delta);
     assert!(again.changes.users_added.is_empty() && again.changes.users_removed.is_empty());
 
     // Restart: delta links and the mirror come back from disk; the next round is delta.
     drop(engine);
     let engine = self::engine(&env);
-    let r = engine.sync_tenant("contoso").await.expect("round after restart");
+    let r = engine
+        .sync_tenant("contoso")
+        .await
+        .expect("round after restart");
     assert_eq!(r.mode, Mode::Delta);
     assert_eq!(find(&engine.snapshot().load(), "(uid=zoe.new)").len(), 1);
 }
@@ -173,9 +189,16 @@ async fn dry_run_reports_a_pending_user_and_changes_nothing() {
     assert_eq!(hist.first().map(|h| h.mode), Some(Mode::DryRun));
 
     let real = engine.sync_tenant("contoso").await.expect("real round");
-    assert_eq!(real.mode, Mode::Delta, "the dry run did not consume the delta link");
+    assert_eq!(
+        real.mode,
+        Mode::Delta,
+        "the dry run did not consume the delta link"
+    );
     assert_eq!(real.changes.users_added, vec!["pending.person".to_string()]);
-    assert_eq!(find(&engine.snapshot().load(), "(uid=pending.person)").len(), 1);
+    assert_eq!(
+        find(&engine.snapshot().load(), "(uid=pending.person)").len(),
+        1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -189,7 +212,10 @@ async fn rounds_survive_throttling_failures_and_expired_tokens() {
         fail_status: 503,
         latency_ms: 0,
     });
-    let r = engine.sync_tenant("contoso").await.expect("full round under faults");
+    let r = engine
+        .sync_tenant("contoso")
+        .await
+        .expect("full round under faults");
     let stats = emu(&env).stats();
     assert!(stats.throttled > 0 && stats.failed > 0, "{stats:?}");
     assert!(r.users_read > 40);
@@ -201,7 +227,10 @@ async fn rounds_survive_throttling_failures_and_expired_tokens() {
         },
     )
     .await;
-    let r = engine.sync_tenant("contoso").await.expect("delta round under faults");
+    let r = engine
+        .sync_tenant("contoso")
+        .await
+        .expect("delta round under faults");
     assert_eq!(r.mode, Mode::Delta);
     emu(&env).set_faults(Faults::default());
 
@@ -209,12 +238,17 @@ async fn rounds_survive_throttling_failures_and_expired_tokens() {
     mutate(
         &env,
         Mutation::CreateUser {
-            user: obj(json!({"userPrincipalName": "after.expiry@contoso.com", "accountEnabled": true})),
+            user: obj(
+                json!({"userPrincipalName": "after.expiry@contoso.com", "accountEnabled": true}),
+            ),
         },
     )
     .await;
     let r = engine.sync_tenant("contoso").await.expect("fallback round");
-    assert!(r.full_read, "an expired delta link leads to a full round: {r:?}");
+    assert!(
+        r.full_read,
+        "an expired delta link leads to a full round: {r:?}"
+    );
     assert_eq!(r.mode, Mode::Full);
     let snap = engine.snapshot().load_full();
     assert_eq!(find(&snap, "(uid=after.expiry)").len(), 1);
@@ -230,11 +264,17 @@ async fn a_failed_round_keeps_serving_and_is_recorded() {
     engine.sync_tenant("contoso").await.expect("first round");
     let served = engine.snapshot().load_full().len();
     env.stop_graph().await;
-    let err = engine.sync_tenant("contoso").await.expect_err("Graph is down");
+    let err = engine
+        .sync_tenant("contoso")
+        .await
+        .expect_err("Graph is down");
     assert!(matches!(err, SyncError::Graph { .. }), "{err}");
     assert_eq!(engine.snapshot().load().len(), served);
     let hist = engine.history(Some("contoso"), 5).expect("history");
-    assert_eq!(hist.first().map(|h| h.outcome), Some(HistoryOutcome::Failed));
+    assert_eq!(
+        hist.first().map(|h| h.outcome),
+        Some(HistoryOutcome::Failed)
+    );
     assert!(hist.first().and_then(|h| h.error.clone()).is_some());
 }
 
@@ -258,11 +298,17 @@ async fn mass_deletion_is_refused_until_forced() {
     let err = engine.sync_tenant("contoso").await.expect_err("refused");
     let msg = err.to_string();
     assert!(matches!(err, SyncError::Refused { .. }), "{msg}");
-    assert!(msg.contains("--force") && msg.contains("max_deletions"), "{msg}");
+    assert!(
+        msg.contains("--force") && msg.contains("max_deletions"),
+        "{msg}"
+    );
     let after = engine.snapshot().load_full();
     assert_eq!(after.generation, before.generation, "directory unchanged");
     let hist = engine.history(Some("contoso"), 1).expect("history");
-    assert_eq!(hist.first().map(|h| h.outcome), Some(HistoryOutcome::Refused));
+    assert_eq!(
+        hist.first().map(|h| h.outcome),
+        Some(HistoryOutcome::Refused)
+    );
 
     let forced = engine
         .run_round(
@@ -275,6 +321,10 @@ async fn mass_deletion_is_refused_until_forced() {
         )
         .await
         .expect("forced round");
-    assert!(forced.changes.users_removed.len() > served_before / 10, "{:?}", forced.changes);
+    assert!(
+        forced.changes.users_removed.len() > served_before / 10,
+        "{:?}",
+        forced.changes
+    );
     assert!(find(&engine.snapshot().load(), "(objectClass=posixAccount)").len() < served_before);
 }

@@ -22,9 +22,14 @@ pub async fn call(
         message: e.to_string(),
     })?;
     line.push('\n');
-    stream.write_all(line.as_bytes()).await.map_err(io)?;
+    // A server that refuses the peer answers and closes before reading: its answer, not
+    // the broken pipe, is what the user needs to see.
+    let written = stream.write_all(line.as_bytes()).await;
     let mut lines = BufReader::new(stream).lines();
-    while let Some(l) = lines.next_line().await.map_err(io)? {
+    while let Some(l) = match lines.next_line().await {
+        Ok(l) => l,
+        Err(e) => return Err(io(written.err().unwrap_or(e))),
+    } {
         match serde_json::from_str::<Response>(&l) {
             Ok(Response::Progress { message }) => on_progress(&message),
             Ok(Response::Result { data }) => return Ok(data),
@@ -36,6 +41,9 @@ pub async fn call(
                 });
             }
         }
+    }
+    if let Err(e) = written {
+        return Err(io(e));
     }
     Err(AdminError::Protocol {
         path: p,

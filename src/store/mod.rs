@@ -546,6 +546,10 @@ mod tests {
         assert_eq!(back.mirror.deleted_users, new.mirror.deleted_users);
         let h = store.history("t", 10).unwrap();
         let ns: Vec<i64> = h.iter().filter_map(|v| v["n"].as_i64()).collect();
-        assert_eq!(ns, [4, 3, 2], "newest first, trimmed to 3, other tenants apart");
+        assert_eq!(
+            ns,
+            [4, 3, 2],
+            "newest first, trimmed to 3, other tenants apart"
+        );
     }
 }
