@@ -514,12 +514,14 @@ mod tests {
     fn delta_links_deleted_users_and_history_persist() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let mut new = TenantState::default();
-        new.delta = Some(DeltaLinks {
-            users: "https://graph.example/v1.0/users/delta?$deltatoken=a,b+c".into(),
-            groups: "https://graph.example/v1.0/groups/delta?$deltatoken=x".into(),
-        });
-        new.last_full = Some(7);
+        let mut new = TenantState {
+            delta: Some(DeltaLinks {
+                users: "https://graph.example/v1.0/users/delta?$deltatoken=a,b+c".into(),
+                groups: "https://graph.example/v1.0/groups/delta?$deltatoken=x".into(),
+            }),
+            last_full: Some(7),
+            ..TenantState::default()
+        };
         new.mirror.deleted_users.insert(
             "u1".into(),
             DeletedUser {

@@ -607,7 +607,7 @@ impl SyncEngine {
         {
             return Err(SyncError::UnknownTenant(t.to_string()));
         }
-        out.sort_by(|a: &HistoryRecord, b| b.started.cmp(&a.started));
+        out.sort_by_key(|h: &HistoryRecord| std::cmp::Reverse(h.started));
         out.truncate(limit);
         Ok(out)
     }
