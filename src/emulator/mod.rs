@@ -20,6 +20,7 @@ mod ids;
 mod odata;
 mod reply;
 mod routes;
+pub mod scale;
 mod schema;
 mod skiptoken;
 mod state;
