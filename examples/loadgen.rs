@@ -69,6 +69,11 @@ struct Args {
     /// One JSON object on stdout instead of a text line.
     #[arg(long)]
     json: bool,
+    /// Read a JSON-lines file of results (two labels: ours first, then the baseline), print a
+    /// Markdown table with medians per workload and our ratio, and exit 2 unless every run had
+    /// zero errors and both servers returned the same check entry counts.
+    #[arg(long)]
+    summarize: Option<PathBuf>,
     /// Label printed with the results (e.g. the server's name).
     #[arg(long, default_value = "server")]
     label: String,
@@ -169,10 +174,11 @@ async fn load_targets(ctx: &Ctx) -> Result<Targets, BoxError> {
         t.user_dns.push(u.dn);
     }
     // Real groups only: user-private groups have a single member and are not what `id` walks.
+    // (Not `entryUUID=*`: slapd gives every entry one.)
     let groups = paged(
         &mut ldap,
         &format!("ou=groups,{}", ctx.args.base),
-        "(&(objectClass=posixGroup)(entryUUID=*))",
+        "(&(objectClass=posixGroup)(!(description=User private group of *)))",
         vec!["gidNumber"],
     )
     .await?;
@@ -508,6 +514,16 @@ fn main() -> std::process::ExitCode {
             }
         };
     }
+    if let Some(file) = &args.summarize {
+        return match summarize(file) {
+            Ok(true) => std::process::ExitCode::SUCCESS,
+            Ok(false) => std::process::ExitCode::from(2),
+            Err(e) => {
+                eprintln!("error: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.threads.max(1))
         .enable_all()
@@ -527,4 +543,75 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+fn summarize(file: &PathBuf) -> Result<bool, BoxError> {
+    use std::collections::BTreeMap;
+    let text = std::fs::read_to_string(file)?;
+    let mut labels: Vec<String> = Vec::new();
+    // workload -> label -> runs
+    let mut runs: BTreeMap<String, BTreeMap<String, Vec<serde_json::Value>>> = BTreeMap::new();
+    let mut order: Vec<String> = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line)?;
+        let label = v["label"].as_str().unwrap_or("?").to_string();
+        let wl = v["workload"].as_str().unwrap_or("?").to_string();
+        if !labels.contains(&label) {
+            labels.push(label.clone());
+        }
+        if !order.contains(&wl) {
+            order.push(wl.clone());
+        }
+        runs.entry(wl).or_default().entry(label).or_default().push(v);
+    }
+    let [ours, base] = labels.as_slice() else {
+        return Err(format!("expected two servers in {}, found {labels:?}", file.display()).into());
+    };
+    let mut ok = true;
+    println!(
+        "| workload | {ours} ops/s | {base} ops/s | ratio | {ours} entries/s | {base} entries/s | {ours} p50/p99/p99.9 ms | {base} p50/p99/p99.9 ms | errors | check entries |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---|---|---|---|");
+    for wl in &order {
+        let get = |label: &str, key: &str| -> Vec<f64> {
+            runs.get(wl)
+                .and_then(|m| m.get(label))
+                .map(|rs| rs.iter().filter_map(|r| r[key].as_f64()).collect())
+                .unwrap_or_default()
+        };
+        let errs: f64 = get(ours, "errors").iter().chain(get(base, "errors").iter()).sum();
+        let checks_o = get(ours, "check_entries");
+        let checks_b = get(base, "check_entries");
+        let same = !checks_o.is_empty()
+            && checks_o.iter().chain(checks_b.iter()).all(|c| Some(c) == checks_o.first());
+        ok &= errs == 0.0 && same;
+        let (oo, bo) = (median(get(ours, "ops_per_sec")), median(get(base, "ops_per_sec")));
+        let lat = |l: &str| {
+            format!(
+                "{:.2} / {:.2} / {:.2}",
+                median(get(l, "p50_ms")),
+                median(get(l, "p99_ms")),
+                median(get(l, "p999_ms"))
+            )
+        };
+        println!(
+            "| {wl} | {oo:.0} | {bo:.0} | {:.2}x | {:.0} | {:.0} | {} | {} | {errs:.0} | {} |",
+            if bo > 0.0 { oo / bo } else { 0.0 },
+            median(get(ours, "entries_per_sec")),
+            median(get(base, "entries_per_sec")),
+            lat(ours),
+            lat(base),
+            if same {
+                format!("{} (same)", checks_o.first().copied().unwrap_or(0.0))
+            } else {
+                format!("DIFFER: {checks_o:?} vs {checks_b:?}")
+            }
+        );
+    }
+    Ok(ok)
 }
