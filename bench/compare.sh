@@ -3,7 +3,7 @@
 #
 #   bench/compare.sh            # from the repository root, as root, on Debian 12
 #
-# Knobs (environment): USERS=100000 GROUPS=1000 SEED=1 DURATION=10 REPS=2 CONNECTIONS=16
+# Knobs (environment): USERS=100000 NGROUPS=1000 SEED=1 DURATION=10 REPS=2 CONNECTIONS=16
 #   WORKLOADS="uid base sssd-id paged bind new-conn ldaps" WORK=/tmp/o365-bench
 # Installs slapd, ldap-utils and gosa-schema's rfc2307bis schema when missing, builds the
 # release binaries, generates a scale tenant in the Graph emulator, syncs it, exports it with
@@ -14,7 +14,7 @@
 set -euo pipefail
 
 USERS=${USERS:-100000}
-GROUPS=${GROUPS:-1000}
+NGROUPS=${NGROUPS:-1000}
 SEED=${SEED:-1}
 DURATION=${DURATION:-10}
 REPS=${REPS:-2}
@@ -57,8 +57,8 @@ HASH=$(printf '%s' "$PW" | "$O365" hash-password)
 export LOADGEN_PASSWORD="$PW"
 
 # --- the tenant, synced ------------------------------------------------------------------
-log "emulator: $USERS users, $GROUPS groups (seed $SEED)"
-taskset -c 1 "$O365" emulator --users "$USERS" --groups "$GROUPS" --seed "$SEED" \
+log "emulator: $USERS users, $NGROUPS groups (seed $SEED)"
+taskset -c 1 "$O365" emulator --users "$USERS" --groups "$NGROUPS" --seed "$SEED" \
   --listen "127.0.0.1:$EMU_PORT" --page-size 999 >"$WORK/emulator.log" 2>&1 &
 PIDS+=($!); EMU_PID=$!
 for _ in $(seq 600); do grep -q "listening" "$WORK/emulator.log" && break; sleep 0.1; done
@@ -105,7 +105,7 @@ log "o365-ldap: first (full) sync"
 taskset -c 0 "$O365" serve -c "$WORK/o365-ldap.toml" >"$WORK/serve-sync.log" 2>&1 &
 SERVE_PID=$!; PIDS+=($SERVE_PID)
 for _ in $(seq 3000); do grep -q "sync round committed\|sync round failed" "$WORK/serve-sync.log" && break; sleep 0.1; done
-SYNC_LINE=$(grep "sync round committed" "$WORK/serve-sync.log" || true)
+SYNC_LINE=$(sed "s/\x1b\[[0-9;]*m//g" "$WORK/serve-sync.log" | grep "sync round committed" || true)
 [ -n "$SYNC_LINE" ] || { cat "$WORK/serve-sync.log" >&2; exit 1; }
 SYNC_MS=$(sed -n 's/.*ms=\([0-9]*\).*/\1/p' <<<"$SYNC_LINE")
 log "full sync: $SYNC_MS ms"
@@ -135,8 +135,10 @@ sed -e "s#@DIR@#$WORK/slapd#g" -e "s#@GOSA@#$GOSA#g" -e "s#@BENCH@#$BENCH#g" \
 # The same argon2id hash as our service account ({ARGON2} scheme of slapd's argon2 module);
 # applicationProcess does not allow userPassword, hence slapadd -s (no schema check), which
 # also accepts groupOfNames entries without member (empty groups), as we serve them.
+# slapadd reads `version: 1` plus a blank line as an entry without a DN: drop that header.
 awk -v dn="dn: $SVC_DN" -v pw="userPassword: {ARGON2}$HASH" \
-  '{ print } $0 == dn { print pw }' "$WORK/export.ldif" >"$WORK/slapd/data.ldif"
+  'NR == 1 && /^version:/ { getline; next } { print } $0 == dn { print pw }' \
+  "$WORK/export.ldif" >"$WORK/slapd/data.ldif"
 T1=$(date +%s)
 slapadd -q -s -f "$WORK/slapd/slapd.conf" -l "$WORK/slapd/data.ldif"
 log "slapadd took $(( $(date +%s) - T1 )) s"
@@ -163,7 +165,7 @@ RSS_KB=$(awk '/VmRSS/ {print $2}' /proc/$SERVE_PID/status)
 SLAPD_RSS_KB=$(awk '/VmRSS/ {print $2}' /proc/$SLAPD_PID/status)
 {
   echo "Machine: $(nproc) CPUs, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM"
-  echo "Tenant: $USERS users, $GROUPS groups, seed $SEED; $ENTRIES entries; $CONNECTIONS connections, ${DURATION}s per run, $REPS repetitions (medians)"
+  echo "Tenant: $USERS users, $NGROUPS groups, seed $SEED; $ENTRIES entries; $CONNECTIONS connections, ${DURATION}s per run, $REPS repetitions (medians)"
   echo
   "$LOADGEN" --summarize "$WORK/results.jsonl" && STATUS=0 || STATUS=$?
   echo

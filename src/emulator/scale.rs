@@ -212,10 +212,13 @@ pub fn generate(spec: ScaleSpec) -> Fixture {
             )
         } else if roll < 20 && !main_locals.is_empty() {
             // Same local part as an existing user on the main domain: a uid collision.
-            let other = main_locals
-                .get(rng.below(main_locals.len()))
-                .cloned()
-                .unwrap_or_else(|| base_local.clone());
+            // Taken out of the pool so two subdomain users never share a UPN.
+            let k = rng.below(main_locals.len());
+            let other = if k < main_locals.len() {
+                main_locals.swap_remove(k)
+            } else {
+                base_local.clone()
+            };
             let upn = format!("{other}@{SUBDOMAIN}");
             (upn.clone(), Some(upn), "Member")
         } else {
