@@ -365,14 +365,20 @@ async fn wait_ready(ctx: &Ctx) -> Result<(), BoxError> {
         let attempt = async {
             let mut ldap = connect(ctx, &ctx.args.url).await?;
             bind(ctx, &mut ldap).await?;
-            let n = search(
-                &mut ldap,
-                &format!("ou=people,{}", ctx.args.base),
-                Scope::OneLevel,
-                "(uidNumber>=1)",
-                &["1.1"],
-            )
-            .await;
+            // One entry is enough: an unindexed or unlimited query would make a busy slapd
+            // pile up abandoned scans between retries.
+            let n = ldap
+                .with_search_options(ldap3::SearchOptions::new().sizelimit(1))
+                .search(
+                    &format!("ou=people,{}", ctx.args.base),
+                    Scope::OneLevel,
+                    "(objectClass=posixAccount)",
+                    vec!["1.1"],
+                )
+                .await
+                .map_err(BoxError::from)
+                .and_then(|r| r.success().map_err(BoxError::from))
+                .map(|(e, _)| e.len() as u64);
             let _ = ldap.unbind().await;
             n
         };
