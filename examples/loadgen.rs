@@ -247,7 +247,14 @@ async fn op(ctx: &Ctx, ldap: &mut ldap3::Ldap, w: usize, i: u64) -> Result<u64, 
         }
         Workload::Base => {
             let dn = nth(&t.user_dns, w, i);
-            search(ldap, dn, Scope::Base, "(objectClass=posixAccount)", &["objectClass", "uid"]).await
+            search(
+                ldap,
+                dn,
+                Scope::Base,
+                "(objectClass=posixAccount)",
+                &["objectClass", "uid"],
+            )
+            .await
         }
         Workload::SssdId => match i % 4 {
             0 => {
@@ -262,18 +269,39 @@ async fn op(ctx: &Ctx, ldap: &mut ldap3::Ldap, w: usize, i: u64) -> Result<u64, 
                     "(&(member={})(objectClass=posixGroup)(cn=*))",
                     nth(&t.user_dns, w, i)
                 );
-                search(ldap, base, Scope::Subtree, &f, &["cn", "gidNumber", "objectClass"]).await
+                search(
+                    ldap,
+                    base,
+                    Scope::Subtree,
+                    &f,
+                    &["cn", "gidNumber", "objectClass"],
+                )
+                .await
             }
             2 => {
                 let f = format!(
                     "(&(gidNumber={})(objectClass=posixGroup)(cn=*)(&(gidNumber=*)(!(gidNumber=0))))",
                     nth(&t.gids, w, i)
                 );
-                search(ldap, base, Scope::Subtree, &f, &["cn", "gidNumber", "objectClass"]).await
+                search(
+                    ldap,
+                    base,
+                    Scope::Subtree,
+                    &f,
+                    &["cn", "gidNumber", "objectClass"],
+                )
+                .await
             }
             _ => {
                 let dn = nth(&t.user_dns, w, i);
-                search(ldap, dn, Scope::Base, "(objectClass=posixAccount)", &["objectClass", "uid"]).await
+                search(
+                    ldap,
+                    dn,
+                    Scope::Base,
+                    "(objectClass=posixAccount)",
+                    &["objectClass", "uid"],
+                )
+                .await
             }
         },
         Workload::Paged => {
@@ -573,10 +601,18 @@ fn summarize(file: &PathBuf) -> Result<bool, BoxError> {
         if !order.contains(&wl) {
             order.push(wl.clone());
         }
-        runs.entry(wl).or_default().entry(label).or_default().push(v);
+        runs.entry(wl)
+            .or_default()
+            .entry(label)
+            .or_default()
+            .push(v);
     }
     let [ours, base] = labels.as_slice() else {
-        return Err(format!("expected two servers in {}, found {labels:?}", file.display()).into());
+        return Err(format!(
+            "expected two servers in {}, found {labels:?}",
+            file.display()
+        )
+        .into());
     };
     let mut ok = true;
     println!(
@@ -590,13 +626,22 @@ fn summarize(file: &PathBuf) -> Result<bool, BoxError> {
                 .map(|rs| rs.iter().filter_map(|r| r[key].as_f64()).collect())
                 .unwrap_or_default()
         };
-        let errs: f64 = get(ours, "errors").iter().chain(get(base, "errors").iter()).sum();
+        let errs: f64 = get(ours, "errors")
+            .iter()
+            .chain(get(base, "errors").iter())
+            .sum();
         let checks_o = get(ours, "check_entries");
         let checks_b = get(base, "check_entries");
         let same = !checks_o.is_empty()
-            && checks_o.iter().chain(checks_b.iter()).all(|c| Some(c) == checks_o.first());
+            && checks_o
+                .iter()
+                .chain(checks_b.iter())
+                .all(|c| Some(c) == checks_o.first());
         ok &= errs == 0.0 && same;
-        let (oo, bo) = (median(get(ours, "ops_per_sec")), median(get(base, "ops_per_sec")));
+        let (oo, bo) = (
+            median(get(ours, "ops_per_sec")),
+            median(get(base, "ops_per_sec")),
+        );
         let lat = |l: &str| {
             format!(
                 "{:.2} / {:.2} / {:.2}",

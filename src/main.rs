@@ -37,10 +37,10 @@ fn main() -> ExitCode {
                     };
                     o365_ldap::emulator::scale::run_cli(spec, listen, opts).await
                 }
-                (Some(fixture), _, _) => {
-                    o365_ldap::emulator::run_cli(&fixture, listen, opts).await
-                }
-                _ => Err(anyhow::anyhow!("give --fixture FILE or --users N --groups M")),
+                (Some(fixture), _, _) => o365_ldap::emulator::run_cli(&fixture, listen, opts).await,
+                _ => Err(anyhow::anyhow!(
+                    "give --fixture FILE or --users N --groups M"
+                )),
             }
         }),
     };

@@ -22,7 +22,9 @@ const LINE_WIDTH: usize = 76;
 pub enum ExportError {
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
-    #[error("opening the store in {path}: {source} (is the server still running? export from a stopped server or a copy of data_dir)")]
+    #[error(
+        "opening the store in {path}: {source} (is the server still running? export from a stopped server or a copy of data_dir)"
+    )]
     Store {
         path: String,
         source: crate::store::StoreError,
@@ -120,7 +122,8 @@ fn is_safe(v: &str) -> bool {
         (Some(first), Some(last)) => {
             !matches!(first, b' ' | b':' | b'<')
                 && *last != b' '
-                && b.iter().all(|&c| c != 0 && c != b'\n' && c != b'\r' && c < 0x80)
+                && b.iter()
+                    .all(|&c| c != 0 && c != b'\n' && c != b'\r' && c < 0x80)
         }
         (Some(_), None) => false,
     }

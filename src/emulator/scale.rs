@@ -65,18 +65,99 @@ impl Rng {
 }
 
 const GIVEN: &[&str] = &[
-    "James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda", "David",
-    "Elizabeth", "William", "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas", "Sarah",
-    "Charles", "Karen", "Wei", "Fatima", "Olumide", "Siobhán", "José", "Zoë", "Björn", "Anaïs",
-    "Hiroshi", "Priya", "Mohammed", "Ana", "Dmitri", "Ingrid", "Kwame", "Léa", "Mateo", "Aoife",
-    "Noah", "Emma", "Liam", "Olivia", "Lucas", "Mia", "Arjun", "Chloé", "Yusuf", "Freya",
+    "James",
+    "Mary",
+    "Robert",
+    "Patricia",
+    "John",
+    "Jennifer",
+    "Michael",
+    "Linda",
+    "David",
+    "Elizabeth",
+    "William",
+    "Barbara",
+    "Richard",
+    "Susan",
+    "Joseph",
+    "Jessica",
+    "Thomas",
+    "Sarah",
+    "Charles",
+    "Karen",
+    "Wei",
+    "Fatima",
+    "Olumide",
+    "Siobhán",
+    "José",
+    "Zoë",
+    "Björn",
+    "Anaïs",
+    "Hiroshi",
+    "Priya",
+    "Mohammed",
+    "Ana",
+    "Dmitri",
+    "Ingrid",
+    "Kwame",
+    "Léa",
+    "Mateo",
+    "Aoife",
+    "Noah",
+    "Emma",
+    "Liam",
+    "Olivia",
+    "Lucas",
+    "Mia",
+    "Arjun",
+    "Chloé",
+    "Yusuf",
+    "Freya",
 ];
 const SURNAMES: &[&str] = &[
-    "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez",
-    "Martinez", "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor",
-    "Moore", "Jackson", "Martin", "Lee", "Perez", "Thompson", "White", "Harris", "Sánchez",
-    "O'Brien", "Müller", "Nguyen", "Kowalski", "van der Berg", "Okafor", "Yamamoto", "Patel",
-    "Dubois", "Rossi", "Larsen", "Ivanova", "Chen", "Kim", "MacLeod", "Fernández", "Novak",
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Rodriguez",
+    "Martinez",
+    "Hernandez",
+    "Lopez",
+    "Gonzalez",
+    "Wilson",
+    "Anderson",
+    "Thomas",
+    "Taylor",
+    "Moore",
+    "Jackson",
+    "Martin",
+    "Lee",
+    "Perez",
+    "Thompson",
+    "White",
+    "Harris",
+    "Sánchez",
+    "O'Brien",
+    "Müller",
+    "Nguyen",
+    "Kowalski",
+    "van der Berg",
+    "Okafor",
+    "Yamamoto",
+    "Patel",
+    "Dubois",
+    "Rossi",
+    "Larsen",
+    "Ivanova",
+    "Chen",
+    "Kim",
+    "MacLeod",
+    "Fernández",
+    "Novak",
 ];
 const DEPARTMENTS: &[&str] = &[
     "Engineering",
@@ -108,11 +189,34 @@ const TITLES: &[&str] = &[
     "Associate",
 ];
 const TEAM_WORDS: &[&str] = &[
-    "Platform", "Payments", "Identity", "Mobile", "Web", "Data", "Infra", "Growth", "Billing",
-    "Search", "Core", "Edge", "Storage", "Compliance", "Partners", "EMEA", "APAC", "Americas",
+    "Platform",
+    "Payments",
+    "Identity",
+    "Mobile",
+    "Web",
+    "Data",
+    "Infra",
+    "Growth",
+    "Billing",
+    "Search",
+    "Core",
+    "Edge",
+    "Storage",
+    "Compliance",
+    "Partners",
+    "EMEA",
+    "APAC",
+    "Americas",
 ];
 const TEAM_KINDS: &[&str] = &[
-    "Team", "Admins", "On-call", "Readers", "Developers", "Project", "Committee", "Guild",
+    "Team",
+    "Admins",
+    "On-call",
+    "Readers",
+    "Developers",
+    "Project",
+    "Committee",
+    "Guild",
 ];
 
 /// `createdDateTime` between 2015-01-01 and 2024-12-31, as Graph formats it.
@@ -262,8 +366,7 @@ pub fn generate(spec: ScaleSpec) -> Fixture {
     let mut group_ids: Vec<String> = Vec::with_capacity(m);
     for gi in 0..m {
         let id = rng.guid();
-        let (name, description, members): (String, String, Vec<String>) = if gi
-            < DEPARTMENTS.len()
+        let (name, description, members): (String, String, Vec<String>) = if gi < DEPARTMENTS.len()
         {
             // Department groups: everyone in the department (thousands in a big tenant).
             let dept = gi;
@@ -304,12 +407,7 @@ pub fn generate(spec: ScaleSpec) -> Fixture {
             let name = if gi == DEPARTMENTS.len() + 2 {
                 format!("{} {}", TEAM_WORDS[0], TEAM_KINDS[0])
             } else {
-                format!(
-                    "{} {} {}",
-                    rng.pick(TEAM_WORDS),
-                    rng.pick(TEAM_KINDS),
-                    gi
-                )
+                format!("{} {} {}", rng.pick(TEAM_WORDS), rng.pick(TEAM_KINDS), gi)
             };
             (name, format!("Group {gi}"), members)
         };
@@ -459,9 +557,11 @@ mod tests {
                 .unwrap_or_default()
         };
         assert!(f.groups.iter().any(|g| members(g).is_empty()));
-        assert!(f.groups.iter().any(|g| members(g)
-            .iter()
-            .any(|m| m.as_str().is_some_and(|m| ids.contains(m)))));
+        assert!(f.groups.iter().any(|g| {
+            members(g)
+                .iter()
+                .any(|m| m.as_str().is_some_and(|m| ids.contains(m)))
+        }));
         assert!(f.groups.iter().any(|g| members(g).len() >= 1000));
         let names: Vec<&str> = f
             .groups
@@ -479,7 +579,10 @@ mod tests {
         let mut rng = Rng(1);
         for _ in 0..1000 {
             let d = created(&mut rng);
-            assert!(d.starts_with("20") && d.ends_with('Z') && d.len() == 20, "{d}");
+            assert!(
+                d.starts_with("20") && d.ends_with('Z') && d.len() == 20,
+                "{d}"
+            );
         }
     }
 }
