@@ -13,8 +13,14 @@ fn main() -> ExitCode {
         Command::Ctl(args) => block_on(o365_ldap::cli::ctl::run(args)),
         Command::Serve { config } => block_on(o365_ldap::cli::serve::run(&config)),
         Command::Demo => block_on(o365_ldap::cli::demo::run()),
+        Command::ExportLdif { config, tenant } => {
+            o365_ldap::cli::export::run(&config, tenant.as_deref())
+        }
         Command::Emulator {
             fixture,
+            users,
+            groups,
+            seed,
             listen,
             page_size,
         } => block_on(async move {
@@ -23,7 +29,20 @@ fn main() -> ExitCode {
                 page_size,
                 ..Default::default()
             };
-            o365_ldap::emulator::run_cli(&fixture, listen, opts).await
+            match (fixture, users, groups) {
+                (_, Some(users), Some(groups)) => {
+                    let spec = o365_ldap::emulator::scale::ScaleSpec {
+                        users,
+                        groups,
+                        seed,
+                    };
+                    o365_ldap::emulator::scale::run_cli(spec, listen, opts).await
+                }
+                (Some(fixture), _, _) => o365_ldap::emulator::run_cli(&fixture, listen, opts).await,
+                _ => Err(anyhow::anyhow!(
+                    "give --fixture FILE or --users N --groups M"
+                )),
+            }
         }),
     };
     ExitCode::from(code as u8)

@@ -3,6 +3,7 @@
 pub mod check;
 pub mod ctl;
 pub mod demo;
+pub mod export;
 pub mod serve;
 pub mod setpw;
 
@@ -40,13 +41,31 @@ pub enum Command {
     /// The Microsoft Graph emulator on its own.
     Emulator {
         /// Tenant fixture (JSON); see docs/emulator.md.
-        #[arg(long)]
-        fixture: PathBuf,
+        #[arg(long, required_unless_present = "users", conflicts_with = "users")]
+        fixture: Option<PathBuf>,
+        /// Generate a scale tenant with this many users instead of reading a fixture.
+        #[arg(long, requires = "groups")]
+        users: Option<usize>,
+        /// Groups in the generated scale tenant.
+        #[arg(long, requires = "users")]
+        groups: Option<usize>,
+        /// Seed of the generated scale tenant (same seed, same tenant).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
         /// Largest page the emulator returns, whatever `$top` asks (shows paging on small tenants).
         #[arg(long, default_value_t = 100)]
         page_size: usize,
+    },
+    /// Print the served directory as LDIF (RFC 2849) from the store; the server must be
+    /// stopped (redb allows one process at a time), or point the config at a copy of data_dir.
+    ExportLdif {
+        #[arg(short, long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// Only this tenant (default: every tenant).
+        #[arg(long)]
+        tenant: Option<String>,
     },
     /// Read a password on stdin and print an argon2id PHC string for `password_hash`.
     HashPassword,

@@ -29,6 +29,7 @@ mod odata;
 mod reply;
 mod ropc;
 mod routes;
+pub mod scale;
 mod schema;
 mod skiptoken;
 mod state;
