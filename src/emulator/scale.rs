@@ -460,6 +460,7 @@ pub fn generate(spec: ScaleSpec) -> Fixture {
                 "GroupMember.Read.All".into(),
                 "Domain.Read.All".into(),
             ],
+            ..FixtureApp::default()
         }],
         users,
         groups,
