@@ -84,6 +84,12 @@ async fn main() -> anyhow::Result<()> {
     let toml = format!(
         r#"
 [server]
+# No listener is started by this benchmark; the keys only have to validate.
+ldap_listen = "127.0.0.1:0"
+ldaps_listen = ""
+tls_cert = ""
+tls_key = ""
+allow_plaintext_bind = true
 data_dir = {data:?}
 admin_socket = {sock:?}
 [[tenant]]
