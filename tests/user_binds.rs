@@ -264,3 +264,32 @@ async fn set_password_through_the_admin_socket_while_serving() {
     };
     assert!(client::call(&sock, &bad, |_| {}).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locked_users_are_served_but_never_bind() {
+    let env = Env::contoso().await;
+    let cfg = env.config_with(
+        "",
+        "\n  [tenant.users]\n  inactive = \"lock\"\n\n[auth]\nuser_bind = \"entra\"\n",
+    );
+    let server = Server::start(cfg, false).await.expect("server starts");
+    server
+        .engine
+        .sync_tenant("contoso")
+        .await
+        .expect("first round succeeds");
+    let r = Running { env, server };
+    // The disabled user is served, locked.
+    let snap = r.server.engine.snapshot().load_full();
+    let dave = snap.find_eq("userPrincipalName", "dave.disabled@contoso.com");
+    assert_eq!(dave.len(), 1, "served when users.inactive = \"lock\"");
+    assert_eq!(snap.entry(dave[0]).first("nsAccountLock"), Some("TRUE"));
+    let (rc, text) = r.bind("dave.disabled@contoso.com", "any-password").await;
+    assert_eq!(rc, 49);
+    assert!(text.contains("locked"), "{text}");
+    assert_eq!(
+        r.grants("dave.disabled@contoso.com"),
+        0,
+        "Entra is never asked"
+    );
+}
