@@ -118,13 +118,58 @@ pub fn load_str_with_env(
         message,
     })?;
     resolve::normalize(&mut cfg, &base_dir(origin));
+    let placement = place_local_groups(&mut cfg);
     let mut problems = validate::validate(&cfg);
+    problems.extend(placement);
     resolve::secrets(&mut cfg, &env, &mut problems);
     if problems.is_empty() {
         Ok(cfg)
     } else {
         Err(ConfigError::Invalid { path, problems })
     }
+}
+
+/// Move top-level `[[local_group]]` blocks into the tenants they name (every tenant when they
+/// name none); a `tenant` key inside `[[tenant.local_group]]` is a mistake worth naming.
+fn place_local_groups(cfg: &mut Config) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for t in &cfg.tenant {
+        for lg in &t.local_group {
+            if lg.tenant.is_some() {
+                problems.push(Problem {
+                    key: format!("tenant[{}].local_group[{}].tenant", t.name, lg.name),
+                    message: "`tenant` belongs only in a top-level [[local_group]]; remove it here"
+                        .into(),
+                });
+            }
+        }
+    }
+    for lg in std::mem::take(&mut cfg.local_group) {
+        let wanted = lg.tenant.clone();
+        let mut placed = false;
+        for t in cfg.tenant.iter_mut() {
+            if wanted
+                .as_deref()
+                .is_none_or(|w| w.eq_ignore_ascii_case(&t.name))
+            {
+                t.local_group.push(LocalGroup {
+                    tenant: None,
+                    ..lg.clone()
+                });
+                placed = true;
+            }
+        }
+        if !placed {
+            problems.push(Problem {
+                key: format!("local_group[{}].tenant", lg.name),
+                message: format!(
+                    "no [[tenant]] is named {:?}; use one of the tenant names or leave `tenant` out",
+                    wanted.unwrap_or_default()
+                ),
+            });
+        }
+    }
+    problems
 }
 
 /// The directory relative paths in the config are taken from: the config file's own.

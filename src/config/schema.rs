@@ -19,6 +19,11 @@ pub struct Config {
     pub service_account: Vec<ServiceAccount>,
     #[serde(default)]
     pub tenant: Vec<TenantConfig>,
+    /// Top-level `[[local_group]]` (DESIGN.md §5): moved into every tenant (or the one named by
+    /// its `tenant` key) at load, so after `load` this is always empty and the groups are in
+    /// `tenant[..].local_group`.
+    #[serde(default)]
+    pub local_group: Vec<LocalGroup>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -543,4 +548,7 @@ pub struct LocalGroup {
     /// `groups.map` entry pointing at this group.
     #[serde(default)]
     pub members_from: Vec<String>,
+    /// Only for a top-level `[[local_group]]`: the tenant it belongs to (default: every tenant).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
 }

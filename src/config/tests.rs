@@ -1144,3 +1144,29 @@ fn policy_keys_render_and_load_back() {
     assert_eq!(back.tenant[0].local_group, t.local_group);
     assert_eq!(back.tenant[0].users.inactive, t.users.inactive);
 }
+
+#[test]
+fn top_level_local_groups_are_placed_in_their_tenants() {
+    // DESIGN.md §5 names a top-level [[local_group]]; it lands in every tenant (one here).
+    let text = format!(
+        "{}\n[[local_group]]\nname = \"staff\"\ngid_number = 50000\nmembers_from = [\"Sales\"]\n",
+        minimal()
+    );
+    let cfg = load_ok(&text);
+    assert!(cfg.local_group.is_empty(), "moved into the tenants");
+    let lg = &cfg.tenant[0].local_group;
+    assert_eq!(lg.len(), 1);
+    assert_eq!(lg[0].name, "staff");
+    assert_eq!(lg[0].gid_number, Some(50000));
+    assert_eq!(lg[0].tenant, None);
+    // Naming a tenant that does not exist is an error naming the key.
+    let bad = format!(
+        "{}\n[[local_group]]\nname = \"x\"\ntenant = \"nope\"\n",
+        minimal()
+    );
+    assert_problem(
+        &bad,
+        "local_group[x].tenant",
+        "no [[tenant]] is named \"nope\"",
+    );
+}
