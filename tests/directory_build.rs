@@ -275,3 +275,28 @@ fn in_chain_and_unknown_attribute_filters() {
     // Case rules: uid is caseIgnore.
     assert_eq!(search(&s, "dc=contoso,dc=com", "(uid=ALICE)").len(), 1);
 }
+
+#[test]
+fn has_subordinates_in_filters_follows_the_tree() {
+    // No service accounts: ou=services is an empty container, and filters say so, as results do.
+    let s = snapshot(&mirror(), &mut Allocations::default());
+    let services = format!("ou=services,{}", "dc=contoso,dc=com");
+    assert_eq!(
+        search(
+            &s,
+            "dc=contoso,dc=com",
+            "(&(ou=services)(hasSubordinates=FALSE))"
+        ),
+        vec![services.clone()]
+    );
+    let id = s.lookup(&dn::normalize(&services).unwrap()).unwrap();
+    assert!(!s.has_children(id));
+    assert_eq!(
+        search(
+            &s,
+            "dc=contoso,dc=com",
+            "(&(ou=people)(hasSubordinates=TRUE))"
+        ),
+        vec!["ou=people,dc=contoso,dc=com".to_string()]
+    );
+}

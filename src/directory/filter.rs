@@ -49,6 +49,11 @@ pub trait Membership {
     fn in_chain_member_of(&self, entry: &Entry, group_ndn: &str) -> bool;
     /// Whether the entry with normalised DN `member_ndn` is (transitively) a member of `group`.
     fn in_chain_member(&self, group: &Entry, member_ndn: &str) -> bool;
+    /// Whether `entry` has children, when the caller knows the tree (a `Snapshot` does); `None`
+    /// falls back to the entry kind, so filters and search results agree on `hasSubordinates`.
+    fn has_subordinates(&self, _entry: &Entry) -> Option<bool> {
+        None
+    }
 }
 
 /// For callers without a group graph: in-chain matches only direct `member`/`memberOf` values.
@@ -489,7 +494,17 @@ fn stored_values<'e>(e: &'e Entry, at: &AttributeType) -> &'e [Box<str>] {
 
 /// Whether any value of `at` in the entry (stored, or computed for operational attributes)
 /// satisfies `pred`.
-fn any_value(e: &Entry, at: &AttributeType, mut pred: impl FnMut(&str) -> bool) -> bool {
+fn any_value(
+    e: &Entry,
+    at: &AttributeType,
+    m: &dyn Membership,
+    mut pred: impl FnMut(&str) -> bool,
+) -> bool {
+    if at.name == "hasSubordinates"
+        && let Some(b) = m.has_subordinates(e)
+    {
+        return pred(if b { "TRUE" } else { "FALSE" });
+    }
     if at.operational
         && let Some(values) = operational_value(e, at.name)
     {
@@ -525,19 +540,19 @@ fn eval(n: &Node, e: &Entry, m: &dyn Membership) -> Tri {
         Node::Not(child) => !eval(child, e, m),
         Node::Const(t) => *t,
         Node::Equality { at, key } => {
-            any_value(e, at, |v| schema::value_matches(at.equality, v, key)).into()
+            any_value(e, at, m, |v| schema::value_matches(at.equality, v, key)).into()
         }
         Node::EntryDn(key) => (*e.ndn == **key).into(),
-        Node::Substrings { at, sub } => any_value(e, at, |v| {
+        Node::Substrings { at, sub } => any_value(e, at, m, |v| {
             schema::normalize(at.equality, v).is_some_and(|n| substrings_match(&n, sub))
         })
         .into(),
-        Node::Ordering { at, key, greater } => any_value(e, at, |v| {
+        Node::Ordering { at, key, greater } => any_value(e, at, m, |v| {
             schema::order_key(at.equality, v)
                 .is_some_and(|k| if *greater { k >= *key } else { k <= *key })
         })
         .into(),
-        Node::Present(at) => any_value(e, at, |_| true).into(),
+        Node::Present(at) => any_value(e, at, m, |_| true).into(),
         Node::Extensible(x) => eval_extensible(x, e, m).into(),
     }
 }
@@ -550,7 +565,7 @@ fn eval_extensible(x: &Extensible, e: &Entry, m: &dyn Membership) -> bool {
                 (Test::InChain(ndn), "member") => m.in_chain_member(e, ndn),
                 _ => false,
             };
-            chained || any_value(e, at, |v| x.test.matches(v))
+            chained || any_value(e, at, m, |v| x.test.matches(v))
         }
         None => e.attrs.iter().any(|a| {
             schema::attribute(a.name).is_some_and(|at| x.test.applies_to(at))

@@ -375,6 +375,10 @@ impl Membership for Snapshot {
             .is_some_and(|ms| ms.binary_search(&e).is_ok())
     }
 
+    fn has_subordinates(&self, entry: &Entry) -> Option<bool> {
+        self.lookup(&entry.ndn).map(|id| self.has_children(id))
+    }
+
     fn in_chain_member(&self, group: &Entry, member_ndn: &str) -> bool {
         let (Some(g), Some(m)) = (self.lookup(&group.ndn), self.lookup(member_ndn)) else {
             return false;
