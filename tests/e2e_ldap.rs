@@ -5,46 +5,18 @@
 mod common;
 
 use common::clients::{connect, ldif_values, tool};
-use common::harness::{BASE, Env, SERVICE, SERVICE_PASSWORD, fixture_json};
+use common::harness::{BASE, Env, Running, SERVICE, SERVICE_PASSWORD, fixture_json};
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
 use ldap3::{Mod, Scope, SearchEntry};
 use o365_ldap::cli::serve::Server;
 use std::collections::{BTreeSet, HashSet};
-use std::path::PathBuf;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-struct Running {
-    env: Env,
-    server: Server,
-}
 
 impl Running {
     async fn start() -> Running {
         let env = Env::contoso().await;
-        let server = Server::start(env.config(), false)
-            .await
-            .expect("server starts");
-        server
-            .engine
-            .sync_tenant("contoso")
-            .await
-            .expect("first round succeeds");
-        Running { env, server }
-    }
-    fn ca(&self) -> PathBuf {
-        self.env.certs.ca_cert.clone()
-    }
-    fn ldaps(&self) -> String {
-        format!(
-            "ldaps://localhost:{}",
-            self.server.ldaps_addr().unwrap().port()
-        )
-    }
-    fn ldap(&self) -> String {
-        format!(
-            "ldap://localhost:{}",
-            self.server.ldap_addr().unwrap().port()
-        )
+        let cfg = env.config();
+        Running::start_with(env, cfg).await
     }
     /// `ldapsearch` as the service account over LDAPS, LDIF without wrapping.
     async fn search(&self, base: &str, filter: &str, attrs: &[&str]) -> common::clients::Run {

@@ -5,21 +5,15 @@
 mod common;
 
 use common::clients::{connect, tool};
-use common::harness::Env;
+use common::harness::{Env, Running};
 use o365_ldap::cli::serve::Server;
 use o365_ldap::emulator::Mutation;
-use std::path::PathBuf;
 
 const ALICE_PW: &str = "Alice-Passw0rd!";
 const ALICE_DN: &str = "uid=alice,ou=people,dc=contoso,dc=com";
 const ALICE_ID: &str = "a1ce0000-0000-4000-8000-000000000001";
 const CHRIS_ID: &str = "566bf9d7-c55a-45f8-91a6-e55e9b9b1325";
 const NORA_ID: &str = "c1d77cff-b7de-4c0c-9d96-cf7f265beda9";
-
-struct Running {
-    env: Env,
-    server: Server,
-}
 
 impl Running {
     async fn start(auth: &str) -> Running {
@@ -29,28 +23,7 @@ impl Running {
 
     async fn start_in(env: Env, auth: &str) -> Running {
         let cfg = env.config_with("", &format!("\n[auth]\n{auth}\n"));
-        let server = Server::start(cfg, false).await.expect("server starts");
-        server
-            .engine
-            .sync_tenant("contoso")
-            .await
-            .expect("first round succeeds");
-        Running { env, server }
-    }
-    fn ca(&self) -> PathBuf {
-        self.env.certs.ca_cert.clone()
-    }
-    fn ldaps(&self) -> String {
-        format!(
-            "ldaps://localhost:{}",
-            self.server.ldaps_addr().unwrap().port()
-        )
-    }
-    fn ldap(&self) -> String {
-        format!(
-            "ldap://localhost:{}",
-            self.server.ldap_addr().unwrap().port()
-        )
+        Running::start_with(env, cfg).await
     }
     fn grants(&self, upn: &str) -> u64 {
         let stats = self.env.emu.as_ref().expect("emulator runs").stats();

@@ -138,3 +138,38 @@ fn hash_once() -> String {
     HASH.get_or_init(|| o365_ldap::auth::hash_password(SERVICE_PASSWORD).expect("hash"))
         .clone()
 }
+
+/// The real server (`serve`'s code path) in front of the emulator, after one sync round.
+/// Test files add their own helpers with `impl Running { .. }`.
+pub struct Running {
+    pub env: Env,
+    pub server: o365_ldap::cli::serve::Server,
+}
+
+impl Running {
+    pub async fn start_with(env: Env, cfg: Config) -> Running {
+        let server = o365_ldap::cli::serve::Server::start(cfg, false)
+            .await
+            .expect("server starts");
+        server
+            .engine
+            .sync_tenant("contoso")
+            .await
+            .expect("first round succeeds");
+        Running { env, server }
+    }
+
+    pub fn ca(&self) -> PathBuf {
+        self.env.certs.ca_cert.clone()
+    }
+
+    pub fn ldaps(&self) -> String {
+        let port = self.server.ldaps_addr().expect("LDAPS listener").port();
+        format!("ldaps://localhost:{port}")
+    }
+
+    pub fn ldap(&self) -> String {
+        let port = self.server.ldap_addr().expect("LDAP listener").port();
+        format!("ldap://localhost:{port}")
+    }
+}
