@@ -116,8 +116,14 @@ fn tenant(out: &mut String, t: &TenantConfig) {
     out.push_str("\n  [tenant.users]\n");
     kv(out, "  username_from", &quote(u.username_from.as_str()));
     kv(out, "  uid_number_range", &range(u.uid_number_range));
+    match &u.uid_number_attribute {
+        Some(a) => kv(out, "  uid_number_attribute", &quote(a)),
+        None => out.push_str("  # uid_number_attribute: not set; numbers are derived\n"),
+    }
+    kv(out, "  primary_group", &quote(&u.primary_group));
     kv(out, "  home_directory", &quote(&u.home_directory));
     kv(out, "  login_shell", &quote(&u.login_shell));
+    kv(out, "  gecos", &quote(&u.gecos));
     kv(
         out,
         "  blocked_emails",
@@ -137,6 +143,11 @@ fn tenant(out: &mut String, t: &TenantConfig) {
     let g = &t.groups;
     out.push_str("\n  [tenant.groups]\n");
     kv(out, "  gid_number_range", &range(g.gid_number_range));
+    match &g.gid_number_attribute {
+        Some(a) => kv(out, "  gid_number_attribute", &quote(a)),
+        None => out.push_str("  # gid_number_attribute: not set; numbers are derived\n"),
+    }
+    kv(out, "  nested", &quote(g.nested.as_str()));
     kv(
         out,
         "  types",

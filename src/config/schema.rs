@@ -382,9 +382,20 @@ pub struct UsersConfig {
     pub username_from: UsernameFrom,
     /// Inclusive `[first, last]` range for `uidNumber`.
     pub uid_number_range: [u32; 2],
-    /// `{uid}` is replaced by the user's uid.
+    /// Graph property holding a user's `uidNumber` (a dotted path into the user object, e.g.
+    /// `"onPremisesExtensionAttributes.extensionAttribute1"`, `"employeeId"`, or a directory
+    /// extension `"extension_<appid>_uidNumber"`). A valid, unclaimed value inside
+    /// `uid_number_range` overrides the derived number. `None`: numbers are derived only.
+    pub uid_number_attribute: Option<String>,
+    /// `"private"`: every user gets a user-private group (gidNumber = uidNumber). Otherwise the
+    /// name (or Graph object id) of a served directory group whose gidNumber every user takes.
+    pub primary_group: String,
+    /// Template; `{uid}`, `{upn}` and `{mail_local}` are replaced (see `directory::posix`).
     pub home_directory: String,
     pub login_shell: String,
+    /// `gecos` template: `{displayName}`, `{givenName}`, `{surname}`, `{uid}`, `{mail}`,
+    /// `{upn}`, `{department}`, `{jobTitle}`, `{telephoneNumber}`, `{mobile}`.
+    pub gecos: String,
     /// Users whose `mail`, `userPrincipalName` or any `proxyAddresses` address matches one of
     /// these globs are left out (`*` matches any run of characters, `?` one character;
     /// case-insensitive).
@@ -405,6 +416,9 @@ pub struct UsersConfig {
     /// How inactive users (disabled, or inactive by group rules) are served.
     pub inactive: InactiveMode,
 }
+
+/// The `users.primary_group` value that selects user-private groups.
+pub const PRIMARY_GROUP_PRIVATE: &str = "private";
 
 /// `users.inactive`: what happens to a user policy marks inactive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -431,8 +445,11 @@ impl Default for UsersConfig {
         UsersConfig {
             username_from: UsernameFrom::Upn,
             uid_number_range: [100_000, 399_999],
+            uid_number_attribute: None,
+            primary_group: PRIMARY_GROUP_PRIVATE.into(),
             home_directory: "/home/{uid}".into(),
             login_shell: "/bin/bash".into(),
+            gecos: "{displayName}".into(),
             blocked_emails: Vec::new(),
             keep_deleted_for: Dur::from_secs(0),
             only_members_of: Vec::new(),
@@ -450,6 +467,13 @@ pub struct GroupsConfig {
     /// Inclusive `[first, last]` range for `gidNumber` of synced groups. Kept apart from
     /// `users.uid_number_range` because user-private groups take gid = uid.
     pub gid_number_range: [u32; 2],
+    /// Graph property holding a group's `gidNumber` (dotted path or directory extension name,
+    /// as `users.uid_number_attribute`). A valid, unclaimed value inside `gid_number_range`
+    /// overrides the derived number.
+    pub gid_number_attribute: Option<String>,
+    /// How `member` shows nested groups: `direct` (group DNs, rfc2307bis) or `flatten` (every
+    /// transitive member user, no group DNs). `memberOf` is transitive either way.
+    pub nested: NestedMode,
     /// Which kinds of Microsoft 365 group are synced.
     pub types: Vec<GroupType>,
     /// `false`: no Microsoft 365 group is served (users keep their private groups; local
@@ -471,12 +495,36 @@ impl Default for GroupsConfig {
     fn default() -> Self {
         GroupsConfig {
             gid_number_range: [400_000, 499_999],
+            gid_number_attribute: None,
+            nested: NestedMode::Direct,
             types: GroupType::ALL.to_vec(),
             sync: true,
             include_without_mail: true,
             name_prefixes: Vec::new(),
             select: Vec::new(),
             map: BTreeMap::new(),
+        }
+    }
+}
+
+/// `groups.nested`: how nested groups appear in `member` and `memberUid`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NestedMode {
+    /// `member` holds direct member users and groups (rfc2307bis nesting); `memberUid` the
+    /// direct member users.
+    #[default]
+    Direct,
+    /// `member` and `memberUid` hold every user reached through nested groups, no group DNs.
+    Flatten,
+}
+
+impl NestedMode {
+    /// The spelling used in the TOML file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NestedMode::Direct => "direct",
+            NestedMode::Flatten => "flatten",
         }
     }
 }

@@ -181,6 +181,9 @@ fn example_documents_every_default() {
     assert_eq!(te.users.uid_number_range, tm.users.uid_number_range);
     assert_eq!(te.users.home_directory, tm.users.home_directory);
     assert_eq!(te.users.login_shell, tm.users.login_shell);
+    assert_eq!(te.users.gecos, tm.users.gecos);
+    assert_eq!(te.users.primary_group, tm.users.primary_group);
+    assert_eq!(te.groups.nested, tm.groups.nested);
     assert_eq!(te.users.username_from, tm.users.username_from);
     assert_eq!(te.groups.gid_number_range, tm.groups.gid_number_range);
     let mut types = te.groups.types.clone();
@@ -863,6 +866,36 @@ fn sync_users_groups_domains_problems() {
             section("users", "home_directory = \"home/{uid}\""),
             format!("{t}.users.home_directory"),
             "absolute",
+        ),
+        (
+            section("users", "home_directory = \"/home/{user}\""),
+            format!("{t}.users.home_directory"),
+            "{user}",
+        ),
+        (
+            section("users", "gecos = \"{displayName\""),
+            format!("{t}.users.gecos"),
+            "closing",
+        ),
+        (
+            section("users", "gecos = \"{cn}\""),
+            format!("{t}.users.gecos"),
+            "{displayName}",
+        ),
+        (
+            section("users", "primary_group = \" \""),
+            format!("{t}.users.primary_group"),
+            "is empty",
+        ),
+        (
+            section("users", "uid_number_attribute = \"onPremisesExtensionAttributes..x\""),
+            format!("{t}.users.uid_number_attribute"),
+            "empty part",
+        ),
+        (
+            section("groups", "gid_number_attribute = \"gid-number\""),
+            format!("{t}.groups.gid_number_attribute"),
+            "not a Graph property name",
         ),
         (
             section("users", "login_shell = \"bash\""),

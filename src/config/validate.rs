@@ -403,18 +403,7 @@ fn tenants(list: &[TenantConfig], p: &mut Problems) {
                 );
             }
         }
-        if !users.home_directory.contains("{uid}") {
-            p.push(
-                format!("{key}.users.home_directory"),
-                "does not contain {uid}, so every user would share one home directory; write \
-                 e.g. \"/home/{uid}\"",
-            );
-        } else if !users.home_directory.starts_with('/') {
-            p.push(
-                format!("{key}.users.home_directory"),
-                "is not an absolute path; write e.g. \"/home/{uid}\"",
-            );
-        }
+        posix_keys(&key, t, p);
         if !users.login_shell.starts_with('/') {
             p.push(
                 format!("{key}.users.login_shell"),
@@ -858,4 +847,68 @@ fn policy_keys(key: &str, t: &TenantConfig, p: &mut Problems) {
             }
         }
     }
+}
+
+/// The POSIX keys (issue 5): templates, number attributes, primary group.
+fn posix_keys(key: &str, t: &TenantConfig, p: &mut Problems) {
+    use crate::directory::posix::{
+        GECOS_PLACEHOLDERS, HOME_PLACEHOLDERS, check_attribute_path, template_placeholders,
+    };
+    let users = &t.users;
+    match template_placeholders(&users.home_directory, HOME_PLACEHOLDERS) {
+        Err(why) => p.push(
+            format!("{key}.users.home_directory"),
+            format!(
+                "{why}; placeholders are {{uid}}, {{upn}} and {{mail_local}}, e.g. \"/home/{{uid}}\""
+            ),
+        ),
+        Ok(used) if used.is_empty() => p.push(
+            format!("{key}.users.home_directory"),
+            "does not contain {uid} (or {upn}, {mail_local}), so every user would share one \
+             home directory; write e.g. \"/home/{uid}\"",
+        ),
+        Ok(_) if !users.home_directory.starts_with('/') => p.push(
+            format!("{key}.users.home_directory"),
+            "is not an absolute path; write e.g. \"/home/{uid}\"",
+        ),
+        Ok(_) => {}
+    }
+    if let Err(why) = template_placeholders(&users.gecos, GECOS_PLACEHOLDERS) {
+        p.push(
+            format!("{key}.users.gecos"),
+            format!("{why}; placeholders are {}", braced(GECOS_PLACEHOLDERS)),
+        );
+    }
+    for (name, value) in [
+        ("users.uid_number_attribute", &users.uid_number_attribute),
+        ("groups.gid_number_attribute", &t.groups.gid_number_attribute),
+    ] {
+        if let Some(path) = value
+            && let Err(why) = check_attribute_path(path)
+        {
+            p.push(
+                format!("{key}.{name}"),
+                format!(
+                    "{why}; name a Graph property holding the number, e.g. \
+                     \"onPremisesExtensionAttributes.extensionAttribute1\", \"employeeId\" or \
+                     \"extension_<appid>_uidNumber\", or leave the key out"
+                ),
+            );
+        }
+    }
+    if users.primary_group.trim().is_empty() {
+        p.push(
+            format!("{key}.users.primary_group"),
+            "is empty; write \"private\" (a user-private group per user, the default) or the \
+             name of a directory group every user should have as primary group",
+        );
+    }
+}
+
+fn braced(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("{{{n}}}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

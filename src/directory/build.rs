@@ -5,6 +5,7 @@
 use super::dn;
 use super::entry::{Attr, Entry, EntryKind};
 use super::ids::{Allocations, Claim, Collision, NumberSpace, creation_order};
+use super::posix;
 use super::snapshot::TenantInfo;
 use crate::config::{ServiceAccount, TenantConfig};
 use crate::graph::models::{MemberKind, User};
@@ -33,6 +34,9 @@ pub struct BuildReport {
     pub collisions: Vec<Collision>,
     /// Objects left out because their number range is exhausted.
     pub unnumbered: Vec<String>,
+    /// POSIX settings that could not be honoured this round (a number attribute rejected, the
+    /// primary group not served), each naming the object or key and why.
+    pub notices: Vec<String>,
 }
 
 pub struct TenantBuild {
@@ -143,6 +147,15 @@ pub fn build_tenant(
         alloc.assign_names("u", &wanted_users, |s| s.to_lowercase());
     report.collisions.extend(user_collisions);
     let [ufirst, ulast] = cfg.users.uid_number_range;
+    let (uid_attr, notices) = posix::numbers_from_attribute(
+        alloc,
+        NumberSpace::Uid,
+        cfg.users.uid_number_attribute.as_deref(),
+        &user_claims,
+        |id| policy::user_of(mirror, id).map(posix::Source::User),
+        cfg.users.uid_number_range,
+    );
+    report.notices.extend(notices);
     report
         .unnumbered
         .extend(alloc.assign_numbers(NumberSpace::Uid, &user_claims, ufirst, ulast));
@@ -152,7 +165,7 @@ pub fn build_tenant(
         let (Some(u), Some(uid), Some(n), Some(v)) = (
             policy::user_of(mirror, c.id),
             user_names.get(c.id),
-            alloc.uid.get(c.id),
+            uid_attr.get(c.id).or_else(|| alloc.uid.get(c.id)),
             outcome.users.get(c.id),
         ) else {
             continue;
@@ -236,6 +249,26 @@ pub fn build_tenant(
         .filter(|c| dir_groups.get(c.id).is_some_and(|g| g.fixed_gid.is_none()))
         .cloned()
         .collect();
+    // A merged group fed by exactly one Graph group (a `groups.map` rename) reads that group.
+    let graph_group_of = |key: &str| {
+        mirror
+            .groups
+            .get(key)
+            .or_else(|| match dir_groups.get(key)?.sources.as_slice() {
+                [one] => mirror.groups.get(*one),
+                _ => None,
+            })
+            .map(posix::Source::Group)
+    };
+    let (gid_attr, notices) = posix::numbers_from_attribute(
+        alloc,
+        NumberSpace::Gid,
+        cfg.groups.gid_number_attribute.as_deref(),
+        &allocated,
+        graph_group_of,
+        cfg.groups.gid_number_range,
+    );
+    report.notices.extend(notices);
     report
         .unnumbered
         .extend(alloc.assign_numbers(NumberSpace::Gid, &allocated, gfirst, glast));
@@ -245,7 +278,9 @@ pub fn build_tenant(
         let Some(dg) = dir_groups.get(c.id) else {
             continue;
         };
-        let number = dg.fixed_gid.or_else(|| alloc.gid.get(c.id).copied());
+        let number = dg
+            .fixed_gid
+            .or_else(|| gid_attr.get(c.id).or_else(|| alloc.gid.get(c.id)).copied());
         let (Some(cn), Some(n)) = (group_names.get(c.id), number) else {
             continue;
         };
@@ -259,6 +294,16 @@ pub fn build_tenant(
         );
     }
     report.groups = groups.len();
+    let primary = posix::primary_group(
+        cfg,
+        groups.iter().map(|(key, g)| posix::GroupRef {
+            key,
+            cn: &g.cn,
+            gid_number: g.gid_number,
+            dn: &g.dn,
+        }),
+        &mut report.notices,
+    );
 
     // Direct memberships among served objects, the union over a directory group's sources;
     // other members (devices, service principals, contacts, excluded or hidden users) are not
@@ -359,9 +404,12 @@ pub fn build_tenant(
             .collect();
         let private_cn = group_names.get(&su.u.id).cloned().unwrap_or(su.uid.clone());
         let private_dn = dn::build("cn", &private_cn, &groups_dn);
-        groups_of.push(&private_dn);
+        if primary.is_none() {
+            groups_of.push(&private_dn);
+        }
         groups_of.sort();
-        let attrs = user_attrs(su, cfg, &groups_of);
+        let gid = primary.map_or(su.uid_number, |p| p.0);
+        let attrs = user_attrs(su, cfg, gid, &groups_of);
         let (c, m) = stamp(&su.u.id, su.u.created_date_time.as_deref());
         entries.push(entry(&su.dn, EntryKind::User, tenant, attrs, &c, &m));
     }
@@ -373,16 +421,16 @@ pub fn build_tenant(
         let graph = mirror.groups.get(id);
         let mut member_dns = Vec::new();
         let mut member_uids = Vec::new();
-        for (mid, kind) in direct.get(id.as_str()).into_iter().flatten() {
+        for (mid, kind) in posix::member_list(cfg.groups.nested, &direct, id) {
             match kind {
                 MemberKind::User => {
-                    if let Some(u) = users.get(*mid) {
+                    if let Some(u) = users.get(mid) {
                         member_dns.push(u.dn.clone());
                         member_uids.push(u.uid.clone());
                     }
                 }
                 _ => {
-                    if let Some(x) = groups.get(*mid) {
+                    if let Some(x) = groups.get(mid) {
                         member_dns.push(x.dn.clone());
                     }
                 }
@@ -445,7 +493,8 @@ pub fn build_tenant(
             entry(&g.dn, EntryKind::Group, tenant, attrs, &c, &m),
         ));
     }
-    for su in &by_uid {
+    // A shared primary group replaces the user-private groups.
+    for su in by_uid.iter().filter(|_| primary.is_none()) {
         let cn = group_names.get(&su.u.id).cloned().unwrap_or(su.uid.clone());
         let gdn = dn::build("cn", &cn, &groups_dn);
         let attrs = vec![
@@ -500,7 +549,7 @@ pub fn build_tenant(
     })
 }
 
-fn user_attrs(su: &ServedUser<'_>, cfg: &TenantConfig, groups_of: &[&str]) -> Vec<Attr> {
+fn user_attrs(su: &ServedUser<'_>, cfg: &TenantConfig, gid: u32, groups_of: &[&str]) -> Vec<Attr> {
     let u = su.u;
     let display = u
         .display_name
@@ -536,13 +585,13 @@ fn user_attrs(su: &ServedUser<'_>, cfg: &TenantConfig, groups_of: &[&str]) -> Ve
         u.user_principal_name.as_deref(),
     );
     a.push(attr("uidNumber", [su.uid_number.to_string()]));
-    a.push(attr("gidNumber", [su.uid_number.to_string()]));
+    a.push(attr("gidNumber", [gid.to_string()]));
     a.push(attr(
         "homeDirectory",
-        [cfg.users.home_directory.replace("{uid}", &su.uid)],
+        [posix::home_directory(cfg, u, &su.uid)],
     ));
     a.push(attr("loginShell", [cfg.users.login_shell.as_str()]));
-    a.push(attr("gecos", [display.as_str()]));
+    a.push(attr("gecos", [posix::gecos(cfg, u, &su.uid, &display)]));
     push_many(
         &mut a,
         "memberOf",

@@ -6,7 +6,7 @@ use super::endpoint::{is_loopback, same_origin, validate_endpoint};
 use super::error::{ApiError, GraphError};
 use super::models::{
     Domain, GROUP_SELECT, Group, MEMBER_SELECT, MemberRef, Organization, RawMember, USER_SELECT,
-    User,
+    User, select_with,
 };
 use super::retry::{RawResponse, RetryPolicy, send_with_retry, transport_error};
 use super::token::{Credential, TokenSource};
@@ -76,6 +76,10 @@ struct Inner {
     tokens: TokenSource,
     options: ClientOptions,
     tenant: String,
+    /// `$select` lists for users and groups: the fixed lists plus the properties the tenant's
+    /// number attributes need (`users.uid_number_attribute`, `groups.gid_number_attribute`).
+    user_select: String,
+    group_select: String,
 }
 
 impl std::fmt::Debug for GraphClient {
@@ -102,14 +106,46 @@ impl GraphClient {
             .enumerate()
             .map(|(i, c)| Credential::from_config(i, c))
             .collect::<Result<Vec<_>, _>>()?;
-        GraphClient::from_parts(
+        let mut client = GraphClient::from_parts(
             &tenant.name,
             &tenant.tenant_id,
             &tenant.graph_url,
             &tenant.login_url,
             credentials,
             options,
-        )
+        )?;
+        // Freshly built, so nothing else holds the Arc yet.
+        if let Some(inner) = Arc::get_mut(&mut client.inner) {
+            inner.user_select =
+                select_with(USER_SELECT, tenant.users.uid_number_attribute.as_deref());
+            inner.group_select =
+                select_with(GROUP_SELECT, tenant.groups.gid_number_attribute.as_deref());
+        }
+        Ok(client)
+    }
+
+    /// The `$select` list users are read with.
+    pub fn user_select(&self) -> &str {
+        &self.inner.user_select
+    }
+
+    /// The `$select` list groups are read with.
+    pub fn group_select(&self) -> &str {
+        &self.inner.group_select
+    }
+
+    /// What the selects add to the fixed lists (`""` when nothing), remembered with the delta
+    /// links: a deltaLink keeps the `$select` of the round that started it, so a changed
+    /// attribute needs a full read to be fetched at all.
+    pub fn extra_select(&self) -> String {
+        let extra = |full: &str, base: &str| full.get(base.len()..).unwrap_or("").to_string();
+        let u = extra(&self.inner.user_select, USER_SELECT);
+        let g = extra(&self.inner.group_select, GROUP_SELECT);
+        if u.is_empty() && g.is_empty() {
+            String::new()
+        } else {
+            format!("users:{u};groups:{g}")
+        }
     }
 
     /// Build from explicit values, for callers that do not hold a `TenantConfig` (and for
@@ -155,6 +191,8 @@ impl GraphClient {
                 tokens,
                 options,
                 tenant: tenant_name.to_owned(),
+                user_select: USER_SELECT.to_string(),
+                group_select: GROUP_SELECT.to_string(),
             }),
         })
     }
@@ -179,11 +217,11 @@ impl GraphClient {
         &self.inner.tokens
     }
 
-    /// All users, with `USER_SELECT` (disabled users and guests included; soft-deleted not).
+    /// All users, with `USER_SELECT` (plus the number attribute's property) (disabled users and guests included; soft-deleted not).
     pub async fn list_users(&self) -> Result<Vec<User>, GraphError> {
         let url = self.api_url(
             &["users"],
-            Some(&format!("$select={USER_SELECT}&$top={PAGE_SIZE}")),
+            Some(&format!("$select={}&$top={PAGE_SIZE}", self.inner.user_select)),
         );
         self.collect_all(url).await
     }
@@ -192,7 +230,7 @@ impl GraphClient {
     pub async fn list_groups(&self) -> Result<Vec<Group>, GraphError> {
         let url = self.api_url(
             &["groups"],
-            Some(&format!("$select={GROUP_SELECT}&$top={PAGE_SIZE}")),
+            Some(&format!("$select={}&$top={PAGE_SIZE}", self.inner.group_select)),
         );
         self.collect_all(url).await
     }

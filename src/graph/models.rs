@@ -17,6 +17,23 @@ onPremisesSamAccountName,onPremisesExtensionAttributes,onPremisesSyncEnabled,use
 pub const GROUP_SELECT: &str = "id,displayName,description,mail,mailEnabled,mailNickname,\
 securityEnabled,groupTypes,onPremisesSyncEnabled,proxyAddresses,membershipRule,createdDateTime";
 
+/// `base` plus the top-level property a configured attribute path reads (its first dotted
+/// segment), unless `base` already names it (Graph compares names ignoring case).
+pub fn select_with(base: &str, attribute: Option<&str>) -> String {
+    let Some(top) = attribute
+        .and_then(|a| a.split('.').next())
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    else {
+        return base.to_string();
+    };
+    if base.split(',').any(|p| p.eq_ignore_ascii_case(top)) {
+        base.to_string()
+    } else {
+        format!("{base},{top}")
+    }
+}
+
 /// The `$select` list for `/groups/{id}/members`.
 pub const MEMBER_SELECT: &str = "id";
 
@@ -62,6 +79,9 @@ pub struct User {
     pub user_type: Option<String>,
     #[serde(default)]
     pub created_date_time: Option<String>,
+    /// Directory extension properties (`extension_<appid>_<name>`) the sync selected.
+    #[serde(flatten)]
+    pub extensions: Extensions,
 }
 
 impl User {
@@ -108,6 +128,64 @@ pub struct Group {
     pub membership_rule: Option<String>,
     #[serde(default)]
     pub created_date_time: Option<String>,
+    /// Directory extension properties (`extension_<appid>_<name>`) the sync selected.
+    #[serde(flatten)]
+    pub extensions: Extensions,
+}
+
+/// Directory extension properties: Graph returns `extension_<appid>_<name>` as top-level
+/// properties of the object when `$select`ed. Only those keys are kept from the properties the
+/// typed fields do not name, so annotations and properties this build does not model are not
+/// stored.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct Extensions(pub BTreeMap<String, serde_json::Value>);
+
+impl Extensions {
+    /// The value of a directory extension, by name compared ignoring case (as Graph does).
+    pub fn get(&self, name: &str) -> Option<&serde_json::Value> {
+        self.0
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+}
+
+/// Whether a property name is a directory extension (`extension_<appid>_<name>`).
+pub fn is_extension_name(name: &str) -> bool {
+    name.get(..10)
+        .is_some_and(|p| p.eq_ignore_ascii_case("extension_"))
+}
+
+impl<'de> Deserialize<'de> for Extensions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Extensions;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Extensions, A::Error> {
+                let mut out = BTreeMap::new();
+                while let Some(k) = map.next_key::<String>()? {
+                    if is_extension_name(&k) {
+                        let v: serde_json::Value = map.next_value()?;
+                        // Unset extensions carry no value; keep the mirror free of nulls.
+                        if !v.is_null() {
+                            out.insert(k, v);
+                        }
+                    } else {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                    }
+                }
+                Ok(Extensions(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 /// The four kinds of group Microsoft 365 has (graph.md §4, "Classification").

@@ -95,6 +95,10 @@ pub struct TenantState {
 pub struct DeltaLinks {
     pub users: String,
     pub groups: String,
+    /// The properties the links' rounds selected beyond the fixed lists
+    /// (`GraphClient::extra_select`); a different value means the links are stale.
+    #[serde(default)]
+    pub extra_select: String,
 }
 
 pub struct Store {
@@ -520,6 +524,7 @@ mod tests {
             delta: Some(DeltaLinks {
                 users: "https://graph.example/v1.0/users/delta?$deltatoken=a,b+c".into(),
                 groups: "https://graph.example/v1.0/groups/delta?$deltatoken=x".into(),
+                extra_select: String::new(),
             }),
             last_full: Some(7),
             ..TenantState::default()

@@ -3,7 +3,7 @@
 //! `/users/delta` and `/groups/delta` from stored links up to the next deltaLinks).
 
 use super::mirror::Mirror;
-use crate::graph::models::{GROUP_SELECT, MemberRef, USER_SELECT};
+use crate::graph::models::MemberRef;
 use crate::graph::{GraphClient, GraphError};
 use crate::store::DeltaLinks;
 use futures::{StreamExt, TryStreamExt, stream};
@@ -16,14 +16,15 @@ const MEMBER_CONCURRENCY: usize = 8;
 /// A delta read never needs more pages than this; more means a server that loops.
 const MAX_DELTA_PAGES: usize = 100_000;
 
-/// The first request of a user delta round (query parameters only go on the first request).
-pub fn users_delta_start() -> String {
-    format!("/v1.0/users/delta?$select={USER_SELECT}")
+/// The first request of a user delta round (query parameters only go on the first request);
+/// `select` is the client's user `$select` list.
+pub fn users_delta_start(select: &str) -> String {
+    format!("/v1.0/users/delta?$select={select}")
 }
 
 /// The first request of a group delta round; `members` gives `members@delta`.
-pub fn groups_delta_start() -> String {
-    format!("/v1.0/groups/delta?$select={GROUP_SELECT},members")
+pub fn groups_delta_start(select: &str) -> String {
+    format!("/v1.0/groups/delta?$select={select},members")
 }
 
 /// Full read of the tenant. Delta links are taken with `$deltaToken=latest` *before* the lists
@@ -87,10 +88,14 @@ pub async fn members_tolerant(
 }
 
 async fn latest_links(client: &GraphClient) -> Result<Option<DeltaLinks>, GraphError> {
-    let users = latest_link(client, &users_delta_start()).await?;
-    let groups = latest_link(client, &groups_delta_start()).await?;
+    let users = latest_link(client, &users_delta_start(client.user_select())).await?;
+    let groups = latest_link(client, &groups_delta_start(client.group_select())).await?;
     Ok(match (users, groups) {
-        (Some(users), Some(groups)) => Some(DeltaLinks { users, groups }),
+        (Some(users), Some(groups)) => Some(DeltaLinks {
+            users,
+            groups,
+            extra_select: client.extra_select(),
+        }),
         _ => None,
     })
 }

@@ -410,7 +410,14 @@ impl SyncEngine {
         let now_gt = generalized_time(now);
         let mut stats = DeltaStats::default();
         let mut new_state: Option<TenantState> = None;
-        let mut full_read = opts.full || full_due || old.delta.is_none();
+        // Links started with another `$select` would never return a newly configured
+        // number attribute.
+        let mut full_read = opts.full
+            || full_due
+            || old
+                .delta
+                .as_ref()
+                .is_none_or(|l| l.extra_select != client.extra_select());
         if !full_read && let Some(links) = &old.delta {
             say(progress, "reading changes (users delta)");
             match self
@@ -580,6 +587,7 @@ impl SyncEngine {
             delta: Some(crate::store::DeltaLinks {
                 users: users.delta_link,
                 groups: groups.delta_link,
+                extra_select: links.extra_select.clone(),
             }),
         })
     }
