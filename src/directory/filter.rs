@@ -284,7 +284,7 @@ fn compile_node(f: &LdapFilter) -> Node {
         LdapFilter::Substring(a, s) => compile_substrings(a, s).unwrap_or(UNDEFINED),
         LdapFilter::GreaterOrEqual(a, v) => compile_ordering(a, v, true).unwrap_or(UNDEFINED),
         LdapFilter::LessOrEqual(a, v) => compile_ordering(a, v, false).unwrap_or(UNDEFINED),
-        LdapFilter::Present(a) => match schema::attribute(a) {
+        LdapFilter::Present(a) => match schema::attribute(super::ad::presence(a)) {
             None => UNDEFINED,
             // Every entry has an object class; no need to look.
             Some(at) if at.name == "objectClass" => Node::Const(Tri::True),
@@ -295,8 +295,9 @@ fn compile_node(f: &LdapFilter) -> Node {
 }
 
 fn compile_equality(a: &str, v: &str) -> Option<Node> {
+    let (a, v) = super::ad::equality(a, v);
     let at = schema::attribute(a)?;
-    let key = schema::normalize_value(at, v)?;
+    let key = schema::normalize_value(at, &v)?;
     Some(if at.name == "entryDN" {
         Node::EntryDn(key)
     } else {

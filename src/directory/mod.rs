@@ -1,6 +1,7 @@
 //! The directory: DNs, schema and matching, entries, filters, ID allocation, entry building and
 //! the immutable `Snapshot` served to LDAP clients.
 
+pub mod ad;
 pub mod build;
 pub mod dn;
 pub mod entry;

@@ -10,6 +10,8 @@
 //! neither the allocator nor another object's attribute is ever given it afterwards, even when
 //! the attribute later changes. A value that is rejected is named in the build report and logged.
 
+use super::dn;
+use super::entry::Entry;
 use super::ids::{Allocations, Claim, NumberSpace};
 use crate::config::{NestedMode, PRIMARY_GROUP_PRIVATE, TenantConfig};
 use crate::graph::models::{Group, MemberKind, User, is_extension_name};
@@ -423,6 +425,34 @@ pub fn member_list<'a>(
             users.into_iter().map(|u| (u, MemberKind::User)).collect()
         }
     }
+}
+
+/// Group → every entry that is a member of it directly or through nested groups (sorted),
+/// read from the entries' `memberOf`, which is transitive whatever `groups.nested` says. So the
+/// in-chain rule finds nested groups also when `member` is flattened to users only. `lookup`
+/// maps a normalised DN to its entry id.
+pub fn member_closure(
+    entries: &[Entry],
+    lookup: impl Fn(&str) -> Option<u32>,
+) -> std::collections::HashMap<u32, Vec<u32>> {
+    let mut out: std::collections::HashMap<u32, Vec<u32>> = std::collections::HashMap::new();
+    for (i, e) in entries.iter().enumerate() {
+        let id = i as u32;
+        for g in e.values("memberOf") {
+            let Some(gid) = dn::normalize(g).ok().and_then(|n| lookup(&n)) else {
+                continue;
+            };
+            // A group in a membership cycle lists itself in memberOf; it is not its own member.
+            if gid != id {
+                out.entry(gid).or_default().push(id);
+            }
+        }
+    }
+    for members in out.values_mut() {
+        members.sort_unstable();
+        members.dedup();
+    }
+    out
 }
 
 #[cfg(test)]

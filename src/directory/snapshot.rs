@@ -5,7 +5,7 @@
 
 use super::build::TenantBuild;
 use super::dn;
-use super::entry::{Entry, EntryKind};
+use super::entry::Entry;
 use super::filter::{self, Membership, Tri};
 use ldap3_proto::proto::{LdapFilter, LdapSearchScope};
 use std::borrow::Cow;
@@ -124,36 +124,7 @@ impl Snapshot {
     }
 
     fn member_closure(&self) -> HashMap<EntryId, Vec<EntryId>> {
-        let direct: HashMap<EntryId, Vec<EntryId>> = self
-            .entries
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| matches!(e.kind, EntryKind::Group | EntryKind::PrivateGroup))
-            .map(|(i, e)| {
-                let members = e
-                    .values("member")
-                    .iter()
-                    .filter_map(|m| dn::normalize(m).ok())
-                    .filter_map(|m| self.by_ndn.get(m.as_str()).copied())
-                    .collect();
-                (i as EntryId, members)
-            })
-            .collect();
-        let mut out = HashMap::with_capacity(direct.len());
-        for g in direct.keys() {
-            let mut seen = std::collections::BTreeSet::new();
-            let mut stack = vec![*g];
-            while let Some(x) = stack.pop() {
-                for m in direct.get(&x).into_iter().flatten() {
-                    if seen.insert(*m) && direct.contains_key(m) {
-                        stack.push(*m);
-                    }
-                }
-            }
-            seen.remove(g);
-            out.insert(*g, seen.into_iter().collect());
-        }
-        out
+        super::posix::member_closure(&self.entries, |ndn| self.by_ndn.get(ndn).copied())
     }
 
     pub fn len(&self) -> usize {
@@ -340,6 +311,8 @@ impl Snapshot {
     }
 
     fn plan_eq<'a>(&'a self, attr: &str, value: &str) -> Plan<'a> {
+        let (attr, value) = super::ad::equality(attr, value);
+        let value = value.as_ref();
         if attr.eq_ignore_ascii_case("entryDN") {
             return match dn::normalize(value).ok().and_then(|n| self.lookup(&n)) {
                 Some(id) => Plan::Ids(Cow::Owned(vec![id])),
