@@ -888,7 +888,10 @@ fn sync_users_groups_domains_problems() {
             "is empty",
         ),
         (
-            section("users", "uid_number_attribute = \"onPremisesExtensionAttributes..x\""),
+            section(
+                "users",
+                "uid_number_attribute = \"onPremisesExtensionAttributes..x\"",
+            ),
             format!("{t}.users.uid_number_attribute"),
             "empty part",
         ),

@@ -881,7 +881,10 @@ fn posix_keys(key: &str, t: &TenantConfig, p: &mut Problems) {
     }
     for (name, value) in [
         ("users.uid_number_attribute", &users.uid_number_attribute),
-        ("groups.gid_number_attribute", &t.groups.gid_number_attribute),
+        (
+            "groups.gid_number_attribute",
+            &t.groups.gid_number_attribute,
+        ),
     ] {
         if let Some(path) = value
             && let Err(why) = check_attribute_path(path)

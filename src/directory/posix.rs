@@ -135,10 +135,7 @@ pub fn gecos(cfg: &TenantConfig, u: &User, uid: &str, display: &str) -> String {
         "upn" => u.user_principal_name.clone(),
         "department" => u.department.clone(),
         "jobTitle" => u.job_title.clone(),
-        "telephoneNumber" => u
-            .business_phones
-            .as_ref()
-            .and_then(|p| p.first().cloned()),
+        "telephoneNumber" => u.business_phones.as_ref().and_then(|p| p.first().cloned()),
         "mobile" => u.mobile_phone.clone(),
         _ => None,
     });
@@ -170,7 +167,9 @@ pub fn check_attribute_path(path: &str) -> Result<(), String> {
             ));
         }
         if seg.chars().next().is_some_and(|c| c.is_ascii_digit()) {
-            return Err(format!("`{path}` has a part (`{seg}`) starting with a digit"));
+            return Err(format!(
+                "`{path}` has a part (`{seg}`) starting with a digit"
+            ));
         }
     }
     if path.contains('.') && is_extension_name(path) {
@@ -246,9 +245,16 @@ pub fn attribute_value(src: Source<'_>, path: &str) -> Option<Value> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rejection {
     NotANumber(String),
-    OutOfRange { value: u32, first: u32, last: u32 },
+    OutOfRange {
+        value: u32,
+        first: u32,
+        last: u32,
+    },
     /// Another object holds (or held) the number.
-    Taken { value: u32, holder: String },
+    Taken {
+        value: u32,
+        holder: String,
+    },
 }
 
 impl std::fmt::Display for Rejection {
@@ -256,7 +262,10 @@ impl std::fmt::Display for Rejection {
         match self {
             Rejection::NotANumber(v) => write!(f, "{v:?} is not a whole number"),
             Rejection::OutOfRange { value, first, last } => {
-                write!(f, "{value} is outside the configured range [{first}, {last}]")
+                write!(
+                    f,
+                    "{value} is outside the configured range [{first}, {last}]"
+                )
             }
             Rejection::Taken { value, holder } => write!(
                 f,
@@ -551,10 +560,7 @@ mod tests {
             Some(Value::from(100123))
         );
         // Through the JSON form: any other property.
-        assert_eq!(
-            attribute_value(s, "givenName"),
-            Some(Value::from("Alice"))
-        );
+        assert_eq!(attribute_value(s, "givenName"), Some(Value::from("Alice")));
         assert_eq!(attribute_value(s, "jobTitle"), None);
         let g = Group {
             id: "g1".into(),
@@ -609,10 +615,26 @@ mod tests {
         );
         assert_eq!(got, BTreeMap::from([("a".to_string(), 100_500)]));
         assert_eq!(notices.len(), 4, "{notices:?}");
-        assert!(notices.iter().any(|n| n.contains("user b") && n.contains("held by object a")));
-        assert!(notices.iter().any(|n| n.contains("user c") && n.contains("outside")));
-        assert!(notices.iter().any(|n| n.contains("user d") && n.contains("not a whole")));
-        assert!(notices.iter().any(|n| n.contains("user f") && n.contains("held by object x")));
+        assert!(
+            notices
+                .iter()
+                .any(|n| n.contains("user b") && n.contains("held by object a"))
+        );
+        assert!(
+            notices
+                .iter()
+                .any(|n| n.contains("user c") && n.contains("outside"))
+        );
+        assert!(
+            notices
+                .iter()
+                .any(|n| n.contains("user d") && n.contains("not a whole"))
+        );
+        assert!(
+            notices
+                .iter()
+                .any(|n| n.contains("user f") && n.contains("held by object x"))
+        );
         // The number is reserved for a: the allocator never hands it out, even after a's
         // attribute changes.
         assert_eq!(alloc.uid_used.get(&100_500).map(String::as_str), Some("a"));
@@ -646,7 +668,12 @@ mod tests {
         let groups = || {
             [
                 gref("g-1", "Staff,  All", 400_001, "cn=Staff\\,  All,ou=groups"),
-                gref("dir:linux", "linux users", 400_002, "cn=linux users,ou=groups"),
+                gref(
+                    "dir:linux",
+                    "linux users",
+                    400_002,
+                    "cn=linux users,ou=groups",
+                ),
             ]
             .into_iter()
         };

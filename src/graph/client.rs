@@ -221,7 +221,10 @@ impl GraphClient {
     pub async fn list_users(&self) -> Result<Vec<User>, GraphError> {
         let url = self.api_url(
             &["users"],
-            Some(&format!("$select={}&$top={PAGE_SIZE}", self.inner.user_select)),
+            Some(&format!(
+                "$select={}&$top={PAGE_SIZE}",
+                self.inner.user_select
+            )),
         );
         self.collect_all(url).await
     }
@@ -230,7 +233,10 @@ impl GraphClient {
     pub async fn list_groups(&self) -> Result<Vec<Group>, GraphError> {
         let url = self.api_url(
             &["groups"],
-            Some(&format!("$select={}&$top={PAGE_SIZE}", self.inner.group_select)),
+            Some(&format!(
+                "$select={}&$top={PAGE_SIZE}",
+                self.inner.group_select
+            )),
         );
         self.collect_all(url).await
     }

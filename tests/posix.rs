@@ -1,0 +1,442 @@
+//! POSIX and Active Directory compatibility end to end (issue 5): the Graph emulator serving
+//! `contoso.json`, the real server after one sync round, and real clients (the `ldap3` crate,
+//! OpenLDAP's `ldapsearch`). Number attributes, `users.primary_group`, `groups.nested`, and the
+//! filters AD-configured appliances send.
+
+mod common;
+
+use common::clients::{connect, ldif_values, tool};
+use common::harness::{BASE, Env, Running, SERVICE, SERVICE_PASSWORD};
+use ldap3::{Ldap, Scope, SearchEntry};
+use std::collections::BTreeSet;
+
+const ALICE_ID: &str = "a1ce0000-0000-4000-8000-000000000001";
+const DAN_ID: &str = "da0aea0e-aa72-470b-9d63-d2a5d1764460";
+const FRANK_ID: &str = "0ac92aa6-6161-442d-8ce6-7426dde3aa61";
+
+fn dn_of(rdn: &str, ou: &str) -> String {
+    format!("{rdn},ou={ou},{BASE}")
+}
+
+async fn start(extra: &str) -> Running {
+    let env = Env::contoso().await;
+    let cfg = env.config_with("", extra);
+    Running::start_with(env, cfg).await
+}
+
+async fn bound(r: &Running) -> Ldap {
+    let mut ldap = connect(&r.ldaps(), &r.ca(), false).await;
+    ldap.simple_bind(SERVICE, SERVICE_PASSWORD)
+        .await
+        .expect("bind sent")
+        .success()
+        .expect("service binds");
+    ldap
+}
+
+async fn search(ldap: &mut Ldap, base: &str, scope: Scope, filter: &str) -> Vec<SearchEntry> {
+    let (entries, _) = ldap
+        .search(base, scope, filter, vec!["*"])
+        .await
+        .expect("search sent")
+        .success()
+        .unwrap_or_else(|e| panic!("{filter}: {e}"));
+    entries.into_iter().map(SearchEntry::construct).collect()
+}
+
+async fn one(ldap: &mut Ldap, dn: &str) -> SearchEntry {
+    let mut found = search(ldap, dn, Scope::Base, "(objectClass=*)").await;
+    assert_eq!(found.len(), 1, "{dn}");
+    found.remove(0)
+}
+
+fn first(e: &SearchEntry, attr: &str) -> String {
+    e.attrs
+        .get(attr)
+        .and_then(|v| v.first())
+        .cloned()
+        .unwrap_or_else(|| panic!("{} has no {attr}: {:?}", e.dn, e.attrs))
+}
+
+fn values(e: &SearchEntry, attr: &str) -> BTreeSet<String> {
+    e.attrs
+        .get(attr)
+        .map(|v| v.iter().map(|s| s.to_lowercase()).collect())
+        .unwrap_or_default()
+}
+
+fn dns(entries: &[SearchEntry]) -> BTreeSet<String> {
+    entries.iter().map(|e| e.dn.to_lowercase()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_valid_number_attribute_takes_precedence_over_the_derived_number() {
+    let r = start("  [tenant.users]\n  uid_number_attribute = \"employeeId\"\n").await;
+    let mut ldap = bound(&r).await;
+    let alice = one(&mut ldap, &dn_of("uid=alice", "people")).await;
+    assert_eq!(first(&alice, "uidNumber"), "100231", "employeeId of alice");
+    assert_eq!(
+        first(&alice, "gidNumber"),
+        "100231",
+        "private group follows"
+    );
+    let private = one(&mut ldap, &dn_of("cn=alice", "groups")).await;
+    assert_eq!(first(&private, "gidNumber"), "100231");
+    let bob = one(&mut ldap, &dn_of("uid=bob", "people")).await;
+    assert_eq!(first(&bob, "uidNumber"), "100245");
+    // Fabrikam's employee ids ("F-0043") are not numbers: the derived number stays.
+    let frank = one(&mut ldap, &dn_of("uid=frank.miller", "people")).await;
+    let n: u32 = first(&frank, "uidNumber").parse().expect("a number");
+    assert!((100_000..=399_999).contains(&n), "{n}");
+    // Every number is still unique.
+    let people = search(
+        &mut ldap,
+        &format!("ou=people,{BASE}"),
+        Scope::OneLevel,
+        "(objectClass=posixAccount)",
+    )
+    .await;
+    let numbers: BTreeSet<String> = people.iter().map(|e| first(e, "uidNumber")).collect();
+    assert_eq!(numbers.len(), people.len());
+    // The round's report names the object and why.
+    let report = r.server.engine.sync_tenant("contoso").await.expect("round");
+    assert!(
+        report
+            .build
+            .notices
+            .iter()
+            .any(|n| n.contains(FRANK_ID) && n.contains("not a whole number")),
+        "{:?}",
+        report.build.notices
+    );
+    r.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conflicting_or_out_of_range_attribute_numbers_fall_back_to_derived_ones() {
+    // extensionAttribute1 holds 10001 for both alice (created first) and dan.
+    let r = start(
+        "  [tenant.users]\n  uid_number_attribute = \"onPremisesExtensionAttributes.extensionAttribute1\"\n  uid_number_range = [10001, 19999]\n",
+    )
+    .await;
+    let mut ldap = bound(&r).await;
+    let alice = one(&mut ldap, &dn_of("uid=alice", "people")).await;
+    assert_eq!(first(&alice, "uidNumber"), "10001");
+    let dan = one(&mut ldap, &dn_of("uid=dan.brown", "people")).await;
+    let dan_n: u32 = first(&dan, "uidNumber").parse().unwrap();
+    assert_ne!(dan_n, 10001);
+    assert!((10_001..=19_999).contains(&dan_n));
+    let emma = one(&mut ldap, &dn_of("uid=emma.davis", "people")).await;
+    assert_eq!(first(&emma, "uidNumber"), "10002");
+    // carol's 10000 is below the range.
+    let carol = one(&mut ldap, &dn_of("uid=carol.white", "people")).await;
+    assert_ne!(first(&carol, "uidNumber"), "10000");
+    let report = r.server.engine.sync_tenant("contoso").await.expect("round");
+    let notices = &report.build.notices;
+    assert!(
+        notices
+            .iter()
+            .any(|n| n.contains(DAN_ID) && n.contains("held by object") && n.contains(ALICE_ID)),
+        "{notices:?}"
+    );
+    assert!(
+        notices
+            .iter()
+            .any(|n| n.contains("10000 is outside the configured range")),
+        "{notices:?}"
+    );
+    // Numbers survive a restart from the same data directory.
+    let Running { env, server } = r;
+    server.stop().await;
+    let cfg = env.config_with(
+        "",
+        "  [tenant.users]\n  uid_number_attribute = \"onPremisesExtensionAttributes.extensionAttribute1\"\n  uid_number_range = [10001, 19999]\n",
+    );
+    let r = Running::start_with(env, cfg).await;
+    let mut ldap = bound(&r).await;
+    let dan2 = one(&mut ldap, &dn_of("uid=dan.brown", "people")).await;
+    assert_eq!(first(&dan2, "uidNumber"), dan_n.to_string());
+    r.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_named_primary_group_replaces_private_groups() {
+    let r = start("  [tenant.users]\n  primary_group = \"linux admins\"\n  gecos = \"{displayName},{department}\"\n  home_directory = \"/home/{mail_local}\"\n").await;
+    let mut ldap = bound(&r).await;
+    let admins = one(&mut ldap, &dn_of("cn=Linux Admins", "groups")).await;
+    let gid = first(&admins, "gidNumber");
+    let people = search(
+        &mut ldap,
+        &format!("ou=people,{BASE}"),
+        Scope::OneLevel,
+        "(objectClass=posixAccount)",
+    )
+    .await;
+    assert!(people.len() > 20);
+    for p in &people {
+        assert_eq!(first(p, "gidNumber"), gid, "{}", p.dn);
+    }
+    // No user-private groups: no group is named after alice, and nobody's memberOf has one.
+    let private = search(
+        &mut ldap,
+        &format!("ou=groups,{BASE}"),
+        Scope::OneLevel,
+        "(cn=alice)",
+    )
+    .await;
+    assert!(private.is_empty(), "{:?}", dns(&private));
+    let alice = one(&mut ldap, &dn_of("uid=alice", "people")).await;
+    assert!(!values(&alice, "memberOf").contains(&dn_of("cn=alice", "groups")));
+    assert_eq!(first(&alice, "gecos"), "Alice Smith,Engineering");
+    assert_eq!(first(&alice, "homeDirectory"), "/home/alice");
+    r.server.stop().await;
+
+    // A group that is not served: private groups for this round, and the report says so.
+    let r = start("  [tenant.users]\n  primary_group = \"Nobody Has This Group\"\n").await;
+    let mut ldap = bound(&r).await;
+    let alice = one(&mut ldap, &dn_of("uid=alice", "people")).await;
+    assert_eq!(first(&alice, "gidNumber"), first(&alice, "uidNumber"));
+    let private = one(&mut ldap, &dn_of("cn=alice", "groups")).await;
+    assert_eq!(first(&private, "gidNumber"), first(&alice, "uidNumber"));
+    let report = r.server.engine.sync_tenant("contoso").await.expect("round");
+    assert!(
+        report
+            .build
+            .notices
+            .iter()
+            .any(|n| n.contains("Nobody Has This Group") && n.contains("user-private")),
+        "{:?}",
+        report.build.notices
+    );
+    r.server.stop().await;
+}
+
+/// In-chain and memberOf answers that must not depend on `groups.nested`.
+async fn nesting_invariants(ldap: &mut Ldap) {
+    let all_staff = dn_of("cn=All Staff", "groups");
+    let platform = dn_of("cn=Platform Team", "groups");
+    let engineering = dn_of("cn=Engineering", "groups");
+    let alice_dn = dn_of("uid=alice", "people");
+    // alice ∈ Platform Team ⊂ Engineering ⊂ All Staff.
+    let alice = one(ldap, &alice_dn).await;
+    let member_of = values(&alice, "memberOf");
+    for g in [&all_staff, &platform, &engineering] {
+        assert!(member_of.contains(&g.to_lowercase()), "{g}: {member_of:?}");
+    }
+    let chain = search(
+        ldap,
+        BASE,
+        Scope::Subtree,
+        &format!("(memberOf:1.2.840.113556.1.4.1941:={all_staff})"),
+    )
+    .await;
+    let chain = dns(&chain);
+    assert!(chain.contains(&alice_dn.to_lowercase()), "{chain:?}");
+    assert!(chain.contains(&platform.to_lowercase()), "{chain:?}");
+    let containing_alice = search(
+        ldap,
+        BASE,
+        Scope::Subtree,
+        &format!("(&(objectClass=groupOfNames)(member:1.2.840.113556.1.4.1941:={alice_dn}))"),
+    )
+    .await;
+    let containing_alice = dns(&containing_alice);
+    for g in [&all_staff, &platform, &engineering] {
+        assert!(
+            containing_alice.contains(&g.to_lowercase()),
+            "{g}: {containing_alice:?}"
+        );
+    }
+    let containing_platform = search(
+        ldap,
+        BASE,
+        Scope::Subtree,
+        &format!("(member:1.2.840.113556.1.4.1941:={platform})"),
+    )
+    .await;
+    assert_eq!(
+        dns(&containing_platform),
+        BTreeSet::from([engineering.to_lowercase(), all_staff.to_lowercase()])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nested_direct_lists_groups_and_flatten_lists_every_user() {
+    let all_staff = dn_of("cn=All Staff", "groups");
+    let engineering = dn_of("cn=Engineering", "groups");
+    let alice_dn = dn_of("uid=alice", "people").to_lowercase();
+
+    let r = start("").await;
+    let mut ldap = bound(&r).await;
+    let staff = one(&mut ldap, &all_staff).await;
+    let members = values(&staff, "member");
+    assert!(members.contains(&engineering.to_lowercase()), "{members:?}");
+    assert!(
+        !members.contains(&alice_dn),
+        "alice is only a nested member"
+    );
+    assert!(
+        values(&staff, "memberUid").is_empty(),
+        "All Staff has no direct users"
+    );
+    let direct_count = members.len();
+    nesting_invariants(&mut ldap).await;
+    r.server.stop().await;
+
+    let r = start("  [tenant.groups]\n  nested = \"flatten\"\n").await;
+    let mut ldap = bound(&r).await;
+    let staff = one(&mut ldap, &all_staff).await;
+    let members = values(&staff, "member");
+    assert!(members.contains(&alice_dn), "{members:?}");
+    assert!(
+        members.iter().all(|m| m.contains(",ou=people,")),
+        "no group DNs when flattened: {members:?}"
+    );
+    assert!(members.len() > direct_count);
+    let uids = values(&staff, "memberUid");
+    assert!(uids.contains("alice"), "{uids:?}");
+    assert_eq!(uids.len(), members.len(), "one memberUid per member user");
+    // (member=<user>) finds every group the user is in, nested or not.
+    let groups = search(
+        &mut ldap,
+        &format!("ou=groups,{BASE}"),
+        Scope::OneLevel,
+        &format!("(member={})", dn_of("uid=alice", "people")),
+    )
+    .await;
+    assert!(dns(&groups).contains(&all_staff.to_lowercase()));
+    nesting_invariants(&mut ldap).await;
+    r.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn active_directory_style_filters_find_the_right_entries() {
+    let r = start("").await;
+    let mut ldap = bound(&r).await;
+    let people_base = format!("ou=people,{BASE}");
+    let posix_users = dns(&search(
+        &mut ldap,
+        BASE,
+        Scope::Subtree,
+        "(objectClass=posixAccount)",
+    )
+    .await);
+    let posix_groups =
+        dns(&search(&mut ldap, BASE, Scope::Subtree, "(objectClass=posixGroup)").await);
+    assert!(!posix_users.is_empty() && !posix_groups.is_empty());
+    for f in [
+        "(objectCategory=person)",
+        "(objectClass=user)",
+        "(objectCategory=CN=Person,CN=Schema,CN=Configuration,DC=contoso,DC=com)",
+    ] {
+        let got = dns(&search(&mut ldap, BASE, Scope::Subtree, f).await);
+        assert_eq!(got, posix_users, "{f}");
+    }
+    for f in ["(objectCategory=group)", "(objectClass=group)"] {
+        let got = dns(&search(&mut ldap, BASE, Scope::Subtree, f).await);
+        assert_eq!(got, posix_groups, "{f}");
+    }
+    let alice = search(
+        &mut ldap,
+        BASE,
+        Scope::Subtree,
+        "(&(objectCategory=person)(objectClass=user)(sAMAccountName=alice))",
+    )
+    .await;
+    assert_eq!(
+        dns(&alice),
+        BTreeSet::from([dn_of("uid=alice", "people").to_lowercase()])
+    );
+    assert_eq!(first(&alice[0], "userPrincipalName"), "alice@contoso.com");
+    let vpn = search(
+        &mut ldap,
+        &people_base,
+        Scope::Subtree,
+        &format!(
+            "(&(objectClass=user)(memberOf={}))",
+            dn_of("cn=VPN Users", "groups")
+        ),
+    )
+    .await;
+    let uids: BTreeSet<String> = vpn.iter().map(|e| first(e, "uid")).collect();
+    assert!(uids.contains("alice") && uids.contains("bob"), "{uids:?}");
+    assert_eq!(uids.len(), 4, "{uids:?}");
+    // Not a category any entry has: nothing, and its negation is everything (False, not
+    // Undefined).
+    assert!(
+        search(&mut ldap, BASE, Scope::Subtree, "(objectCategory=computer)")
+            .await
+            .is_empty()
+    );
+    let not_computer = search(
+        &mut ldap,
+        &people_base,
+        Scope::OneLevel,
+        "(!(objectCategory=computer))",
+    )
+    .await;
+    assert_eq!(dns(&not_computer), posix_users);
+
+    // pfSense's container browser, through ldapsearch.
+    let url = r.ldaps();
+    let out = tool(
+        &r.ca(),
+        "ldapsearch",
+        &[
+            "-x",
+            "-LLL",
+            "-o",
+            "ldif-wrap=no",
+            "-H",
+            &url,
+            "-D",
+            SERVICE,
+            "-w",
+            SERVICE_PASSWORD,
+            "-b",
+            BASE,
+            "-s",
+            "one",
+            "(|(ou=*)(cn=Users))",
+            "ou",
+        ],
+    )
+    .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let ous: BTreeSet<String> = ldif_values(&out.stdout, "ou").into_iter().collect();
+    assert_eq!(
+        ous,
+        BTreeSet::from([
+            "groups".to_string(),
+            "people".to_string(),
+            "services".to_string()
+        ])
+    );
+    let out = tool(
+        &r.ca(),
+        "ldapsearch",
+        &[
+            "-x",
+            "-LLL",
+            "-o",
+            "ldif-wrap=no",
+            "-H",
+            &url,
+            "-D",
+            SERVICE,
+            "-w",
+            SERVICE_PASSWORD,
+            "-b",
+            BASE,
+            "(&(objectCategory=person)(sAMAccountName=bob))",
+            "dn",
+        ],
+    )
+    .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(
+        ldif_values(&out.stdout, "dn"),
+        vec![dn_of("uid=bob", "people")]
+    );
+    r.server.stop().await;
+}
