@@ -440,3 +440,48 @@ async fn active_directory_style_filters_find_the_right_entries() {
     );
     r.server.stop().await;
 }
+
+const EXT_UID: &str = "extension_0c1e2a3b4d5e4f608a7b9c0d1e2f3a4b_uidNumber";
+const EXT_GID: &str = "extension_0c1e2a3b4d5e4f608a7b9c0d1e2f3a4b_gidNumber";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn directory_extensions_configured_later_are_fetched_and_win() {
+    // First without number attributes: derived numbers, delta links stored.
+    let env = Env::contoso().await;
+    let cfg = env.config();
+    let r = Running::start_with(env, cfg).await;
+    let mut ldap = bound(&r).await;
+    let bob = one(&mut ldap, &dn_of("uid=bob", "people")).await;
+    let derived = first(&bob, "uidNumber");
+    assert_ne!(derived, "123456");
+    let Running { env, server } = r;
+    server.stop().await;
+
+    // Configured afterwards: the stored delta links were started without the extensions in
+    // `$select`, so the next round must read in full to see them.
+    let extra = format!(
+        "  [tenant.users]\n  uid_number_attribute = \"{EXT_UID}\"\n  [tenant.groups]\n  gid_number_attribute = \"{EXT_GID}\"\n"
+    );
+    let cfg = env.config_with("", &extra);
+    let r = Running::start_with(env, cfg).await;
+    let mut ldap = bound(&r).await;
+    let bob = one(&mut ldap, &dn_of("uid=bob", "people")).await;
+    assert_eq!(first(&bob, "uidNumber"), "123456");
+    let admins = one(&mut ldap, &dn_of("cn=Linux Admins", "groups")).await;
+    assert_eq!(first(&admins, "gidNumber"), "400777");
+    // A delta round (links now carry the extensions) keeps them.
+    let report = r.server.engine.sync_tenant("contoso").await.expect("round");
+    assert!(!report.full_read, "links match the configured select now");
+    let bob = one(&mut ldap, &dn_of("uid=bob", "people")).await;
+    assert_eq!(first(&bob, "uidNumber"), "123456");
+
+    // The attribute removed again: bob falls back to the number derived for him at first.
+    let Running { env, server } = r;
+    server.stop().await;
+    let cfg = env.config();
+    let r = Running::start_with(env, cfg).await;
+    let mut ldap = bound(&r).await;
+    let bob = one(&mut ldap, &dn_of("uid=bob", "people")).await;
+    assert_eq!(first(&bob, "uidNumber"), derived);
+    r.server.stop().await;
+}

@@ -18,6 +18,8 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use crate::graph::models::is_extension_name;
+
 use super::access::Caller;
 use super::changes::ChangeKind;
 use super::fixture::JsonObject;
@@ -157,12 +159,12 @@ fn resolve_select(set: Set, names: Option<&[String]>) -> Result<Select, GraphErr
         }
     }
     let selection = Selection::for_entity(entity, Some(&rest), true)?;
-    let mut canonical: Vec<&str> = match &selection {
+    let mut canonical: Vec<String> = match &selection {
         Selection::Default => Vec::new(),
-        Selection::Names(n) => n.clone(),
+        Selection::Names(n) => n.iter().map(|c| c.to_string()).collect(),
     };
     if members {
-        canonical.push("members");
+        canonical.push("members".to_string());
     }
     Ok(Select {
         selection,
@@ -473,13 +475,18 @@ fn delta_project(entity: Entity, obj: &JsonObject, selection: &Selection) -> Jso
     }
     let names: Vec<&str> = match selection {
         Selection::Default => entity.default_props().map(|p| p.name).collect(),
-        Selection::Names(n) => n.clone(),
+        Selection::Names(n) => n.iter().map(|c| c.as_ref()).collect(),
     };
     for name in names {
         if name == "id" {
             continue;
         }
-        if let Some(v) = obj.get(name).filter(|v| !v.is_null()) {
+        let value = if is_extension_name(name) {
+            super::odata::extension_value(obj, name)
+        } else {
+            obj.get(name).filter(|v| !v.is_null())
+        };
+        if let Some(v) = value {
             out.insert(name.to_string(), v.clone());
         }
     }

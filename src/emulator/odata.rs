@@ -4,6 +4,9 @@
 
 use axum::http::HeaderMap;
 use serde_json::{Value, json};
+use std::borrow::Cow;
+
+use crate::graph::models::is_extension_name;
 
 use super::access::Visibility;
 use super::fixture::JsonObject;
@@ -178,8 +181,9 @@ fn encode_component(text: &str) -> String {
 pub(crate) enum Selection {
     /// No `$select`: each type's default property set.
     Default,
-    /// Canonical property names, in the order the client asked for them.
-    Names(Vec<&'static str>),
+    /// Canonical property names, in the order the client asked for them. Directory extensions
+    /// (`extension_<appid>_<name>`) are kept as the client spelled them.
+    Names(Vec<Cow<'static, str>>),
 }
 
 impl Selection {
@@ -213,9 +217,9 @@ impl Selection {
         let Some(names) = select else {
             return Ok(Selection::Default);
         };
-        let mut out: Vec<&'static str> = Vec::new();
-        let mut push = |name: &'static str| {
-            if !out.contains(&name) {
+        let mut out: Vec<Cow<'static, str>> = Vec::new();
+        let mut push = |name: Cow<'static, str>| {
+            if !out.iter().any(|o| o.eq_ignore_ascii_case(&name)) {
                 out.push(name);
             }
         };
@@ -224,10 +228,20 @@ impl Selection {
                 for entity in types {
                     for p in entity.props() {
                         if !(collection && p.returned == Returned::SingleOnly) {
-                            push(p.name);
+                            push(Cow::Borrowed(p.name));
                         }
                     }
                 }
+                continue;
+            }
+            // Directory extensions exist on users and groups (any registered name is taken as
+            // registered); Graph returns them only when selected, and omits them when unset.
+            if is_extension_name(name)
+                && types
+                    .iter()
+                    .any(|e| matches!(e, Entity::User | Entity::Group))
+            {
+                push(Cow::Owned(name.clone()));
                 continue;
             }
             let found: Vec<_> = types.iter().filter_map(|e| e.prop(name)).collect();
@@ -239,7 +253,7 @@ impl Selection {
             if collection && found.iter().all(|p| p.returned == Returned::SingleOnly) {
                 return Err(GraphError::not_implemented());
             }
-            push(first.name);
+            push(Cow::Borrowed(first.name));
         }
         Ok(Selection::Names(out))
     }
@@ -304,12 +318,32 @@ pub(crate) fn project(
     };
     match selection {
         Selection::Default => entity.default_props().for_each(&mut emit),
-        Selection::Names(names) => names
-            .iter()
-            .filter_map(|n| entity.prop_exact(n))
-            .for_each(&mut emit),
+        Selection::Names(names) => {
+            let mut extensions = Vec::new();
+            for n in names {
+                if let Some(p) = entity.prop_exact(n) {
+                    emit(p);
+                } else if is_extension_name(n)
+                    && visibility != Visibility::IdOnly
+                    && matches!(entity, Entity::User | Entity::Group)
+                    && let Some(v) = extension_value(obj, n)
+                {
+                    extensions.push((n.to_string(), v.clone()));
+                }
+            }
+            out.extend(extensions);
+        }
     }
     out
+}
+
+/// A directory extension's value on a stored object (names compare ignoring case); `None`
+/// when unset.
+pub(crate) fn extension_value<'a>(obj: &'a JsonObject, name: &str) -> Option<&'a Value> {
+    obj.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_null())
 }
 
 /// `{base}/v1.0/$metadata#users(id,displayName)` (`/$entity` for a single object).
@@ -419,7 +453,7 @@ mod tests {
                 names(&["ID", "displayName", "id"]).as_deref(),
                 true
             ),
-            Ok(Selection::Names(vec!["id", "displayName"]))
+            Ok(Selection::Names(vec!["id".into(), "displayName".into()]))
         );
         let err = Selection::for_entity(Entity::User, names(&["x"]).as_deref(), true).err();
         assert_eq!(
@@ -446,12 +480,17 @@ mod tests {
             "onPremisesExtensionAttributes".into(),
             json!({"extensionAttribute3": "x"}),
         );
-        let sel = Selection::Names(vec![
-            "displayName",
-            "mail",
-            "proxyAddresses",
-            "onPremisesExtensionAttributes",
-        ]);
+        let sel = Selection::Names(
+            [
+                "displayName",
+                "mail",
+                "proxyAddresses",
+                "onPremisesExtensionAttributes",
+            ]
+            .into_iter()
+            .map(Cow::Borrowed)
+            .collect(),
+        );
         let p = project(Entity::User, &user, &sel, Visibility::Full, false);
         assert_eq!(p.get("mail"), Some(&Value::Null));
         assert_eq!(p.get("proxyAddresses"), Some(&json!([])));

@@ -150,6 +150,12 @@ pub(crate) fn graph_props(
         if key.starts_with('_') || reserved.contains(&key.as_str()) {
             continue;
         }
+        if crate::graph::models::is_extension_name(key)
+            && matches!(entity, Entity::User | Entity::Group)
+        {
+            out.insert(key.clone(), value.clone());
+            continue;
+        }
         let Some(prop) = entity.prop_exact(key) else {
             let hint = entity
                 .prop(key)
