@@ -22,6 +22,7 @@ pub fn round_json(tenant: &str, res: Result<RoundReport, SyncError>) -> Value {
                 "name": c.name, "holder": c.holder, "loser": c.loser
             })).collect::<Vec<_>>(),
             "would_refuse": r.would_refuse,
+            "notices": r.build.notices,
         })
     };
     match res {

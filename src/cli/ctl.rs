@@ -344,6 +344,9 @@ fn human_sync(d: &Value) -> String {
                 s(&col["loser"])
             ));
         }
+        for n in r["notices"].as_array().into_iter().flatten() {
+            out.push_str(&format!("  notice: {}\n", s(n)));
+        }
         if !r["would_refuse"].is_null() {
             out.push_str(&format!("  guard: {}\n", s(&r["would_refuse"])));
         }

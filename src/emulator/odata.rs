@@ -469,6 +469,21 @@ mod tests {
                 .is_ok()
         );
         assert!(Selection::for_members(names(&["nope"]).as_deref()).is_err());
+        // Directory extensions: accepted on users, returned only when set.
+        let ext = "extension_0c1e2a3b4d5e4f608a7b9c0d1e2f3a4b_uidNumber";
+        let sel = Selection::for_entity(Entity::User, names(&["id", ext]).as_deref(), true)
+            .expect("extensions can be selected");
+        let mut user = JsonObject::new();
+        user.insert("id".into(), json!("1"));
+        let p = project(Entity::User, &user, &sel, Visibility::Full, false);
+        assert!(!p.contains_key(ext), "unset: omitted");
+        user.insert(ext.to_ascii_lowercase(), json!(123));
+        let p = project(Entity::User, &user, &sel, Visibility::Full, false);
+        assert_eq!(p.get(ext), Some(&json!(123)));
+        assert!(
+            Selection::for_entity(Entity::Domain, names(&[ext]).as_deref(), true).is_err(),
+            "domains have no extensions"
+        );
     }
 
     #[test]

@@ -300,3 +300,50 @@ pub struct Organization {
     #[serde(default)]
     pub display_name: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn extensions_keep_only_set_directory_extensions_and_round_trip() {
+        let u: User = serde_json::from_value(json!({
+            "id": "u1",
+            "displayName": "Ann",
+            "@odata.type": "#microsoft.graph.user",
+            "officeLocation": "not modelled",
+            "extension_0c1e2a3b4d5e4f608a7b9c0d1e2f3a4b_uidNumber": 123456,
+            "EXTENSION_0c1e2a3b4d5e4f608a7b9c0d1e2f3a4b_shell": null,
+        }))
+        .expect("user decodes");
+        assert_eq!(u.extensions.0.len(), 1, "{:?}", u.extensions);
+        assert_eq!(
+            u.extensions
+                .get("extension_0c1e2a3b4d5e4f608a7b9c0d1e2f3a4b_UIDNUMBER"),
+            Some(&json!(123456))
+        );
+        let back: User =
+            serde_json::from_value(serde_json::to_value(&u).expect("encodes")).expect("decodes");
+        assert_eq!(back, u);
+        assert!(is_extension_name("Extension_x_y"));
+        assert!(!is_extension_name("extensionAttribute1"));
+    }
+
+    #[test]
+    fn select_adds_the_attribute_property_once() {
+        assert_eq!(select_with("id,mail", None), "id,mail");
+        assert_eq!(
+            select_with("id,employeeId", Some("EmployeeId")),
+            "id,employeeId"
+        );
+        assert_eq!(
+            select_with(
+                "id",
+                Some("onPremisesExtensionAttributes.extensionAttribute1")
+            ),
+            "id,onPremisesExtensionAttributes"
+        );
+        assert_eq!(select_with("id", Some("extension_a_b")), "id,extension_a_b");
+    }
+}
