@@ -485,3 +485,185 @@ async fn directory_extensions_configured_later_are_fetched_and_win() {
     assert_eq!(first(&bob, "uidNumber"), derived);
     r.server.stop().await;
 }
+
+mod pure_build {
+    //! The same settings through `build_tenant` on a hand-made mirror: fast, and independent
+    //! of the sync and the LDAP service.
+
+    use o365_ldap::config::TenantConfig;
+    use o365_ldap::directory::build::{TenantInput, build_tenant};
+    use o365_ldap::directory::ids::Allocations;
+    use o365_ldap::directory::{Entry, EntryKind};
+    use o365_ldap::graph::models::{Domain, Group, MemberKind, MemberRef, User};
+    use o365_ldap::sync::mirror::Mirror;
+
+    fn user(id: &str, upn: &str, employee_id: Option<&str>, created: &str) -> User {
+        User {
+            id: id.into(),
+            user_principal_name: Some(upn.into()),
+            mail: Some(upn.into()),
+            display_name: Some(format!("{id}, \"the\" + user")),
+            account_enabled: Some(true),
+            user_type: Some("Member".into()),
+            employee_id: employee_id.map(Into::into),
+            created_date_time: Some(created.into()),
+            ..User::default()
+        }
+    }
+
+    fn group(id: &str, name: &str, nick: &str) -> Group {
+        Group {
+            id: id.into(),
+            display_name: Some(name.into()),
+            mail_nickname: Some(nick.into()),
+            security_enabled: Some(true),
+            mail_enabled: Some(false),
+            created_date_time: Some("2020-02-01T00:00:00Z".into()),
+            ..Group::default()
+        }
+    }
+
+    fn mirror() -> Mirror {
+        let mut m = Mirror::default();
+        m.domains.push(Domain {
+            id: "contoso.com".into(),
+            is_default: Some(true),
+            is_verified: Some(true),
+            ..Domain::default()
+        });
+        for u in [
+            user(
+                "u-ann",
+                "ann@contoso.com",
+                Some("100500"),
+                "2020-01-01T00:00:00Z",
+            ),
+            user(
+                "u-ben",
+                "ben@contoso.com",
+                Some("100500"),
+                "2020-01-02T00:00:00Z",
+            ),
+            user("u-cat", "cat@contoso.com", None, "2020-01-03T00:00:00Z"),
+        ] {
+            m.users.insert(u.id.clone(), u);
+        }
+        // Outer ∋ Inner ∋ Outer: a cycle, which Graph allows.
+        m.groups.insert(
+            "g-outer".into(),
+            group("g-outer", "Outer, \"Ring\"", "outer"),
+        );
+        m.groups
+            .insert("g-inner".into(), group("g-inner", "Inner", "400100"));
+        let r = |id: &str, kind| MemberRef {
+            id: id.into(),
+            kind,
+        };
+        m.members.insert(
+            "g-outer".into(),
+            [
+                r("g-inner", MemberKind::Group),
+                r("u-ann", MemberKind::User),
+            ]
+            .into(),
+        );
+        m.members.insert(
+            "g-inner".into(),
+            [
+                r("g-outer", MemberKind::Group),
+                r("u-ben", MemberKind::User),
+                r("u-cat", MemberKind::User),
+            ]
+            .into(),
+        );
+        m
+    }
+
+    fn build(extra: &str) -> (Vec<Entry>, Vec<String>) {
+        let c: TenantConfig = toml::from_str(&format!(
+            "name = \"contoso\"\ntenant_id = \"6f1e3a52-8d2b-4c7e-9a10-3b5c2d7e8f90\"\n{extra}"
+        ))
+        .expect("test config parses");
+        let m = mirror();
+        let input = TenantInput {
+            index: 0,
+            cfg: &c,
+            mirror: &m,
+            services: vec![],
+            now: "20250101000000Z",
+        };
+        let b = build_tenant(&input, &mut Allocations::default()).expect("builds");
+        (b.entries, b.report.notices)
+    }
+
+    fn by<'a>(entries: &'a [Entry], kind: EntryKind, attr: &str, value: &str) -> &'a Entry {
+        entries
+            .iter()
+            .find(|e| e.kind == kind && e.first(attr) == Some(value))
+            .unwrap_or_else(|| panic!("no {kind:?} with {attr}={value}"))
+    }
+
+    #[test]
+    fn attributes_primary_group_and_flattening_together() {
+        let (entries, notices) = build(
+            "[users]\nuid_number_attribute = \"employeeId\"\nprimary_group = \"outer, \\\"ring\\\"\"\n\
+             [groups]\ngid_number_attribute = \"mailNickname\"\nnested = \"flatten\"\n\
+             [groups.map]\nInner = \"inner renamed\"\n",
+        );
+        let ann = by(&entries, EntryKind::User, "uid", "ann");
+        let ben = by(&entries, EntryKind::User, "uid", "ben");
+        assert_eq!(ann.first("uidNumber"), Some("100500"));
+        assert_ne!(ben.first("uidNumber"), Some("100500"));
+        assert!(
+            notices
+                .iter()
+                .any(|n| n.contains("u-ben") && n.contains("held by object u-ann")),
+            "{notices:?}"
+        );
+        // `groups.map` renamed Inner; its one Graph source still supplies the number.
+        let inner = by(&entries, EntryKind::Group, "cn", "inner renamed");
+        assert_eq!(inner.first("gidNumber"), Some("400100"));
+        // "outer" is not a number: derived, and said so.
+        let outer = by(&entries, EntryKind::Group, "cn", "Outer, \"Ring\"");
+        assert!(notices.iter().any(|n| n.contains("g-outer")), "{notices:?}");
+        // Primary group: everybody takes Outer's number; no private groups.
+        let gid = outer.first("gidNumber").expect("gid");
+        for u in entries.iter().filter(|e| e.kind == EntryKind::User) {
+            assert_eq!(u.first("gidNumber"), Some(gid), "{}", u.dn);
+        }
+        assert!(!entries.iter().any(|e| e.kind == EntryKind::PrivateGroup));
+        // Flattened through the cycle: users only, each once.
+        let mut uids: Vec<&str> = outer.values("memberUid").iter().map(|v| &**v).collect();
+        uids.sort();
+        assert_eq!(uids, ["ann", "ben", "cat"]);
+        assert_eq!(outer.values("member").len(), 3);
+        assert!(outer.values("member").iter().all(|m| m.starts_with("uid=")));
+        // memberOf stays transitive.
+        assert_eq!(
+            ben.values("memberOf").len(),
+            2,
+            "{:?}",
+            ben.values("memberOf")
+        );
+    }
+
+    #[test]
+    fn defaults_keep_private_groups_and_direct_members() {
+        let (entries, notices) = build("");
+        assert!(notices.is_empty(), "{notices:?}");
+        let ann = by(&entries, EntryKind::User, "uid", "ann");
+        assert_eq!(ann.first("gidNumber"), ann.first("uidNumber"));
+        assert_eq!(ann.first("gecos"), Some("u-ann, \"the\" + user"));
+        assert_eq!(ann.first("homeDirectory"), Some("/home/ann"));
+        let private = by(&entries, EntryKind::PrivateGroup, "cn", "ann");
+        assert_eq!(private.first("gidNumber"), ann.first("uidNumber"));
+        let outer = by(&entries, EntryKind::Group, "cn", "Outer, \"Ring\"");
+        assert_eq!(outer.values("memberUid").len(), 1, "direct users only");
+        assert!(
+            outer
+                .values("member")
+                .iter()
+                .any(|m| m.starts_with("cn=Inner,"))
+        );
+    }
+}
