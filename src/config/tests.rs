@@ -1069,7 +1069,7 @@ fn render_effective_round_trips() {
         "[server]\nldap_listen = \"\"\nlog_format = \"json\"\n",
     );
     text.push_str(
-        "\n[[tenant]]\nname = \"fabrikam\"\ntenant_id = \"fabrikam.onmicrosoft.com\"\n  [[tenant.credential]]\n  client_id = \"0d5e7a21-6c3b-4f9a-8e2d-1b4c6a8e0f35\"\n  client_secret_env = \"CONTOSO_SECRET\"\n  [tenant.users]\n  uid_number_range = [500000, 799999]\n  [tenant.groups]\n  gid_number_range = [800000, 899999]\n",
+        "\n[[tenant]]\nname = \"fabrikam\"\ntenant_id = \"fabrikam.onmicrosoft.com\"\n  [[tenant.credential]]\n  client_id = \"0d5e7a21-6c3b-4f9a-8e2d-1b4c6a8e0f35\"\n  client_secret_env = \"CONTOSO_SECRET\"\n  [tenant.users]\n  uid_number_range = [500000, 799999]\n  uid_number_attribute = \"onPremisesExtensionAttributes.extensionAttribute1\"\n  primary_group = \"Linux \\\"Admins\\\"\"\n  gecos = \"{displayName},{department}\"\n  [tenant.groups]\n  gid_number_range = [800000, 899999]\n  gid_number_attribute = \"extension_0c1e2a3b4d5e4f608a7b9c0d1e2f3a4b_gidNumber\"\n  nested = \"flatten\"\n",
     );
     let cfg = fx.load(&text).expect("load");
     let out = render_effective(&cfg);

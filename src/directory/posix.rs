@@ -445,10 +445,16 @@ pub fn member_closure(
     lookup: impl Fn(&str) -> Option<u32>,
 ) -> std::collections::HashMap<u32, Vec<u32>> {
     let mut out: std::collections::HashMap<u32, Vec<u32>> = std::collections::HashMap::new();
+    // The builder spells a group's DN the same way in every memberOf: normalise each once.
+    let mut resolved: std::collections::HashMap<&str, Option<u32>> =
+        std::collections::HashMap::new();
     for (i, e) in entries.iter().enumerate() {
         let id = i as u32;
         for g in e.values("memberOf") {
-            let Some(gid) = dn::normalize(g).ok().and_then(|n| lookup(&n)) else {
+            let gid = *resolved
+                .entry(&**g)
+                .or_insert_with(|| dn::normalize(g).ok().and_then(|n| lookup(&n)));
+            let Some(gid) = gid else {
                 continue;
             };
             // A group in a membership cycle lists itself in memberOf; it is not its own member.
@@ -711,5 +717,45 @@ mod tests {
         let d = member_list(NestedMode::Direct, &direct, "all");
         assert_eq!(d, vec![("ann", U), ("eng", G)]);
         assert!(member_list(NestedMode::Flatten, &direct, "none").is_empty());
+    }
+
+    #[test]
+    fn closure_comes_from_transitive_member_of() {
+        use crate::directory::entry::{Attr, EntryKind};
+        let e = |dn_s: &str, member_of: &[&str]| Entry {
+            dn: dn_s.into(),
+            ndn: dn::normalize(dn_s).unwrap_or_default().into(),
+            kind: EntryKind::User,
+            tenant: 0,
+            attrs: vec![Attr {
+                name: "memberOf",
+                values: member_of.iter().map(|v| (*v).into()).collect(),
+            }],
+            created: "20250101000000Z".into(),
+            modified: "20250101000000Z".into(),
+        };
+        let outer = "cn=Outer\\, Ring,ou=groups,dc=x";
+        let inner = "cn=Inner,ou=groups,dc=x";
+        let entries = vec![
+            e(outer, &[outer, inner]), // in a cycle: lists itself
+            e(inner, &[outer, inner]),
+            e(
+                "uid=ann,ou=people,dc=x",
+                &["CN=Inner, OU=Groups, DC=X", outer, "cn=gone,dc=x"],
+            ),
+        ];
+        let ids: std::collections::HashMap<String, u32> = entries
+            .iter()
+            .enumerate()
+            .map(|(i, x)| (x.ndn.to_string(), i as u32))
+            .collect();
+        let c = member_closure(&entries, |n| ids.get(n).copied());
+        assert_eq!(
+            c.get(&0),
+            Some(&vec![1, 2]),
+            "outer: inner and ann, not itself"
+        );
+        assert_eq!(c.get(&1), Some(&vec![0, 2]));
+        assert_eq!(c.len(), 2, "unknown groups are skipped");
     }
 }
