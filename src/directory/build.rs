@@ -10,7 +10,8 @@ use crate::config::{ServiceAccount, TenantConfig};
 use crate::graph::models::{MemberKind, User};
 use crate::policy::{self, UserStatus};
 use crate::sync::mirror::{Mirror, generalized_from_iso};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::BTreeMap;
 
 pub struct TenantInput<'a> {
     pub index: u16,
@@ -147,7 +148,10 @@ pub fn build_tenant(
         .unnumbered
         .extend(alloc.assign_numbers(NumberSpace::Uid, &user_claims, ufirst, ulast));
 
-    let mut users: BTreeMap<String, ServedUser> = BTreeMap::new();
+    // Hash maps keyed by borrowed object ids: at 100k users the ordered maps' string
+    // comparisons and key copies dominated a round.
+    let mut users: FxHashMap<&str, ServedUser> =
+        FxHashMap::with_capacity_and_hasher(user_claims.len(), Default::default());
     for c in &user_claims {
         let (Some(u), Some(uid), Some(n), Some(v)) = (
             policy::user_of(mirror, c.id),
@@ -158,7 +162,7 @@ pub fn build_tenant(
             continue;
         };
         users.insert(
-            u.id.clone(),
+            u.id.as_str(),
             ServedUser {
                 u,
                 uid: uid.clone(),
@@ -240,7 +244,7 @@ pub fn build_tenant(
         .unnumbered
         .extend(alloc.assign_numbers(NumberSpace::Gid, &allocated, gfirst, glast));
 
-    let mut groups: BTreeMap<String, ServedGroup> = BTreeMap::new();
+    let mut groups: FxHashMap<&str, ServedGroup> = FxHashMap::default();
     for c in &group_claims {
         let Some(dg) = dir_groups.get(c.id) else {
             continue;
@@ -250,7 +254,7 @@ pub fn build_tenant(
             continue;
         };
         groups.insert(
-            c.id.to_string(),
+            c.id,
             ServedGroup {
                 cn: cn.clone(),
                 gid_number: n,
@@ -264,23 +268,23 @@ pub fn build_tenant(
     // other members (devices, service principals, contacts, excluded or hidden users) are not
     // directory objects here and are dropped. Locked users stay members, so group views do not
     // change when someone is disabled.
-    let mut direct: BTreeMap<&str, BTreeSet<(&str, MemberKind)>> = BTreeMap::new();
-    let mut parents: HashMap<&str, BTreeSet<&str>> = HashMap::new();
+    let mut direct: FxHashMap<&str, FxHashSet<(&str, MemberKind)>> = FxHashMap::default();
+    let mut parents: FxHashMap<&str, FxHashSet<&str>> = FxHashMap::default();
     for key in groups.keys() {
-        let list = direct.entry(key.as_str()).or_default();
+        let list = direct.entry(*key).or_default();
         let sources = dir_groups
-            .get(key.as_str())
+            .get(*key)
             .map(|g| g.sources.as_slice())
             .unwrap_or_default();
         for src in sources {
             for m in mirror.members.get(*src).into_iter().flatten() {
                 let member: Option<&str> = match m.kind {
-                    MemberKind::User => users.get_key_value(&m.id).map(|(k, _)| k.as_str()),
+                    MemberKind::User => users.get_key_value(m.id.as_str()).map(|(k, _)| *k),
                     MemberKind::Group => outcome
                         .directory_group_of(&m.id)
                         .and_then(|d| groups.get_key_value(d))
-                        .map(|(k, _)| k.as_str())
-                        .filter(|d| *d != key.as_str()),
+                        .map(|(k, _)| *k)
+                        .filter(|d| d != key),
                     _ => None,
                 };
                 if let Some(mid) = member {
@@ -290,14 +294,14 @@ pub fn build_tenant(
                         MemberKind::Group
                     };
                     list.insert((mid, kind));
-                    parents.entry(mid).or_default().insert(key.as_str());
+                    parents.entry(mid).or_default().insert(*key);
                 }
             }
         }
     }
-    let member_of = |id: &str| -> BTreeSet<&str> {
+    let member_of = |id: &str| -> FxHashSet<&str> {
         // Upward closure over the member→group edges; `seen` stops membership cycles.
-        let mut seen = BTreeSet::new();
+        let mut seen = FxHashSet::default();
         let mut stack: Vec<&str> = parents
             .get(id)
             .map(|p| p.iter().copied().collect())
@@ -370,10 +374,10 @@ pub fn build_tenant(
     entries.push(container(&groups_dn, "groups", tenant, input.now));
     let mut group_entries: Vec<(String, Entry)> = Vec::new();
     for (id, g) in &groups {
-        let graph = mirror.groups.get(id);
+        let graph = mirror.groups.get(*id);
         let mut member_dns = Vec::new();
         let mut member_uids = Vec::new();
-        for (mid, kind) in direct.get(id.as_str()).into_iter().flatten() {
+        for (mid, kind) in direct.get(id).into_iter().flatten() {
             match kind {
                 MemberKind::User => {
                     if let Some(u) = users.get(*mid) {
@@ -402,7 +406,7 @@ pub fn build_tenant(
         ];
         push_many(&mut attrs, "member", member_dns);
         push_many(&mut attrs, "memberUid", member_uids);
-        let merged = outcome.merged.get(id);
+        let merged = outcome.merged.get(*id);
         // A merged group fed by exactly one Graph group shows that group's description and
         // mail; one fed by several has no single address to show.
         let single = match merged {
@@ -417,7 +421,7 @@ pub fn build_tenant(
         push_opt(&mut attrs, "mail", single.and_then(|g| g.mail.as_deref()));
         let uuid = match merged {
             Some(_) => merged_uuid(&cfg.tenant_id, id),
-            None => id.clone(),
+            None => id.to_string(),
         };
         attrs.push(attr("entryUUID", [uuid.as_str()]));
         push_many(&mut attrs, "memberOf", parent_dns);
