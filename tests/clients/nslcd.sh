@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Real nslcd (nslcd -n, no systemd) + libnss-ldapd + libpam-ldapd against `o365-ldap demo`:
+# `getent -s ldap` passwd/group/initgroups (a group held only through nesting included) and pam_ldap
+# authentication with pamtester. nsswitch.conf is never edited: `getent -s ldap` asks the ldap module
+# directly. Needs root and Debian's nslcd libnss-ldapd libpam-ldapd pamtester (installed by .ci/run).
+# Every system file it touches is backed up first and restored on exit.
+NAME=nslcd
+source "$(dirname "$0")/lib.sh"
+
+on_exit() {
+  if [ -n "${nslcd_pid:-}" ]; then kill "$nslcd_pid" 2>/dev/null || true; wait "$nslcd_pid" 2>/dev/null || true; fi
+}
+backup /etc/nslcd.conf /etc/pam.d/o365-nslcd-test
+start_demo
+
+# StartTLS on the plain port with the service account: the server refuses anonymous reads.
+cat > /etc/nslcd.conf <<CONF
+uid nslcd
+gid nslcd
+uri ldap://localhost:$ldap_port
+base $base
+binddn $bind_dn
+bindpw $bind_pw
+ssl start_tls
+tls_reqcert demand
+tls_cacertfile $ca
+nss_nested_groups yes
+# Microsoft 365 group names hold spaces, commas, + and quotes, which nslcd's default validnames refuses.
+validnames /^[^:[:cntrl:]]+\$/
+CONF
+chown root:nslcd /etc/nslcd.conf
+chmod 640 /etc/nslcd.conf
+mkdir -p /run/nslcd
+nslcd -n -d > "$work/nslcd.log" 2>&1 &
+nslcd_pid=$!
+for _ in $(seq 1 100); do getent -s ldap passwd alice >/dev/null 2>&1 && break; sleep 0.2; done
+
+pw_line=$(getent -s ldap passwd alice || true)
+expect "getent -s ldap passwd alice: name and gecos" "$pw_line" "alice:*:"
+expect "getent -s ldap passwd alice: home and shell" "$pw_line" ":Alice Smith:/home/alice:/bin/bash"
+uid_number=$(echo "$pw_line" | cut -d: -f3)
+expect "getent -s ldap passwd <uidNumber> finds alice" "$(getent -s ldap passwd "$uid_number" || true)" "alice:*:$uid_number:"
+check "getent -s ldap passwd of a disabled user fails" sh -c '! getent -s ldap passwd dave.disabled'
+check "getent -s ldap passwd of an unknown user fails" sh -c '! getent -s ldap passwd nobody-such'
+
+private=$(getent -s ldap group "$uid_number" || true)
+expect "the user-private group (gid = uid) is alice's" "$private" "alice:*:$uid_number:alice"
+vpn=$(getent -s ldap group "VPN Users" || true)
+expect "getent -s ldap group 'VPN Users' lists alice" "$vpn" "alice"
+expect "getent -s ldap group 'VPN Users' lists bob" "$vpn" "bob"
+odd=$(getent -s ldap group 'R&D, Europe + "Special"' || true)
+expect "a group whose name holds , + \" resolves with its members" "$odd" "zoe.mueller"
+eng=$(getent -s ldap group Engineering || true)
+expect "getent -s ldap group Engineering: nested Platform Team member alice listed" "$eng" "alice"
+
+gid_of() { getent -s ldap group "$1" | cut -d: -f3; }
+init=" $(getent -s ldap initgroups alice | awk '{$1=""; print}') "
+expect "initgroups alice: primary (user-private) group" "$init" " $uid_number "
+expect "initgroups alice: a direct group (Platform Team)" "$init" " $(gid_of 'Platform Team') "
+expect "initgroups alice: a direct group (VPN Users)" "$init" " $(gid_of 'VPN Users') "
+expect "initgroups alice: a group held only through nesting (Engineering)" "$init" " $(gid_of Engineering) "
+expect "initgroups alice: two levels up (All Staff)" "$init" " $(gid_of 'All Staff') "
+expect_not "initgroups alice: not in Sales" "$init" " $(gid_of Sales) "
+
+printf 'auth required pam_ldap.so\naccount required pam_ldap.so\n' > /etc/pam.d/o365-nslcd-test
+check "pam_ldap: alice authenticates with her Microsoft 365 password" \
+  sh -c "echo 'Alice-Passw0rd!' | pamtester o365-nslcd-test alice authenticate acct_mgmt"
+check "pam_ldap: a wrong password is refused" \
+  sh -c "! echo 'wrong-password' | pamtester o365-nslcd-test alice authenticate"
+check "pam_ldap: an unknown user is refused" \
+  sh -c "! echo 'Alice-Passw0rd!' | pamtester o365-nslcd-test nobody-such authenticate"
+
+finish "$work/nslcd.log"
