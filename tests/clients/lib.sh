@@ -42,6 +42,10 @@ check() { # check <description> <command...>: passes when the command succeeds
   local what=$1 out; shift
   if out=$("$@" 2>&1); then ok "$what"; else not_ok "$what"; printf '%s\n' "$out" | sed 's/^/       /'; fi
 }
+refute() { # refute <description> <command...>: passes when the command fails
+  local what=$1 out; shift
+  if out=$("$@" 2>&1); then not_ok "$what (it succeeded)"; printf '%s\n' "$out" | sed 's/^/       /'; else ok "$what"; fi
+}
 expect() { # expect <description> <haystack> <needle>: passes when needle is a substring
   if printf '%s\n' "$2" | grep -qF -- "$3"; then ok "$1"; else not_ok "$1: '$3' not in:"; printf '%s\n' "$2" | sed 's/^/       /'; fi
 }
@@ -68,8 +72,8 @@ start_demo() {
 # finish [LOG...]: prints the tail of each LOG when something failed, the summary line, and exits.
 finish() {
   local log
-  if [ "$failed" -ne 0 ]; then
-    for log in "$@" "$work/demo.err"; do [ -s "$log" ] && { echo "--- $log"; tail -40 "$log"; }; done
+  if [ "$failed" -ne 0 ] || [ "${VERBOSE:-0}" = 1 ]; then
+    for log in "$@" "$work/demo.err"; do [ -s "$log" ] && { echo "--- $log"; tail -"${LOG_LINES:-40}" "$log"; }; done
   fi
   echo "$NAME: $passed passed, $failed failed"
   [ "$failed" -eq 0 ]
