@@ -27,6 +27,8 @@ tls_cacertfile $ca
 nss_nested_groups yes
 # Microsoft 365 group names hold spaces, commas, + and quotes, which nslcd's default validnames refuses.
 validnames /^[^:[:cntrl:]]+\$/
+# Only members of Linux Admins (nested members included) pass pam_ldap's account check.
+pam_authz_search (&(objectClass=posixAccount)(uid=\$username)(memberOf=cn=Linux Admins,ou=groups,$base))
 CONF
 chown root:nslcd /etc/nslcd.conf
 chmod 640 /etc/nslcd.conf
@@ -67,6 +69,10 @@ check "pam_ldap: alice authenticates with her Microsoft 365 password" \
   sh -c "echo 'Alice-Passw0rd!' | pamtester o365-nslcd-test alice authenticate acct_mgmt"
 check "pam_ldap: a wrong password is refused" \
   sh -c "! echo 'wrong-password' | pamtester o365-nslcd-test alice authenticate"
+check "pam_ldap: bob (not in Linux Admins) authenticates" \
+  sh -c "echo 'Bob-Passw0rd!' | pamtester o365-nslcd-test bob authenticate"
+check "pam_ldap: bob fails the account check (pam_authz_search on memberOf)" \
+  sh -c "! echo 'Bob-Passw0rd!' | pamtester o365-nslcd-test bob authenticate acct_mgmt"
 check "pam_ldap: an unknown user is refused" \
   sh -c "! echo 'Alice-Passw0rd!' | pamtester o365-nslcd-test nobody-such authenticate"
 
