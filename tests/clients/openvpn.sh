@@ -38,6 +38,24 @@ auth_conf() {
 CONF
 }
 auth_conf "$work/linux-admins.conf" "Linux Admins"
+# The nested-group variant of docs/clients/openvpn.md: the transitive memberOf in the user search,
+# no group block. alice is in Engineering only through Platform Team.
+cat > "$work/nested.conf" <<CONF
+<LDAP>
+	URL		ldap://localhost:$ldap_port
+	BindDN		"$bind_dn"
+	Password	"$bind_pw"
+	# Without Timeout the plugin's network timeout is 0 and every bind "times out".
+	Timeout		15
+	TLSEnable	yes
+	TLSCACertFile	$ca
+</LDAP>
+<Authorization>
+	BaseDN		"ou=people,$base"
+	SearchFilter	"(&(uid=%u)(objectClass=posixAccount)(memberOf=cn=Engineering,ou=groups,$base))"
+	RequireGroup	false
+</Authorization>
+CONF
 auth_conf "$work/vpn-users.conf" "VPN Users"
 
 login() { # login <config> <user> <password>: one OpenVPN login through the plugin; prints the verdict
@@ -50,6 +68,8 @@ expect "a non-member (bob) with the right password is rejected" "$(login "$admin
 expect "an unknown user is rejected" "$(login "$admins" nobody-such 'Alice-Passw0rd!')" "nobody-such: rejected"
 expect "an empty password is rejected (no unauthenticated bind)" "$(login "$admins" alice '')" "alice: rejected"
 expect "bob is accepted where he is a member (VPN Users)" "$(login "$work/vpn-users.conf" bob 'Bob-Passw0rd!')" "bob: accepted"
+expect "memberOf filter: alice, in Engineering through a nested group, is accepted" "$(login "$work/nested.conf" alice 'Alice-Passw0rd!')" "alice: accepted"
+expect "memberOf filter: bob, not in Engineering, is rejected" "$(login "$work/nested.conf" bob 'Bob-Passw0rd!')" "bob: rejected"
 
 # One plugin instance serving several logins in a row, as a running OpenVPN server does.
 several=$(printf '%s\n' "alice Alice-Passw0rd!" "bob Bob-Passw0rd!" "alice nope" "alice Alice-Passw0rd!" \
