@@ -13,29 +13,40 @@ on_exit() {
 backup /etc/nslcd.conf /etc/pam.d/o365-nslcd-test
 start_demo
 
-# StartTLS on the plain port with the service account: the server refuses anonymous reads.
-cat > /etc/nslcd.conf <<CONF
+# start_nslcd <uri> [ssl line]: writes /etc/nslcd.conf for the demo and runs nslcd in the foreground.
+# The service account binds (the server refuses anonymous reads).
+start_nslcd() {
+  cat > /etc/nslcd.conf <<CONF
 uid nslcd
 gid nslcd
-uri ldap://localhost:$ldap_port
+uri $1
 base $base
 binddn $bind_dn
 bindpw $bind_pw
-ssl start_tls
+${2:-}
 tls_reqcert demand
 tls_cacertfile $ca
 nss_nested_groups yes
+# Small pages, so that enumeration exercises the paged-results control.
+pagesize 10
 # Microsoft 365 group names hold spaces, commas, + and quotes, which nslcd's default validnames refuses.
 validnames /^[^:[:cntrl:]]+\$/
 # Only members of Linux Admins (nested members included) pass pam_ldap's account check.
 pam_authz_search (&(objectClass=posixAccount)(uid=\$username)(memberOf=cn=Linux Admins,ou=groups,$base))
 CONF
-chown root:nslcd /etc/nslcd.conf
-chmod 640 /etc/nslcd.conf
-mkdir -p /run/nslcd
-nslcd -n -d > "$work/nslcd.log" 2>&1 &
-nslcd_pid=$!
-for _ in $(seq 1 100); do getent -s ldap passwd alice >/dev/null 2>&1 && break; sleep 0.2; done
+  chown root:nslcd /etc/nslcd.conf
+  chmod 640 /etc/nslcd.conf
+  mkdir -p /run/nslcd
+  nslcd -n -d >> "$work/nslcd.log" 2>&1 &
+  nslcd_pid=$!
+  for _ in $(seq 1 100); do getent -s ldap passwd alice >/dev/null 2>&1 && break; sleep 0.2; done
+  # A system nslcd already running holds the lock: ours exits and the checks would test the other.
+  kill -0 "$nslcd_pid" 2>/dev/null || { echo "nslcd exited (is another nslcd running?)"; tail -5 "$work/nslcd.log"; exit 1; }
+}
+stop_nslcd() { kill "$nslcd_pid"; wait "$nslcd_pid" 2>/dev/null || true; nslcd_pid=; }
+
+# StartTLS on the plain port.
+start_nslcd "ldap://localhost:$ldap_port" "ssl start_tls"
 
 pw_line=$(getent -s ldap passwd alice || true)
 expect "getent -s ldap passwd alice: name and gecos" "$pw_line" "alice:*:"
@@ -75,5 +86,20 @@ check "pam_ldap: bob fails the account check (pam_authz_search on memberOf)" \
   sh -c "! echo 'Bob-Passw0rd!' | pamtester o365-nslcd-test bob authenticate acct_mgmt"
 check "pam_ldap: an unknown user is refused" \
   sh -c "! echo 'Alice-Passw0rd!' | pamtester o365-nslcd-test nobody-such authenticate"
+
+all_users=$(LDAPTLS_CACERT=$ca ldapsearch -LLL -x -H "ldaps://localhost:$ldaps_port" -D "$bind_dn" -w "$bind_pw" \
+  -b "ou=people,$base" -E pr=100/noprompt "(objectClass=posixAccount)" 1.1 | grep -c '^dn:' || true)
+enumerated=$(getent -s ldap passwd | wc -l)
+if [ "$enumerated" -eq "$all_users" ] && [ "$all_users" -gt 10 ]; then ok "getent -s ldap passwd enumerates all $all_users users in pages of 10"
+else not_ok "getent -s ldap passwd enumerates all users: $enumerated listed, $all_users in the directory"; fi
+expect "getent -s ldap group enumerates VPN Users" "$(getent -s ldap group)" "VPN Users:*:"
+
+# LDAPS, as docs/clients/nslcd.md recommends.
+stop_nslcd
+start_nslcd "ldaps://localhost:$ldaps_port"
+expect "LDAPS: getent -s ldap passwd alice" "$(getent -s ldap passwd alice || true)" "alice:*:$uid_number:"
+expect "LDAPS: initgroups alice includes the nested Engineering" " $(getent -s ldap initgroups alice | awk '{$1=""; print}') " " $(gid_of Engineering) "
+check "LDAPS: pam_ldap authenticates alice" \
+  sh -c "echo 'Alice-Passw0rd!' | pamtester o365-nslcd-test alice authenticate acct_mgmt"
 
 finish "$work/nslcd.log"
