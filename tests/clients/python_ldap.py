@@ -82,6 +82,36 @@ def main():
            f"paged search takes {pages} pages of at most 7 ({sizes})")
     report(all(s <= 7 for s in sizes), "no page holds more than the page size", str(sizes))
 
+    # RFC 2696: a page size of 0 with the cookie abandons the search; the cookie is then dead.
+    first = SimplePagedResultsControl(criticality=True, size=7, cookie=b"")
+    _, _, _, ctrls = svc.result3(svc.search_ext(people, ldap.SCOPE_SUBTREE, filt, ["uid"], serverctrls=[first]))
+    cookie = next(c.cookie for c in ctrls if c.controlType == SimplePagedResultsControl.controlType)
+    other = connect(ldaps_uri, ca)
+    other.simple_bind_s(bind_dn, bind_pw)
+    try:
+        other.result3(other.search_ext(people, ldap.SCOPE_SUBTREE, filt, ["uid"], serverctrls=[
+            SimplePagedResultsControl(criticality=True, size=7, cookie=cookie)]))
+        report(False, "a paging cookie is refused on another connection", "it was accepted")
+    except ldap.LDAPError:
+        report(True, "a paging cookie is refused on another connection")
+    other.unbind_s()
+    try:
+        svc.result3(svc.search_ext(people, ldap.SCOPE_SUBTREE, filt, ["uid"], serverctrls=[
+            SimplePagedResultsControl(criticality=True, size=7, cookie=b"forged-cookie-0123456789")]))
+        report(False, "a forged paging cookie is refused", "it was accepted")
+    except ldap.LDAPError:
+        report(True, "a forged paging cookie is refused")
+    _, data, _, ctrls = svc.result3(svc.search_ext(people, ldap.SCOPE_SUBTREE, filt, ["uid"], serverctrls=[
+        SimplePagedResultsControl(criticality=True, size=0, cookie=cookie)]))
+    ended = [c for c in ctrls if c.controlType == SimplePagedResultsControl.controlType]
+    report(len(data) == 0 and bool(ended) and not ended[0].cookie,
+           "page size 0 with the cookie abandons the paged search (no entries, empty cookie)")
+    try:
+        svc.search_ext_s(people, ldap.SCOPE_SUBTREE, filt, ["uid"], sizelimit=5)
+        report(False, "a client size limit of 5 ends a plain search with sizeLimitExceeded", "no error")
+    except ldap.SIZELIMIT_EXCEEDED:
+        report(True, "a client size limit of 5 ends a plain search with sizeLimitExceeded")
+
     nested = paged_search(svc, base, "(memberOf:1.2.840.113556.1.4.1941:=cn=All Staff,ou=groups,"
                           f"{base})", ["uid"], 7)[0]
     report(f"uid=alice,{people}" in nested,
