@@ -11,7 +11,8 @@ PLUGIN=${PLUGIN:-/usr/lib/openvpn/openvpn-auth-ldap.so}
 gcc -Wall -Wextra -Werror -o "$work/openvpn_harness" tests/clients/openvpn_harness.c -ldl
 start_demo
 
-# auth_conf <file> <group cn>: the plugin's configuration, requiring membership of that group.
+# auth_conf <file> <group cn> [RFC2307bis] [MemberAttribute] [UseCompareOperation]: the plugin's
+# configuration, requiring membership of that group (defaults: true, member, true).
 auth_conf() {
   cat > "$1" <<CONF
 <LDAP>
@@ -28,11 +29,11 @@ auth_conf() {
 	SearchFilter	"(&(uid=%u)(objectClass=posixAccount))"
 	RequireGroup	true
 	<Group>
-		RFC2307bis	true
-		UseCompareOperation	true
+		RFC2307bis	${3:-true}
+		UseCompareOperation	${5:-true}
 		BaseDN		"ou=groups,$base"
 		SearchFilter	"(cn=$2)"
-		MemberAttribute	member
+		MemberAttribute	${4:-member}
 	</Group>
 </Authorization>
 CONF
@@ -57,6 +58,8 @@ cat > "$work/nested.conf" <<CONF
 </Authorization>
 CONF
 auth_conf "$work/vpn-users.conf" "VPN Users"
+auth_conf "$work/search.conf" "Linux Admins" true member false
+auth_conf "$work/memberuid.conf" "Linux Admins" false memberUid true
 
 login() { # login <config> <user> <password>: one OpenVPN login through the plugin; prints the verdict
   printf '%s %s\n' "$2" "$3" | "$work/openvpn_harness" "$PLUGIN" "$1" 2>> "$work/plugin.log" || true
@@ -70,6 +73,10 @@ expect "an empty password is rejected (no unauthenticated bind)" "$(login "$admi
 expect "bob is accepted where he is a member (VPN Users)" "$(login "$work/vpn-users.conf" bob 'Bob-Passw0rd!')" "bob: accepted"
 expect "memberOf filter: alice, in Engineering through a nested group, is accepted" "$(login "$work/nested.conf" alice 'Alice-Passw0rd!')" "alice: accepted"
 expect "memberOf filter: bob, not in Engineering, is rejected" "$(login "$work/nested.conf" bob 'Bob-Passw0rd!')" "bob: rejected"
+expect "group check by search instead of Compare: alice accepted" "$(login "$work/search.conf" alice 'Alice-Passw0rd!')" "alice: accepted"
+expect "group check by search instead of Compare: bob rejected" "$(login "$work/search.conf" bob 'Bob-Passw0rd!')" "bob: rejected"
+expect "RFC 2307 memberUid group check: alice accepted" "$(login "$work/memberuid.conf" alice 'Alice-Passw0rd!')" "alice: accepted"
+expect "RFC 2307 memberUid group check: bob rejected" "$(login "$work/memberuid.conf" bob 'Bob-Passw0rd!')" "bob: rejected"
 
 # One plugin instance serving several logins in a row, as a running OpenVPN server does.
 several=$(printf '%s\n' "alice Alice-Passw0rd!" "bob Bob-Passw0rd!" "alice nope" "alice Alice-Passw0rd!" \
