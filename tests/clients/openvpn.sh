@@ -62,7 +62,16 @@ auth_conf "$work/search.conf" "Linux Admins" true member false
 auth_conf "$work/memberuid.conf" "Linux Admins" false memberUid true
 
 login() { # login <config> <user> <password>: one OpenVPN login through the plugin; prints the verdict
-  printf '%s %s\n' "$2" "$3" | "$work/openvpn_harness" "$PLUGIN" "$1" 2>> "$work/plugin.log" || true
+  local verdict
+  verdict=$(printf '%s %s\n' "$2" "$3" | "$work/openvpn_harness" "$PLUGIN" "$1" 2> "$work/last.err" || true)
+  cat "$work/last.err" >> "$work/plugin.log"
+  # A rejection caused by the plugin failing to reach or use the server proves nothing: print the
+  # error instead of the verdict, so that the check fails.
+  if grep -qE "connect failed|Timed out|Unable to bind as|TLS" "$work/last.err"; then
+    echo "plugin error:"; cat "$work/last.err"
+  else
+    echo "$verdict"
+  fi
 }
 admins=$work/linux-admins.conf
 expect "a member of Linux Admins with the right password is accepted" "$(login "$admins" alice 'Alice-Passw0rd!')" "alice: accepted"
