@@ -60,6 +60,8 @@ CONF
 auth_conf "$work/vpn-users.conf" "VPN Users"
 auth_conf "$work/search.conf" "Linux Admins" true member false
 auth_conf "$work/memberuid.conf" "Linux Admins" false memberUid true
+# Users who type their UPN (docs/clients/openvpn.md).
+sed 's/(uid=%u)/(userPrincipalName=%u)/' "$work/linux-admins.conf" > "$work/upn.conf"
 
 login() { # login <config> <user> <password>: one OpenVPN login through the plugin; prints the verdict
   local verdict
@@ -86,6 +88,8 @@ expect "group check by search instead of Compare: alice accepted" "$(login "$wor
 expect "group check by search instead of Compare: bob rejected" "$(login "$work/search.conf" bob 'Bob-Passw0rd!')" "bob: rejected"
 expect "RFC 2307 memberUid group check: alice accepted" "$(login "$work/memberuid.conf" alice 'Alice-Passw0rd!')" "alice: accepted"
 expect "RFC 2307 memberUid group check: bob rejected" "$(login "$work/memberuid.conf" bob 'Bob-Passw0rd!')" "bob: rejected"
+expect "UPN login: alice@contoso.com accepted" "$(login "$work/upn.conf" alice@contoso.com 'Alice-Passw0rd!')" "alice@contoso.com: accepted"
+expect "UPN login: bob@contoso.com (not in Linux Admins) rejected" "$(login "$work/upn.conf" bob@contoso.com 'Bob-Passw0rd!')" "bob@contoso.com: rejected"
 
 # One plugin instance serving several logins in a row, as a running OpenVPN server does.
 several=$(printf '%s\n' "alice Alice-Passw0rd!" "bob Bob-Passw0rd!" "alice nope" "alice Alice-Passw0rd!" \
