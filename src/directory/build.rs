@@ -11,7 +11,8 @@ use crate::config::{ServiceAccount, TenantConfig};
 use crate::graph::models::{MemberKind, User};
 use crate::policy::{self, UserStatus};
 use crate::sync::mirror::{Mirror, generalized_from_iso};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::BTreeMap;
 
 pub struct TenantInput<'a> {
     pub index: u16,
@@ -160,7 +161,10 @@ pub fn build_tenant(
         .unnumbered
         .extend(alloc.assign_numbers(NumberSpace::Uid, &user_claims, ufirst, ulast));
 
-    let mut users: BTreeMap<String, ServedUser> = BTreeMap::new();
+    // Hash maps keyed by borrowed object ids: at 100k users the ordered maps' string
+    // comparisons and key copies dominated a round.
+    let mut users: FxHashMap<&str, ServedUser> =
+        FxHashMap::with_capacity_and_hasher(user_claims.len(), Default::default());
     for c in &user_claims {
         let (Some(u), Some(uid), Some(n), Some(v)) = (
             policy::user_of(mirror, c.id),
@@ -171,7 +175,7 @@ pub fn build_tenant(
             continue;
         };
         users.insert(
-            u.id.clone(),
+            u.id.as_str(),
             ServedUser {
                 u,
                 uid: uid.clone(),
@@ -273,7 +277,7 @@ pub fn build_tenant(
         .unnumbered
         .extend(alloc.assign_numbers(NumberSpace::Gid, &allocated, gfirst, glast));
 
-    let mut groups: BTreeMap<String, ServedGroup> = BTreeMap::new();
+    let mut groups: FxHashMap<&str, ServedGroup> = FxHashMap::default();
     for c in &group_claims {
         let Some(dg) = dir_groups.get(c.id) else {
             continue;
@@ -285,7 +289,7 @@ pub fn build_tenant(
             continue;
         };
         groups.insert(
-            c.id.to_string(),
+            c.id,
             ServedGroup {
                 cn: cn.clone(),
                 gid_number: n,
@@ -309,23 +313,23 @@ pub fn build_tenant(
     // other members (devices, service principals, contacts, excluded or hidden users) are not
     // directory objects here and are dropped. Locked users stay members, so group views do not
     // change when someone is disabled.
-    let mut direct: BTreeMap<&str, BTreeSet<(&str, MemberKind)>> = BTreeMap::new();
-    let mut parents: HashMap<&str, BTreeSet<&str>> = HashMap::new();
+    let mut direct: FxHashMap<&str, FxHashSet<(&str, MemberKind)>> = FxHashMap::default();
+    let mut parents: FxHashMap<&str, FxHashSet<&str>> = FxHashMap::default();
     for key in groups.keys() {
-        let list = direct.entry(key.as_str()).or_default();
+        let list = direct.entry(*key).or_default();
         let sources = dir_groups
-            .get(key.as_str())
+            .get(*key)
             .map(|g| g.sources.as_slice())
             .unwrap_or_default();
         for src in sources {
             for m in mirror.members.get(*src).into_iter().flatten() {
                 let member: Option<&str> = match m.kind {
-                    MemberKind::User => users.get_key_value(&m.id).map(|(k, _)| k.as_str()),
+                    MemberKind::User => users.get_key_value(m.id.as_str()).map(|(k, _)| *k),
                     MemberKind::Group => outcome
                         .directory_group_of(&m.id)
                         .and_then(|d| groups.get_key_value(d))
-                        .map(|(k, _)| k.as_str())
-                        .filter(|d| *d != key.as_str()),
+                        .map(|(k, _)| *k)
+                        .filter(|d| d != key),
                     _ => None,
                 };
                 if let Some(mid) = member {
@@ -335,14 +339,14 @@ pub fn build_tenant(
                         MemberKind::Group
                     };
                     list.insert((mid, kind));
-                    parents.entry(mid).or_default().insert(key.as_str());
+                    parents.entry(mid).or_default().insert(*key);
                 }
             }
         }
     }
-    let member_of = |id: &str| -> BTreeSet<&str> {
+    let member_of = |id: &str| -> FxHashSet<&str> {
         // Upward closure over the member→group edges; `seen` stops membership cycles.
-        let mut seen = BTreeSet::new();
+        let mut seen = FxHashSet::default();
         let mut stack: Vec<&str> = parents
             .get(id)
             .map(|p| p.iter().copied().collect())
@@ -418,10 +422,12 @@ pub fn build_tenant(
     entries.push(container(&groups_dn, "groups", tenant, input.now));
     let mut group_entries: Vec<(String, Entry)> = Vec::new();
     for (id, g) in &groups {
-        let graph = mirror.groups.get(id);
+        let graph = mirror.groups.get(*id);
         let mut member_dns = Vec::new();
         let mut member_uids = Vec::new();
-        for (mid, kind) in posix::member_list(cfg.groups.nested, &direct, id) {
+        for (mid, kind) in posix::member_list(cfg.groups.nested, id, |g| {
+            direct.get(g).map(|s| s.iter().copied())
+        }) {
             match kind {
                 MemberKind::User => {
                     if let Some(u) = users.get(mid) {
@@ -450,7 +456,7 @@ pub fn build_tenant(
         ];
         push_many(&mut attrs, "member", member_dns);
         push_many(&mut attrs, "memberUid", member_uids);
-        let merged = outcome.merged.get(id);
+        let merged = outcome.merged.get(*id);
         // A merged group fed by exactly one Graph group shows that group's description and
         // mail; one fed by several has no single address to show.
         let single = match merged {
@@ -465,7 +471,7 @@ pub fn build_tenant(
         push_opt(&mut attrs, "mail", single.and_then(|g| g.mail.as_deref()));
         let uuid = match merged {
             Some(_) => merged_uuid(&cfg.tenant_id, id),
-            None => id.clone(),
+            None => id.to_string(),
         };
         attrs.push(attr("entryUUID", [uuid.as_str()]));
         push_many(&mut attrs, "memberOf", parent_dns);

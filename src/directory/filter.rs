@@ -541,6 +541,15 @@ fn eval(n: &Node, e: &Entry, m: &dyn Membership) -> Tri {
         Node::Not(child) => !eval(child, e, m),
         Node::Const(t) => *t,
         Node::Equality { at, key } => {
+            // The DNs this server stores (`member`, `memberOf`) are built in normalised form,
+            // so an exact hit settles it without normalising every value: a candidate group
+            // from the `member` index can hold thousands of them.
+            if at.equality == Matching::Dn
+                && !at.operational
+                && stored_values(e, at).iter().any(|v| **v == **key)
+            {
+                return Tri::True;
+            }
             any_value(e, at, m, |v| schema::value_matches(at.equality, v, key)).into()
         }
         Node::EntryDn(key) => (*e.ndn == **key).into(),

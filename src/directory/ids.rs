@@ -10,6 +10,7 @@
 //! created first in Microsoft 365 wins; a loser gets `<name>-<first 8 characters of its id>`
 //! and the collision is reported.
 
+use rustc_hash::FxHashMap;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
@@ -120,40 +121,54 @@ impl Allocations {
         namespace: &str,
         wanted: &[(&str, String)],
         normalize: impl Fn(&str) -> String,
-    ) -> (BTreeMap<String, String>, Vec<Collision>) {
+    ) -> (FxHashMap<String, String>, Vec<Collision>) {
         let prefix = format!("{namespace}:");
         let key = |name: &str| format!("{prefix}{}", normalize(name));
-        let live: BTreeMap<&str, &String> = wanted.iter().map(|(id, n)| (*id, n)).collect();
+        // Each wanted name's key is computed once: at 100k objects per namespace the
+        // per-comparison formatting used to dominate the whole derivation.
+        let keys: Vec<String> = wanted.iter().map(|(_, n)| key(n)).collect();
+        let live: FxHashMap<&str, usize> = wanted
+            .iter()
+            .enumerate()
+            .map(|(i, (id, _))| (*id, i))
+            .collect();
         // Drop holders that no longer exist or no longer want the name they hold.
         self.names.retain(|k, holder| {
             if !k.starts_with(&prefix) {
                 return true;
             }
             match live.get(holder.as_str()) {
-                Some(n) => key(n) == *k || key(&suffixed(n, holder)) == *k,
+                Some(&i) => {
+                    keys.get(i).is_some_and(|main| main == k)
+                        || wanted
+                            .get(i)
+                            .is_some_and(|(id, n)| key(&suffixed(n, id)) == *k)
+                }
                 None => false,
             }
         });
-        let mut granted = BTreeMap::new();
+        let mut granted: FxHashMap<String, String> =
+            FxHashMap::with_capacity_and_hasher(wanted.len(), Default::default());
         let mut collisions = Vec::new();
         // First pass: holders keep their names.
-        for (id, name) in wanted {
-            for candidate in [name.clone(), suffixed(name, id)] {
-                if self.names.get(&key(&candidate)).map(String::as_str) == Some(*id) {
-                    granted.insert(id.to_string(), candidate);
-                    break;
-                }
+        for ((id, name), k) in wanted.iter().zip(&keys) {
+            if self.names.get(k).map(String::as_str) == Some(*id) {
+                granted.insert(id.to_string(), name.clone());
+                continue;
+            }
+            let alt = suffixed(name, id);
+            if self.names.get(&key(&alt)).map(String::as_str) == Some(*id) {
+                granted.insert(id.to_string(), alt);
             }
         }
         // Second pass: newcomers in creation order.
-        for (id, name) in wanted {
+        for ((id, name), k) in wanted.iter().zip(&keys) {
             if granted.contains_key(*id) {
                 continue;
             }
-            let k = key(name);
-            match self.names.get(&k) {
+            match self.names.get(k) {
                 None => {
-                    self.names.insert(k, id.to_string());
+                    self.names.insert(k.clone(), id.to_string());
                     granted.insert(id.to_string(), name.clone());
                 }
                 Some(_) => {
@@ -169,9 +184,9 @@ impl Allocations {
         }
         // Every object not served under the name it wants is a collision, reported every
         // round while it lasts (not only in the round it arose).
-        for (id, name) in wanted {
+        for ((id, name), k) in wanted.iter().zip(&keys) {
             if granted.get(*id) != Some(name)
-                && let Some(holder) = self.names.get(&key(name))
+                && let Some(holder) = self.names.get(k)
             {
                 collisions.push(Collision {
                     loser: id.to_string(),

@@ -15,6 +15,7 @@ use super::entry::Entry;
 use super::ids::{Allocations, Claim, NumberSpace};
 use crate::config::{NestedMode, PRIMARY_GROUP_PRIVATE, TenantConfig};
 use crate::graph::models::{Group, MemberKind, User, is_extension_name};
+use rustc_hash::FxHashMap;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -404,31 +405,34 @@ pub fn primary_group<'a>(
     by_id
 }
 
-/// The `member`/`memberUid` sources of one group: its direct members (`direct`), or with
-/// `flatten` every user reached through nested groups (cycles are walked once).
-pub fn member_list<'a>(
+/// The `member`/`memberUid` sources of one group: its direct members (`direct` gives a group's
+/// direct members), or with `flatten` every user reached through nested groups, each once
+/// (cycles are walked once).
+pub fn member_list<'a, I>(
     mode: NestedMode,
-    direct: &BTreeMap<&'a str, BTreeSet<(&'a str, MemberKind)>>,
     group: &str,
-) -> Vec<(&'a str, MemberKind)> {
-    let Some(first) = direct.get(group) else {
+    direct: impl Fn(&str) -> Option<I>,
+) -> Vec<(&'a str, MemberKind)>
+where
+    I: IntoIterator<Item = (&'a str, MemberKind)>,
+{
+    let Some(first) = direct(group) else {
         return Vec::new();
     };
     match mode {
-        NestedMode::Direct => first.iter().copied().collect(),
+        NestedMode::Direct => first.into_iter().collect(),
         NestedMode::Flatten => {
             let mut users: BTreeSet<&'a str> = BTreeSet::new();
-            let mut seen: BTreeSet<&str> = BTreeSet::from([group]);
-            let mut stack: Vec<&BTreeSet<(&'a str, MemberKind)>> = vec![first];
-            while let Some(list) = stack.pop() {
-                for (id, kind) in list {
-                    if *kind == MemberKind::User {
-                        users.insert(id);
-                    } else if seen.insert(id)
-                        && let Some(sub) = direct.get(id)
-                    {
-                        stack.push(sub);
-                    }
+            let mut seen: BTreeSet<&'a str> = BTreeSet::new();
+            let mut stack: Vec<(&'a str, MemberKind)> = first.into_iter().collect();
+            while let Some((id, kind)) = stack.pop() {
+                if kind == MemberKind::User {
+                    users.insert(id);
+                } else if id != group
+                    && seen.insert(id)
+                    && let Some(sub) = direct(id)
+                {
+                    stack.extend(sub);
                 }
             }
             users.into_iter().map(|u| (u, MemberKind::User)).collect()
@@ -443,11 +447,10 @@ pub fn member_list<'a>(
 pub fn member_closure(
     entries: &[Entry],
     lookup: impl Fn(&str) -> Option<u32>,
-) -> std::collections::HashMap<u32, Vec<u32>> {
-    let mut out: std::collections::HashMap<u32, Vec<u32>> = std::collections::HashMap::new();
+) -> FxHashMap<u32, Vec<u32>> {
+    let mut out: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
     // The builder spells a group's DN the same way in every memberOf: normalise each once.
-    let mut resolved: std::collections::HashMap<&str, Option<u32>> =
-        std::collections::HashMap::new();
+    let mut resolved: FxHashMap<&str, Option<u32>> = FxHashMap::default();
     for (i, e) in entries.iter().enumerate() {
         let id = i as u32;
         for g in e.values("memberOf") {
@@ -708,15 +711,16 @@ mod tests {
         direct.insert("all", BTreeSet::from([("eng", G), ("ann", U)]));
         direct.insert("eng", BTreeSet::from([("rnd", G), ("bob", U)]));
         direct.insert("rnd", BTreeSet::from([("all", G), ("cat", U), ("ann", U)]));
-        let flat = member_list(NestedMode::Flatten, &direct, "all");
+        let get = |g: &str| direct.get(g).map(|s| s.iter().copied());
+        let flat = member_list(NestedMode::Flatten, "all", get);
         assert_eq!(
             flat,
             vec![("ann", U), ("bob", U), ("cat", U)],
             "every user once, no groups"
         );
-        let d = member_list(NestedMode::Direct, &direct, "all");
+        let d = member_list(NestedMode::Direct, "all", get);
         assert_eq!(d, vec![("ann", U), ("eng", G)]);
-        assert!(member_list(NestedMode::Flatten, &direct, "none").is_empty());
+        assert!(member_list(NestedMode::Flatten, "none", get).is_empty());
     }
 
     #[test]
@@ -744,7 +748,7 @@ mod tests {
                 &["CN=Inner, OU=Groups, DC=X", outer, "cn=gone,dc=x"],
             ),
         ];
-        let ids: std::collections::HashMap<String, u32> = entries
+        let ids: FxHashMap<String, u32> = entries
             .iter()
             .enumerate()
             .map(|(i, x)| (x.ndn.to_string(), i as u32))

@@ -8,8 +8,11 @@ use super::dn;
 use super::entry::Entry;
 use super::filter::{self, Membership, Tri};
 use ldap3_proto::proto::{LdapFilter, LdapSearchScope};
+use rustc_hash::FxHashMap as HashMap;
 use std::borrow::Cow;
-use std::collections::HashMap;
+// FxHash instead of SipHash: keys come from the tenant's own directory data (not from LDAP
+// clients, whose values are only looked up), and hashing ~3M index values per build with
+// SipHash was a visible share of a sync round.
 
 pub type EntryId = u32;
 
@@ -73,7 +76,7 @@ impl Snapshot {
             entries.extend(b.entries);
         }
         let n = entries.len();
-        let mut by_ndn = HashMap::with_capacity(n);
+        let mut by_ndn = HashMap::with_capacity_and_hasher(n, Default::default());
         for (i, e) in entries.iter().enumerate() {
             by_ndn.entry(e.ndn.clone()).or_insert(i as EntryId);
         }
@@ -93,7 +96,7 @@ impl Snapshot {
             }
         }
         let mut index: HashMap<&'static str, HashMap<Box<str>, Vec<EntryId>>> =
-            INDEXED.iter().map(|a| (*a, HashMap::new())).collect();
+            INDEXED.iter().map(|a| (*a, HashMap::default())).collect();
         for (i, e) in entries.iter().enumerate() {
             for a in &e.attrs {
                 let Some(slot) = index.get_mut(a.name) else {
@@ -101,7 +104,12 @@ impl Snapshot {
                 };
                 for v in &a.values {
                     if let Some((_, key)) = filter::equality_key(a.name, v) {
-                        let ids = slot.entry(key.into_boxed_str()).or_default();
+                        // Most values repeat (objectClass, gidNumber, member): find before
+                        // inserting so the key is only boxed for a new value.
+                        let ids = match slot.get_mut(key.as_str()) {
+                            Some(ids) => ids,
+                            None => slot.entry(key.into_boxed_str()).or_default(),
+                        };
                         if ids.last() != Some(&(i as EntryId)) {
                             ids.push(i as EntryId);
                         }
@@ -117,7 +125,7 @@ impl Snapshot {
             parent,
             by_ndn,
             index,
-            closure: HashMap::new(),
+            closure: HashMap::default(),
         };
         snap.closure = snap.member_closure();
         snap
@@ -189,9 +197,14 @@ impl Snapshot {
             _ => (base, self.subtree_end[base as usize]),
         };
         let one_level = matches!(scope, LdapSearchScope::OneLevel);
+        // What the indexes did not settle; `None` when they answered the whole filter (a
+        // listing of `(objectClass=posixAccount)` then costs no per-entry evaluation).
+        let residual = self.residual(f);
         let keep = |id: EntryId| -> bool {
             (!one_level || self.parent[id as usize] == base)
-                && filter::evaluate(f, &self.entries[id as usize], self) == Tri::True
+                && residual.as_ref().is_none_or(|r| {
+                    filter::evaluate(r, &self.entries[id as usize], self) == Tri::True
+                })
         };
         Ok(match self.plan(f) {
             Plan::All if one_level => {
@@ -307,6 +320,36 @@ impl Snapshot {
                 }
             }
             _ => Plan::All,
+        }
+    }
+
+    /// Whether `(attr=value)` is answered exactly by an equality index: its posting list is
+    /// precisely the set of entries the filter item is True for.
+    fn exact_eq(&self, attr: &str, value: &str) -> bool {
+        let (attr, value) = super::ad::equality(attr, value);
+        let value = value.as_ref();
+        !attr.eq_ignore_ascii_case("entryDN")
+            && filter::equality_key(attr, value)
+                .is_some_and(|(canon, _)| self.index.contains_key(canon))
+    }
+
+    /// The part of `f` candidates from `plan(f)` still have to be checked against: `None`
+    /// when the indexes answered all of it. Only items whose ids `plan` intersected are
+    /// dropped, so the two always agree.
+    fn residual(&self, f: &LdapFilter) -> Option<LdapFilter> {
+        match f {
+            LdapFilter::Equality(a, v) if self.exact_eq(a, v) => None,
+            LdapFilter::And(fs) => {
+                let mut rest: Vec<LdapFilter> =
+                    fs.iter().filter_map(|c| self.residual(c)).collect();
+                match rest.len() {
+                    0 => None,
+                    1 => rest.pop(),
+                    _ => Some(LdapFilter::And(rest)),
+                }
+            }
+            LdapFilter::Or(fs) if fs.iter().all(|c| self.residual(c).is_none()) => None,
+            _ => Some(f.clone()),
         }
     }
 

@@ -283,48 +283,7 @@ impl Store {
                 put_json(&mut t, tenant, "last_full", &new.last_full)?;
                 put_json(&mut t, tenant, "delta", &new.delta)?;
             }
-            diff_plain(
-                &mut tx.open_table(UID_NUMBERS)?,
-                tenant,
-                &old.alloc.uid,
-                &new.alloc.uid,
-            )?;
-            diff_plain(
-                &mut tx.open_table(GID_NUMBERS)?,
-                tenant,
-                &old.alloc.gid,
-                &new.alloc.gid,
-            )?;
-            // Used numbers only ever grow: that is what makes them never reused.
-            {
-                let mut t = tx.open_table(UID_USED)?;
-                for (n, id) in &new.alloc.uid_used {
-                    if !old.alloc.uid_used.contains_key(n) {
-                        t.insert((tenant, *n), id.as_str())?;
-                    }
-                }
-            }
-            {
-                let mut t = tx.open_table(GID_USED)?;
-                for (n, id) in &new.alloc.gid_used {
-                    if !old.alloc.gid_used.contains_key(n) {
-                        t.insert((tenant, *n), id.as_str())?;
-                    }
-                }
-            }
-            {
-                let mut t = tx.open_table(NAMES)?;
-                for (k, v) in &new.alloc.names {
-                    if old.alloc.names.get(k) != Some(v) {
-                        t.insert((tenant, k.as_str()), v.as_str())?;
-                    }
-                }
-                for k in old.alloc.names.keys() {
-                    if !new.alloc.names.contains_key(k) {
-                        t.remove((tenant, k.as_str()))?;
-                    }
-                }
-            }
+            write_alloc(&tx, tenant, &old.alloc, &new.alloc)?;
         }
         tx.commit()?;
         Ok(())
@@ -332,6 +291,20 @@ impl Store {
 }
 
 impl Store {
+    /// Persist allocations alone (a config change admitted objects at start-up), in one
+    /// transaction, writing only what differs.
+    pub fn commit_alloc(
+        &self,
+        tenant: &str,
+        old: &Allocations,
+        new: &Allocations,
+    ) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        write_alloc(&tx, tenant, old, new)?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Record a round that committed nothing (failed, refused, dry run); keeps the last `keep`.
     pub fn record_history(
         &self,
@@ -368,6 +341,48 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// Write the allocation changes from `old` to `new` (numbers, used numbers, names).
+fn write_alloc(
+    tx: &redb::WriteTransaction,
+    tenant: &str,
+    old: &Allocations,
+    new: &Allocations,
+) -> Result<(), StoreError> {
+    diff_plain(&mut tx.open_table(UID_NUMBERS)?, tenant, &old.uid, &new.uid)?;
+    diff_plain(&mut tx.open_table(GID_NUMBERS)?, tenant, &old.gid, &new.gid)?;
+    // Used numbers only ever grow: that is what makes them never reused.
+    {
+        let mut t = tx.open_table(UID_USED)?;
+        for (n, id) in &new.uid_used {
+            if !old.uid_used.contains_key(n) {
+                t.insert((tenant, *n), id.as_str())?;
+            }
+        }
+    }
+    {
+        let mut t = tx.open_table(GID_USED)?;
+        for (n, id) in &new.gid_used {
+            if !old.gid_used.contains_key(n) {
+                t.insert((tenant, *n), id.as_str())?;
+            }
+        }
+    }
+    {
+        let mut t = tx.open_table(NAMES)?;
+        for (k, v) in &new.names {
+            if old.names.get(k) != Some(v) {
+                t.insert((tenant, k.as_str()), v.as_str())?;
+            }
+        }
+        for k in old.names.keys() {
+            if !new.names.contains_key(k) {
+                t.remove((tenant, k.as_str()))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn append_history(

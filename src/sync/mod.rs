@@ -11,6 +11,7 @@ pub mod report;
 use crate::config::Config;
 use crate::config::TenantConfig;
 use crate::directory::build::{BuildReport, TenantInput, build_tenant};
+use crate::directory::ids::Allocations;
 use crate::directory::{Snapshot, build::TenantBuild};
 use crate::graph::GraphClient;
 use crate::store::{Store, StoreError, TenantState};
@@ -145,7 +146,8 @@ pub const HISTORY_KEEP: usize = 200;
 struct Prepared {
     report: RoundReport,
     snapshot: Snapshot,
-    states: HashMap<String, TenantState>,
+    /// The tenant's new state, allocations extended.
+    state: TenantState,
 }
 
 pub struct SyncEngine {
@@ -183,26 +185,25 @@ impl SyncEngine {
         };
         let Derived {
             snapshot: snap,
-            states: updated,
+            allocs,
             ..
         } = engine.derive(&states, None);
         // A config change can admit objects that have no numbers yet: persist what the build
         // allocated so the numbers are the same after the next restart.
-        for (name, new) in &updated {
-            if let Some(old) = states.get(name)
-                && old.alloc != new.alloc
-            {
+        for (name, alloc) in allocs {
+            if let Some(st) = states.get_mut(&name) {
                 engine
                     .store
-                    .commit_tenant(name, old, new)
+                    .commit_alloc(&name, &st.alloc, &alloc)
                     .map_err(|source| SyncError::Store {
                         tenant: name.clone(),
                         source,
                     })?;
+                st.alloc = alloc;
             }
         }
         engine.snapshot.store(Arc::new(snap));
-        *engine.states.get_mut() = updated;
+        *engine.states.get_mut() = states;
         Ok(engine)
     }
 
@@ -221,36 +222,54 @@ impl SyncEngine {
     }
 
     /// Derive a snapshot from tenant states, with `replace` standing in for one tenant's
-    /// state. Returns the snapshot and every tenant's state with its allocations extended.
+    /// state (its allocations are extended in place). Returns the snapshot and the extended
+    /// allocations of the other tenants whose allocations changed. Nothing is cloned but
+    /// those allocations: a tenant's state is hundreds of megabytes at 100k users.
     fn derive(
         &self,
         states: &HashMap<String, TenantState>,
-        replace: Option<(&str, &TenantState)>,
+        mut replace: Option<(&str, &mut TenantState)>,
     ) -> Derived {
         let now = generalized_time(now_unix());
         let mut builds: Vec<TenantBuild> = Vec::new();
-        let mut out = HashMap::new();
+        let mut allocs = HashMap::new();
         let mut reports = HashMap::new();
+        let empty = TenantState::default();
         for (i, t) in self.config.tenant.iter().enumerate() {
-            let mut st = match replace {
-                Some((name, st)) if name == t.name => st.clone(),
-                _ => states.get(&t.name).cloned().unwrap_or_default(),
-            };
             let services = self
                 .config
                 .service_account
                 .iter()
                 .filter(|s| s.tenants.is_empty() || s.tenants.contains(&t.name))
                 .collect();
-            let input = TenantInput {
-                index: i as u16,
-                cfg: t,
-                mirror: &st.mirror,
-                services,
-                now: &now,
+            let (built, changed_alloc) = match replace.as_mut() {
+                Some((name, st)) if *name == t.name => {
+                    let st: &mut TenantState = st;
+                    let input = TenantInput {
+                        index: i as u16,
+                        cfg: t,
+                        mirror: &st.mirror,
+                        services,
+                        now: &now,
+                    };
+                    (build_tenant(&input, &mut st.alloc), None)
+                }
+                _ => {
+                    let st = states.get(&t.name).unwrap_or(&empty);
+                    let mut alloc = st.alloc.clone();
+                    let input = TenantInput {
+                        index: i as u16,
+                        cfg: t,
+                        mirror: &st.mirror,
+                        services,
+                        now: &now,
+                    };
+                    let built = build_tenant(&input, &mut alloc);
+                    let changed = (alloc != st.alloc).then_some(alloc);
+                    (built, changed)
+                }
             };
-            let mut alloc = st.alloc.clone();
-            match build_tenant(&input, &mut alloc) {
+            match built {
                 Ok(b) => {
                     for c in &b.report.collisions {
                         tracing::warn!(tenant = %t.name, name = %c.name, holder = %c.holder, loser = %c.loser,
@@ -261,13 +280,14 @@ impl SyncEngine {
                 }
                 Err(e) => tracing::info!(tenant = %t.name, "not served yet: {e}"),
             }
-            st.alloc = alloc;
-            out.insert(t.name.clone(), st);
+            if let Some(a) = changed_alloc {
+                allocs.insert(t.name.clone(), a);
+            }
         }
         let generation = self.generation.fetch_add(1, Ordering::Relaxed);
         Derived {
             snapshot: Snapshot::new(generation, builds),
-            states: out,
+            allocs,
             reports,
         }
     }
@@ -327,7 +347,7 @@ impl SyncEngine {
         let Prepared {
             mut report,
             snapshot,
-            states: derived,
+            state: committed,
         } = prepared;
         let ended = now_unix();
         if opts.dry_run {
@@ -356,15 +376,13 @@ impl SyncEngine {
             }
             say(progress, format!("{msg}; applied because of --force"));
         }
-        let Some(committed) = derived.get(tenant).cloned() else {
-            return Err(SyncError::UnknownTenant(tenant.to_string()));
-        };
-        let old = states.get(tenant).cloned().unwrap_or_default();
+        let empty = TenantState::default();
+        let old = states.get(tenant).unwrap_or(&empty);
         let rec = report.history(opts.trigger, started_unix, ended);
         let rec_json = serde_json::to_value(&rec).unwrap_or_default();
         if let Err(source) =
             self.store
-                .commit_round(tenant, &old, &committed, Some((&rec_json, HISTORY_KEEP)))
+                .commit_round(tenant, old, &committed, Some((&rec_json, HISTORY_KEEP)))
         {
             let err = SyncError::Store {
                 tenant: tenant.to_string(),
@@ -373,8 +391,8 @@ impl SyncEngine {
             failed(report.mode, HistoryOutcome::Failed, err.to_string());
             return Err(err);
         }
-        self.snapshot.store(Arc::new(snapshot));
-        *states = derived;
+        drop_in_background(self.snapshot.swap(Arc::new(snapshot)));
+        drop_in_background(states.insert(tenant.to_string(), committed));
         say(progress, "committed");
         Ok(report)
     }
@@ -402,7 +420,8 @@ impl SyncEngine {
             source,
         };
         let client = GraphClient::new(cfg).map_err(graph_err)?;
-        let old = states.get(tenant).cloned().unwrap_or_default();
+        let empty = TenantState::default();
+        let old = states.get(tenant).unwrap_or(&empty);
         let keep_secs = cfg.users.keep_deleted_for.get().as_secs() as i64;
         let full_due = old
             .last_full
@@ -423,7 +442,7 @@ impl SyncEngine {
             match self
                 .delta_state(
                     &client,
-                    &old,
+                    old,
                     links,
                     keep_secs > 0,
                     now,
@@ -491,9 +510,9 @@ impl SyncEngine {
         say(progress, "applying policy and deriving the directory");
         let Derived {
             snapshot,
-            states: derived,
             mut reports,
-        } = self.derive(states, Some((tenant, &st)));
+            ..
+        } = self.derive(states, Some((tenant, &mut st)));
         let before = self.snapshot.load();
         let changes = report::diff(&before, &snapshot, tenant);
         let removed = changes.users_removed.len();
@@ -527,7 +546,7 @@ impl SyncEngine {
                 would_refuse,
             },
             snapshot,
-            states: derived,
+            state: st,
         })
     }
 
@@ -683,6 +702,18 @@ impl SyncEngine {
 
 struct Derived {
     snapshot: Snapshot,
-    states: HashMap<String, TenantState>,
+    /// Extended allocations of tenants other than the one being replaced.
+    allocs: HashMap<String, Allocations>,
     reports: HashMap<String, BuildReport>,
+}
+
+/// Free a large value on a blocking thread: dropping a 100k-user snapshot or mirror takes
+/// a noticeable time that a sync round or an LDAP answer should not wait for.
+fn drop_in_background<T: Send + 'static>(value: T) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) => {
+            h.spawn_blocking(move || drop(value));
+        }
+        Err(_) => drop(value),
+    }
 }
