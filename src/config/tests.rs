@@ -896,6 +896,14 @@ fn sync_users_groups_domains_problems() {
             "empty part",
         ),
         (
+            section(
+                "groups",
+                "gid_number_attribute = \"onPremisesExtensionAttributes.extensionAttribute1\"",
+            ),
+            format!("{t}.groups.gid_number_attribute"),
+            "only users do",
+        ),
+        (
             section("groups", "gid_number_attribute = \"gid-number\""),
             format!("{t}.groups.gid_number_attribute"),
             "not a Graph property name",

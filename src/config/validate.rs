@@ -899,6 +899,19 @@ fn posix_keys(key: &str, t: &TenantConfig, p: &mut Problems) {
             );
         }
     }
+    if let Some(path) = &t.groups.gid_number_attribute
+        && path
+            .split('.')
+            .next()
+            .is_some_and(|top| top.eq_ignore_ascii_case("onPremisesExtensionAttributes"))
+    {
+        // Graph answers 400 to the whole group listing for a property groups lack.
+        p.push(
+            format!("{key}.groups.gid_number_attribute"),
+            "Microsoft Graph groups have no onPremisesExtensionAttributes (only users do); use a \
+             directory extension such as \"extension_<appid>_gidNumber\"",
+        );
+    }
     if users.primary_group.trim().is_empty() {
         p.push(
             format!("{key}.users.primary_group"),
