@@ -309,6 +309,7 @@ pub fn numbers_from_attribute<'a>(
         NumberSpace::Uid => &mut alloc.uid_used,
         NumberSpace::Gid => &mut alloc.gid_used,
     };
+    let mut rejected = 0usize;
     let what = match space {
         NumberSpace::Uid => "uidNumber",
         NumberSpace::Gid => "gidNumber",
@@ -339,22 +340,41 @@ pub fn numbers_from_attribute<'a>(
                 accepted.insert(c.id.to_string(), n);
             }
             Err(why) => {
-                let msg = format!(
-                    "{} {}: {path} = {why}; the derived {what} is used",
-                    if space == NumberSpace::Uid {
-                        "user"
-                    } else {
-                        "group"
-                    },
-                    c.id
-                );
-                tracing::warn!("{msg}");
-                notices.push(msg);
+                rejected += 1;
+                if notices.len() < MAX_NOTICES {
+                    notices.push(format!(
+                        "{} {}: {path} = {why}; the derived {what} is used",
+                        if space == NumberSpace::Uid {
+                            "user"
+                        } else {
+                            "group"
+                        },
+                        c.id
+                    ));
+                }
             }
+        }
+    }
+    if rejected > 0 {
+        // One line per round, not one per object: a tenant where the attribute is mostly
+        // unset or free text would otherwise flood the log.
+        tracing::warn!(
+            rejected,
+            example = %notices.first().map(String::as_str).unwrap_or(""),
+            "{path}: {rejected} value(s) not used as {what}; the build report lists them"
+        );
+        if rejected > notices.len() {
+            notices.push(format!(
+                "... and {} more {path} values not used as {what}",
+                rejected - notices.len()
+            ));
         }
     }
     (accepted, notices)
 }
+
+/// Most rejected attribute values listed one by one in a build report.
+pub const MAX_NOTICES: usize = 1000;
 
 /// A served directory group, as `primary_group` sees it.
 pub struct GroupRef<'a> {
@@ -659,6 +679,34 @@ mod tests {
             [100_000, 199_999],
         );
         assert_eq!(again, got);
+    }
+
+    #[test]
+    fn rejections_are_listed_up_to_a_cap() {
+        let ids: Vec<String> = (0..MAX_NOTICES + 5).map(|i| format!("u{i}")).collect();
+        let users: BTreeMap<&str, User> = ids
+            .iter()
+            .map(|id| {
+                let u = User {
+                    id: id.clone(),
+                    employee_id: Some("n/a".into()),
+                    ..User::default()
+                };
+                (id.as_str(), u)
+            })
+            .collect();
+        let claims: Vec<Claim> = ids.iter().map(|id| Claim { id, created: None }).collect();
+        let (got, notices) = numbers_from_attribute(
+            &mut Allocations::default(),
+            NumberSpace::Uid,
+            Some("employeeId"),
+            &claims,
+            |id| users.get(id).map(Source::User),
+            [100_000, 199_999],
+        );
+        assert!(got.is_empty());
+        assert_eq!(notices.len(), MAX_NOTICES + 1);
+        assert!(notices.last().is_some_and(|n| n.contains("and 5 more")));
     }
 
     fn gref<'a>(key: &'a str, cn: &'a str, gid: u32, dn: &'a str) -> GroupRef<'a> {
