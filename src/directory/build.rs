@@ -493,6 +493,10 @@ pub fn build_tenant(
         ));
     }
 
+    // The canonical DIT order (see `dn::dit_order_key`), the same the persisted directory is
+    // read back in.
+    entries.sort_by_cached_key(|e| dn::dit_order_key(&e.ndn));
+
     Ok(TenantBuild {
         info: TenantInfo {
             name: cfg.name.clone(),

@@ -548,6 +548,31 @@ fn separators(ndn: &str) -> impl Iterator<Item = usize> + '_ {
     })
 }
 
+/// The RDNs of a normalised DN, leaf first (escaped commas stay inside their RDN).
+pub fn split_ndn(ndn: &str) -> Vec<&str> {
+    if ndn.is_empty() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let mut start = 0;
+    for i in separators(ndn) {
+        out.push(ndn.get(start..i).unwrap_or_default());
+        start = i + 1;
+    }
+    out.push(ndn.get(start..).unwrap_or_default());
+    out
+}
+
+/// The key that puts normalised DNs in DIT order: RDNs root first, joined by `\u{1}` (below
+/// every character an RDN can hold), so each subtree sorts contiguously right after its root.
+/// Snapshots and the persisted directory both use this order, so a restart serves entries in
+/// the order they were served before.
+pub fn dit_order_key(ndn: &str) -> String {
+    let mut parts = split_ndn(ndn);
+    parts.reverse();
+    parts.join("\u{1}")
+}
+
 /// The parent of a normalised DN: `cn=r&d\, europe,ou=groups,dc=x` → `ou=groups,dc=x`; a
 /// one-RDN DN's parent is `""` (the root); the root has none.
 pub fn parent_ndn(ndn: &str) -> Option<&str> {

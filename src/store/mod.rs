@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub mod directory;
 mod passwords;
 
 type Key2<'a> = (&'a str, &'a str);
@@ -154,6 +155,7 @@ impl Store {
             tx.open_table(NAMES)?;
             tx.open_table(DELETED)?;
             tx.open_table(HISTORY)?;
+            tx.open_table(directory::DIRECTORY)?;
         }
         tx.commit()?;
         Ok(())
@@ -217,21 +219,26 @@ impl Store {
         old: &TenantState,
         new: &TenantState,
     ) -> Result<(), StoreError> {
-        self.commit_round(tenant, old, new, None)
+        self.commit_round(tenant, old, new, None, None)
     }
 
     /// `commit_tenant` plus one history record, in the same transaction: a round and its
     /// record (and its delta links, part of `new`) are committed together or not at all.
+    #[allow(clippy::too_many_arguments)]
     pub fn commit_round(
         &self,
         tenant: &str,
         old: &TenantState,
         new: &TenantState,
         history: Option<(&serde_json::Value, usize)>,
+        served: Option<&directory::DirectoryWrite<'_>>,
     ) -> Result<(), StoreError> {
         let tx = self.db.begin_write()?;
         if let Some((rec, keep)) = history {
             append_history(&tx, tenant, rec, keep)?;
+        }
+        if let Some(w) = served {
+            directory::write(&tx, tenant, w)?;
         }
         {
             diff_json(
@@ -299,6 +306,30 @@ impl Store {
         write_alloc(&tx, tenant, old, new)?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// Persist the served directory of `tenant` alone (start-up after a config change).
+    pub fn write_directory(
+        &self,
+        tenant: &str,
+        w: &directory::DirectoryWrite<'_>,
+    ) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        directory::write(&tx, tenant, w)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The directory last committed for `tenant`, when it was derived under `fingerprint`.
+    pub fn load_directory(
+        &self,
+        tenant: &str,
+        index: u16,
+        fingerprint: &str,
+    ) -> Result<Option<(crate::directory::TenantInfo, Vec<crate::directory::Entry>)>, StoreError>
+    {
+        let tx = self.db.begin_read()?;
+        directory::read(&tx, tenant, index, fingerprint)
     }
 
     /// Record a round that committed nothing (failed, refused, dry run); keeps the last `keep`.
@@ -553,7 +584,7 @@ mod tests {
         for i in 0..5 {
             let rec = serde_json::json!({ "n": i });
             store
-                .commit_round("t", &TenantState::default(), &new, Some((&rec, 3)))
+                .commit_round("t", &TenantState::default(), &new, Some((&rec, 3)), None)
                 .unwrap();
         }
         store
