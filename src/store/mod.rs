@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 mod passwords;
+mod ssh_keys;
 
 type Key2<'a> = (&'a str, &'a str);
 
