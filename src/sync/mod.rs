@@ -6,6 +6,7 @@ pub mod delta;
 pub mod fetch;
 pub mod guard;
 pub mod mirror;
+mod refresh;
 pub mod report;
 
 use crate::config::Config;
@@ -242,12 +243,14 @@ impl SyncEngine {
                 .iter()
                 .filter(|s| s.tenants.is_empty() || s.tenants.contains(&t.name))
                 .collect();
+            let admin_ssh_keys = self.admin_ssh_keys(&t.name);
             let input = TenantInput {
                 index: i as u16,
                 cfg: t,
                 mirror: &st.mirror,
                 services,
                 now: &now,
+                admin_ssh_keys: &admin_ssh_keys,
             };
             let mut alloc = st.alloc.clone();
             match build_tenant(&input, &mut alloc) {

@@ -1,0 +1,47 @@
+//! Re-deriving the served directory from the committed tenant states, without a Graph round,
+//! so admin changes that feed the derivation (SSH keys from `ctl ssh-key`) are served at once.
+
+use super::{Derived, SyncEngine, SyncError};
+use crate::directory::ssh_keys::AdminKeys;
+use std::sync::Arc;
+
+impl SyncEngine {
+    /// The admin-managed SSH keys of `tenant`. A store error is logged and yields none: a
+    /// damaged row must not keep the directory from being derived.
+    pub(super) fn admin_ssh_keys(&self, tenant: &str) -> AdminKeys {
+        self.store.tenant_ssh_keys(tenant).unwrap_or_else(|e| {
+            tracing::error!(tenant = %tenant, "cannot read admin SSH keys, serving none: {e}");
+            AdminKeys::new()
+        })
+    }
+
+    /// Derive the directory again from what is committed and swap it in. Waits for a round in
+    /// progress (rounds hold the same lock), so the result includes that round and every admin
+    /// change made before this call. Returns the new snapshot's generation.
+    pub async fn rebuild_snapshot(&self) -> Result<u64, SyncError> {
+        let mut states = self.states.lock().await;
+        let Derived {
+            snapshot,
+            states: updated,
+            ..
+        } = self.derive(&states, None);
+        // Derivation may hand out numbers (nothing changed in Graph, but a config reload could
+        // admit someone): persist them like a round does, before they are served.
+        for (name, new) in &updated {
+            if let Some(old) = states.get(name)
+                && old.alloc != new.alloc
+            {
+                self.store
+                    .commit_tenant(name, old, new)
+                    .map_err(|source| SyncError::Store {
+                        tenant: name.clone(),
+                        source,
+                    })?;
+            }
+        }
+        let generation = snapshot.generation;
+        self.snapshot.store(Arc::new(snapshot));
+        *states = updated;
+        Ok(generation)
+    }
+}
