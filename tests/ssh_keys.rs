@@ -248,3 +248,64 @@ async fn without_the_attribute_only_admin_keys_are_served() {
     assert_eq!(keys_of(&ca, &r.server, "alice").await, [BOB_KEY]);
     r.server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_in_a_directory_extension_arrive_by_delta_and_full_rounds() {
+    let ext = "extension_5f1d2c3b4a5948e7b6c5d4e3f2a1b0c9_sshPublicKey";
+    let env = Env::contoso().await;
+    let cfg = env.config_with(
+        "",
+        &format!("  [tenant.users]\n  ssh_keys_attribute = \"{ext}\"\n"),
+    );
+    let r = Running::start_with(env, cfg).await;
+    let ca = r.ca();
+    // The fixture key sits in extensionAttribute10, which this config does not read.
+    assert!(keys_of(&ca, &r.server, "alice").await.is_empty());
+    r.env
+        .emu
+        .as_ref()
+        .unwrap()
+        .mutate(Mutation::UpdateUser {
+            id: BOB_ID.into(),
+            patch: json!({ ext: [BOB_KEY, "not a key", RSA_KEY] })
+                .as_object()
+                .cloned()
+                .unwrap(),
+        })
+        .await
+        .unwrap();
+    let round = r.server.engine.sync_tenant("contoso").await.expect("delta");
+    assert!(!round.full_read);
+    assert_eq!(keys_of(&ca, &r.server, "bob").await, [BOB_KEY, RSA_KEY]);
+    let opts = o365_ldap::sync::RoundOptions {
+        full: true,
+        ..Default::default()
+    };
+    let round = r
+        .server
+        .engine
+        .run_round("contoso", opts, None)
+        .await
+        .expect("full");
+    assert!(round.full_read);
+    assert_eq!(keys_of(&ca, &r.server, "bob").await, [BOB_KEY, RSA_KEY]);
+    // Cleared in Microsoft 365: gone at the next full round. (The emulator's delta leaves
+    // cleared properties out instead of sending them as null, so a delta round keeps them.)
+    r.env
+        .emu
+        .as_ref()
+        .unwrap()
+        .mutate(Mutation::UpdateUser {
+            id: BOB_ID.into(),
+            patch: json!({ ext: null }).as_object().cloned().unwrap(),
+        })
+        .await
+        .unwrap();
+    r.server
+        .engine
+        .run_round("contoso", opts, None)
+        .await
+        .expect("full");
+    assert!(keys_of(&ca, &r.server, "bob").await.is_empty());
+    r.server.stop().await;
+}
