@@ -19,7 +19,8 @@ const BOB_ID: &str = "b0b00000-0000-4000-8000-000000000002";
 
 /// alice's key in the fixture (onPremisesExtensionAttributes.extensionAttribute10), next to an
 /// invalid line that must be skipped.
-const ALICE_GRAPH_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICqK6QsY1Y4CHzOI9SpArQUFRKlq4+gAMJ65DMvOHjrO alice@laptop";
+const ALICE_GRAPH_KEY: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICqK6QsY1Y4CHzOI9SpArQUFRKlq4+gAMJ65DMvOHjrO alice@laptop";
 const ALICE_GRAPH_FP: &str = "SHA256:XLA5Do/4a5Bbvmd633lsI1afrsIHgZI3TqM7c2+K4Yg";
 const BOB_KEY: &str = "ecdsa-sha2-nistp384 AAAAE2VjZHNhLXNoYTItbmlzdHAzODQAAAAIbmlzdHAzODQAAABhBCg+ShRiQi91sncKjZO5fwZRw5t0H5Wwo1PyIjX68lVdCTpYcJdut2tAN/pV7I0CaktRimcnohETby/ebrI+cjb43X2N3vfGceK7JPvQiwrnWE7MLSoiC/QWXcB5hlndsw== bob";
 const BOB_FP: &str = "SHA256:v1UFX+dKglJFTnRf4mqFfa/nsBW3KsXayzEU7ofn8ao";
@@ -140,7 +141,11 @@ async fn graph_and_admin_keys_are_served_changed_at_once_and_kept() {
     assert!(ldif_values(&bob.stdout, "objectClass").contains(&"ldapPublicKey".to_string()));
     // Adding it again changes nothing.
     let again = ctl(&conf, &["ssh-key", "add", "bob", BOB_KEY], None).await;
-    assert!(again.ok && again.stdout.contains("already has"), "{}", again.stdout);
+    assert!(
+        again.ok && again.stdout.contains("already has"),
+        "{}",
+        again.stdout
+    );
     assert_eq!(keys_of(&ca, &r.server, "bob").await.len(), 1);
 
     // From stdin (`-`), by uid, with a comment holding spaces and a quote.
@@ -151,11 +156,18 @@ async fn graph_and_admin_keys_are_served_changed_at_once_and_kept() {
     )
     .await;
     assert!(add.ok, "{}\n{}", add.stdout, add.stderr);
-    assert_eq!(keys_of(&ca, &r.server, "alice").await, [ALICE_GRAPH_KEY, RSA_KEY]);
+    assert_eq!(
+        keys_of(&ca, &r.server, "alice").await,
+        [ALICE_GRAPH_KEY, RSA_KEY]
+    );
     // A Graph key cannot be removed here.
     let graph_rm = ctl(&conf, &["ssh-key", "remove", "alice", ALICE_GRAPH_FP], None).await;
     assert!(!graph_rm.ok, "{}", graph_rm.stdout);
-    assert!(graph_rm.stderr.contains("Microsoft 365"), "{}", graph_rm.stderr);
+    assert!(
+        graph_rm.stderr.contains("Microsoft 365"),
+        "{}",
+        graph_rm.stderr
+    );
     // The Graph key added by an admin as well is served once.
     let dup = ctl(&conf, &["ssh-key", "add", "alice", ALICE_GRAPH_KEY], None).await;
     assert!(dup.ok, "{}", dup.stderr);
@@ -175,20 +187,47 @@ async fn graph_and_admin_keys_are_served_changed_at_once_and_kept() {
     assert_eq!(j["keys"][0]["comment"], "bob");
 
     // Bad input gets a clear refusal and changes nothing.
-    let bad = ctl(&conf, &["ssh-key", "add", "bob", "ssh-ed25519", "AAAAnotakey"], None).await;
-    assert!(!bad.ok);
-    assert!(bad.stderr.contains("key refused"), "{}", bad.stderr);
-    let dss = ctl(&conf, &["ssh-key", "add", "bob", "ssh-dss AAAAB3NzaC1kc3M="], None).await;
-    assert!(!dss.ok && dss.stderr.contains("not a supported key type"), "{}", dss.stderr);
-    let mismatch = ctl(
+    let bad = ctl(
         &conf,
-        &["ssh-key", "add", "bob", &BOB_KEY.replacen("ecdsa-sha2-nistp384", "ssh-rsa", 1)],
+        &["ssh-key", "add", "bob", "ssh-ed25519", "AAAAnotakey"],
         None,
     )
     .await;
-    assert!(!mismatch.ok && mismatch.stderr.contains("says it is"), "{}", mismatch.stderr);
+    assert!(!bad.ok);
+    assert!(bad.stderr.contains("key refused"), "{}", bad.stderr);
+    let dss = ctl(
+        &conf,
+        &["ssh-key", "add", "bob", "ssh-dss AAAAB3NzaC1kc3M="],
+        None,
+    )
+    .await;
+    assert!(
+        !dss.ok && dss.stderr.contains("not a supported key type"),
+        "{}",
+        dss.stderr
+    );
+    let mismatch = ctl(
+        &conf,
+        &[
+            "ssh-key",
+            "add",
+            "bob",
+            &BOB_KEY.replacen("ecdsa-sha2-nistp384", "ssh-rsa", 1),
+        ],
+        None,
+    )
+    .await;
+    assert!(
+        !mismatch.ok && mismatch.stderr.contains("says it is"),
+        "{}",
+        mismatch.stderr
+    );
     let nobody = ctl(&conf, &["ssh-key", "list", "nobody@contoso.com"], None).await;
-    assert!(!nobody.ok && nobody.stderr.contains("no served user"), "{}", nobody.stderr);
+    assert!(
+        !nobody.ok && nobody.stderr.contains("no served user"),
+        "{}",
+        nobody.stderr
+    );
     assert_eq!(keys_of(&ca, &r.server, "bob").await, [BOB_KEY]);
 
     // remove by fingerprint: gone at once, and the class with it.
@@ -226,7 +265,10 @@ async fn graph_and_admin_keys_are_served_changed_at_once_and_kept() {
     env.stop_graph().await;
     let cfg = env.config_with("", SSH_CONFIG);
     let server = Server::start(cfg, false).await.expect("restarts");
-    assert_eq!(keys_of(&ca, &server, "alice").await, [ALICE_GRAPH_KEY, RSA_KEY]);
+    assert_eq!(
+        keys_of(&ca, &server, "alice").await,
+        [ALICE_GRAPH_KEY, RSA_KEY]
+    );
     assert_eq!(keys_of(&ca, &server, "bob").await, [BOB_KEY, RSA_KEY]);
     let list = ctl(&conf, &["--json", "ssh-key", "list", "alice"], None).await;
     let j = json_of(&list);
@@ -243,7 +285,12 @@ async fn without_the_attribute_only_admin_keys_are_served() {
     // The fixture's Graph key is not read when no attribute is configured.
     assert!(keys_of(&ca, &r.server, "alice").await.is_empty());
     let conf = config_path(&r.env);
-    let add = ctl(&conf, &["ssh-key", "add", "alice@contoso.com", BOB_KEY], None).await;
+    let add = ctl(
+        &conf,
+        &["ssh-key", "add", "alice@contoso.com", BOB_KEY],
+        None,
+    )
+    .await;
     assert!(add.ok, "{}", add.stderr);
     assert_eq!(keys_of(&ca, &r.server, "alice").await, [BOB_KEY]);
     r.server.stop().await;

@@ -55,13 +55,12 @@ pub async fn handle(
             let text = key
                 .filter(|k| !k.trim().is_empty())
                 .ok_or("say which key: give the key line or its SHA256 fingerprint")?;
-            let (gone, kept): (Vec<String>, Vec<String>) = stored.iter().cloned().partition(|l| {
-                SshPublicKey::parse(l).is_ok_and(|k| k.matches(text))
-            });
+            let (gone, kept): (Vec<String>, Vec<String>) = stored
+                .iter()
+                .cloned()
+                .partition(|l| SshPublicKey::parse(l).is_ok_and(|k| k.matches(text)));
             if gone.is_empty() {
-                let served_elsewhere = served_keys(engine, &u.dn)
-                    .iter()
-                    .any(|k| k.matches(text));
+                let served_elsewhere = served_keys(engine, &u.dn).iter().any(|k| k.matches(text));
                 return Err(if served_elsewhere {
                     format!(
                         "that key of {} comes from Microsoft 365 (users.ssh_keys_attribute); remove it there",

@@ -168,7 +168,9 @@ fn check_blob(algorithm: &str, blob: &[u8]) -> Result<(), SshKeyError> {
             let e = r.string().ok_or_else(truncated)?;
             let n = r.string().ok_or_else(truncated)?;
             if e.is_empty() || n.len() < 64 {
-                return Err(malformed("the RSA exponent or modulus is missing or too small"));
+                return Err(malformed(
+                    "the RSA exponent or modulus is missing or too small",
+                ));
             }
         }
         _ => {
@@ -387,7 +389,8 @@ mod tests {
     #[test]
     fn comments_may_hold_spaces_and_are_optional() {
         let body = ED25519.split(' ').nth(1).unwrap();
-        let k = SshPublicKey::parse(&format!("ssh-ed25519\t{body}   Alice O'Neil, laptop ")).unwrap();
+        let k =
+            SshPublicKey::parse(&format!("ssh-ed25519\t{body}   Alice O'Neil, laptop ")).unwrap();
         assert_eq!(k.comment.as_deref(), Some("Alice O'Neil, laptop"));
         let bare = SshPublicKey::parse(&format!("ssh-ed25519 {body}")).unwrap();
         assert_eq!(bare.comment, None);
@@ -398,17 +401,34 @@ mod tests {
     fn every_supported_type_is_checked_structurally() {
         let point256 = [&[4u8][..], &[7u8; 64][..]].concat();
         let cases = [
-            format!("ecdsa-sha2-nistp256 {}", blob(&[b"ecdsa-sha2-nistp256", b"nistp256", &point256])),
-            format!("ecdsa-sha2-nistp384 {}", blob(&[b"ecdsa-sha2-nistp384", b"nistp384", &[4u8; 97]])),
-            format!("ecdsa-sha2-nistp521 {}", blob(&[b"ecdsa-sha2-nistp521", b"nistp521", &[4u8; 133]])),
-            format!("ssh-rsa {}", blob(&[b"ssh-rsa", &[1, 0, 1], &[0xc5u8; 257]])),
+            format!(
+                "ecdsa-sha2-nistp256 {}",
+                blob(&[b"ecdsa-sha2-nistp256", b"nistp256", &point256])
+            ),
+            format!(
+                "ecdsa-sha2-nistp384 {}",
+                blob(&[b"ecdsa-sha2-nistp384", b"nistp384", &[4u8; 97]])
+            ),
+            format!(
+                "ecdsa-sha2-nistp521 {}",
+                blob(&[b"ecdsa-sha2-nistp521", b"nistp521", &[4u8; 133]])
+            ),
+            format!(
+                "ssh-rsa {}",
+                blob(&[b"ssh-rsa", &[1, 0, 1], &[0xc5u8; 257]])
+            ),
             format!(
                 "sk-ssh-ed25519@openssh.com {}",
                 blob(&[b"sk-ssh-ed25519@openssh.com", &[9u8; 32], b"ssh:"])
             ),
             format!(
                 "sk-ecdsa-sha2-nistp256@openssh.com {}",
-                blob(&[b"sk-ecdsa-sha2-nistp256@openssh.com", b"nistp256", &point256, b"ssh:"])
+                blob(&[
+                    b"sk-ecdsa-sha2-nistp256@openssh.com",
+                    b"nistp256",
+                    &point256,
+                    b"ssh:"
+                ])
             ),
         ];
         for c in &cases {
@@ -473,7 +493,10 @@ mod tests {
 
     fn user_with(ext10: Option<&str>, extensions: &[(&str, Value)]) -> User {
         let mut attrs = BTreeMap::new();
-        attrs.insert("extensionAttribute10".to_string(), ext10.map(str::to_string));
+        attrs.insert(
+            "extensionAttribute10".to_string(),
+            ext10.map(str::to_string),
+        );
         attrs.insert("extensionAttribute1".to_string(), None);
         User {
             id: "6F2C1B6E-8A3D-4C59-9E07-2B1D3C4E5F60".into(),
@@ -496,9 +519,18 @@ mod tests {
         let u = user_with(
             Some(&format!("{ED25519}\r\n\n# old laptop\n{other}\n")),
             &[
-                ("extension_0123456789abcdef0123456789abcdef_sshPublicKey", Value::String(ED25519.into())),
-                ("extension_0123456789abcdef0123456789abcdef_keys", serde_json::json!([ED25519, other])),
-                ("extension_0123456789abcdef0123456789abcdef_obj", serde_json::json!({"ssh": {"keys": ED25519}})),
+                (
+                    "extension_0123456789abcdef0123456789abcdef_sshPublicKey",
+                    Value::String(ED25519.into()),
+                ),
+                (
+                    "extension_0123456789abcdef0123456789abcdef_keys",
+                    serde_json::json!([ED25519, other]),
+                ),
+                (
+                    "extension_0123456789abcdef0123456789abcdef_obj",
+                    serde_json::json!({"ssh": {"keys": ED25519}}),
+                ),
             ],
         );
         assert_eq!(
@@ -509,10 +541,15 @@ mod tests {
             graph_key_lines(&u, "onpremisesextensionattributes.EXTENSIONATTRIBUTE10").len(),
             2
         );
-        assert!(graph_key_lines(&u, "onPremisesExtensionAttributes.extensionAttribute1").is_empty());
+        assert!(
+            graph_key_lines(&u, "onPremisesExtensionAttributes.extensionAttribute1").is_empty()
+        );
         assert!(graph_key_lines(&u, "onPremisesExtensionAttributes").is_empty());
         assert_eq!(
-            graph_key_lines(&u, "extension_0123456789abcdef0123456789abcdef_sshPublicKey"),
+            graph_key_lines(
+                &u,
+                "extension_0123456789abcdef0123456789abcdef_sshPublicKey"
+            ),
             vec![ED25519.to_string()]
         );
         assert_eq!(
@@ -520,7 +557,10 @@ mod tests {
             2
         );
         assert_eq!(
-            graph_key_lines(&u, "extension_0123456789abcdef0123456789abcdef_obj.ssh.keys"),
+            graph_key_lines(
+                &u,
+                "extension_0123456789abcdef0123456789abcdef_obj.ssh.keys"
+            ),
             vec![ED25519.to_string()]
         );
         assert!(graph_key_lines(&u, "extension_missing").is_empty());
@@ -538,7 +578,10 @@ mod tests {
         let mut admin = AdminKeys::new();
         admin.insert(
             u.id.to_ascii_lowercase(),
-            vec![format!("ssh-ed25519 {body} same-key-other-comment"), admin_other.clone()],
+            vec![
+                format!("ssh-ed25519 {body} same-key-other-comment"),
+                admin_other.clone(),
+            ],
         );
         let mut attrs = vec![Attr {
             name: "objectClass",

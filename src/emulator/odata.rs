@@ -260,7 +260,11 @@ impl Selection {
         match self {
             Selection::Default => String::new(),
             Selection::Names(n, ext) => {
-                let all: Vec<&str> = n.iter().copied().chain(ext.iter().map(String::as_str)).collect();
+                let all: Vec<&str> = n
+                    .iter()
+                    .copied()
+                    .chain(ext.iter().map(String::as_str))
+                    .collect();
                 format!("({})", all.join(","))
             }
         }
@@ -462,7 +466,10 @@ mod tests {
                 true
             )
             .ok(),
-            Some(Selection::Names(vec!["id"], vec!["extension_0a1b_sshKeys".into()]))
+            Some(Selection::Names(
+                vec!["id"],
+                vec!["extension_0a1b_sshKeys".into()]
+            ))
         );
         assert!(
             Selection::for_entity(Entity::Group, names(&["extension_0a1b_x"]).as_deref(), true)
@@ -502,11 +509,17 @@ mod tests {
                 "proxyAddresses",
                 "onPremisesExtensionAttributes",
             ],
-            vec!["EXTENSION_0a1b_sshkeys".into(), "extension_0a1b_unset".into()],
+            vec![
+                "EXTENSION_0a1b_sshkeys".into(),
+                "extension_0a1b_unset".into(),
+            ],
         );
         let p = project(Entity::User, &user, &sel, Visibility::Full, false);
         // A directory extension comes back under its own name where set, and not at all unset.
-        assert_eq!(p.get("extension_0a1b_sshKeys"), Some(&json!("ssh-ed25519 AAAA")));
+        assert_eq!(
+            p.get("extension_0a1b_sshKeys"),
+            Some(&json!("ssh-ed25519 AAAA"))
+        );
         assert!(!p.contains_key("extension_0a1b_unset"));
         assert_eq!(p.get("mail"), Some(&Value::Null));
         assert_eq!(p.get("proxyAddresses"), Some(&json!([])));

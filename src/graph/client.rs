@@ -202,7 +202,10 @@ impl GraphClient {
     /// All users, with `USER_SELECT` (disabled users and guests included; soft-deleted not).
     pub async fn list_users(&self) -> Result<Vec<User>, GraphError> {
         let select = self.user_select();
-        let url = self.api_url(&["users"], Some(&format!("$select={select}&$top={PAGE_SIZE}")));
+        let url = self.api_url(
+            &["users"],
+            Some(&format!("$select={select}&$top={PAGE_SIZE}")),
+        );
         if select == USER_SELECT {
             return self.collect_all(url).await;
         }

@@ -20,9 +20,7 @@ pub fn user_select_with(extra: &[&str]) -> String {
         let name = name.trim();
         if name.is_empty()
             || out.split(',').any(|p| p.eq_ignore_ascii_case(name))
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         {
             continue;
         }

@@ -38,7 +38,10 @@ impl Store {
     }
 
     /// Every admin-managed key of a tenant, by lower-cased Graph user id.
-    pub fn tenant_ssh_keys(&self, tenant: &str) -> Result<HashMap<String, Vec<String>>, StoreError> {
+    pub fn tenant_ssh_keys(
+        &self,
+        tenant: &str,
+    ) -> Result<HashMap<String, Vec<String>>, StoreError> {
         let tx = self.db.begin_read()?;
         let table = match tx.open_table(SSH_KEYS) {
             Ok(t) => t,
@@ -95,14 +98,21 @@ mod tests {
         let id = "6F2C1B6E-8A3D-4C59-9E07-2B1D3C4E5F60";
         assert!(store.ssh_keys("contoso", id).unwrap().is_empty());
         assert!(store.tenant_ssh_keys("contoso").unwrap().is_empty());
-        let keys = vec!["ssh-ed25519 AAAA a".to_string(), "ssh-rsa BBBB b".to_string()];
+        let keys = vec![
+            "ssh-ed25519 AAAA a".to_string(),
+            "ssh-rsa BBBB b".to_string(),
+        ];
         store.set_ssh_keys("Contoso", id, &keys).unwrap();
         store
             .set_ssh_keys("contoso-eu", "other", &["x".to_string()])
             .unwrap();
         assert_eq!(store.ssh_keys("contoso", &id.to_lowercase()).unwrap(), keys);
         let all = store.tenant_ssh_keys("CONTOSO").unwrap();
-        assert_eq!(all.len(), 1, "a tenant whose name extends another's is not mixed in");
+        assert_eq!(
+            all.len(),
+            1,
+            "a tenant whose name extends another's is not mixed in"
+        );
         assert_eq!(all[&id.to_lowercase()], keys);
         assert!(store.ssh_keys("fabrikam", id).unwrap().is_empty());
         store.set_ssh_keys("contoso", id, &[]).unwrap();

@@ -184,7 +184,10 @@ pub fn apply_groups(
 /// the extension properties that changed, so the others are kept.
 fn fold_user_extensions(existing: Option<&User>, obj: &Value) -> Option<Value> {
     let o = obj.as_object()?;
-    if !o.keys().any(|k| crate::graph::models::is_extension_property(k)) {
+    if !o
+        .keys()
+        .any(|k| crate::graph::models::is_extension_property(k))
+    {
         return None;
     }
     let mut o = o.clone();
@@ -317,14 +320,24 @@ mod tests {
             &mut s,
         )
         .unwrap();
-        assert_eq!(m.users["u1"].extensions[keys], json!("ssh-ed25519 AAAA one"));
+        assert_eq!(
+            m.users["u1"].extensions[keys],
+            json!("ssh-ed25519 AAAA one")
+        );
         assert_eq!(m.users["u1"].department.as_deref(), Some("Sales, EMEA"));
         // Only the changed extension is sent; the other one stays.
         apply_users(&mut m, &[json!({"id":"u1", keys: "k2"})], false, 0, &mut s).unwrap();
         assert_eq!(m.users["u1"].extensions[keys], json!("k2"));
         assert_eq!(m.users["u1"].extensions[other], json!("42"));
         // A delta without extensions keeps them; null clears one.
-        apply_users(&mut m, &[json!({"id":"u1","jobTitle":"CTO"})], false, 0, &mut s).unwrap();
+        apply_users(
+            &mut m,
+            &[json!({"id":"u1","jobTitle":"CTO"})],
+            false,
+            0,
+            &mut s,
+        )
+        .unwrap();
         assert_eq!(m.users["u1"].extensions.len(), 2);
         apply_users(&mut m, &[json!({"id":"u1", keys: null})], false, 0, &mut s).unwrap();
         assert!(!m.users["u1"].extensions.contains_key(keys));
