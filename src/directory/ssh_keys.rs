@@ -218,36 +218,30 @@ impl<'a> Reader<'a> {
 /// is `onPremisesExtensionAttributes` (then an `extensionAttributeN`) or a directory extension
 /// (`extension_<appid>_<name>`), optionally followed by keys into a JSON object.
 pub fn graph_key_lines(user: &User, path: &str) -> Vec<String> {
-    let mut parts = path.split('.');
-    let first = parts.next().unwrap_or_default();
-    let rest: Vec<&str> = parts.collect();
-    let value: Option<Value> = if first.eq_ignore_ascii_case("onPremisesExtensionAttributes") {
-        let Some(attrs) = &user.on_premises_extension_attributes else {
-            return Vec::new();
-        };
-        match rest.as_slice() {
-            [name] => attrs
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .and_then(|(_, v)| v.clone())
-                .map(Value::String),
-            _ => None,
-        }
+    // Runs for every served user on every derivation: no allocation unless keys are found.
+    let (first, rest) = path.split_once('.').unwrap_or((path, ""));
+    let mut out = Vec::new();
+    if first.eq_ignore_ascii_case("onPremisesExtensionAttributes") {
+        let text = user
+            .on_premises_extension_attributes
+            .as_ref()
+            .filter(|_| !rest.is_empty() && !rest.contains('.'))
+            .and_then(|attrs| attrs.iter().find(|(k, _)| k.eq_ignore_ascii_case(rest)))
+            .and_then(|(_, v)| v.as_deref());
+        push_lines(text, &mut out);
     } else {
-        user.extensions
+        let value = user
+            .extensions
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(first))
-            .map(|(_, v)| v)
-            .and_then(|v| descend(v, &rest))
-            .cloned()
-    };
-    let mut out = Vec::new();
-    collect_lines(value.as_ref(), &mut out);
+            .and_then(|(_, v)| descend(v, rest));
+        collect_lines(value, &mut out);
+    }
     out
 }
 
-fn descend<'a>(mut v: &'a Value, path: &[&str]) -> Option<&'a Value> {
-    for p in path {
+fn descend<'a>(mut v: &'a Value, path: &str) -> Option<&'a Value> {
+    for p in path.split('.').filter(|p| !p.is_empty()) {
         v = v
             .as_object()?
             .iter()
@@ -257,14 +251,19 @@ fn descend<'a>(mut v: &'a Value, path: &[&str]) -> Option<&'a Value> {
     Some(v)
 }
 
+fn push_lines(text: Option<&str>, out: &mut Vec<String>) {
+    out.extend(
+        text.into_iter()
+            .flat_map(str::lines)
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(str::to_string),
+    );
+}
+
 fn collect_lines(v: Option<&Value>, out: &mut Vec<String>) {
     match v {
-        Some(Value::String(s)) => out.extend(
-            s.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(str::to_string),
-        ),
+        Some(Value::String(s)) => push_lines(Some(s), out),
         Some(Value::Array(a)) => a.iter().for_each(|x| collect_lines(Some(x), out)),
         _ => {}
     }
@@ -315,8 +314,10 @@ pub fn add_attributes(
     let admin_lines = if admin.is_empty() {
         &[][..]
     } else {
+        // Graph ids are lower-case GUIDs already; the store keeps them lower-cased.
         admin
-            .get(&user.id.to_ascii_lowercase())
+            .get(&user.id)
+            .or_else(|| admin.get(&user.id.to_ascii_lowercase()))
             .map(Vec::as_slice)
             .unwrap_or_default()
     };
