@@ -356,3 +356,35 @@ async fn keys_in_a_directory_extension_arrive_by_delta_and_full_rounds() {
     assert!(keys_of(&ca, &r.server, "bob").await.is_empty());
     r.server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn configuring_a_directory_extension_later_reads_graph_in_full_once() {
+    let ext = "extension_5f1d2c3b4a5948e7b6c5d4e3f2a1b0c9_sshPublicKey";
+    let env = Env::contoso().await;
+    let cfg = env.config();
+    let r = Running::start_with(env, cfg).await;
+    r.env
+        .emu
+        .as_ref()
+        .unwrap()
+        .mutate(Mutation::UpdateUser {
+            id: BOB_ID.into(),
+            patch: json!({ ext: BOB_KEY }).as_object().cloned().unwrap(),
+        })
+        .await
+        .unwrap();
+    let Running { env, server } = r;
+    server.stop().await;
+    // The stored delta links were made without the extension in $select.
+    let cfg = env.config_with(
+        "",
+        &format!("  [tenant.users]\n  ssh_keys_attribute = \"{ext}\"\n"),
+    );
+    let server = Server::start(cfg, false).await.expect("restarts");
+    let round = server.engine.sync_tenant("contoso").await.expect("round");
+    assert!(round.full_read, "a changed user $select forces a full read");
+    assert_eq!(keys_of(&env.certs.ca_cert, &server, "bob").await, [BOB_KEY]);
+    let next = server.engine.sync_tenant("contoso").await.expect("round");
+    assert!(!next.full_read, "then delta rounds resume");
+    server.stop().await;
+}

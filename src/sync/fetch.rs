@@ -92,7 +92,11 @@ async fn latest_links(client: &GraphClient) -> Result<Option<DeltaLinks>, GraphE
     let users = latest_link(client, &users_delta_start(client.user_select())).await?;
     let groups = latest_link(client, &groups_delta_start()).await?;
     Ok(match (users, groups) {
-        (Some(users), Some(groups)) => Some(DeltaLinks { users, groups }),
+        (Some(users), Some(groups)) => Some(DeltaLinks {
+            users,
+            groups,
+            user_select: Some(client.user_select().to_string()),
+        }),
         _ => None,
     })
 }

@@ -413,7 +413,13 @@ impl SyncEngine {
         let now_gt = generalized_time(now);
         let mut stats = DeltaStats::default();
         let mut new_state: Option<TenantState> = None;
-        let mut full_read = opts.full || full_due || old.delta.is_none();
+        // Links made with another user `$select` (users.ssh_keys_attribute changed) would
+        // never return the new property: read in full once.
+        let select_changed = old
+            .delta
+            .as_ref()
+            .is_some_and(|l| !l.selects_users(client.user_select()));
+        let mut full_read = opts.full || full_due || old.delta.is_none() || select_changed;
         if !full_read && let Some(links) = &old.delta {
             say(progress, "reading changes (users delta)");
             match self
@@ -583,6 +589,7 @@ impl SyncEngine {
             delta: Some(crate::store::DeltaLinks {
                 users: users.delta_link,
                 groups: groups.delta_link,
+                user_select: links.user_select.clone(),
             }),
         })
     }
