@@ -17,8 +17,7 @@ use tokio::io::AsyncWriteExt;
 const BIN: &str = env!("CARGO_BIN_EXE_o365-ldap");
 const BOB_ID: &str = "b0b00000-0000-4000-8000-000000000002";
 
-/// alice's key in the fixture (onPremisesExtensionAttributes.extensionAttribute10), next to an
-/// invalid line that must be skipped.
+/// alice's key in the fixture (onPremisesExtensionAttributes.extensionAttribute10).
 const ALICE_GRAPH_KEY: &str =
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICqK6QsY1Y4CHzOI9SpArQUFRKlq4+gAMJ65DMvOHjrO alice@laptop";
 const ALICE_GRAPH_FP: &str = "SHA256:XLA5Do/4a5Bbvmd633lsI1afrsIHgZI3TqM7c2+K4Yg";
@@ -105,7 +104,7 @@ async fn graph_and_admin_keys_are_served_changed_at_once_and_kept() {
     let ca = r.ca();
     let conf = config_path(&r.env);
 
-    // The Graph key is served (the invalid second line is skipped), with the auxiliary class.
+    // The Graph key is served, with the auxiliary class.
     let alice = search(
         &ca,
         &r.server,
