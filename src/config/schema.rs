@@ -404,6 +404,25 @@ pub struct UsersConfig {
     pub include_guests: bool,
     /// How inactive users (disabled, or inactive by group rules) are served.
     pub inactive: InactiveMode,
+    /// A Graph user property holding SSH public keys, one per line, served as `sshPublicKey`:
+    /// `onPremisesExtensionAttributes.extensionAttributeN` or a directory extension
+    /// `extension_<appid>_<name>` (a dotted path reaches into a JSON object value).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssh_keys_attribute: Option<String>,
+}
+
+impl UsersConfig {
+    /// User properties the sync must `$select` beyond the fixed list: the first part of
+    /// `ssh_keys_attribute` (the Graph property; later parts are inside its value).
+    pub fn extra_user_properties(&self) -> Vec<&str> {
+        self.ssh_keys_attribute
+            .as_deref()
+            .and_then(|p| p.split('.').next())
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .into_iter()
+            .collect()
+    }
 }
 
 /// `users.inactive`: what happens to a user policy marks inactive.
@@ -440,6 +459,7 @@ impl Default for UsersConfig {
             inactive_members_of: Vec::new(),
             include_guests: false,
             inactive: InactiveMode::Hide,
+            ssh_keys_attribute: None,
         }
     }
 }

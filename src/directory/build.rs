@@ -21,6 +21,8 @@ pub struct TenantInput<'a> {
     pub services: Vec<&'a ServiceAccount>,
     /// GeneralizedTime used where Graph gives no timestamp.
     pub now: &'a str,
+    /// Admin-managed SSH keys (`ctl ssh-key add`), merged with Graph keys.
+    pub admin_ssh_keys: &'a super::ssh_keys::AdminKeys,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -365,7 +367,9 @@ pub fn build_tenant(
         let private_dn = dn::build("cn", &private_cn, &groups_dn);
         groups_of.push(&private_dn);
         groups_of.sort();
-        let attrs = user_attrs(su, cfg, &groups_of);
+        let mut attrs = user_attrs(su, cfg, &groups_of);
+        let ssh_attr = cfg.users.ssh_keys_attribute.as_deref();
+        super::ssh_keys::add_attributes(&mut attrs, su.u, ssh_attr, input.admin_ssh_keys);
         let (c, m) = stamp(&su.u.id, su.u.created_date_time.as_deref());
         entries.push(entry(&su.dn, EntryKind::User, tenant, attrs, &c, &m));
     }

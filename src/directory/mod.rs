@@ -8,6 +8,7 @@ pub mod filter;
 pub mod ids;
 pub mod schema;
 pub mod snapshot;
+pub mod ssh_keys;
 
 pub use dn::{Dn, DnError};
 pub use entry::{Attr, Entry, EntryKind};

@@ -157,12 +157,16 @@ fn resolve_select(set: Set, names: Option<&[String]>) -> Result<Select, GraphErr
         }
     }
     let selection = Selection::for_entity(entity, Some(&rest), true)?;
-    let mut canonical: Vec<&str> = match &selection {
+    let mut canonical: Vec<String> = match &selection {
         Selection::Default => Vec::new(),
-        Selection::Names(n) => n.clone(),
+        Selection::Names(n, ext) => n
+            .iter()
+            .map(|x| x.to_string())
+            .chain(ext.iter().cloned())
+            .collect(),
     };
     if members {
-        canonical.push("members");
+        canonical.push("members".into());
     }
     Ok(Select {
         selection,
@@ -471,10 +475,11 @@ fn delta_project(entity: Entity, obj: &JsonObject, selection: &Selection) -> Jso
     if let Some(id) = obj.get("id") {
         out.insert("id".into(), id.clone());
     }
-    let names: Vec<&str> = match selection {
-        Selection::Default => entity.default_props().map(|p| p.name).collect(),
-        Selection::Names(n) => n.clone(),
+    let (names, extensions): (Vec<&str>, &[String]) = match selection {
+        Selection::Default => (entity.default_props().map(|p| p.name).collect(), &[]),
+        Selection::Names(n, ext) => (n.clone(), ext.as_slice()),
     };
+    out.extend(super::odata::extension_values(obj, extensions));
     for name in names {
         if name == "id" {
             continue;

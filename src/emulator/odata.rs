@@ -178,8 +178,9 @@ fn encode_component(text: &str) -> String {
 pub(crate) enum Selection {
     /// No `$select`: each type's default property set.
     Default,
-    /// Canonical property names, in the order the client asked for them.
-    Names(Vec<&'static str>),
+    /// Canonical property names, in the order the client asked for them, then the directory
+    /// extension properties asked for (users only; returned only where set, as Graph does).
+    Names(Vec<&'static str>, Vec<String>),
 }
 
 impl Selection {
@@ -214,6 +215,7 @@ impl Selection {
             return Ok(Selection::Default);
         };
         let mut out: Vec<&'static str> = Vec::new();
+        let mut extensions: Vec<String> = Vec::new();
         let mut push = |name: &'static str| {
             if !out.contains(&name) {
                 out.push(name);
@@ -231,6 +233,15 @@ impl Selection {
                 continue;
             }
             let found: Vec<_> = types.iter().filter_map(|e| e.prop(name)).collect();
+            if found.is_empty()
+                && types.contains(&Entity::User)
+                && crate::graph::models::is_extension_property(name)
+            {
+                if !extensions.iter().any(|x| x.eq_ignore_ascii_case(name)) {
+                    extensions.push(name.clone());
+                }
+                continue;
+            }
             let Some(first) = found.first() else {
                 return Err(GraphError::bad_request(format!(
                     "Could not find a property named '{name}' on type '{type_name}'."
@@ -241,14 +252,21 @@ impl Selection {
             }
             push(first.name);
         }
-        Ok(Selection::Names(out))
+        Ok(Selection::Names(out, extensions))
     }
 
     /// The `(a,b,c)` suffix of `@odata.context`.
     fn context_suffix(&self) -> String {
         match self {
             Selection::Default => String::new(),
-            Selection::Names(n) => format!("({})", n.join(",")),
+            Selection::Names(n, ext) => {
+                let all: Vec<&str> = n
+                    .iter()
+                    .copied()
+                    .chain(ext.iter().map(String::as_str))
+                    .collect();
+                format!("({})", all.join(","))
+            }
         }
     }
 }
@@ -304,12 +322,32 @@ pub(crate) fn project(
     };
     match selection {
         Selection::Default => entity.default_props().for_each(&mut emit),
-        Selection::Names(names) => names
-            .iter()
-            .filter_map(|n| entity.prop_exact(n))
-            .for_each(&mut emit),
+        Selection::Names(names, extensions) => {
+            names
+                .iter()
+                .filter_map(|n| entity.prop_exact(n))
+                .for_each(&mut emit);
+            for (name, value) in extension_values(obj, extensions) {
+                if visibility != Visibility::IdOnly {
+                    out.insert(name, value);
+                }
+            }
+        }
     }
     out
+}
+
+/// The set directory extension properties of `obj` among `names` (matched case-insensitively),
+/// under the name the object stores them with; unset ones are left out, as Graph does.
+pub(crate) fn extension_values(obj: &JsonObject, names: &[String]) -> Vec<(String, Value)> {
+    names
+        .iter()
+        .filter_map(|n| {
+            obj.iter()
+                .find(|(k, v)| k.eq_ignore_ascii_case(n) && !v.is_null())
+                .map(|(k, v)| (k.clone(), v.clone()))
+        })
+        .collect()
 }
 
 /// `{base}/v1.0/$metadata#users(id,displayName)` (`/$entity` for a single object).
@@ -419,7 +457,24 @@ mod tests {
                 names(&["ID", "displayName", "id"]).as_deref(),
                 true
             ),
-            Ok(Selection::Names(vec!["id", "displayName"]))
+            Ok(Selection::Names(vec!["id", "displayName"], vec![]))
+        );
+        assert_eq!(
+            Selection::for_entity(
+                Entity::User,
+                names(&["id", "extension_0a1b_sshKeys"]).as_deref(),
+                true
+            )
+            .ok(),
+            Some(Selection::Names(
+                vec!["id"],
+                vec!["extension_0a1b_sshKeys".into()]
+            ))
+        );
+        assert!(
+            Selection::for_entity(Entity::Group, names(&["extension_0a1b_x"]).as_deref(), true)
+                .is_err(),
+            "groups have no such extension here"
         );
         let err = Selection::for_entity(Entity::User, names(&["x"]).as_deref(), true).err();
         assert_eq!(
@@ -446,13 +501,26 @@ mod tests {
             "onPremisesExtensionAttributes".into(),
             json!({"extensionAttribute3": "x"}),
         );
-        let sel = Selection::Names(vec![
-            "displayName",
-            "mail",
-            "proxyAddresses",
-            "onPremisesExtensionAttributes",
-        ]);
+        user.insert("extension_0a1b_sshKeys".into(), json!("ssh-ed25519 AAAA"));
+        let sel = Selection::Names(
+            vec![
+                "displayName",
+                "mail",
+                "proxyAddresses",
+                "onPremisesExtensionAttributes",
+            ],
+            vec![
+                "EXTENSION_0a1b_sshkeys".into(),
+                "extension_0a1b_unset".into(),
+            ],
+        );
         let p = project(Entity::User, &user, &sel, Visibility::Full, false);
+        // A directory extension comes back under its own name where set, and not at all unset.
+        assert_eq!(
+            p.get("extension_0a1b_sshKeys"),
+            Some(&json!("ssh-ed25519 AAAA"))
+        );
+        assert!(!p.contains_key("extension_0a1b_unset"));
         assert_eq!(p.get("mail"), Some(&Value::Null));
         assert_eq!(p.get("proxyAddresses"), Some(&json!([])));
         let ext = p

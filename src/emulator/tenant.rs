@@ -150,6 +150,12 @@ pub(crate) fn graph_props(
         if key.starts_with('_') || reserved.contains(&key.as_str()) {
             continue;
         }
+        // Directory extensions (`extension_<appid>_<name>`) exist on users once an app
+        // registers them; the emulator takes any such name as registered.
+        if entity == Entity::User && crate::graph::models::is_extension_property(key) {
+            out.insert(key.clone(), value.clone());
+            continue;
+        }
         let Some(prop) = entity.prop_exact(key) else {
             let hint = entity
                 .prop(key)

@@ -76,6 +76,8 @@ struct Inner {
     tokens: TokenSource,
     options: ClientOptions,
     tenant: String,
+    /// `$select` for users: `USER_SELECT` plus configured extra properties.
+    user_select: String,
 }
 
 impl std::fmt::Debug for GraphClient {
@@ -102,6 +104,7 @@ impl GraphClient {
             .enumerate()
             .map(|(i, c)| Credential::from_config(i, c))
             .collect::<Result<Vec<_>, _>>()?;
+        let extra: Vec<&str> = tenant.users.extra_user_properties();
         GraphClient::from_parts(
             &tenant.name,
             &tenant.tenant_id,
@@ -110,6 +113,22 @@ impl GraphClient {
             credentials,
             options,
         )
+        .map(|c| c.with_user_properties(&extra))
+    }
+
+    /// Also select these user properties (directory extensions, `users.ssh_keys_attribute`).
+    /// Names already in `USER_SELECT` are not repeated. Call it on a new client: clones made
+    /// before keep the select they had.
+    pub fn with_user_properties(mut self, extra: &[&str]) -> GraphClient {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.user_select = super::models::user_select_with(extra);
+        }
+        self
+    }
+
+    /// The `$select` list for users (list and delta).
+    pub fn user_select(&self) -> &str {
+        &self.inner.user_select
     }
 
     /// Build from explicit values, for callers that do not hold a `TenantConfig` (and for
@@ -155,6 +174,7 @@ impl GraphClient {
                 tokens,
                 options,
                 tenant: tenant_name.to_owned(),
+                user_select: USER_SELECT.to_owned(),
             }),
         })
     }
@@ -181,11 +201,28 @@ impl GraphClient {
 
     /// All users, with `USER_SELECT` (disabled users and guests included; soft-deleted not).
     pub async fn list_users(&self) -> Result<Vec<User>, GraphError> {
+        let select = self.user_select();
         let url = self.api_url(
             &["users"],
-            Some(&format!("$select={USER_SELECT}&$top={PAGE_SIZE}")),
+            Some(&format!("$select={select}&$top={PAGE_SIZE}")),
         );
-        self.collect_all(url).await
+        if select == USER_SELECT {
+            return self.collect_all(url).await;
+        }
+        // Directory extensions arrive as top-level properties whose names only the config
+        // knows: read raw objects and fold them into `User::extensions`.
+        let raw: Vec<serde_json::Value> = self.collect_all(url).await?;
+        raw.into_iter()
+            .map(|mut v| {
+                if let Some(obj) = v.as_object_mut() {
+                    super::models::fold_extensions(obj);
+                }
+                serde_json::from_value(v).map_err(|e| GraphError::Decode {
+                    what: "user".into(),
+                    detail: e.to_string(),
+                })
+            })
+            .collect()
     }
 
     /// All groups, with `GROUP_SELECT` (dynamic distribution groups are never returned by Graph).

@@ -13,6 +13,23 @@ pub const USER_SELECT: &str = "id,userPrincipalName,mail,mailNickname,displayNam
 accountEnabled,proxyAddresses,otherMails,jobTitle,department,employeeId,mobilePhone,businessPhones,\
 onPremisesSamAccountName,onPremisesExtensionAttributes,onPremisesSyncEnabled,userType,createdDateTime";
 
+/// `USER_SELECT` plus `extra` property names it does not already hold (case-insensitive).
+pub fn user_select_with(extra: &[&str]) -> String {
+    let mut out = USER_SELECT.to_string();
+    for name in extra {
+        let name = name.trim();
+        if name.is_empty()
+            || out.split(',').any(|p| p.eq_ignore_ascii_case(name))
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            continue;
+        }
+        out.push(',');
+        out.push_str(name);
+    }
+    out
+}
+
 /// The `$select` list the sync sends for groups (graph.md §4).
 pub const GROUP_SELECT: &str = "id,displayName,description,mail,mailEnabled,mailNickname,\
 securityEnabled,groupTypes,onPremisesSyncEnabled,proxyAddresses,membershipRule,createdDateTime";
@@ -62,6 +79,48 @@ pub struct User {
     pub user_type: Option<String>,
     #[serde(default)]
     pub created_date_time: Option<String>,
+    /// Directory extension properties (`extension_<appid>_<name>`) the sync selected, by their
+    /// Graph name. Graph returns them as top-level properties; `fold_extensions` moves them
+    /// here before a user object is deserialized.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extensions: BTreeMap<String, serde_json::Value>,
+}
+
+/// Whether a Graph property name is a directory extension (`extension_<appid>_<name>`).
+pub fn is_extension_property(name: &str) -> bool {
+    name.len() > "extension_".len()
+        && name
+            .get(..10)
+            .is_some_and(|p| p.eq_ignore_ascii_case("extension_"))
+}
+
+/// Move a user object's directory extension properties into its `extensions` member, merging
+/// with any `extensions` already there (a property sent as `null` is cleared), so the object
+/// deserializes into `User` with them kept.
+pub fn fold_extensions(obj: &mut serde_json::Map<String, serde_json::Value>) {
+    let names: Vec<String> = obj
+        .keys()
+        .filter(|k| is_extension_property(k))
+        .cloned()
+        .collect();
+    if names.is_empty() {
+        return;
+    }
+    let mut ext = match obj.remove("extensions") {
+        Some(serde_json::Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    };
+    for n in names {
+        match obj.remove(&n) {
+            Some(serde_json::Value::Null) | None => {
+                ext.remove(&n);
+            }
+            Some(v) => {
+                ext.insert(n, v);
+            }
+        }
+    }
+    obj.insert("extensions".into(), serde_json::Value::Object(ext));
 }
 
 impl User {

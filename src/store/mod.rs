@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 pub mod directory;
 mod passwords;
+mod ssh_keys;
 
 type Key2<'a> = (&'a str, &'a str);
 
@@ -96,6 +97,21 @@ pub struct TenantState {
 pub struct DeltaLinks {
     pub users: String,
     pub groups: String,
+    /// The user `$select` the users link was started with (`None`: links stored before this
+    /// was recorded, i.e. the fixed `USER_SELECT`). A delta link keeps its first request's
+    /// `$select`, so when the configured one differs the next round must be full.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_select: Option<String>,
+}
+
+impl DeltaLinks {
+    /// Whether these links return the user properties `select` asks for.
+    pub fn selects_users(&self, select: &str) -> bool {
+        self.user_select
+            .as_deref()
+            .unwrap_or(crate::graph::models::USER_SELECT)
+            == select
+    }
 }
 
 pub struct Store {
@@ -566,6 +582,7 @@ mod tests {
             delta: Some(DeltaLinks {
                 users: "https://graph.example/v1.0/users/delta?$deltatoken=a,b+c".into(),
                 groups: "https://graph.example/v1.0/groups/delta?$deltatoken=x".into(),
+                user_select: None,
             }),
             last_full: Some(7),
             ..TenantState::default()

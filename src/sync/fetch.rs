@@ -3,7 +3,7 @@
 //! `/users/delta` and `/groups/delta` from stored links up to the next deltaLinks).
 
 use super::mirror::Mirror;
-use crate::graph::models::{GROUP_SELECT, MemberRef, USER_SELECT};
+use crate::graph::models::{GROUP_SELECT, MemberRef};
 use crate::graph::{GraphClient, GraphError};
 use crate::store::DeltaLinks;
 use futures::{StreamExt, TryStreamExt, stream};
@@ -17,8 +17,10 @@ const MEMBER_CONCURRENCY: usize = 8;
 const MAX_DELTA_PAGES: usize = 100_000;
 
 /// The first request of a user delta round (query parameters only go on the first request).
-pub fn users_delta_start() -> String {
-    format!("/v1.0/users/delta?$select={USER_SELECT}")
+/// `select`: the client's user `$select` (`GraphClient::user_select`), so configured extra
+/// properties such as `users.ssh_keys_attribute` come back in delta rounds too.
+pub fn users_delta_start(select: &str) -> String {
+    format!("/v1.0/users/delta?$select={select}")
 }
 
 /// The first request of a group delta round; `members` gives `members@delta`.
@@ -87,10 +89,14 @@ pub async fn members_tolerant(
 }
 
 async fn latest_links(client: &GraphClient) -> Result<Option<DeltaLinks>, GraphError> {
-    let users = latest_link(client, &users_delta_start()).await?;
+    let users = latest_link(client, &users_delta_start(client.user_select())).await?;
     let groups = latest_link(client, &groups_delta_start()).await?;
     Ok(match (users, groups) {
-        (Some(users), Some(groups)) => Some(DeltaLinks { users, groups }),
+        (Some(users), Some(groups)) => Some(DeltaLinks {
+            users,
+            groups,
+            user_select: Some(client.user_select().to_string()),
+        }),
         _ => None,
     })
 }

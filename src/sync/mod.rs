@@ -7,6 +7,7 @@ pub mod fetch;
 pub mod guard;
 pub mod mirror;
 pub mod persist;
+mod refresh;
 pub mod report;
 
 use crate::config::Config;
@@ -326,6 +327,7 @@ impl SyncEngine {
                 .iter()
                 .filter(|s| s.tenants.is_empty() || s.tenants.contains(&t.name))
                 .collect();
+            let admin_ssh_keys = self.admin_ssh_keys(&t.name);
             let (built, changed_alloc) = match replace.as_mut() {
                 Some((name, st)) if *name == t.name => {
                     let st: &mut TenantState = st;
@@ -335,6 +337,7 @@ impl SyncEngine {
                         mirror: &st.mirror,
                         services,
                         now: &now,
+                        admin_ssh_keys: &admin_ssh_keys,
                     };
                     (build_tenant(&input, &mut st.alloc), None)
                 }
@@ -347,6 +350,7 @@ impl SyncEngine {
                         mirror: &st.mirror,
                         services,
                         now: &now,
+                        admin_ssh_keys: &admin_ssh_keys,
                     };
                     let built = build_tenant(&input, &mut alloc);
                     let changed = (alloc != st.alloc).then_some(alloc);
@@ -533,7 +537,13 @@ impl SyncEngine {
         let now_gt = generalized_time(now);
         let mut stats = DeltaStats::default();
         let mut new_state: Option<TenantState> = None;
-        let mut full_read = opts.full || full_due || old.delta.is_none();
+        // Links made with another user `$select` (users.ssh_keys_attribute changed) would
+        // never return the new property: read in full once.
+        let select_changed = old
+            .delta
+            .as_ref()
+            .is_some_and(|l| !l.selects_users(client.user_select()));
+        let mut full_read = opts.full || full_due || old.delta.is_none() || select_changed;
         if !full_read && let Some(links) = &old.delta {
             say(progress, "reading changes (users delta)");
             match self
@@ -703,6 +713,7 @@ impl SyncEngine {
             delta: Some(crate::store::DeltaLinks {
                 users: users.delta_link,
                 groups: groups.delta_link,
+                user_select: links.user_select.clone(),
             }),
         })
     }
