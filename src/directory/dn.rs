@@ -510,6 +510,12 @@ fn plain_value(v: &str) -> bool {
         })
 }
 
+/// Whether `s` is already its own normalised form by the fast path: a plain DN (see
+/// `is_plain`) with no upper case, so `normalize` would return it unchanged.
+pub fn is_plain_lowercase(s: &str) -> bool {
+    !s.bytes().any(|c| c.is_ascii_uppercase()) && is_plain(s)
+}
+
 /// The normalised DN string, the key for lookups: e.g. `UID=Alice, OU=People,DC=Contoso,DC=Com`
 /// and `userid=alice,ou=people,dc=contoso,dc=com` both give `uid=alice,ou=people,dc=contoso,dc=com`.
 pub fn normalize(s: &str) -> Result<String, DnError> {
