@@ -150,6 +150,7 @@ fn snapshot(m: &Mirror, alloc: &mut Allocations) -> Snapshot {
         mirror: m,
         services: vec![],
         now: "20250101000000Z",
+        admin_ssh_keys: &Default::default(),
     };
     let b = build_tenant(&input, alloc).expect("builds");
     Snapshot::new(1, vec![b])

@@ -82,6 +82,7 @@ fn build(extra: &str) -> Vec<Entry> {
         mirror: &m,
         services: vec![],
         now: "20250101000000Z",
+        admin_ssh_keys: &Default::default(),
     };
     build_tenant(&input, &mut Allocations::default())
         .expect("builds")

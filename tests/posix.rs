@@ -591,6 +591,7 @@ mod pure_build {
             mirror: &m,
             services: vec![],
             now: "20250101000000Z",
+            admin_ssh_keys: &Default::default(),
         };
         let b = build_tenant(&input, &mut Allocations::default()).expect("builds");
         (b.entries, b.report.notices)

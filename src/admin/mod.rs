@@ -5,6 +5,7 @@
 pub mod client;
 pub mod inspect;
 pub mod server;
+pub mod ssh_keys;
 
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +41,22 @@ pub enum Request {
         #[serde(default)]
         password: Option<String>,
     },
+    /// Admin-managed SSH keys of a user (`ctl ssh-key add|remove|list`). `key`: the key line to
+    /// add, or the line or SHA256 fingerprint to remove.
+    SshKey {
+        action: SshKeyAction,
+        user: String,
+        #[serde(default)]
+        key: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SshKeyAction {
+    Add,
+    Remove,
+    List,
 }
 
 /// One response line; a request gets any number of `Progress` lines, then exactly one

@@ -144,6 +144,9 @@ async fn serve_conn(
                 .map(|m| serde_json::json!({ "message": m }))
                 .map_err(|e| e.to_string())
         }
+        Request::SshKey { action, user, key } => {
+            super::ssh_keys::handle(&engine, action, &user, key.as_deref()).await
+        }
         Request::Sync {
             tenant,
             full,

@@ -1,7 +1,7 @@
 //! `o365-ldap ctl`: the admin client (DESIGN.md §6). Sends one request over the admin socket
 //! named in the config and prints the answer as a human table, or as JSON with `--json`.
 
-use crate::admin::{Request, client};
+use crate::admin::{Request, SshKeyAction, client};
 use clap::{Args, Subcommand};
 use serde_json::Value;
 use std::path::PathBuf;
@@ -58,6 +58,46 @@ pub enum CtlCommand {
         #[arg(long)]
         remove: bool,
     },
+    /// A user's admin-managed SSH public keys, served as sshPublicKey with Microsoft 365 ones.
+    #[command(subcommand)]
+    SshKey(SshKeyCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SshKeyCommand {
+    /// Add a key (one authorized_keys line); `-` or nothing reads it from stdin.
+    Add {
+        /// DN, UPN, mail or uid of a served user.
+        user: String,
+        /// The key: type, base64 and optional comment (quoted or not).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        key: Vec<String>,
+    },
+    /// Remove an admin-managed key, named by its line or its SHA256 fingerprint.
+    Remove {
+        user: String,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        key: Vec<String>,
+    },
+    /// The keys served for a user, with SHA256 fingerprints and where each comes from.
+    List { user: String },
+}
+
+/// The key text of `ctl ssh-key add|remove`: the words joined, or stdin for `-` or none.
+fn key_text(words: &[String]) -> anyhow::Result<String> {
+    use std::io::{IsTerminal, Read};
+    if !words.is_empty() && words != ["-"] {
+        return Ok(words.join(" "));
+    }
+    let mut stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprintln!("Paste the public key line, then press Ctrl-D:");
+    }
+    let mut text = String::new();
+    stdin
+        .read_to_string(&mut text)
+        .map_err(|e| anyhow::anyhow!("reading the key from stdin: {e}"))?;
+    Ok(text.trim().to_string())
 }
 
 pub async fn run(args: CtlArgs) -> anyhow::Result<()> {
@@ -91,6 +131,23 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<()> {
         CtlCommand::Verify { tenant } => Request::Verify {
             tenant: tenant.clone(),
         },
+        CtlCommand::SshKey(cmd) => match cmd {
+            SshKeyCommand::Add { user, key } => Request::SshKey {
+                action: SshKeyAction::Add,
+                user: user.clone(),
+                key: Some(key_text(key)?),
+            },
+            SshKeyCommand::Remove { user, key } => Request::SshKey {
+                action: SshKeyAction::Remove,
+                user: user.clone(),
+                key: Some(key_text(key)?),
+            },
+            SshKeyCommand::List { user } => Request::SshKey {
+                action: SshKeyAction::List,
+                user: user.clone(),
+                key: None,
+            },
+        },
     };
     let json = args.json;
     let data = client::call(&path, &req, |m| {
@@ -117,6 +174,7 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<()> {
                 CtlCommand::History { .. } => human_history(&data),
                 CtlCommand::Explain { .. } => human_explain(&data),
                 CtlCommand::Verify { .. } => human_verify(&data),
+                CtlCommand::SshKey(_) => human_ssh_keys(&data),
                 CtlCommand::SetPassword { .. } => format!(
                     "{}\n",
                     data.get("message").and_then(Value::as_str).unwrap_or("")
@@ -440,6 +498,31 @@ fn human_explain(d: &Value) -> String {
         }
     }
     out
+}
+
+fn human_ssh_keys(d: &Value) -> String {
+    let mut out = String::new();
+    if let Some(m) = d["message"].as_str() {
+        out.push_str(m);
+        out.push('\n');
+    }
+    let keys = d["keys"].as_array().cloned().unwrap_or_default();
+    if keys.is_empty() {
+        out.push_str(&format!("{} has no SSH keys\n", s(&d["dn"])));
+        return out;
+    }
+    let rows = keys
+        .iter()
+        .map(|k| {
+            vec![
+                s(&k["type"]),
+                s(&k["fingerprint"]),
+                s(&k["source"]),
+                s(&k["comment"]),
+            ]
+        })
+        .collect();
+    out + &table(&["TYPE", "FINGERPRINT", "SOURCE", "COMMENT"], rows)
 }
 
 fn human_verify(d: &Value) -> String {

@@ -88,6 +88,10 @@ login_url = "{url}"
 
   [tenant.sync]
   automatic = false
+
+  [tenant.users]
+  # alice's sample key lives here; `o365-ldap ctl ssh-key add` adds more.
+  ssh_keys_attribute = "onPremisesExtensionAttributes.extensionAttribute10"
 "#,
         cert = certs.server_cert.display().to_string(),
         key = certs.server_key.display().to_string(),
@@ -169,10 +173,25 @@ login_url = "{url}"
                 "{env} ldapcompare -x -H {ldaps_url} {auth} \"cn=VPN Users,ou=groups,{base}\" \"member:uid=alice,ou=people,{base}\""
             ),
         ),
+        (
+            "SSH public keys (for sss_ssh_authorizedkeys): from Microsoft 365 and `ctl ssh-key add`",
+            format!(
+                "{env} ldapsearch -x -H {ldaps_url} {auth} -b \"ou=people,{base}\" \"(sshPublicKey=*)\" uid sshPublicKey"
+            ),
+        ),
     ];
     for (what, cmd) in &lines {
         let _ = writeln!(out, "# {what}\n{cmd}\n");
     }
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "o365-ldap".into());
+    let _ = writeln!(
+        out,
+        "# the admin commands work against the demo too, e.g. alice's keys with fingerprints\n\
+         {exe} ctl -c {} ssh-key list alice\n",
+        config_path.display()
+    );
     let _ = writeln!(out, "{READY_MARKER}");
     print!("{out}");
     use std::io::Write as _;

@@ -37,6 +37,9 @@ impl Server {
         let ctx =
             Arc::new(LdapContext::new(engine.snapshot(), cfg.clone(), services).with_users(users));
         let ldap = crate::ldap::serve(ctx, shutdown.clone()).await?;
+        // Listeners answer from the stored directory; the mirror the next round needs is read
+        // now, in the background.
+        engine.preload();
         // The directory is served even if the admin socket cannot be created; `ctl` says why.
         let admin = match crate::admin::server::start(
             engine.clone(),

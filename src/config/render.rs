@@ -139,6 +139,12 @@ fn tenant(out: &mut String, t: &TenantConfig) {
     );
     kv(out, "  include_guests", &u.include_guests.to_string());
     kv(out, "  inactive", &quote(u.inactive.as_str()));
+    match &u.ssh_keys_attribute {
+        Some(a) => kv(out, "  ssh_keys_attribute", &quote(a)),
+        None => out.push_str(
+            "  # ssh_keys_attribute: not set; only keys added with `ctl ssh-key add` are served\n",
+        ),
+    }
 
     let g = &t.groups;
     out.push_str("\n  [tenant.groups]\n");

@@ -415,6 +415,33 @@ pub struct UsersConfig {
     pub include_guests: bool,
     /// How inactive users (disabled, or inactive by group rules) are served.
     pub inactive: InactiveMode,
+    /// A Graph user property holding SSH public keys, one per line, served as `sshPublicKey`:
+    /// `onPremisesExtensionAttributes.extensionAttributeN` or a directory extension
+    /// `extension_<appid>_<name>` (a dotted path reaches into a JSON object value).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssh_keys_attribute: Option<String>,
+}
+
+/// The Graph property a configured attribute path reads: its first dotted part (later parts
+/// are inside the property's value).
+fn top_property(path: Option<&str>) -> Option<&str> {
+    path.and_then(|p| p.split('.').next())
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+}
+
+impl UsersConfig {
+    /// User properties the sync must `$select` beyond the fixed list: the Graph properties of
+    /// `ssh_keys_attribute` and `uid_number_attribute` (`select_with` drops repeats).
+    pub fn extra_user_properties(&self) -> Vec<&str> {
+        [
+            top_property(self.ssh_keys_attribute.as_deref()),
+            top_property(self.uid_number_attribute.as_deref()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
 }
 
 /// The `users.primary_group` value that selects user-private groups.
@@ -457,6 +484,7 @@ impl Default for UsersConfig {
             inactive_members_of: Vec::new(),
             include_guests: false,
             inactive: InactiveMode::Hide,
+            ssh_keys_attribute: None,
         }
     }
 }
@@ -489,6 +517,16 @@ pub struct GroupsConfig {
     /// Graph group (display name or object id) → directory group name. Several Graph groups
     /// may map to one name: the directory group gets the union of their members.
     pub map: BTreeMap<String, String>,
+}
+
+impl GroupsConfig {
+    /// Group properties the sync must `$select` beyond the fixed list: the Graph property of
+    /// `gid_number_attribute`.
+    pub fn extra_group_properties(&self) -> Vec<&str> {
+        top_property(self.gid_number_attribute.as_deref())
+            .into_iter()
+            .collect()
+    }
 }
 
 impl Default for GroupsConfig {

@@ -1214,3 +1214,107 @@ fn top_level_local_groups_are_placed_in_their_tenants() {
         "no [[tenant]] is named \"nope\"",
     );
 }
+
+#[test]
+fn ssh_keys_attribute_is_checked_selected_and_rendered() {
+    let m = minimal();
+    let t = "tenant[contoso]";
+    let with = |v: &str| format!("{m}\n  [tenant.users]\n  ssh_keys_attribute = \"{v}\"\n");
+    for (value, needle) in [
+        ("jobTitle", "not a property that can hold SSH keys"),
+        ("onPremisesExtensionAttributes", "extensionAttribute1 to"),
+        (
+            "onPremisesExtensionAttributes.extensionAttribute16",
+            "extensionAttribute15",
+        ),
+        (
+            "onPremisesExtensionAttributes.extensionAttribute0",
+            "extensionAttribute15",
+        ),
+        (
+            "extension_abc_ssh..keys",
+            "not a dotted Graph property path",
+        ),
+        ("extension_abc_ssh key", "not a dotted Graph property path"),
+        ("", "not a dotted Graph property path"),
+    ] {
+        assert_problem(
+            &with(value),
+            &format!("{t}.users.ssh_keys_attribute"),
+            needle,
+        );
+    }
+    let ext = "extension_0123456789abcdef0123456789abcdef_sshPublicKey";
+    let cfg = load_ok(&with(&format!("{ext}.keys")));
+    let users = &cfg.tenant[0].users;
+    assert_eq!(users.extra_user_properties(), vec![ext]);
+    let rendered = super::render_effective(&cfg);
+    assert!(
+        rendered.contains(&format!("ssh_keys_attribute = \"{ext}.keys\"")),
+        "{rendered}"
+    );
+    let back: super::Config = toml::from_str(&rendered).expect("rendered config parses");
+    assert_eq!(
+        back.tenant[0].users.ssh_keys_attribute,
+        users.ssh_keys_attribute
+    );
+    let cfg = load_ok(&with("onPremisesExtensionAttributes.extensionAttribute10"));
+    assert_eq!(
+        crate::graph::models::select_with(
+            crate::graph::models::USER_SELECT,
+            &cfg.tenant[0].users.extra_user_properties()
+        ),
+        crate::graph::models::USER_SELECT,
+        "onPremisesExtensionAttributes is selected already"
+    );
+    assert!(
+        crate::graph::models::select_with(crate::graph::models::USER_SELECT, &[ext])
+            .ends_with(&format!(",{ext}")),
+        "a directory extension is added to $select"
+    );
+    // Not set: nothing extra is selected, and `check` says where keys come from.
+    let plain = load_ok(&m);
+    assert!(plain.tenant[0].users.extra_user_properties().is_empty());
+    assert!(super::render_effective(&plain).contains("# ssh_keys_attribute: not set"));
+}
+
+#[test]
+fn ssh_keys_and_number_attributes_are_selected_together() {
+    use crate::graph::models::{GROUP_SELECT, USER_SELECT, select_with};
+    let keys = "extension_0123456789abcdef0123456789abcdef_sshPublicKey";
+    let uid = "extension_0123456789abcdef0123456789abcdef_uidNumber";
+    let gid = "extension_0123456789abcdef0123456789abcdef_gidNumber";
+    let users = super::UsersConfig {
+        ssh_keys_attribute: Some(format!("{keys}.keys")),
+        uid_number_attribute: Some(uid.into()),
+        ..Default::default()
+    };
+    assert_eq!(users.extra_user_properties(), vec![keys, uid]);
+    assert_eq!(
+        select_with(USER_SELECT, &users.extra_user_properties()),
+        format!("{USER_SELECT},{keys},{uid}")
+    );
+    // One property for both: selected once.
+    let same = super::UsersConfig {
+        ssh_keys_attribute: Some("employeeId".into()),
+        uid_number_attribute: Some("EmployeeId".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        select_with(USER_SELECT, &same.extra_user_properties()),
+        USER_SELECT
+    );
+    let groups = super::GroupsConfig {
+        gid_number_attribute: Some(gid.into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        select_with(GROUP_SELECT, &groups.extra_group_properties()),
+        format!("{GROUP_SELECT},{gid}")
+    );
+    assert!(
+        super::GroupsConfig::default()
+            .extra_group_properties()
+            .is_empty()
+    );
+}

@@ -418,6 +418,11 @@ fn tenants(list: &[TenantConfig], p: &mut Problems) {
                 );
             }
         }
+        if let Some(attr) = &users.ssh_keys_attribute
+            && let Err(msg) = ssh_keys_attribute(attr)
+        {
+            p.push(format!("{key}.users.ssh_keys_attribute"), msg);
+        }
         if t.groups.types.is_empty() {
             p.push(
                 format!("{key}.groups.types"),
@@ -436,6 +441,48 @@ fn tenants(list: &[TenantConfig], p: &mut Problems) {
             }
         }
     }
+}
+
+/// `users.ssh_keys_attribute`: `onPremisesExtensionAttributes.extensionAttribute1..15` or a
+/// directory extension `extension_<appid>_<name>` (optionally `.path` into a JSON value). Other
+/// Graph properties are read into typed fields and never hold keys.
+fn ssh_keys_attribute(attr: &str) -> Result<(), String> {
+    const EXAMPLE: &str = "write e.g. \"onPremisesExtensionAttributes.extensionAttribute10\" or \
+                           \"extension_<app id without dashes>_sshPublicKey\"";
+    let parts: Vec<&str> = attr.split('.').collect();
+    if parts.iter().any(|p| {
+        p.is_empty()
+            || !p
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    }) {
+        return Err(format!(
+            "`{attr}` is not a dotted Graph property path; {EXAMPLE}"
+        ));
+    }
+    let first = parts.first().copied().unwrap_or_default();
+    if first.eq_ignore_ascii_case("onPremisesExtensionAttributes") {
+        let n = match parts.as_slice() {
+            [_, name] => name
+                .to_ascii_lowercase()
+                .strip_prefix("extensionattribute")
+                .and_then(|n| n.parse::<u8>().ok()),
+            _ => None,
+        };
+        return match n {
+            Some(1..=15) => Ok(()),
+            _ => Err(format!(
+                "`{attr}`: onPremisesExtensionAttributes holds extensionAttribute1 to \
+                 extensionAttribute15; write e.g. \"onPremisesExtensionAttributes.extensionAttribute10\""
+            )),
+        };
+    }
+    if !crate::graph::models::is_extension_property(first) {
+        return Err(format!(
+            "`{attr}` is not a property that can hold SSH keys; {EXAMPLE}"
+        ));
+    }
+    Ok(())
 }
 
 fn tenant_id(key: &str, id: &str, p: &mut Problems) {

@@ -22,6 +22,8 @@ pub struct TenantInput<'a> {
     pub services: Vec<&'a ServiceAccount>,
     /// GeneralizedTime used where Graph gives no timestamp.
     pub now: &'a str,
+    /// Admin-managed SSH keys (`ctl ssh-key add`), merged with Graph keys.
+    pub admin_ssh_keys: &'a super::ssh_keys::AdminKeys,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -413,7 +415,9 @@ pub fn build_tenant(
         }
         groups_of.sort();
         let gid = primary.map_or(su.uid_number, |p| p.0);
-        let attrs = user_attrs(su, cfg, gid, &groups_of);
+        let mut attrs = user_attrs(su, cfg, gid, &groups_of);
+        let ssh_attr = cfg.users.ssh_keys_attribute.as_deref();
+        super::ssh_keys::add_attributes(&mut attrs, su.u, ssh_attr, input.admin_ssh_keys);
         let (c, m) = stamp(&su.u.id, su.u.created_date_time.as_deref());
         entries.push(entry(&su.dn, EntryKind::User, tenant, attrs, &c, &m));
     }
@@ -543,6 +547,10 @@ pub fn build_tenant(
             input.now,
         ));
     }
+
+    // The canonical DIT order (see `dn::dit_order_key`), the same the persisted directory is
+    // read back in.
+    entries.sort_by_cached_key(|e| dn::dit_order_key(&e.ndn));
 
     Ok(TenantBuild {
         info: TenantInfo {

@@ -510,6 +510,12 @@ fn plain_value(v: &str) -> bool {
         })
 }
 
+/// Whether `s` is already its own normalised form by the fast path: a plain DN (see
+/// `is_plain`) with no upper case, so `normalize` would return it unchanged.
+pub fn is_plain_lowercase(s: &str) -> bool {
+    !s.bytes().any(|c| c.is_ascii_uppercase()) && is_plain(s)
+}
+
 /// The normalised DN string, the key for lookups: e.g. `UID=Alice, OU=People,DC=Contoso,DC=Com`
 /// and `userid=alice,ou=people,dc=contoso,dc=com` both give `uid=alice,ou=people,dc=contoso,dc=com`.
 pub fn normalize(s: &str) -> Result<String, DnError> {
@@ -546,6 +552,31 @@ fn separators(ndn: &str) -> impl Iterator<Item = usize> + '_ {
         }
         None
     })
+}
+
+/// The RDNs of a normalised DN, leaf first (escaped commas stay inside their RDN).
+pub fn split_ndn(ndn: &str) -> Vec<&str> {
+    if ndn.is_empty() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let mut start = 0;
+    for i in separators(ndn) {
+        out.push(ndn.get(start..i).unwrap_or_default());
+        start = i + 1;
+    }
+    out.push(ndn.get(start..).unwrap_or_default());
+    out
+}
+
+/// The key that puts normalised DNs in DIT order: RDNs root first, joined by `\u{1}` (below
+/// every character an RDN can hold), so each subtree sorts contiguously right after its root.
+/// Snapshots and the persisted directory both use this order, so a restart serves entries in
+/// the order they were served before.
+pub fn dit_order_key(ndn: &str) -> String {
+    let mut parts = split_ndn(ndn);
+    parts.reverse();
+    parts.join("\u{1}")
 }
 
 /// The parent of a normalised DN: `cn=r&d\, europe,ou=groups,dc=x` → `ou=groups,dc=x`; a

@@ -22,7 +22,7 @@ pub struct Attr {
     pub values: Vec<Box<str>>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     /// The DN as built, RFC 4514 escaped (what clients see).
     pub dn: Box<str>,

@@ -10,6 +10,7 @@ pub mod ids;
 pub mod posix;
 pub mod schema;
 pub mod snapshot;
+pub mod ssh_keys;
 
 pub use dn::{Dn, DnError};
 pub use entry::{Attr, Entry, EntryKind};

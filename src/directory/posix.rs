@@ -14,7 +14,7 @@ use super::dn;
 use super::entry::Entry;
 use super::ids::{Allocations, Claim, NumberSpace};
 use crate::config::{NestedMode, PRIMARY_GROUP_PRIVATE, TenantConfig};
-use crate::graph::models::{Group, MemberKind, User, is_extension_name};
+use crate::graph::models::{Group, MemberKind, User, extension_value, is_extension_property};
 use rustc_hash::FxHashMap;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -173,7 +173,7 @@ pub fn check_attribute_path(path: &str) -> Result<(), String> {
             ));
         }
     }
-    if path.contains('.') && is_extension_name(path) {
+    if path.contains('.') && is_extension_property(path) {
         return Err(format!(
             "`{path}`: a directory extension (extension_<appid>_<name>) is a single property; drop the dotted part"
         ));
@@ -212,12 +212,14 @@ pub fn attribute_value(src: Source<'_>, path: &str) -> Option<Value> {
         Some((f, r)) => (f, Some(r)),
         None => (path, None),
     };
-    if is_extension_name(first) && rest.is_none() {
+    if is_extension_property(first) && rest.is_none() {
         let ext = match src {
             Source::User(u) => &u.extensions,
             Source::Group(g) => &g.extensions,
         };
-        return ext.get(first).filter(|v| !v.is_null()).cloned();
+        return extension_value(ext, first)
+            .filter(|v| !v.is_null())
+            .cloned();
     }
     if let Source::User(u) = src {
         if first.eq_ignore_ascii_case("employeeId") && rest.is_none() {
@@ -563,7 +565,7 @@ mod tests {
     #[test]
     fn attribute_values_by_path() {
         let mut u = user();
-        u.extensions.0.insert(
+        u.extensions.insert(
             "extension_0c1e2a3b4d5e4f608a7b9c0d1e2f3a4b_uidNumber".into(),
             Value::from(100123),
         );

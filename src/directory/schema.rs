@@ -1269,6 +1269,62 @@ pub fn normalize(m: Matching, v: &str) -> Option<String> {
     }
 }
 
+/// Whether ASCII `v` is unchanged by `fold`: no leading, trailing or doubled spaces, no other
+/// whitespace, and (when folding case) no upper case. A byte scan, much cheaper than `fold`.
+fn plain_folded(v: &str, lower: bool) -> bool {
+    let b = v.as_bytes();
+    !b.is_empty()
+        && b.first() != Some(&b' ')
+        && b.last() != Some(&b' ')
+        && b.windows(2).all(|w| w != b"  ")
+        && b.iter().all(|&c| {
+            c.is_ascii()
+                && (c == b' ' || !c.is_ascii_whitespace())
+                && !(lower && c.is_ascii_uppercase())
+        })
+}
+
+/// `normalize_value`, borrowing `v` when it already is its own key (the usual case for the
+/// values this server builds: lower-case uids, plain DNs, canonical numbers), so building the
+/// indexes of 100k entries does not allocate a key per value.
+pub fn normalize_value_cow<'a>(
+    at: &AttributeType,
+    v: &'a str,
+) -> Option<std::borrow::Cow<'a, str>> {
+    use std::borrow::Cow;
+    let unchanged = match at.equality {
+        Matching::CaseIgnore if at.syntax != syntax::OID => {
+            plain_folded(v, true) || fold(v, true).eq(v.chars())
+        }
+        Matching::CaseExact => plain_folded(v, false) || fold(v, false).eq(v.chars()),
+        Matching::OctetString => true,
+        Matching::Dn => dn::is_plain_lowercase(v),
+        Matching::Integer => {
+            let b = v.as_bytes();
+            !b.is_empty()
+                && b.iter().all(u8::is_ascii_digit)
+                && (b.len() == 1 || b.first() != Some(&b'0'))
+        }
+        Matching::Uuid => {
+            v.len() == 36
+                && v.bytes().enumerate().all(|(i, c)| match i {
+                    8 | 13 | 18 | 23 => c == b'-',
+                    _ => c.is_ascii_digit() || (b'a'..=b'f').contains(&c),
+                })
+        }
+        _ => false,
+    };
+    if unchanged {
+        return Some(Cow::Borrowed(v));
+    }
+    let n = normalize_value(at, v)?;
+    Some(if n == v {
+        Cow::Borrowed(v)
+    } else {
+        Cow::Owned(n)
+    })
+}
+
 /// The equality key of a value of a given attribute: `normalize` with the attribute's rule, and
 /// object class OIDs mapped to names so `(objectClass=2.5.6.6)` finds persons.
 pub fn normalize_value(at: &AttributeType, v: &str) -> Option<String> {
@@ -1321,6 +1377,40 @@ pub fn compare(m: Matching, a: &str, b: &str) -> Option<Ordering> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn borrowed_keys_agree_with_normalised_ones() {
+        let cases = [
+            ("uid", "alice"),
+            ("uid", " Alice  Smith "),
+            ("cn", "R&D, Europe + \"Special\""),
+            ("objectClass", "inetOrgPerson"),
+            ("objectClass", "top"),
+            ("objectClass", "2.5.6.6"),
+            ("member", "uid=alice,ou=people,dc=contoso,dc=com"),
+            ("member", "UID=Alice, OU=People,DC=Contoso,DC=Com"),
+            ("uidNumber", "0042"),
+            ("uidNumber", "42"),
+            ("memberUid", "Alice"),
+            ("entryUUID", "A1CE0000-0000-4000-8000-000000000001"),
+            ("nsAccountLock", "true"),
+            ("entryUUID", "a1ce0000-0000-4000-8000-000000000001"),
+            ("uidNumber", "0"),
+            ("uidNumber", "-5"),
+            ("uid", "tab\there"),
+            ("uid", "ünïcode"),
+            ("memberOf", r"cn=r&d\, europe,ou=groups,dc=x"),
+            ("memberOf", "cn=a  b,ou=groups,dc=x"),
+        ];
+        for (attr, v) in cases {
+            let at = attribute(attr).expect("known attribute");
+            assert_eq!(
+                normalize_value_cow(at, v).map(|c| c.into_owned()),
+                normalize_value(at, v),
+                "{attr}: {v:?}"
+            );
+        }
+    }
 
     #[test]
     fn lookup_by_name_alias_oid_and_options() {

@@ -7,6 +7,7 @@ use super::build::TenantBuild;
 use super::dn;
 use super::entry::Entry;
 use super::filter::{self, Membership, Tri};
+use super::schema;
 use ldap3_proto::proto::{LdapFilter, LdapSearchScope};
 use rustc_hash::FxHashMap as HashMap;
 use std::borrow::Cow;
@@ -102,13 +103,16 @@ impl Snapshot {
                 let Some(slot) = index.get_mut(a.name) else {
                     continue;
                 };
+                let Some(at) = schema::attribute(a.name) else {
+                    continue;
+                };
                 for v in &a.values {
-                    if let Some((_, key)) = filter::equality_key(a.name, v) {
+                    if let Some(key) = schema::normalize_value_cow(at, v) {
                         // Most values repeat (objectClass, gidNumber, member): find before
                         // inserting so the key is only boxed for a new value.
-                        let ids = match slot.get_mut(key.as_str()) {
+                        let ids = match slot.get_mut(&*key) {
                             Some(ids) => ids,
-                            None => slot.entry(key.into_boxed_str()).or_default(),
+                            None => slot.entry(Box::from(&*key)).or_default(),
                         };
                         if ids.last() != Some(&(i as EntryId)) {
                             ids.push(i as EntryId);

@@ -18,8 +18,6 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::graph::models::is_extension_name;
-
 use super::access::Caller;
 use super::changes::ChangeKind;
 use super::fixture::JsonObject;
@@ -161,10 +159,14 @@ fn resolve_select(set: Set, names: Option<&[String]>) -> Result<Select, GraphErr
     let selection = Selection::for_entity(entity, Some(&rest), true)?;
     let mut canonical: Vec<String> = match &selection {
         Selection::Default => Vec::new(),
-        Selection::Names(n) => n.iter().map(|c| c.to_string()).collect(),
+        Selection::Names(n, ext) => n
+            .iter()
+            .map(|x| x.to_string())
+            .chain(ext.iter().cloned())
+            .collect(),
     };
     if members {
-        canonical.push("members".to_string());
+        canonical.push("members".into());
     }
     Ok(Select {
         selection,
@@ -473,20 +475,16 @@ fn delta_project(entity: Entity, obj: &JsonObject, selection: &Selection) -> Jso
     if let Some(id) = obj.get("id") {
         out.insert("id".into(), id.clone());
     }
-    let names: Vec<&str> = match selection {
-        Selection::Default => entity.default_props().map(|p| p.name).collect(),
-        Selection::Names(n) => n.iter().map(|c| c.as_ref()).collect(),
+    let (names, extensions): (Vec<&str>, &[String]) = match selection {
+        Selection::Default => (entity.default_props().map(|p| p.name).collect(), &[]),
+        Selection::Names(n, ext) => (n.clone(), ext.as_slice()),
     };
+    out.extend(super::odata::extension_values(obj, extensions));
     for name in names {
         if name == "id" {
             continue;
         }
-        let value = if is_extension_name(name) {
-            super::odata::extension_value(obj, name)
-        } else {
-            obj.get(name).filter(|v| !v.is_null())
-        };
-        if let Some(v) = value {
+        if let Some(v) = obj.get(name).filter(|v| !v.is_null()) {
             out.insert(name.to_string(), v.clone());
         }
     }

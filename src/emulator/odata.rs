@@ -4,9 +4,6 @@
 
 use axum::http::HeaderMap;
 use serde_json::{Value, json};
-use std::borrow::Cow;
-
-use crate::graph::models::is_extension_name;
 
 use super::access::Visibility;
 use super::fixture::JsonObject;
@@ -181,9 +178,9 @@ fn encode_component(text: &str) -> String {
 pub(crate) enum Selection {
     /// No `$select`: each type's default property set.
     Default,
-    /// Canonical property names, in the order the client asked for them. Directory extensions
-    /// (`extension_<appid>_<name>`) are kept as the client spelled them.
-    Names(Vec<Cow<'static, str>>),
+    /// Canonical property names, in the order the client asked for them, then the directory
+    /// extension properties asked for (users and groups; returned only where set, as Graph does).
+    Names(Vec<&'static str>, Vec<String>),
 }
 
 impl Selection {
@@ -217,9 +214,10 @@ impl Selection {
         let Some(names) = select else {
             return Ok(Selection::Default);
         };
-        let mut out: Vec<Cow<'static, str>> = Vec::new();
-        let mut push = |name: Cow<'static, str>| {
-            if !out.iter().any(|o| o.eq_ignore_ascii_case(&name)) {
+        let mut out: Vec<&'static str> = Vec::new();
+        let mut extensions: Vec<String> = Vec::new();
+        let mut push = |name: &'static str| {
+            if !out.contains(&name) {
                 out.push(name);
             }
         };
@@ -228,23 +226,24 @@ impl Selection {
                 for entity in types {
                     for p in entity.props() {
                         if !(collection && p.returned == Returned::SingleOnly) {
-                            push(Cow::Borrowed(p.name));
+                            push(p.name);
                         }
                     }
                 }
                 continue;
             }
-            // Directory extensions exist on users and groups (any registered name is taken as
-            // registered); Graph returns them only when selected, and omits them when unset.
-            if is_extension_name(name)
+            let found: Vec<_> = types.iter().filter_map(|e| e.prop(name)).collect();
+            if found.is_empty()
                 && types
                     .iter()
                     .any(|e| matches!(e, Entity::User | Entity::Group))
+                && crate::graph::models::is_extension_property(name)
             {
-                push(Cow::Owned(name.clone()));
+                if !extensions.iter().any(|x| x.eq_ignore_ascii_case(name)) {
+                    extensions.push(name.clone());
+                }
                 continue;
             }
-            let found: Vec<_> = types.iter().filter_map(|e| e.prop(name)).collect();
             let Some(first) = found.first() else {
                 return Err(GraphError::bad_request(format!(
                     "Could not find a property named '{name}' on type '{type_name}'."
@@ -253,16 +252,23 @@ impl Selection {
             if collection && found.iter().all(|p| p.returned == Returned::SingleOnly) {
                 return Err(GraphError::not_implemented());
             }
-            push(Cow::Borrowed(first.name));
+            push(first.name);
         }
-        Ok(Selection::Names(out))
+        Ok(Selection::Names(out, extensions))
     }
 
     /// The `(a,b,c)` suffix of `@odata.context`.
     fn context_suffix(&self) -> String {
         match self {
             Selection::Default => String::new(),
-            Selection::Names(n) => format!("({})", n.join(",")),
+            Selection::Names(n, ext) => {
+                let all: Vec<&str> = n
+                    .iter()
+                    .copied()
+                    .chain(ext.iter().map(String::as_str))
+                    .collect();
+                format!("({})", all.join(","))
+            }
         }
     }
 }
@@ -318,32 +324,32 @@ pub(crate) fn project(
     };
     match selection {
         Selection::Default => entity.default_props().for_each(&mut emit),
-        Selection::Names(names) => {
-            let mut extensions = Vec::new();
-            for n in names {
-                if let Some(p) = entity.prop_exact(n) {
-                    emit(p);
-                } else if is_extension_name(n)
-                    && visibility != Visibility::IdOnly
-                    && matches!(entity, Entity::User | Entity::Group)
-                    && let Some(v) = extension_value(obj, n)
-                {
-                    extensions.push((n.to_string(), v.clone()));
+        Selection::Names(names, extensions) => {
+            names
+                .iter()
+                .filter_map(|n| entity.prop_exact(n))
+                .for_each(&mut emit);
+            for (name, value) in extension_values(obj, extensions) {
+                if visibility != Visibility::IdOnly {
+                    out.insert(name, value);
                 }
             }
-            out.extend(extensions);
         }
     }
     out
 }
 
-/// A directory extension's value on a stored object (names compare ignoring case); `None`
-/// when unset.
-pub(crate) fn extension_value<'a>(obj: &'a JsonObject, name: &str) -> Option<&'a Value> {
-    obj.iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v)
-        .filter(|v| !v.is_null())
+/// The set directory extension properties of `obj` among `names` (matched case-insensitively),
+/// under the name the object stores them with; unset ones are left out, as Graph does.
+pub(crate) fn extension_values(obj: &JsonObject, names: &[String]) -> Vec<(String, Value)> {
+    names
+        .iter()
+        .filter_map(|n| {
+            obj.iter()
+                .find(|(k, v)| k.eq_ignore_ascii_case(n) && !v.is_null())
+                .map(|(k, v)| (k.clone(), v.clone()))
+        })
+        .collect()
 }
 
 /// `{base}/v1.0/$metadata#users(id,displayName)` (`/$entity` for a single object).
@@ -453,7 +459,34 @@ mod tests {
                 names(&["ID", "displayName", "id"]).as_deref(),
                 true
             ),
-            Ok(Selection::Names(vec!["id".into(), "displayName".into()]))
+            Ok(Selection::Names(vec!["id", "displayName"], vec![]))
+        );
+        assert_eq!(
+            Selection::for_entity(
+                Entity::User,
+                names(&["id", "extension_0a1b_sshKeys"]).as_deref(),
+                true
+            )
+            .ok(),
+            Some(Selection::Names(
+                vec!["id"],
+                vec!["extension_0a1b_sshKeys".into()]
+            ))
+        );
+        assert_eq!(
+            Selection::for_entity(Entity::Group, names(&["extension_0a1b_x"]).as_deref(), true)
+                .ok(),
+            Some(Selection::Names(vec![], vec!["extension_0a1b_x".into()])),
+            "groups have directory extensions too"
+        );
+        assert!(
+            Selection::for_entity(
+                Entity::Domain,
+                names(&["extension_0a1b_x"]).as_deref(),
+                true
+            )
+            .is_err(),
+            "domains have no extensions"
         );
         let err = Selection::for_entity(Entity::User, names(&["x"]).as_deref(), true).err();
         assert_eq!(
@@ -469,21 +502,6 @@ mod tests {
                 .is_ok()
         );
         assert!(Selection::for_members(names(&["nope"]).as_deref()).is_err());
-        // Directory extensions: accepted on users, returned only when set.
-        let ext = "extension_0c1e2a3b4d5e4f608a7b9c0d1e2f3a4b_uidNumber";
-        let sel = Selection::for_entity(Entity::User, names(&["id", ext]).as_deref(), true)
-            .expect("extensions can be selected");
-        let mut user = JsonObject::new();
-        user.insert("id".into(), json!("1"));
-        let p = project(Entity::User, &user, &sel, Visibility::Full, false);
-        assert!(!p.contains_key(ext), "unset: omitted");
-        user.insert(ext.to_ascii_lowercase(), json!(123));
-        let p = project(Entity::User, &user, &sel, Visibility::Full, false);
-        assert_eq!(p.get(ext), Some(&json!(123)));
-        assert!(
-            Selection::for_entity(Entity::Domain, names(&[ext]).as_deref(), true).is_err(),
-            "domains have no extensions"
-        );
     }
 
     #[test]
@@ -495,18 +513,26 @@ mod tests {
             "onPremisesExtensionAttributes".into(),
             json!({"extensionAttribute3": "x"}),
         );
+        user.insert("extension_0a1b_sshKeys".into(), json!("ssh-ed25519 AAAA"));
         let sel = Selection::Names(
-            [
+            vec![
                 "displayName",
                 "mail",
                 "proxyAddresses",
                 "onPremisesExtensionAttributes",
-            ]
-            .into_iter()
-            .map(Cow::Borrowed)
-            .collect(),
+            ],
+            vec![
+                "EXTENSION_0a1b_sshkeys".into(),
+                "extension_0a1b_unset".into(),
+            ],
         );
         let p = project(Entity::User, &user, &sel, Visibility::Full, false);
+        // A directory extension comes back under its own name where set, and not at all unset.
+        assert_eq!(
+            p.get("extension_0a1b_sshKeys"),
+            Some(&json!("ssh-ed25519 AAAA"))
+        );
+        assert!(!p.contains_key("extension_0a1b_unset"));
         assert_eq!(p.get("mail"), Some(&Value::Null));
         assert_eq!(p.get("proxyAddresses"), Some(&json!([])));
         let ext = p

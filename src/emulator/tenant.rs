@@ -150,8 +150,10 @@ pub(crate) fn graph_props(
         if key.starts_with('_') || reserved.contains(&key.as_str()) {
             continue;
         }
-        if crate::graph::models::is_extension_name(key)
-            && matches!(entity, Entity::User | Entity::Group)
+        // Directory extensions (`extension_<appid>_<name>`) exist on users and groups once an
+        // app registers them; the emulator takes any such name as registered.
+        if matches!(entity, Entity::User | Entity::Group)
+            && crate::graph::models::is_extension_property(key)
         {
             out.insert(key.clone(), value.clone());
             continue;

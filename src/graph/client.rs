@@ -76,8 +76,9 @@ struct Inner {
     tokens: TokenSource,
     options: ClientOptions,
     tenant: String,
-    /// `$select` lists for users and groups: the fixed lists plus the properties the tenant's
-    /// number attributes need (`users.uid_number_attribute`, `groups.gid_number_attribute`).
+    /// `$select` lists for users and groups: the fixed lists plus configured extra properties
+    /// (`users.ssh_keys_attribute`, `users.uid_number_attribute`,
+    /// `groups.gid_number_attribute`).
     user_select: String,
     group_select: String,
 }
@@ -106,46 +107,49 @@ impl GraphClient {
             .enumerate()
             .map(|(i, c)| Credential::from_config(i, c))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut client = GraphClient::from_parts(
+        let users: Vec<&str> = tenant.users.extra_user_properties();
+        let groups: Vec<&str> = tenant.groups.extra_group_properties();
+        GraphClient::from_parts(
             &tenant.name,
             &tenant.tenant_id,
             &tenant.graph_url,
             &tenant.login_url,
             credentials,
             options,
-        )?;
-        // Freshly built, so nothing else holds the Arc yet.
-        if let Some(inner) = Arc::get_mut(&mut client.inner) {
-            inner.user_select =
-                select_with(USER_SELECT, tenant.users.uid_number_attribute.as_deref());
-            inner.group_select =
-                select_with(GROUP_SELECT, tenant.groups.gid_number_attribute.as_deref());
-        }
-        Ok(client)
+        )
+        .map(|c| {
+            c.with_user_properties(&users)
+                .with_group_properties(&groups)
+        })
     }
 
-    /// The `$select` list users are read with.
+    /// Also select these user properties (directory extensions, `users.ssh_keys_attribute`,
+    /// `users.uid_number_attribute`). Names already in `USER_SELECT` are not repeated. Call it
+    /// on a new client: clones made before keep the select they had.
+    pub fn with_user_properties(mut self, extra: &[&str]) -> GraphClient {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.user_select = select_with(USER_SELECT, extra);
+        }
+        self
+    }
+
+    /// Also select these group properties (`groups.gid_number_attribute`), as
+    /// `with_user_properties` does for users.
+    pub fn with_group_properties(mut self, extra: &[&str]) -> GraphClient {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.group_select = select_with(GROUP_SELECT, extra);
+        }
+        self
+    }
+
+    /// The `$select` list for users (list and delta).
     pub fn user_select(&self) -> &str {
         &self.inner.user_select
     }
 
-    /// The `$select` list groups are read with.
+    /// The `$select` list for groups (list and delta).
     pub fn group_select(&self) -> &str {
         &self.inner.group_select
-    }
-
-    /// What the selects add to the fixed lists (`""` when nothing), remembered with the delta
-    /// links: a deltaLink keeps the `$select` of the round that started it, so a changed
-    /// attribute needs a full read to be fetched at all.
-    pub fn extra_select(&self) -> String {
-        let extra = |full: &str, base: &str| full.get(base.len()..).unwrap_or("").to_string();
-        let u = extra(&self.inner.user_select, USER_SELECT);
-        let g = extra(&self.inner.group_select, GROUP_SELECT);
-        if u.is_empty() && g.is_empty() {
-            String::new()
-        } else {
-            format!("users:{u};groups:{g}")
-        }
     }
 
     /// Build from explicit values, for callers that do not hold a `TenantConfig` (and for
@@ -191,8 +195,8 @@ impl GraphClient {
                 tokens,
                 options,
                 tenant: tenant_name.to_owned(),
-                user_select: USER_SELECT.to_string(),
-                group_select: GROUP_SELECT.to_string(),
+                user_select: USER_SELECT.to_owned(),
+                group_select: GROUP_SELECT.to_owned(),
             }),
         })
     }
@@ -217,28 +221,47 @@ impl GraphClient {
         &self.inner.tokens
     }
 
-    /// All users, with `USER_SELECT` (plus the number attribute's property) (disabled users and guests included; soft-deleted not).
+    /// All users, with `user_select` (disabled users and guests included; soft-deleted not).
     pub async fn list_users(&self) -> Result<Vec<User>, GraphError> {
-        let url = self.api_url(
-            &["users"],
-            Some(&format!(
-                "$select={}&$top={PAGE_SIZE}",
-                self.inner.user_select
-            )),
-        );
-        self.collect_all(url).await
+        self.list_with_extensions("users", self.user_select(), USER_SELECT, "user")
+            .await
     }
 
-    /// All groups, with `GROUP_SELECT` (dynamic distribution groups are never returned by Graph).
+    /// All groups, with `group_select` (dynamic distribution groups are never returned by Graph).
     pub async fn list_groups(&self) -> Result<Vec<Group>, GraphError> {
+        self.list_with_extensions("groups", self.group_select(), GROUP_SELECT, "group")
+            .await
+    }
+
+    /// All objects of a collection read with `select`. Directory extensions arrive as top-level
+    /// properties whose names only the config knows: when `select` adds to the fixed `base`,
+    /// raw objects are read and their extensions folded into `extensions`.
+    async fn list_with_extensions<T: DeserializeOwned>(
+        &self,
+        collection: &str,
+        select: &str,
+        base: &str,
+        what: &str,
+    ) -> Result<Vec<T>, GraphError> {
         let url = self.api_url(
-            &["groups"],
-            Some(&format!(
-                "$select={}&$top={PAGE_SIZE}",
-                self.inner.group_select
-            )),
+            &[collection],
+            Some(&format!("$select={select}&$top={PAGE_SIZE}")),
         );
-        self.collect_all(url).await
+        if select == base {
+            return self.collect_all(url).await;
+        }
+        let raw: Vec<serde_json::Value> = self.collect_all(url).await?;
+        raw.into_iter()
+            .map(|mut v| {
+                if let Some(obj) = v.as_object_mut() {
+                    super::models::fold_extensions(obj);
+                }
+                serde_json::from_value(v).map_err(|e| GraphError::Decode {
+                    what: what.into(),
+                    detail: e.to_string(),
+                })
+            })
+            .collect()
     }
 
     /// Direct members of one group (nesting is resolved locally, graph.md §4).

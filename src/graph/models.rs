@@ -17,21 +17,23 @@ onPremisesSamAccountName,onPremisesExtensionAttributes,onPremisesSyncEnabled,use
 pub const GROUP_SELECT: &str = "id,displayName,description,mail,mailEnabled,mailNickname,\
 securityEnabled,groupTypes,onPremisesSyncEnabled,proxyAddresses,membershipRule,createdDateTime";
 
-/// `base` plus the top-level property a configured attribute path reads (its first dotted
-/// segment), unless `base` already names it (Graph compares names ignoring case).
-pub fn select_with(base: &str, attribute: Option<&str>) -> String {
-    let Some(top) = attribute
-        .and_then(|a| a.split('.').next())
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-    else {
-        return base.to_string();
-    };
-    if base.split(',').any(|p| p.eq_ignore_ascii_case(top)) {
-        base.to_string()
-    } else {
-        format!("{base},{top}")
+/// `base` (`USER_SELECT`, `GROUP_SELECT`) plus the `extra` property names it does not already
+/// hold (Graph compares names ignoring case); names that are not Graph property names are
+/// skipped so a select never carries query syntax.
+pub fn select_with(base: &str, extra: &[&str]) -> String {
+    let mut out = base.to_string();
+    for name in extra {
+        let name = name.trim();
+        if name.is_empty()
+            || out.split(',').any(|p| p.eq_ignore_ascii_case(name))
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            continue;
+        }
+        out.push(',');
+        out.push_str(name);
     }
+    out
 }
 
 /// The `$select` list for `/groups/{id}/members`.
@@ -79,9 +81,62 @@ pub struct User {
     pub user_type: Option<String>,
     #[serde(default)]
     pub created_date_time: Option<String>,
-    /// Directory extension properties (`extension_<appid>_<name>`) the sync selected.
-    #[serde(flatten)]
-    pub extensions: Extensions,
+    /// Directory extension properties (`extension_<appid>_<name>`) the sync selected, by their
+    /// Graph name. Graph returns them as top-level properties; `fold_extensions` moves them
+    /// here before a user object is deserialized.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extensions: BTreeMap<String, serde_json::Value>,
+}
+
+/// Whether a Graph property name is a directory extension (`extension_<appid>_<name>`).
+pub fn is_extension_property(name: &str) -> bool {
+    name.len() > "extension_".len()
+        && name
+            .get(..10)
+            .is_some_and(|p| p.eq_ignore_ascii_case("extension_"))
+}
+
+/// The value of a directory extension in an `extensions` map, by name compared ignoring case
+/// (as Graph does).
+pub fn extension_value<'a>(
+    extensions: &'a BTreeMap<String, serde_json::Value>,
+    name: &str,
+) -> Option<&'a serde_json::Value> {
+    extensions.get(name).or_else(|| {
+        extensions
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    })
+}
+
+/// Move a user or group object's directory extension properties into its `extensions` member,
+/// merging with any `extensions` already there (a property sent as `null` is cleared), so the
+/// object deserializes into `User`/`Group` with them kept.
+pub fn fold_extensions(obj: &mut serde_json::Map<String, serde_json::Value>) {
+    let names: Vec<String> = obj
+        .keys()
+        .filter(|k| is_extension_property(k))
+        .cloned()
+        .collect();
+    if names.is_empty() {
+        return;
+    }
+    let mut ext = match obj.remove("extensions") {
+        Some(serde_json::Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    };
+    for n in names {
+        match obj.remove(&n) {
+            Some(serde_json::Value::Null) | None => {
+                ext.remove(&n);
+            }
+            Some(v) => {
+                ext.insert(n, v);
+            }
+        }
+    }
+    obj.insert("extensions".into(), serde_json::Value::Object(ext));
 }
 
 impl User {
@@ -128,64 +183,10 @@ pub struct Group {
     pub membership_rule: Option<String>,
     #[serde(default)]
     pub created_date_time: Option<String>,
-    /// Directory extension properties (`extension_<appid>_<name>`) the sync selected.
-    #[serde(flatten)]
-    pub extensions: Extensions,
-}
-
-/// Directory extension properties: Graph returns `extension_<appid>_<name>` as top-level
-/// properties of the object when `$select`ed. Only those keys are kept from the properties the
-/// typed fields do not name, so annotations and properties this build does not model are not
-/// stored.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-#[serde(transparent)]
-pub struct Extensions(pub BTreeMap<String, serde_json::Value>);
-
-impl Extensions {
-    /// The value of a directory extension, by name compared ignoring case (as Graph does).
-    pub fn get(&self, name: &str) -> Option<&serde_json::Value> {
-        self.0
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
-    }
-}
-
-/// Whether a property name is a directory extension (`extension_<appid>_<name>`).
-pub fn is_extension_name(name: &str) -> bool {
-    name.get(..10)
-        .is_some_and(|p| p.eq_ignore_ascii_case("extension_"))
-}
-
-impl<'de> Deserialize<'de> for Extensions {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = Extensions;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("an object")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Extensions, A::Error> {
-                let mut out = BTreeMap::new();
-                while let Some(k) = map.next_key::<String>()? {
-                    if is_extension_name(&k) {
-                        let v: serde_json::Value = map.next_value()?;
-                        // Unset extensions carry no value; keep the mirror free of nulls.
-                        if !v.is_null() {
-                            out.insert(k, v);
-                        }
-                    } else {
-                        map.next_value::<serde::de::IgnoredAny>()?;
-                    }
-                }
-                Ok(Extensions(out))
-            }
-        }
-        d.deserialize_map(V)
-    }
+    /// Directory extension properties the sync selected (`groups.gid_number_attribute`), as
+    /// on `User`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extensions: BTreeMap<String, serde_json::Value>,
 }
 
 /// The four kinds of group Microsoft 365 has (graph.md §4, "Classification").
@@ -307,43 +308,49 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn extensions_keep_only_set_directory_extensions_and_round_trip() {
-        let u: User = serde_json::from_value(json!({
-            "id": "u1",
-            "displayName": "Ann",
-            "@odata.type": "#microsoft.graph.user",
+    fn folded_extensions_keep_only_set_directory_extensions_and_round_trip() {
+        let mut obj = json!({
+            "id": "g1",
+            "displayName": "Ops, \"Night\" + Day",
+            "@odata.type": "#microsoft.graph.group",
             "officeLocation": "not modelled",
-            "extension_0c1e2a3b4d5e4f608a7b9c0d1e2f3a4b_uidNumber": 123456,
+            "extension_0c1e2a3b4d5e4f608a7b9c0d1e2f3a4b_gidNumber": 123456,
             "EXTENSION_0c1e2a3b4d5e4f608a7b9c0d1e2f3a4b_shell": null,
-        }))
-        .expect("user decodes");
-        assert_eq!(u.extensions.0.len(), 1, "{:?}", u.extensions);
+        });
+        if let Some(o) = obj.as_object_mut() {
+            fold_extensions(o);
+        }
+        let g: Group = serde_json::from_value(obj).expect("group decodes");
+        assert_eq!(g.extensions.len(), 1, "{:?}", g.extensions);
         assert_eq!(
-            u.extensions
-                .get("extension_0c1e2a3b4d5e4f608a7b9c0d1e2f3a4b_UIDNUMBER"),
+            extension_value(
+                &g.extensions,
+                "extension_0c1e2a3b4d5e4f608a7b9c0d1e2f3a4b_GIDNUMBER"
+            ),
             Some(&json!(123456))
         );
-        let back: User =
-            serde_json::from_value(serde_json::to_value(&u).expect("encodes")).expect("decodes");
-        assert_eq!(back, u);
-        assert!(is_extension_name("Extension_x_y"));
-        assert!(!is_extension_name("extensionAttribute1"));
+        let back: Group =
+            serde_json::from_value(serde_json::to_value(&g).expect("encodes")).expect("decodes");
+        assert_eq!(back, g);
+        assert!(is_extension_property("Extension_x_y"));
+        assert!(!is_extension_property("extensionAttribute1"));
+        assert!(!is_extension_property("extension_"));
     }
 
     #[test]
-    fn select_adds_the_attribute_property_once() {
-        assert_eq!(select_with("id,mail", None), "id,mail");
+    fn select_adds_each_property_once() {
+        assert_eq!(select_with("id,mail", &[]), "id,mail");
         assert_eq!(
-            select_with("id,employeeId", Some("EmployeeId")),
+            select_with("id,employeeId", &["EmployeeId"]),
             "id,employeeId"
         );
         assert_eq!(
-            select_with(
-                "id",
-                Some("onPremisesExtensionAttributes.extensionAttribute1")
-            ),
-            "id,onPremisesExtensionAttributes"
+            select_with("id", &["onPremisesExtensionAttributes", "extension_a_b"]),
+            "id,onPremisesExtensionAttributes,extension_a_b"
         );
-        assert_eq!(select_with("id", Some("extension_a_b")), "id,extension_a_b");
+        assert_eq!(
+            select_with("id", &["extension_a_b", "EXTENSION_A_B", "x&$top=1"]),
+            "id,extension_a_b"
+        );
     }
 }

@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub mod directory;
 mod passwords;
+mod ssh_keys;
 
 type Key2<'a> = (&'a str, &'a str);
 
@@ -95,10 +97,33 @@ pub struct TenantState {
 pub struct DeltaLinks {
     pub users: String,
     pub groups: String,
-    /// The properties the links' rounds selected beyond the fixed lists
-    /// (`GraphClient::extra_select`); a different value means the links are stale.
-    #[serde(default)]
-    pub extra_select: String,
+    /// The user `$select` the users link was started with (`None`: links stored before this
+    /// was recorded, i.e. the fixed `USER_SELECT`). A delta link keeps its first request's
+    /// `$select`, so when the configured one differs the next round must be full.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_select: Option<String>,
+    /// The group `$select` the groups link was started with (`None`: the fixed
+    /// `GROUP_SELECT`), for `groups.gid_number_attribute` the same way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_select: Option<String>,
+}
+
+impl DeltaLinks {
+    /// Whether these links return the user properties `select` asks for.
+    pub fn selects_users(&self, select: &str) -> bool {
+        self.user_select
+            .as_deref()
+            .unwrap_or(crate::graph::models::USER_SELECT)
+            == select
+    }
+
+    /// Whether these links return the group properties `select` asks for.
+    pub fn selects_groups(&self, select: &str) -> bool {
+        self.group_select
+            .as_deref()
+            .unwrap_or(crate::graph::models::GROUP_SELECT)
+            == select
+    }
 }
 
 pub struct Store {
@@ -158,6 +183,7 @@ impl Store {
             tx.open_table(NAMES)?;
             tx.open_table(DELETED)?;
             tx.open_table(HISTORY)?;
+            tx.open_table(directory::DIRECTORY)?;
         }
         tx.commit()?;
         Ok(())
@@ -221,21 +247,26 @@ impl Store {
         old: &TenantState,
         new: &TenantState,
     ) -> Result<(), StoreError> {
-        self.commit_round(tenant, old, new, None)
+        self.commit_round(tenant, old, new, None, None)
     }
 
     /// `commit_tenant` plus one history record, in the same transaction: a round and its
     /// record (and its delta links, part of `new`) are committed together or not at all.
+    #[allow(clippy::too_many_arguments)]
     pub fn commit_round(
         &self,
         tenant: &str,
         old: &TenantState,
         new: &TenantState,
         history: Option<(&serde_json::Value, usize)>,
+        served: Option<&directory::DirectoryWrite<'_>>,
     ) -> Result<(), StoreError> {
         let tx = self.db.begin_write()?;
         if let Some((rec, keep)) = history {
             append_history(&tx, tenant, rec, keep)?;
+        }
+        if let Some(w) = served {
+            directory::write(&tx, tenant, w)?;
         }
         {
             diff_json(
@@ -303,6 +334,30 @@ impl Store {
         write_alloc(&tx, tenant, old, new)?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// Persist the served directory of `tenant` alone (start-up after a config change).
+    pub fn write_directory(
+        &self,
+        tenant: &str,
+        w: &directory::DirectoryWrite<'_>,
+    ) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        directory::write(&tx, tenant, w)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The directory last committed for `tenant`, when it was derived under `fingerprint`.
+    pub fn load_directory(
+        &self,
+        tenant: &str,
+        index: u16,
+        fingerprint: &str,
+    ) -> Result<Option<(crate::directory::TenantInfo, Vec<crate::directory::Entry>)>, StoreError>
+    {
+        let tx = self.db.begin_read()?;
+        directory::read(&tx, tenant, index, fingerprint)
     }
 
     /// Record a round that committed nothing (failed, refused, dry run); keeps the last `keep`.
@@ -539,7 +594,8 @@ mod tests {
             delta: Some(DeltaLinks {
                 users: "https://graph.example/v1.0/users/delta?$deltatoken=a,b+c".into(),
                 groups: "https://graph.example/v1.0/groups/delta?$deltatoken=x".into(),
-                extra_select: String::new(),
+                user_select: None,
+                group_select: None,
             }),
             last_full: Some(7),
             ..TenantState::default()
@@ -558,7 +614,7 @@ mod tests {
         for i in 0..5 {
             let rec = serde_json::json!({ "n": i });
             store
-                .commit_round("t", &TenantState::default(), &new, Some((&rec, 3)))
+                .commit_round("t", &TenantState::default(), &new, Some((&rec, 3)), None)
                 .unwrap();
         }
         store

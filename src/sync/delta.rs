@@ -7,7 +7,7 @@ use super::mirror::{DeletedUser, Mirror};
 use crate::graph::models::{Group, MemberKind, MemberRef, User};
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeltaError {
@@ -49,7 +49,8 @@ pub fn apply_users(
             continue;
         }
         let existing = m.users.get(id);
-        let merged: User = merge(existing, obj, id)?;
+        let folded = fold_delta_extensions(existing.map(|u| &u.extensions), obj);
+        let merged: User = merge(existing, folded.as_ref().unwrap_or(obj), id)?;
         match existing {
             Some(old) if *old == merged => {}
             Some(_) => {
@@ -126,7 +127,8 @@ pub fn apply_groups(
             continue;
         }
         let existing = m.groups.get(id);
-        let merged: Group = merge(existing, obj, id)?;
+        let folded = fold_delta_extensions(existing.map(|g| &g.extensions), obj);
+        let merged: Group = merge(existing, folded.as_ref().unwrap_or(obj), id)?;
         match existing {
             Some(old) if *old == merged => {}
             Some(_) => {
@@ -176,6 +178,26 @@ pub fn apply_groups(
         }
     }
     Ok(())
+}
+
+/// A user or group delta object with its directory extension properties moved into
+/// `extensions` on top of the existing object's (`None`: the object has none, use it as is). A
+/// delta carries only the extension properties that changed, so the others are kept.
+fn fold_delta_extensions(existing: Option<&BTreeMap<String, Value>>, obj: &Value) -> Option<Value> {
+    let o = obj.as_object()?;
+    if !o
+        .keys()
+        .any(|k| crate::graph::models::is_extension_property(k))
+    {
+        return None;
+    }
+    let mut o = o.clone();
+    let kept: serde_json::Map<String, Value> = existing
+        .map(|e| e.clone().into_iter().collect())
+        .unwrap_or_default();
+    o.insert("extensions".into(), Value::Object(kept));
+    crate::graph::models::fold_extensions(&mut o);
+    Some(Value::Object(o))
 }
 
 /// Merge a delta object into the existing one field by field: a property present in the delta
@@ -283,6 +305,69 @@ mod tests {
         assert_eq!(m.users["u1"].account_enabled, Some(false));
         assert_eq!(m.users["u2"].department, None);
         assert_eq!(s.users_updated, 1, "u2's null equals its absent value");
+    }
+
+    #[test]
+    fn directory_extensions_merge_per_property() {
+        let mut m = mirror();
+        let mut s = DeltaStats::default();
+        let keys = "extension_0123456789abcdef0123456789abcdef_sshPublicKey";
+        let other = "extension_0123456789abcdef0123456789abcdef_badge";
+        apply_users(
+            &mut m,
+            &[json!({"id":"u1", keys: "ssh-ed25519 AAAA one", other: "42"})],
+            false,
+            0,
+            &mut s,
+        )
+        .unwrap();
+        assert_eq!(
+            m.users["u1"].extensions[keys],
+            json!("ssh-ed25519 AAAA one")
+        );
+        assert_eq!(m.users["u1"].department.as_deref(), Some("Sales, EMEA"));
+        // Only the changed extension is sent; the other one stays.
+        apply_users(&mut m, &[json!({"id":"u1", keys: "k2"})], false, 0, &mut s).unwrap();
+        assert_eq!(m.users["u1"].extensions[keys], json!("k2"));
+        assert_eq!(m.users["u1"].extensions[other], json!("42"));
+        // A delta without extensions keeps them; null clears one.
+        apply_users(
+            &mut m,
+            &[json!({"id":"u1","jobTitle":"CTO"})],
+            false,
+            0,
+            &mut s,
+        )
+        .unwrap();
+        assert_eq!(m.users["u1"].extensions.len(), 2);
+        apply_users(&mut m, &[json!({"id":"u1", keys: null})], false, 0, &mut s).unwrap();
+        assert!(!m.users["u1"].extensions.contains_key(keys));
+        assert_eq!(s.users_updated, 4);
+    }
+
+    #[test]
+    fn group_directory_extensions_merge_per_property() {
+        let mut m = mirror();
+        let mut s = DeltaStats::default();
+        let gid = "extension_0123456789abcdef0123456789abcdef_gidNumber";
+        let other = "extension_0123456789abcdef0123456789abcdef_owner";
+        let none = BTreeSet::new();
+        apply_groups(
+            &mut m,
+            &[json!({"id":"g1", gid: 4242, other: "ops"})],
+            &none,
+            &mut s,
+        )
+        .unwrap();
+        assert_eq!(m.groups["g1"].extensions[gid], json!(4242));
+        // The name is not in the delta, so it is kept.
+        assert!(m.groups["g1"].display_name.is_some());
+        apply_groups(&mut m, &[json!({"id":"g1", gid: 4343})], &none, &mut s).unwrap();
+        assert_eq!(m.groups["g1"].extensions[gid], json!(4343));
+        assert_eq!(m.groups["g1"].extensions[other], json!("ops"));
+        apply_groups(&mut m, &[json!({"id":"g1", gid: null})], &none, &mut s).unwrap();
+        assert!(!m.groups["g1"].extensions.contains_key(gid));
+        assert_eq!(m.groups["g1"].extensions.len(), 1);
     }
 
     #[test]

@@ -16,8 +16,9 @@ const MEMBER_CONCURRENCY: usize = 8;
 /// A delta read never needs more pages than this; more means a server that loops.
 const MAX_DELTA_PAGES: usize = 100_000;
 
-/// The first request of a user delta round (query parameters only go on the first request);
-/// `select` is the client's user `$select` list.
+/// The first request of a user delta round (query parameters only go on the first request).
+/// `select`: the client's user `$select` (`GraphClient::user_select`), so configured extra
+/// properties such as `users.ssh_keys_attribute` come back in delta rounds too.
 pub fn users_delta_start(select: &str) -> String {
     format!("/v1.0/users/delta?$select={select}")
 }
@@ -94,7 +95,8 @@ async fn latest_links(client: &GraphClient) -> Result<Option<DeltaLinks>, GraphE
         (Some(users), Some(groups)) => Some(DeltaLinks {
             users,
             groups,
-            extra_select: client.extra_select(),
+            user_select: Some(client.user_select().to_string()),
+            group_select: Some(client.group_select().to_string()),
         }),
         _ => None,
     })

@@ -6,6 +6,8 @@ pub mod delta;
 pub mod fetch;
 pub mod guard;
 pub mod mirror;
+pub mod persist;
+mod refresh;
 pub mod report;
 
 use crate::config::Config;
@@ -26,6 +28,8 @@ use tokio::sync::Mutex;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
+    #[error("internal error: {0}")]
+    Internal(String),
     #[error("unknown tenant {0:?}")]
     UnknownTenant(String),
     #[error("tenant {tenant}: {source}")]
@@ -154,35 +158,49 @@ pub struct SyncEngine {
     config: Arc<Config>,
     store: Arc<Store>,
     snapshot: Arc<ArcSwap<Snapshot>>,
-    /// Last committed state per tenant. The lock serialises rounds; readers never take it.
-    states: Mutex<HashMap<String, TenantState>>,
+    /// Last committed state per tenant, `None` until loaded (a fast start serves the stored
+    /// directory first and reads the mirror afterwards). The lock serialises rounds; LDAP
+    /// readers never take it.
+    states: Mutex<Option<HashMap<String, TenantState>>>,
     generation: AtomicU64,
     /// Unix time of each tenant's next scheduled round (for `ctl status`).
     next_run: std::sync::Mutex<HashMap<String, i64>>,
+    /// The configuration fingerprint the persisted directory is written under.
+    fingerprint: String,
+    /// Whether start-up served the stored directory rather than deriving it.
+    from_store: bool,
 }
 
 impl SyncEngine {
-    /// Load every tenant's last committed state and build the snapshot from it, so the
-    /// directory is served from disk before Graph is contacted.
+    /// Serve the last committed directory before Graph is contacted: the stored entries
+    /// when they were derived under this configuration (the mirror is read later, see
+    /// `preload`), else a derivation from every tenant's stored mirror.
     pub fn load(config: Arc<Config>, store: Arc<Store>) -> Result<SyncEngine, SyncError> {
-        let mut states = HashMap::new();
-        for t in &config.tenant {
-            let st = store
-                .load_tenant(&t.name)
-                .map_err(|source| SyncError::Store {
-                    tenant: t.name.clone(),
-                    source,
-                })?;
-            states.insert(t.name.clone(), st);
-        }
+        let fingerprint = persist::fingerprint(&config);
         let mut engine = SyncEngine {
             config,
             store,
             snapshot: Arc::new(ArcSwap::from_pointee(Snapshot::empty())),
-            states: Mutex::new(HashMap::new()),
+            states: Mutex::new(None),
             generation: AtomicU64::new(1),
             next_run: std::sync::Mutex::new(HashMap::new()),
+            fingerprint,
+            from_store: false,
         };
+        let stored = persist::load_builds(&engine.store, &engine.config, &engine.fingerprint)
+            .unwrap_or_else(|e| {
+                tracing::warn!("the stored directory cannot be read, deriving it again: {e}");
+                None
+            });
+        if let Some(builds) = stored {
+            let generation = engine.generation.fetch_add(1, Ordering::Relaxed);
+            engine
+                .snapshot
+                .store(Arc::new(Snapshot::new(generation, builds)));
+            engine.from_store = true;
+            return Ok(engine);
+        }
+        let mut states = SyncEngine::read_states(&engine.config, &engine.store)?;
         let Derived {
             snapshot: snap,
             allocs,
@@ -202,9 +220,76 @@ impl SyncEngine {
                 st.alloc = alloc;
             }
         }
+        for (i, t) in engine.config.tenant.iter().enumerate() {
+            if let Some(info) = persist::info(&snap, &t.name) {
+                let w = persist::everything(&snap, i as u16, &engine.fingerprint, info);
+                engine
+                    .store
+                    .write_directory(&t.name, &w)
+                    .map_err(|source| SyncError::Store {
+                        tenant: t.name.clone(),
+                        source,
+                    })?;
+            }
+        }
         engine.snapshot.store(Arc::new(snap));
-        *engine.states.get_mut() = states;
+        *engine.states.get_mut() = Some(states);
         Ok(engine)
+    }
+
+    /// Whether start-up served the directory stored by the last round (true) or derived it
+    /// from the stored mirror because the configuration changed (false).
+    pub fn started_from_stored_directory(&self) -> bool {
+        self.from_store
+    }
+
+    fn read_states(
+        config: &Config,
+        store: &Store,
+    ) -> Result<HashMap<String, TenantState>, SyncError> {
+        let mut states = HashMap::new();
+        for t in &config.tenant {
+            let st = store
+                .load_tenant(&t.name)
+                .map_err(|source| SyncError::Store {
+                    tenant: t.name.clone(),
+                    source,
+                })?;
+            states.insert(t.name.clone(), st);
+        }
+        Ok(states)
+    }
+
+    /// The committed states, read from the store on first use.
+    async fn states(
+        &self,
+    ) -> Result<tokio::sync::MappedMutexGuard<'_, HashMap<String, TenantState>>, SyncError> {
+        let mut guard = self.states.lock().await;
+        if guard.is_none() {
+            let started = std::time::Instant::now();
+            let store = Arc::clone(&self.store);
+            let config = Arc::clone(&self.config);
+            let loaded =
+                tokio::task::spawn_blocking(move || SyncEngine::read_states(&config, &store))
+                    .await
+                    .map_err(|e| SyncError::Internal(format!("loading the mirror: {e}")))??;
+            tracing::debug!(ms = started.elapsed().as_millis() as u64, "mirror loaded");
+            *guard = Some(loaded);
+        }
+        Ok(tokio::sync::MutexGuard::map(guard, |g| {
+            g.get_or_insert_with(HashMap::new)
+        }))
+    }
+
+    /// Read the mirror in the background after a fast start, so the first round, `explain`
+    /// or `status` does not wait for it.
+    pub fn preload(self: &Arc<Self>) {
+        let engine = Arc::clone(self);
+        tokio::spawn(async move {
+            if let Err(e) = engine.states().await {
+                tracing::error!("cannot read the stored mirror: {e}");
+            }
+        });
     }
 
     /// The snapshot handle LDAP sessions read from.
@@ -242,6 +327,7 @@ impl SyncEngine {
                 .iter()
                 .filter(|s| s.tenants.is_empty() || s.tenants.contains(&t.name))
                 .collect();
+            let admin_ssh_keys = self.admin_ssh_keys(&t.name);
             let (built, changed_alloc) = match replace.as_mut() {
                 Some((name, st)) if *name == t.name => {
                     let st: &mut TenantState = st;
@@ -251,6 +337,7 @@ impl SyncEngine {
                         mirror: &st.mirror,
                         services,
                         now: &now,
+                        admin_ssh_keys: &admin_ssh_keys,
                     };
                     (build_tenant(&input, &mut st.alloc), None)
                 }
@@ -263,6 +350,7 @@ impl SyncEngine {
                         mirror: &st.mirror,
                         services,
                         now: &now,
+                        admin_ssh_keys: &admin_ssh_keys,
                     };
                     let built = build_tenant(&input, &mut alloc);
                     let changed = (alloc != st.alloc).then_some(alloc);
@@ -314,7 +402,13 @@ impl SyncEngine {
             .find(|t| t.name == tenant)
             .ok_or_else(|| SyncError::UnknownTenant(tenant.to_string()))?;
         let started_unix = now_unix();
-        let mut states = self.states.lock().await;
+        let mut states = match self.states().await {
+            Ok(s) => s,
+            Err(e) => {
+                say(progress, format!("round failed: {e}"));
+                return Err(e);
+            }
+        };
         let result = self
             .prepare(cfg, &states, opts, progress, started_unix)
             .await;
@@ -380,10 +474,22 @@ impl SyncEngine {
         let old = states.get(tenant).unwrap_or(&empty);
         let rec = report.history(opts.trigger, started_unix, ended);
         let rec_json = serde_json::to_value(&rec).unwrap_or_default();
-        if let Err(source) =
-            self.store
-                .commit_round(tenant, old, &committed, Some((&rec_json, HISTORY_KEEP)))
-        {
+        let before = self.snapshot.load();
+        let index = self
+            .config
+            .tenant
+            .iter()
+            .position(|t| t.name == tenant)
+            .unwrap_or(0) as u16;
+        let rows = persist::info(&snapshot, tenant)
+            .map(|info| persist::changes(&before, &snapshot, index, &self.fingerprint, info));
+        if let Err(source) = self.store.commit_round(
+            tenant,
+            old,
+            &committed,
+            Some((&rec_json, HISTORY_KEEP)),
+            rows.as_ref(),
+        ) {
             let err = SyncError::Store {
                 tenant: tenant.to_string(),
                 source,
@@ -391,6 +497,8 @@ impl SyncEngine {
             failed(report.mode, HistoryOutcome::Failed, err.to_string());
             return Err(err);
         }
+        drop(rows);
+        drop(before);
         drop_in_background(self.snapshot.swap(Arc::new(snapshot)));
         drop_in_background(states.insert(tenant.to_string(), committed));
         say(progress, "committed");
@@ -429,14 +537,13 @@ impl SyncEngine {
         let now_gt = generalized_time(now);
         let mut stats = DeltaStats::default();
         let mut new_state: Option<TenantState> = None;
-        // Links started with another `$select` would never return a newly configured
-        // number attribute.
-        let mut full_read = opts.full
-            || full_due
-            || old
-                .delta
-                .as_ref()
-                .is_none_or(|l| l.extra_select != client.extra_select());
+        // Links made with another `$select` (users.ssh_keys_attribute,
+        // users.uid_number_attribute or groups.gid_number_attribute changed) would never return
+        // the new property: read in full once.
+        let select_changed = old.delta.as_ref().is_some_and(|l| {
+            !l.selects_users(client.user_select()) || !l.selects_groups(client.group_select())
+        });
+        let mut full_read = opts.full || full_due || old.delta.is_none() || select_changed;
         if !full_read && let Some(links) = &old.delta {
             say(progress, "reading changes (users delta)");
             match self
@@ -606,7 +713,8 @@ impl SyncEngine {
             delta: Some(crate::store::DeltaLinks {
                 users: users.delta_link,
                 groups: groups.delta_link,
-                extra_select: links.extra_select.clone(),
+                user_select: links.user_select.clone(),
+                group_select: links.group_select.clone(),
             }),
         })
     }
@@ -646,7 +754,7 @@ impl SyncEngine {
 
     /// The mirror of `tenant` as last committed.
     pub async fn tenant_state(&self, tenant: &str) -> Option<TenantState> {
-        self.states.lock().await.get(tenant).cloned()
+        self.states().await.ok()?.get(tenant).cloned()
     }
 
     /// Unix time of `tenant`'s next scheduled round, if the scheduler runs it.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Real SSSD (sssd -i, no systemd) against `o365-ldap demo`: getent passwd/group, id with a group
-# held only through nesting, and PAM authentication with pamtester. Needs root and Debian's
+# held only through nesting, PAM authentication with pamtester, and SSH public keys through
+# sss_ssh_authorizedkeys (a key from Microsoft 365 and one added with `ctl ssh-key add`). Needs root and Debian's
 # sssd-ldap sssd-tools libnss-sss libpam-sss pamtester (installed by .ci/run). Every system file
 # it touches is backed up first and restored on exit.
 set -euo pipefail
@@ -43,13 +44,14 @@ for _ in $(seq 1 200); do grep -q "Press Ctrl-C" "$work/demo.out" && break; slee
 grep -q "Press Ctrl-C" "$work/demo.out" || { echo "demo did not start"; cat "$work/demo.err"; exit 1; }
 port=$(grep -o 'ldaps://localhost:[0-9]*' "$work/demo.out" | head -1 | cut -d: -f3)
 pw=$(grep '^Service account:' "$work/demo.out" | awk '{print $NF}')
+config=$(grep '^Config:' "$work/demo.out" | awk '{print $NF}')
 ca=$(grep -o 'LDAPTLS_CACERT=[^ ]*' "$work/demo.out" | head -1 | cut -d= -f2)
 
 sed -i -E 's/^(passwd|group):(.*)$/\1:\2 sss/; s/ sss sss/ sss/' /etc/nsswitch.conf
 mkdir -p /etc/sssd
 cat > /etc/sssd/sssd.conf <<CONF
 [sssd]
-services = nss, pam
+services = nss, pam, ssh
 domains = o365
 
 [domain/o365]
@@ -60,6 +62,7 @@ ldap_search_base = dc=contoso,dc=com
 ldap_schema = rfc2307bis
 ldap_group_member = member
 ldap_user_member_of = memberOf
+ldap_user_ssh_public_key = sshPublicKey
 ldap_tls_cacert = $ca
 ldap_tls_reqcert = demand
 ldap_default_bind_dn = cn=demo,ou=services,dc=contoso,dc=com
@@ -85,6 +88,18 @@ expect "id alice: three levels up" "$id_line" "(All Staff)"
 grp=$(getent group "VPN Users" || true)
 expect "getent group 'VPN Users' lists members" "$grp" "alice,bob"
 check "getent passwd of a disabled user fails" sh -c '! getent passwd dave.disabled'
+
+# SSH keys: alice's comes from Microsoft 365 (the demo's users.ssh_keys_attribute); bob's is
+# added by the admin now and must be served without a sync round.
+alice_key="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICqK6QsY1Y4CHzOI9SpArQUFRKlq4+gAMJ65DMvOHjrO alice@laptop"
+bob_key="ecdsa-sha2-nistp384 AAAAE2VjZHNhLXNoYTItbmlzdHAzODQAAAAIbmlzdHAzODQAAABhBCg+ShRiQi91sncKjZO5fwZRw5t0H5Wwo1PyIjX68lVdCTpYcJdut2tAN/pV7I0CaktRimcnohETby/ebrI+cjb43X2N3vfGceK7JPvQiwrnWE7MLSoiC/QWXcB5hlndsw== bob"
+keys=$(sss_ssh_authorizedkeys alice 2>&1 || true)
+expect "sss_ssh_authorizedkeys alice: her key from Microsoft 365" "$keys" "$alice_key"
+check "ctl ssh-key add bob" "$BIN" ctl -c "$config" ssh-key add bob "$bob_key"
+keys=$(sss_ssh_authorizedkeys bob 2>&1 || true)
+expect "sss_ssh_authorizedkeys bob: the key just added" "$keys" "$bob_key"
+keys=$(sss_ssh_authorizedkeys chris.lee 2>/dev/null || true)
+check "sss_ssh_authorizedkeys chris.lee: no keys" test -z "$keys"
 
 if [ "${SSSD_PAM:-1}" = 1 ]; then
   printf 'auth required pam_sss.so\naccount required pam_sss.so\n' > /etc/pam.d/o365-test

@@ -1,0 +1,304 @@
+//! The served directory, persisted: every entry of the last committed snapshot, so a restart
+//! serves it without re-deriving 100k users from the mirror (cold start), and the mirror is
+//! loaded afterwards, before the first sync round needs it.
+//!
+//! Rows are keyed by tenant and the entry's RDNs in reverse (root first, joined by `\u{1}`,
+//! which sorts below every character a normalised RDN can hold), so a range scan returns each
+//! subtree contiguously after its root: the order `Snapshot::new` requires. A round writes only
+//! the entries that changed. The rows are used only when the stored fingerprint (format,
+//! version and every setting the entries depend on) matches the running configuration;
+//! otherwise the server derives the directory from the mirror as before and rewrites them.
+
+use super::{StoreError, TENANT_META};
+use crate::directory::dn;
+use crate::directory::entry::{Attr, Entry, EntryKind};
+use crate::directory::schema;
+use crate::directory::snapshot::TenantInfo;
+use redb::{TableDefinition, WriteTransaction};
+
+pub(super) const DIRECTORY: TableDefinition<(&str, &str), &[u8]> =
+    TableDefinition::new("directory");
+
+/// Bumped whenever the encoding below or what entries hold changes.
+const FORMAT: u8 = 1;
+
+/// What a round changes in a tenant's persisted directory.
+pub struct DirectoryWrite<'a> {
+    pub fingerprint: &'a str,
+    pub info: &'a TenantInfo,
+    /// When set, every stored row of the tenant is dropped first (a full rewrite).
+    pub replace_all: bool,
+    pub upserts: Vec<&'a Entry>,
+    /// Normalised DNs of entries no longer served.
+    pub removals: Vec<&'a str>,
+}
+
+/// The row key of a normalised DN (see `dn::dit_order_key`).
+pub fn sort_key(ndn: &str) -> String {
+    dn::dit_order_key(ndn)
+}
+
+pub(super) fn write(
+    tx: &WriteTransaction,
+    tenant: &str,
+    w: &DirectoryWrite<'_>,
+) -> Result<(), StoreError> {
+    let mut t = tx.open_table(DIRECTORY)?;
+    if w.replace_all {
+        t.retain_in((tenant, "")..=(tenant, "\u{10ffff}"), |_, _| false)?;
+    }
+    for ndn in &w.removals {
+        t.remove((tenant, sort_key(ndn).as_str()))?;
+    }
+    let mut buf = Vec::new();
+    for e in &w.upserts {
+        buf.clear();
+        encode(e, &mut buf);
+        t.insert((tenant, sort_key(&e.ndn).as_str()), buf.as_slice())?;
+    }
+    let mut meta = tx.open_table(TENANT_META)?;
+    // Tenant meta values are JSON (`load_tenant` reads them all as such).
+    let fp = serde_json::Value::from(w.fingerprint).to_string();
+    meta.insert((tenant, "directory_fingerprint"), fp.as_bytes())?;
+    let info = serde_json::json!({"base_dn": w.info.base_dn, "base_ndn": w.info.base_ndn});
+    meta.insert((tenant, "directory_info"), info.to_string().as_bytes())?;
+    Ok(())
+}
+
+/// The tenant's persisted entries in DIT order, if they were written under `fingerprint`.
+pub(super) fn read(
+    tx: &redb::ReadTransaction,
+    tenant: &str,
+    index: u16,
+    fingerprint: &str,
+) -> Result<Option<(TenantInfo, Vec<Entry>)>, StoreError> {
+    let meta = tx.open_table(TENANT_META)?;
+    let stored = meta
+        .get((tenant, "directory_fingerprint"))?
+        .map(|v| v.value().to_vec());
+    let wanted = serde_json::Value::from(fingerprint).to_string();
+    if stored.as_deref() != Some(wanted.as_bytes()) {
+        return Ok(None);
+    }
+    let Some(info) = meta.get((tenant, "directory_info"))? else {
+        return Ok(None);
+    };
+    let info: serde_json::Value =
+        serde_json::from_slice(info.value()).map_err(|e| corrupt(tenant, e.to_string()))?;
+    let field = |k: &str| info.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    let (Some(base_dn), Some(base_ndn)) = (field("base_dn"), field("base_ndn")) else {
+        return Err(corrupt(tenant, "directory_info lacks base_dn".into()));
+    };
+    let t = tx.open_table(DIRECTORY)?;
+    let mut entries = Vec::new();
+    for row in t.range((tenant, "")..=(tenant, "\u{10ffff}"))? {
+        let (_, v) = row?;
+        entries.push(decode(v.value(), index).ok_or_else(|| corrupt(tenant, "bad entry".into()))?);
+    }
+    if entries.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some((
+        TenantInfo {
+            name: tenant.to_string(),
+            base_dn,
+            base_ndn,
+        },
+        entries,
+    )))
+}
+
+fn corrupt(tenant: &str, what: String) -> StoreError {
+    StoreError::Corrupt {
+        table: "directory",
+        message: format!("tenant {tenant}: {what}"),
+    }
+}
+
+fn put_str(buf: &mut Vec<u8>, s: &str) {
+    buf.extend_from_slice(&(s.len() as u32).to_le_bytes());
+    buf.extend_from_slice(s.as_bytes());
+}
+
+fn kind_code(k: EntryKind) -> u8 {
+    match k {
+        EntryKind::Root => 0,
+        EntryKind::Container => 1,
+        EntryKind::User => 2,
+        EntryKind::Group => 3,
+        EntryKind::PrivateGroup => 4,
+        EntryKind::ServiceAccount => 5,
+    }
+}
+
+/// Length-prefixed fields: format, kind, dn, ndn, created, modified, then each attribute's
+/// name and values.
+pub fn encode(e: &Entry, buf: &mut Vec<u8>) {
+    buf.push(FORMAT);
+    buf.push(kind_code(e.kind));
+    put_str(buf, &e.dn);
+    put_str(buf, &e.ndn);
+    put_str(buf, &e.created);
+    put_str(buf, &e.modified);
+    buf.extend_from_slice(&(e.attrs.len() as u32).to_le_bytes());
+    for a in &e.attrs {
+        put_str(buf, a.name);
+        buf.extend_from_slice(&(a.values.len() as u32).to_le_bytes());
+        for v in &a.values {
+            put_str(buf, v);
+        }
+    }
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn u8(&mut self) -> Option<u8> {
+        let (&x, rest) = self.b.split_first()?;
+        self.b = rest;
+        Some(x)
+    }
+    fn u32(&mut self) -> Option<u32> {
+        let (head, rest) = self.b.split_at_checked(4)?;
+        self.b = rest;
+        Some(u32::from_le_bytes(head.try_into().ok()?))
+    }
+    fn str(&mut self) -> Option<&'a str> {
+        let n = self.u32()? as usize;
+        let (head, rest) = self.b.split_at_checked(n)?;
+        self.b = rest;
+        std::str::from_utf8(head).ok()
+    }
+}
+
+/// The inverse of `encode`; `None` on anything malformed (a corrupt row).
+pub fn decode(b: &[u8], tenant: u16) -> Option<Entry> {
+    let mut r = Reader { b };
+    if r.u8()? != FORMAT {
+        return None;
+    }
+    let kind = match r.u8()? {
+        0 => EntryKind::Root,
+        1 => EntryKind::Container,
+        2 => EntryKind::User,
+        3 => EntryKind::Group,
+        4 => EntryKind::PrivateGroup,
+        5 => EntryKind::ServiceAccount,
+        _ => return None,
+    };
+    let dn = r.str()?.into();
+    let ndn = r.str()?.into();
+    let created = r.str()?.into();
+    let modified = r.str()?.into();
+    let n = r.u32()? as usize;
+    // Each attribute takes at least 8 bytes: a count larger than that is corrupt, not a
+    // reason to reserve gigabytes.
+    let mut attrs = Vec::with_capacity(n.min(r.b.len() / 8));
+    for _ in 0..n {
+        let name = schema::attribute(r.str()?)?.name;
+        let k = r.u32()? as usize;
+        let mut values = Vec::with_capacity(k.min(r.b.len() / 4));
+        for _ in 0..k {
+            values.push(Box::from(r.str()?));
+        }
+        attrs.push(Attr { name, values });
+    }
+    if !r.b.is_empty() {
+        return None;
+    }
+    Some(Entry {
+        dn,
+        ndn,
+        kind,
+        tenant,
+        attrs,
+        created,
+        modified,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Entry {
+        Entry {
+            dn: r#"cn=R&D\, Europe + \"Special\",ou=groups,dc=contoso,dc=com"#.into(),
+            ndn: r#"cn=r&d\, europe + \"special\",ou=groups,dc=contoso,dc=com"#.into(),
+            kind: EntryKind::Group,
+            tenant: 3,
+            attrs: vec![
+                Attr {
+                    name: "objectClass",
+                    values: vec!["top".into(), "groupOfNames".into(), "posixGroup".into()],
+                },
+                Attr {
+                    name: "cn",
+                    values: vec![r#"R&D, Europe + "Special""#.into()],
+                },
+                Attr {
+                    name: "description",
+                    values: vec!["Ünïcødé — ok".into()],
+                },
+            ],
+            created: "20240101000000Z".into(),
+            modified: "20260101000000Z".into(),
+        }
+    }
+
+    #[test]
+    fn entries_round_trip() {
+        let e = sample();
+        let mut buf = Vec::new();
+        encode(&e, &mut buf);
+        let d = decode(&buf, 3).expect("decodes");
+        assert_eq!(d, e);
+    }
+
+    #[test]
+    fn truncated_or_padded_rows_are_refused_not_panicked_on() {
+        let mut buf = Vec::new();
+        encode(&sample(), &mut buf);
+        for cut in 0..buf.len() {
+            assert!(decode(&buf[..cut], 0).is_none(), "cut at {cut}");
+        }
+        buf.push(0);
+        assert!(decode(&buf, 0).is_none());
+        // A huge attribute count with no data behind it.
+        let mut evil = vec![FORMAT, 2];
+        for _ in 0..4 {
+            evil.extend_from_slice(&0u32.to_le_bytes());
+        }
+        evil.extend_from_slice(&u32::MAX.to_le_bytes());
+        assert!(decode(&evil, 0).is_none());
+    }
+
+    #[test]
+    fn sort_keys_keep_subtrees_contiguous() {
+        // `ou=groups!` would sort between `ou=groups` and its children with `,` as separator.
+        let mut ndns = vec![
+            "ou=groups!,dc=x",
+            "cn=a,ou=groups,dc=x",
+            "dc=x",
+            "ou=groups,dc=x",
+            r"cn=b\,c,ou=groups,dc=x",
+            "uid=z,ou=people,dc=x",
+            "ou=people,dc=x",
+        ];
+        ndns.sort_by_key(|n| sort_key(n));
+        assert_eq!(
+            ndns,
+            vec![
+                "dc=x",
+                "ou=groups,dc=x",
+                "cn=a,ou=groups,dc=x",
+                r"cn=b\,c,ou=groups,dc=x",
+                "ou=groups!,dc=x",
+                "ou=people,dc=x",
+                "uid=z,ou=people,dc=x",
+            ]
+        );
+    }
+}

@@ -1,0 +1,59 @@
+//! Re-deriving the served directory from the committed tenant states, without a Graph round,
+//! so admin changes that feed the derivation (SSH keys from `ctl ssh-key`) are served at once.
+
+use super::{Derived, SyncEngine, SyncError, persist};
+use crate::directory::ssh_keys::AdminKeys;
+use std::sync::Arc;
+
+impl SyncEngine {
+    /// The admin-managed SSH keys of `tenant`. A store error is logged and yields none: a
+    /// damaged row must not keep the directory from being derived.
+    pub(super) fn admin_ssh_keys(&self, tenant: &str) -> AdminKeys {
+        self.store.tenant_ssh_keys(tenant).unwrap_or_else(|e| {
+            tracing::error!(tenant = %tenant, "cannot read admin SSH keys, serving none: {e}");
+            AdminKeys::new()
+        })
+    }
+
+    /// Derive the directory again from what is committed and swap it in. Waits for a round in
+    /// progress (rounds hold the same lock), so the result includes that round and every admin
+    /// change made before this call. Returns the new snapshot's generation.
+    pub async fn rebuild_snapshot(&self) -> Result<u64, SyncError> {
+        let mut states = self.states().await?;
+        let Derived {
+            snapshot, allocs, ..
+        } = self.derive(&states, None);
+        // Derivation may hand out numbers (nothing changed in Graph, but a config reload could
+        // admit someone): persist them like a round does, before they are served.
+        for (name, alloc) in allocs {
+            if let Some(st) = states.get_mut(&name) {
+                self.store
+                    .commit_alloc(&name, &st.alloc, &alloc)
+                    .map_err(|source| SyncError::Store {
+                        tenant: name.clone(),
+                        source,
+                    })?;
+                st.alloc = alloc;
+            }
+        }
+        // The stored directory follows the served one, so a restart serves these entries.
+        let before = self.snapshot.load();
+        for (i, t) in self.config.tenant.iter().enumerate() {
+            if let Some(info) = persist::info(&snapshot, &t.name) {
+                let w = persist::changes(&before, &snapshot, i as u16, &self.fingerprint, info);
+                if !w.upserts.is_empty() || !w.removals.is_empty() {
+                    self.store
+                        .write_directory(&t.name, &w)
+                        .map_err(|source| SyncError::Store {
+                            tenant: t.name.clone(),
+                            source,
+                        })?;
+                }
+            }
+        }
+        drop(before);
+        let generation = snapshot.generation;
+        self.snapshot.store(Arc::new(snapshot));
+        Ok(generation)
+    }
+}
