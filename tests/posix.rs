@@ -486,6 +486,119 @@ async fn directory_extensions_configured_later_are_fetched_and_win() {
     r.server.stop().await;
 }
 
+const BOB_ID: &str = "b0b00000-0000-4000-8000-000000000002";
+const ADMINS_ID: &str = "85dcd1c5-b980-4e90-a7e6-126e34b473f5";
+const EXT_SSH: &str = "extension_5f1d2c3b4a5948e7b6c5d4e3f2a1b0c9_sshPublicKey";
+const BOB_SSH: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICqK6QsY1Y4CHzOI9SpArQUFRKlq4+gAMJ65DMvOHjrO bob@desk";
+
+async fn mutate(r: &Running, m: o365_ldap::emulator::Mutation) {
+    r.env
+        .emu
+        .as_ref()
+        .expect("emulated tenant")
+        .mutate(m)
+        .await
+        .expect("mutation applies");
+}
+
+fn patch(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    v.as_object().cloned().expect("an object")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ssh_keys_and_number_attributes_share_the_select_and_each_forces_one_full_read() {
+    use o365_ldap::emulator::Mutation;
+    // SSH keys from one directory extension only.
+    let env = Env::contoso().await;
+    let ssh = format!("  [tenant.users]\n  ssh_keys_attribute = \"{EXT_SSH}\"\n");
+    let cfg = env.config_with("", &ssh);
+    let r = Running::start_with(env, cfg).await;
+    mutate(
+        &r,
+        Mutation::UpdateUser {
+            id: BOB_ID.into(),
+            patch: patch(serde_json::json!({ EXT_SSH: BOB_SSH })),
+        },
+    )
+    .await;
+    let Running { env, server } = r;
+    server.stop().await;
+
+    // Adding the uid attribute changes the user $select: one full read brings both.
+    let both = format!(
+        "  [tenant.users]\n  ssh_keys_attribute = \"{EXT_SSH}\"\n  uid_number_attribute = \"{EXT_UID}\"\n"
+    );
+    let cfg = env.config_with("", &both);
+    let r = Running::start_with(env, cfg).await;
+    let round = r.server.engine.sync_tenant("contoso").await.expect("round");
+    assert!(!round.full_read, "the start-up round already read in full");
+    let mut ldap = bound(&r).await;
+    let bob = one(&mut ldap, &dn_of("uid=bob", "people")).await;
+    assert_eq!(first(&bob, "uidNumber"), "123456");
+    assert_eq!(
+        values(&bob, "sshPublicKey"),
+        BTreeSet::from([BOB_SSH.to_lowercase()])
+    );
+    // Both extensions arrive by delta, and one changing leaves the other in place.
+    mutate(
+        &r,
+        Mutation::UpdateUser {
+            id: BOB_ID.into(),
+            patch: patch(serde_json::json!({ EXT_UID: 123457 })),
+        },
+    )
+    .await;
+    let round = r.server.engine.sync_tenant("contoso").await.expect("round");
+    assert!(!round.full_read);
+    let bob = one(&mut ldap, &dn_of("uid=bob", "people")).await;
+    assert_eq!(first(&bob, "uidNumber"), "123457");
+    assert_eq!(
+        values(&bob, "sshPublicKey"),
+        BTreeSet::from([BOB_SSH.to_lowercase()])
+    );
+    let admins = one(&mut ldap, &dn_of("cn=Linux Admins", "groups")).await;
+    let derived_gid = first(&admins, "gidNumber");
+    assert_ne!(derived_gid, "400777");
+    let Running { env, server } = r;
+    server.stop().await;
+
+    // Only the group $select changes: that alone forces the full read.
+    let all = format!("{both}  [tenant.groups]\n  gid_number_attribute = \"{EXT_GID}\"\n");
+    let cfg = env.config_with("", &all);
+    let server = o365_ldap::cli::serve::Server::start(cfg, false)
+        .await
+        .expect("restarts");
+    let round = server.engine.sync_tenant("contoso").await.expect("round");
+    assert!(
+        round.full_read,
+        "a changed group $select forces a full read"
+    );
+    let next = server.engine.sync_tenant("contoso").await.expect("round");
+    assert!(!next.full_read, "then delta rounds resume");
+    let r = Running { env, server };
+    mutate(
+        &r,
+        Mutation::UpdateGroup {
+            id: ADMINS_ID.into(),
+            patch: patch(serde_json::json!({ EXT_GID: "400778" })),
+        },
+    )
+    .await;
+    let round = r.server.engine.sync_tenant("contoso").await.expect("round");
+    assert!(!round.full_read);
+    let mut ldap = bound(&r).await;
+    let admins = one(&mut ldap, &dn_of("cn=Linux Admins", "groups")).await;
+    assert_eq!(
+        first(&admins, "gidNumber"),
+        "400778",
+        "a group extension arrives by delta"
+    );
+    let bob = one(&mut ldap, &dn_of("uid=bob", "people")).await;
+    assert_eq!(first(&bob, "uidNumber"), "123457");
+    r.server.stop().await;
+}
+
 mod pure_build {
     //! The same settings through `build_tenant` on a hand-made mirror: fast, and independent
     //! of the sync and the LDAP service.
