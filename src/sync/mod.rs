@@ -273,7 +273,10 @@ impl SyncEngine {
                 tokio::task::spawn_blocking(move || SyncEngine::read_states(&config, &store))
                     .await
                     .map_err(|e| SyncError::Internal(format!("loading the mirror: {e}")))??;
-            tracing::info!(ms = started.elapsed().as_millis() as u64, "stored mirror loaded (the next sync round can start)");
+            tracing::info!(
+                ms = started.elapsed().as_millis() as u64,
+                "stored mirror loaded (the next sync round can start)"
+            );
             *guard = Some(loaded);
         }
         Ok(tokio::sync::MutexGuard::map(guard, |g| {
