@@ -213,8 +213,18 @@ async fn send(conn: &mut Conn, replies: Vec<Reply>, limit: Duration) -> io::Resu
             match r {
                 Reply::Msg(m) => conn.feed(m).await?,
                 Reply::Entries(batch) => {
-                    for m in batch.messages() {
-                        conn.feed(m).await?;
+                    // Entries are encoded straight into the connection's write buffer (see
+                    // `ldap::ber`), written out every `CHUNK` bytes.
+                    const CHUNK: usize = 64 * 1024;
+                    let mut scratch = Vec::with_capacity(CHUNK + 4096);
+                    let mut next = 0;
+                    while next < batch.len() {
+                        next = batch.encode_from(&mut scratch, next, CHUNK);
+                        conn.write_buffer_mut().extend_from_slice(&scratch);
+                        scratch.clear();
+                        if conn.write_buffer().len() >= CHUNK {
+                            conn.flush().await?;
+                        }
                     }
                 }
             }

@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod attrs;
+pub mod ber;
 pub(crate) mod conn;
 pub mod dir;
 pub mod handler;

@@ -1291,3 +1291,56 @@ async fn client_probe_searches() {
     .await;
     assert_eq!(e.len(), 5);
 }
+
+/// The bytes `encode_entry` writes are exactly `ldap3_proto`'s encoding of `entry_message`, for
+/// every kind of attribute selection a client can send.
+#[test]
+fn directly_encoded_entries_equal_the_ldap3_proto_encoding() {
+    use super::attrs::Selection;
+    use super::ops::search::{encode_entry, entry_message};
+    use bytes::BytesMut;
+    use tokio_util::codec::Encoder;
+    let snap = fixture_snapshot();
+    let lists: &[&[&str]] = &[
+        &[],
+        &["*"],
+        &["+"],
+        &["*", "+"],
+        &["1.1"],
+        &[
+            "uid",
+            "CN",
+            "cn;lang-en",
+            "memberOf",
+            "entryDN",
+            "hasSubordinates",
+        ],
+        &["userCertificate;binary", "mail", "mail"],
+        &["@posixAccount"],
+        &[
+            "dn",
+            "modifyTimestamp",
+            "createTimestamp",
+            "structuralObjectClass",
+        ],
+    ];
+    for (id, _) in snap.entries().iter().enumerate() {
+        for list in lists {
+            let sel = Selection::parse(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+            for typesonly in [false, true] {
+                for msgid in [1, 200, 70_000] {
+                    let mut ours = Vec::new();
+                    encode_entry(&mut ours, msgid, &snap, id as u32, &sel, typesonly);
+                    let mut theirs = BytesMut::new();
+                    ldap3_proto::LdapCodec::default()
+                        .encode(
+                            entry_message(msgid, &snap, id as u32, &sel, typesonly),
+                            &mut theirs,
+                        )
+                        .expect("encodes");
+                    assert_eq!(ours, theirs.to_vec(), "entry {id}, {list:?}, {typesonly}");
+                }
+            }
+        }
+    }
+}

@@ -67,6 +67,29 @@ impl EntryBatch {
         self.range.is_empty()
     }
 
+    /// Append encoded entries to `out`, starting at the batch's `start`-th entry, until `out`
+    /// holds at least `chunk` bytes or the batch ends. Returns where to continue (`len()` when
+    /// done), so a large result is written while it is encoded.
+    pub fn encode_from(&self, out: &mut Vec<u8>, start: usize, chunk: usize) -> usize {
+        let ids = self.set.ids.get(self.range.clone()).unwrap_or(&[]);
+        let mut i = start;
+        while let Some(id) = ids.get(i) {
+            encode_entry(
+                out,
+                self.msgid,
+                &self.set.snapshot,
+                *id,
+                &self.set.selection,
+                self.set.typesonly,
+            );
+            i += 1;
+            if out.len() >= chunk {
+                break;
+            }
+        }
+        i
+    }
+
     pub fn messages(&self) -> impl Iterator<Item = LdapMsg> + '_ {
         let ids = self.set.ids.get(self.range.clone()).unwrap_or(&[]);
         ids.iter().map(move |id| {
@@ -90,6 +113,89 @@ fn attribute(name: String, values: Vec<String>, typesonly: bool) -> LdapPartialA
             values.into_iter().map(String::into_bytes).collect()
         },
     }
+}
+
+/// Append one directory entry as SearchResultEntry bytes: the same message as
+/// `entry_message` (tests hold them equal), written without building an `LdapMsg`.
+pub fn encode_entry(
+    out: &mut Vec<u8>,
+    msgid: i32,
+    snapshot: &Snapshot,
+    id: EntryId,
+    sel: &Selection,
+    typesonly: bool,
+) {
+    use crate::ldap::ber::{self, Values};
+    let e = snapshot.entry(id);
+    let none = Values::Str(&[]);
+    fn vals(v: Values<'_>, typesonly: bool) -> Values<'_> {
+        if typesonly { Values::Str(&[]) } else { v }
+    }
+    // Descriptions that differ from the canonical name (options, several spellings) and
+    // operational values are computed first, then borrowed by the attribute list.
+    let renamed: Vec<(usize, Vec<String>)> = if sel.named.is_empty() {
+        Vec::new()
+    } else {
+        e.attrs
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (i, sel.names_for(a.name, false)))
+            .collect()
+    };
+    let operational: Vec<(Vec<String>, Vec<String>)> = OPERATIONAL
+        .iter()
+        .filter(|op| sel.operational_wanted(op))
+        .filter_map(|op| {
+            let values = if *op == "hasSubordinates" {
+                Some(vec![
+                    if snapshot.has_children(id) {
+                        "TRUE"
+                    } else {
+                        "FALSE"
+                    }
+                    .to_owned(),
+                ])
+            } else {
+                dir::operational_value(e, op)
+            }?;
+            Some((sel.names_for(op, true), values))
+        })
+        .collect();
+    let mut attrs: Vec<ber::Attr<'_>> = Vec::with_capacity(e.attrs.len() + operational.len());
+    if sel.named.is_empty() {
+        if sel.all_user {
+            for a in &e.attrs {
+                attrs.push(ber::Attr {
+                    name: a.name,
+                    values: vals(Values::Boxed(&a.values), typesonly),
+                });
+            }
+        }
+    } else {
+        for (i, names) in &renamed {
+            if let Some(a) = e.attrs.get(*i) {
+                for n in names {
+                    attrs.push(ber::Attr {
+                        name: n,
+                        values: vals(Values::Boxed(&a.values), typesonly),
+                    });
+                }
+            }
+        }
+    }
+    for (names, values) in &operational {
+        for n in names {
+            attrs.push(ber::Attr {
+                name: n,
+                values: if typesonly {
+                    none
+                } else {
+                    Values::Owned(values)
+                },
+            });
+        }
+    }
+    ber::search_result_entry(out, msgid, &e.dn, &attrs);
 }
 
 /// Encode one directory entry as a SearchResultEntry.
