@@ -114,6 +114,37 @@ impl Selection {
         out
     }
 
+    /// `names_for` without allocating for the usual descriptions: calls `f` with each name
+    /// under which the attribute `name` is returned, in the same order. This runs per
+    /// attribute per result entry.
+    pub fn each_name(
+        &self,
+        name: &'static str,
+        operational: bool,
+        mut f: impl FnMut(std::borrow::Cow<'static, str>),
+    ) {
+        use std::borrow::Cow;
+        let matches = |r: &Requested| match r.info {
+            Some(info) => info.name.len() == name.len() && info.name.eq_ignore_ascii_case(name),
+            None => r.base.len() == name.len() && r.base.eq_ignore_ascii_case(name),
+        };
+        let all = if operational {
+            self.all_operational
+        } else {
+            self.all_user
+        };
+        let named_plain = self.named.iter().any(|r| r.options.is_none() && matches(r));
+        if all && !named_plain {
+            f(Cow::Borrowed(name));
+        }
+        for r in self.named.iter().filter(|r| matches(r)) {
+            match &r.options {
+                None => f(Cow::Borrowed(name)),
+                Some(o) => f(Cow::Owned(format!("{name};{o}"))),
+            }
+        }
+    }
+
     /// Whether an operational attribute is to be computed for each entry.
     pub fn operational_wanted(&self, name: &str) -> bool {
         self.all_operational || self.named.iter().any(|r| r.is(name))
@@ -181,5 +212,32 @@ mod tests {
         assert_eq!(s.names_for("objectClass", false), vec!["objectClass"]);
         assert!(s.names_for("mail", false).is_empty());
         assert!(sel(&["@noSuchClass"]).named.is_empty());
+    }
+
+    #[test]
+    fn each_name_agrees_with_names_for() {
+        let lists: &[&[&str]] = &[
+            &[],
+            &["*"],
+            &["+", "cn"],
+            &["*", "CN", "cn;lang-en", "commonName"],
+            &["userCertificate;binary", "userCertificate", "mail"],
+            &["entryDN", "modifyTimestamp", "nosuchattr"],
+        ];
+        for list in lists {
+            let s = sel(list);
+            for (name, op) in [
+                ("cn", false),
+                ("mail", false),
+                ("userCertificate", false),
+                ("uid", false),
+                ("entryDN", true),
+                ("modifyTimestamp", true),
+            ] {
+                let mut got = Vec::new();
+                s.each_name(name, op, |n| got.push(n.into_owned()));
+                assert_eq!(got, s.names_for(name, op), "{list:?} {name}");
+            }
+        }
     }
 }

@@ -6,7 +6,7 @@
 
 /// An attribute to encode: its description and values.
 pub struct Attr<'a> {
-    pub name: &'a str,
+    pub name: std::borrow::Cow<'a, str>,
     pub values: Values<'a>,
 }
 
@@ -170,15 +170,15 @@ mod tests {
                 r#"cn=R&D\, Europe \+ \"Special\",ou=groups,dc=contoso,dc=com"#,
                 vec![
                     Attr {
-                        name: "cn",
+                        name: "cn".into(),
                         values: Values::Str(&["R&D, Europe + \"Special\""]),
                     },
                     Attr {
-                        name: "memberUid",
+                        name: "memberUid".into(),
                         values: Values::Str(&[]),
                     },
                     Attr {
-                        name: "description",
+                        name: "description".into(),
                         values: Values::Str(&["Ünïcødé", ""]),
                     },
                 ],
@@ -187,15 +187,15 @@ mod tests {
                 "uid=a,ou=people,dc=x",
                 vec![
                     Attr {
-                        name: "description",
+                        name: "description".into(),
                         values: Values::Str(&long),
                     },
                     Attr {
-                        name: "member",
+                        name: "member".into(),
                         values: Values::Str(&many),
                     },
                     Attr {
-                        name: "jpegPhoto",
+                        name: "jpegPhoto".into(),
                         values: Values::Str(&huge),
                     },
                 ],

@@ -127,22 +127,10 @@ pub fn encode_entry(
 ) {
     use crate::ldap::ber::{self, Values};
     let e = snapshot.entry(id);
-    let none = Values::Str(&[]);
     fn vals(v: Values<'_>, typesonly: bool) -> Values<'_> {
         if typesonly { Values::Str(&[]) } else { v }
     }
-    // Descriptions that differ from the canonical name (options, several spellings) and
-    // operational values are computed first, then borrowed by the attribute list.
-    let renamed: Vec<(usize, Vec<String>)> = if sel.named.is_empty() {
-        Vec::new()
-    } else {
-        e.attrs
-            .iter()
-            .enumerate()
-            .map(|(i, a)| (i, sel.names_for(a.name, false)))
-            .collect()
-    };
-    let operational: Vec<(Vec<String>, Vec<String>)> = OPERATIONAL
+    let operational: Vec<(&'static str, Vec<String>)> = OPERATIONAL
         .iter()
         .filter(|op| sel.operational_wanted(op))
         .filter_map(|op| {
@@ -158,7 +146,7 @@ pub fn encode_entry(
             } else {
                 dir::operational_value(e, op)
             }?;
-            Some((sel.names_for(op, true), values))
+            Some((*op, values))
         })
         .collect();
     let mut attrs: Vec<ber::Attr<'_>> = Vec::with_capacity(e.attrs.len() + operational.len());
@@ -166,34 +154,28 @@ pub fn encode_entry(
         if sel.all_user {
             for a in &e.attrs {
                 attrs.push(ber::Attr {
-                    name: a.name,
+                    name: a.name.into(),
                     values: vals(Values::Boxed(&a.values), typesonly),
                 });
             }
         }
     } else {
-        for (i, names) in &renamed {
-            if let Some(a) = e.attrs.get(*i) {
-                for n in names {
-                    attrs.push(ber::Attr {
-                        name: n,
-                        values: vals(Values::Boxed(&a.values), typesonly),
-                    });
-                }
-            }
-        }
-    }
-    for (names, values) in &operational {
-        for n in names {
-            attrs.push(ber::Attr {
-                name: n,
-                values: if typesonly {
-                    none
-                } else {
-                    Values::Owned(values)
-                },
+        for a in &e.attrs {
+            sel.each_name(a.name, false, |name| {
+                attrs.push(ber::Attr {
+                    name,
+                    values: vals(Values::Boxed(&a.values), typesonly),
+                })
             });
         }
+    }
+    for (op, values) in &operational {
+        sel.each_name(op, true, |name| {
+            attrs.push(ber::Attr {
+                name,
+                values: vals(Values::Owned(values), typesonly),
+            })
+        });
     }
     ber::search_result_entry(out, msgid, &e.dn, &attrs);
 }
