@@ -11,6 +11,7 @@ use super::schema;
 use ldap3_proto::proto::{LdapFilter, LdapSearchScope};
 use rustc_hash::FxHashMap as HashMap;
 use std::borrow::Cow;
+use std::sync::OnceLock;
 // FxHash instead of SipHash: keys come from the tenant's own directory data (not from LDAP
 // clients, whose values are only looked up), and hashing ~3M index values per build with
 // SipHash was a visible share of a sync round.
@@ -58,18 +59,23 @@ pub struct Snapshot {
     subtree_end: Vec<u32>,
     parent: Vec<u32>,
     by_ndn: HashMap<Box<str>, EntryId>,
-    /// canonical attribute name → normalised value → sorted entry ids.
-    index: HashMap<&'static str, HashMap<Box<str>, Vec<EntryId>>>,
+    /// canonical attribute name → normalised value → sorted entry ids. Each attribute's index
+    /// is built on first use or by `warm` (see `new_lazy`).
+    index: HashMap<&'static str, OnceLock<AttrIndex>>,
     /// group entry id → every entry that is a member directly or through nested groups (sorted).
-    closure: HashMap<EntryId, Vec<EntryId>>,
+    closure: OnceLock<HashMap<EntryId, Vec<EntryId>>>,
 }
+
+type AttrIndex = HashMap<Box<str>, Vec<EntryId>>;
 
 impl Snapshot {
     pub fn empty() -> Snapshot {
         Snapshot::new(0, Vec::new())
     }
 
-    pub fn new(generation: u64, builds: Vec<TenantBuild>) -> Snapshot {
+    /// A snapshot whose indexes are built on first use (or by `warm`): what a start from the
+    /// stored directory serves, so the first answer does not wait for all of them.
+    pub fn new_lazy(generation: u64, builds: Vec<TenantBuild>) -> Snapshot {
         let mut tenants = Vec::new();
         let mut entries = Vec::new();
         for b in builds {
@@ -96,16 +102,48 @@ impl Snapshot {
                 subtree_end[p as usize] = subtree_end[p as usize].max(subtree_end[i]);
             }
         }
-        let mut index: HashMap<&'static str, HashMap<Box<str>, Vec<EntryId>>> =
-            INDEXED.iter().map(|a| (*a, HashMap::default())).collect();
-        for (i, e) in entries.iter().enumerate() {
-            for a in &e.attrs {
-                let Some(slot) = index.get_mut(a.name) else {
-                    continue;
-                };
-                let Some(at) = schema::attribute(a.name) else {
-                    continue;
-                };
+        Snapshot {
+            tenants,
+            generation,
+            entries,
+            subtree_end,
+            parent,
+            by_ndn,
+            index: INDEXED.iter().map(|a| (*a, OnceLock::new())).collect(),
+            closure: OnceLock::new(),
+        }
+    }
+
+    /// A snapshot with every index built: what a sync round swaps in, so no client request
+    /// ever waits for an index.
+    pub fn new(generation: u64, builds: Vec<TenantBuild>) -> Snapshot {
+        let snap = Snapshot::new_lazy(generation, builds);
+        snap.warm();
+        snap
+    }
+
+    /// Build every index and the nested-group closure that is not built yet. After a start
+    /// from the stored directory this runs on a background thread while the listeners already
+    /// answer; a request that needs an index first builds (or waits for) just that one.
+    pub fn warm(&self) {
+        for a in INDEXED {
+            let _ = self.attr_index(a);
+        }
+        let _ = self.closure();
+    }
+
+    fn attr_index(&self, canon: &str) -> Option<&AttrIndex> {
+        let cell = self.index.get(canon)?;
+        Some(cell.get_or_init(|| self.build_index(canon)))
+    }
+
+    fn build_index(&self, canon: &str) -> AttrIndex {
+        let mut slot = AttrIndex::default();
+        let Some(at) = schema::attribute(canon) else {
+            return slot;
+        };
+        for (i, e) in self.entries.iter().enumerate() {
+            for a in e.attrs.iter().filter(|a| a.name == at.name) {
                 for v in &a.values {
                     if let Some(key) = schema::normalize_value_cow(at, v) {
                         // Most values repeat (objectClass, gidNumber, member): find before
@@ -121,18 +159,11 @@ impl Snapshot {
                 }
             }
         }
-        let mut snap = Snapshot {
-            tenants,
-            generation,
-            entries,
-            subtree_end,
-            parent,
-            by_ndn,
-            index,
-            closure: HashMap::default(),
-        };
-        snap.closure = snap.member_closure();
-        snap
+        slot
+    }
+
+    fn closure(&self) -> &HashMap<EntryId, Vec<EntryId>> {
+        self.closure.get_or_init(|| self.member_closure())
     }
 
     fn member_closure(&self) -> HashMap<EntryId, Vec<EntryId>> {
@@ -174,8 +205,7 @@ impl Snapshot {
     pub fn find_eq(&self, attr: &str, value: &str) -> &[EntryId] {
         match filter::equality_key(attr, value) {
             Some((canon, key)) => self
-                .index
-                .get(canon)
+                .attr_index(canon)
                 .and_then(|m| m.get(key.as_str()))
                 .map(Vec::as_slice)
                 .unwrap_or(&[]),
@@ -307,12 +337,12 @@ impl Snapshot {
                 if attr.eq_ignore_ascii_case("memberOf") {
                     // Members of the group, transitively.
                     Plan::Ids(Cow::Borrowed(
-                        self.closure.get(&tid).map(Vec::as_slice).unwrap_or(&[]),
+                        self.closure().get(&tid).map(Vec::as_slice).unwrap_or(&[]),
                     ))
                 } else if attr.eq_ignore_ascii_case("member") {
                     // Groups that contain the target, transitively.
                     let mut gs: Vec<EntryId> = self
-                        .closure
+                        .closure()
                         .iter()
                         .filter(|(_, ms)| ms.binary_search(&tid).is_ok())
                         .map(|(g, _)| *g)
@@ -367,7 +397,7 @@ impl Snapshot {
             };
         }
         match filter::equality_key(attr, value) {
-            Some((canon, key)) => match self.index.get(canon) {
+            Some((canon, key)) => match self.attr_index(canon) {
                 Some(m) => Plan::Ids(Cow::Borrowed(
                     m.get(key.as_str()).map(Vec::as_slice).unwrap_or(&[]),
                 )),
@@ -390,7 +420,7 @@ impl Membership for Snapshot {
         let (Some(g), Some(e)) = (self.lookup(group_ndn), self.lookup(&entry.ndn)) else {
             return false;
         };
-        self.closure
+        self.closure()
             .get(&g)
             .is_some_and(|ms| ms.binary_search(&e).is_ok())
     }
@@ -403,7 +433,7 @@ impl Membership for Snapshot {
         let (Some(g), Some(m)) = (self.lookup(&group.ndn), self.lookup(member_ndn)) else {
             return false;
         };
-        self.closure
+        self.closure()
             .get(&g)
             .is_some_and(|ms| ms.binary_search(&m).is_ok())
     }

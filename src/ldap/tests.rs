@@ -76,6 +76,10 @@ fn build(name: &str, entries: Vec<Entry>) -> TenantBuild {
 
 /// Two tenants; contoso has five people (one with a comma in its name) and a group.
 pub(crate) fn fixture_snapshot() -> Snapshot {
+    Snapshot::new(1, fixture_builds())
+}
+
+fn fixture_builds() -> Vec<TenantBuild> {
     let mut contoso = vec![root("contoso", 0), container("contoso", "people", 0)];
     let people = [
         ("alice", "Alice Liddell", "100001"),
@@ -151,10 +155,7 @@ pub(crate) fn fixture_snapshot() -> Snapshot {
         container("fabrikam", "groups", 1),
         container("fabrikam", "services", 1),
     ];
-    Snapshot::new(
-        1,
-        vec![build("contoso", contoso), build("fabrikam", fabrikam)],
-    )
+    vec![build("contoso", contoso), build("fabrikam", fabrikam)]
 }
 
 fn services() -> Arc<ServiceAccounts> {
@@ -1342,5 +1343,49 @@ fn directly_encoded_entries_equal_the_ldap3_proto_encoding() {
                 }
             }
         }
+    }
+}
+
+/// A snapshot whose indexes are built on first use answers exactly like one built eagerly,
+/// whichever index a query happens to touch first.
+#[test]
+fn lazily_indexed_snapshots_answer_like_eager_ones() {
+    let eager = fixture_snapshot();
+    let filters = [
+        "(uid=alice)",
+        "(&(objectClass=posixAccount)(mail=BOB@contoso.com))",
+        r"(member=uid\3dalice,ou\3dpeople,dc\3dcontoso,dc\3dcom)",
+        r"(|(uidNumber=100003)(cn=Smith,\20John))",
+        "(objectClass=*)",
+    ];
+    let in_chain = LdapFilter::Extensible(LdapMatchingRuleAssertion {
+        matching_rule: Some("1.2.840.113556.1.4.1941".into()),
+        type_: Some("memberOf".into()),
+        match_value: "cn=engineering,ou=groups,dc=contoso,dc=com".into(),
+        dn_attributes: false,
+    });
+    let mut parsed: Vec<(String, LdapFilter)> = filters
+        .iter()
+        .map(|f| {
+            (
+                f.to_string(),
+                parse_ldap_filter_str(f).expect("filter parses"),
+            )
+        })
+        .collect();
+    parsed.insert(2, ("in-chain".into(), in_chain));
+    for order in [parsed.clone(), parsed.iter().rev().cloned().collect()] {
+        let lazy = Snapshot::new_lazy(1, fixture_builds());
+        for (f, filter) in &order {
+            for base in ["dc=contoso,dc=com", "dc=fabrikam,dc=com"] {
+                assert_eq!(
+                    lazy.search(base, LdapSearchScope::Subtree, &filter),
+                    eager.search(base, LdapSearchScope::Subtree, &filter),
+                    "{f} under {base}"
+                );
+            }
+        }
+        lazy.warm();
+        assert_eq!(lazy.find_eq("uid", "carol"), eager.find_eq("uid", "carol"));
     }
 }

@@ -194,9 +194,16 @@ impl SyncEngine {
             });
         if let Some(builds) = stored {
             let generation = engine.generation.fetch_add(1, Ordering::Relaxed);
-            engine
-                .snapshot
-                .store(Arc::new(Snapshot::new(generation, builds)));
+            // Indexes are built on a background thread while the listeners already answer;
+            // a request that needs one first builds (or waits for) just that one.
+            let snap = Arc::new(Snapshot::new_lazy(generation, builds));
+            engine.snapshot.store(Arc::clone(&snap));
+            let warm = std::thread::Builder::new()
+                .name("index-warm".into())
+                .spawn(move || snap.warm());
+            if let Err(e) = warm {
+                tracing::warn!("indexes will be built on first use: {e}");
+            }
             engine.from_store = true;
             return Ok(engine);
         }
