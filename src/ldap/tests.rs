@@ -1379,8 +1379,8 @@ fn lazily_indexed_snapshots_answer_like_eager_ones() {
         for (f, filter) in &order {
             for base in ["dc=contoso,dc=com", "dc=fabrikam,dc=com"] {
                 assert_eq!(
-                    lazy.search(base, LdapSearchScope::Subtree, &filter),
-                    eager.search(base, LdapSearchScope::Subtree, &filter),
+                    lazy.search(base, LdapSearchScope::Subtree, filter),
+                    eager.search(base, LdapSearchScope::Subtree, filter),
                     "{f} under {base}"
                 );
             }
