@@ -38,6 +38,9 @@ const HISTORY: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("histo
 
 const SCHEMA_VERSION: &[u8] = b"1";
 
+/// redb's page cache (see `Store::open`).
+const CACHE_BYTES: usize = 32 * 1024 * 1024;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot create data directory {path}: {source}")]
@@ -139,10 +142,17 @@ impl Store {
             source,
         })?;
         let path = data_dir.join("o365-ldap.redb");
-        let db = Database::create(&path).map_err(|e| StoreError::Open {
-            path: path.clone(),
-            source: Box::new(e),
-        })?;
+        // redb's page cache defaults to 1 GiB, and everything here is read in bulk once (the
+        // served directory at start, the mirror per round) and then held in our own
+        // structures: a large cache only doubles resident memory. The kernel's page cache
+        // still serves repeated reads.
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(&path)
+            .map_err(|e| StoreError::Open {
+                path: path.clone(),
+                source: Box::new(e),
+            })?;
         let store = Store { db, path };
         store.init()?;
         Ok(store)

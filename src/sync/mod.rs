@@ -187,6 +187,7 @@ impl SyncEngine {
             fingerprint,
             from_store: false,
         };
+        let started = std::time::Instant::now();
         let stored = persist::load_builds(&engine.store, &engine.config, &engine.fingerprint)
             .unwrap_or_else(|e| {
                 tracing::warn!("the stored directory cannot be read, deriving it again: {e}");
@@ -196,7 +197,14 @@ impl SyncEngine {
             let generation = engine.generation.fetch_add(1, Ordering::Relaxed);
             // Indexes are built on a background thread while the listeners already answer;
             // a request that needs one first builds (or waits for) just that one.
+            let read_ms = started.elapsed().as_millis() as u64;
             let snap = Arc::new(Snapshot::new_lazy(generation, builds));
+            tracing::info!(
+                entries = snap.len(),
+                read_ms,
+                total_ms = started.elapsed().as_millis() as u64,
+                "serving the stored directory"
+            );
             engine.snapshot.store(Arc::clone(&snap));
             let warm = std::thread::Builder::new()
                 .name("index-warm".into())
