@@ -223,18 +223,7 @@ impl SyncEngine {
         } = engine.derive(&states, None);
         // A config change can admit objects that have no numbers yet: persist what the build
         // allocated so the numbers are the same after the next restart.
-        for (name, alloc) in allocs {
-            if let Some(st) = states.get_mut(&name) {
-                engine
-                    .store
-                    .commit_alloc(&name, &st.alloc, &alloc)
-                    .map_err(|source| SyncError::Store {
-                        tenant: name.clone(),
-                        source,
-                    })?;
-                st.alloc = alloc;
-            }
-        }
+        engine.commit_allocs(&mut states, allocs)?;
         for (i, t) in engine.config.tenant.iter().enumerate() {
             if let Some(info) = persist::info(&snap, &t.name) {
                 let w = persist::everything(&snap, i as u16, &engine.fingerprint, info);
@@ -256,6 +245,27 @@ impl SyncEngine {
     /// from the stored mirror because the configuration changed (false).
     pub fn started_from_stored_directory(&self) -> bool {
         self.from_store
+    }
+
+    /// Persist allocations a derivation outside a round extended (numbers handed to objects a
+    /// changed configuration admits), then adopt them, so they are the same after a restart.
+    fn commit_allocs(
+        &self,
+        states: &mut HashMap<String, TenantState>,
+        allocs: HashMap<String, Allocations>,
+    ) -> Result<(), SyncError> {
+        for (name, alloc) in allocs {
+            if let Some(st) = states.get_mut(&name) {
+                self.store
+                    .commit_alloc(&name, &st.alloc, &alloc)
+                    .map_err(|source| SyncError::Store {
+                        tenant: name.clone(),
+                        source,
+                    })?;
+                st.alloc = alloc;
+            }
+        }
+        Ok(())
     }
 
     fn read_states(
@@ -339,38 +349,30 @@ impl SyncEngine {
         let mut reports = HashMap::new();
         let empty = TenantState::default();
         for (i, t) in self.config.tenant.iter().enumerate() {
-            let services = self
+            let services: Vec<_> = self
                 .config
                 .service_account
                 .iter()
                 .filter(|s| s.tenants.is_empty() || s.tenants.contains(&t.name))
                 .collect();
             let admin_ssh_keys = self.admin_ssh_keys(&t.name);
+            let input = |mirror| TenantInput {
+                index: i as u16,
+                cfg: t,
+                mirror,
+                services: services.clone(),
+                now: &now,
+                admin_ssh_keys: &admin_ssh_keys,
+            };
             let (built, changed_alloc) = match replace.as_mut() {
                 Some((name, st)) if *name == t.name => {
                     let st: &mut TenantState = st;
-                    let input = TenantInput {
-                        index: i as u16,
-                        cfg: t,
-                        mirror: &st.mirror,
-                        services,
-                        now: &now,
-                        admin_ssh_keys: &admin_ssh_keys,
-                    };
-                    (build_tenant(&input, &mut st.alloc), None)
+                    (build_tenant(&input(&st.mirror), &mut st.alloc), None)
                 }
                 _ => {
                     let st = states.get(&t.name).unwrap_or(&empty);
                     let mut alloc = st.alloc.clone();
-                    let input = TenantInput {
-                        index: i as u16,
-                        cfg: t,
-                        mirror: &st.mirror,
-                        services,
-                        now: &now,
-                        admin_ssh_keys: &admin_ssh_keys,
-                    };
-                    let built = build_tenant(&input, &mut alloc);
+                    let built = build_tenant(&input(&st.mirror), &mut alloc);
                     let changed = (alloc != st.alloc).then_some(alloc);
                     (built, changed)
                 }

@@ -25,17 +25,7 @@ impl SyncEngine {
         } = self.derive(&states, None);
         // Derivation may hand out numbers (nothing changed in Graph, but a config reload could
         // admit someone): persist them like a round does, before they are served.
-        for (name, alloc) in allocs {
-            if let Some(st) = states.get_mut(&name) {
-                self.store
-                    .commit_alloc(&name, &st.alloc, &alloc)
-                    .map_err(|source| SyncError::Store {
-                        tenant: name.clone(),
-                        source,
-                    })?;
-                st.alloc = alloc;
-            }
-        }
+        self.commit_allocs(&mut states, allocs)?;
         // The stored directory follows the served one, so a restart serves these entries.
         let before = self.snapshot.load();
         for (i, t) in self.config.tenant.iter().enumerate() {

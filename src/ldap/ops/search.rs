@@ -115,6 +115,21 @@ fn attribute(name: String, values: Vec<String>, typesonly: bool) -> LdapPartialA
     }
 }
 
+/// The values of operational attribute `op` of entry `id`; `hasSubordinates` asks the
+/// snapshot, which knows the entry's children.
+fn operational_values(snapshot: &Snapshot, id: EntryId, op: &str) -> Option<Vec<String>> {
+    if op == "hasSubordinates" {
+        let has = if snapshot.has_children(id) {
+            "TRUE"
+        } else {
+            "FALSE"
+        };
+        Some(vec![has.to_owned()])
+    } else {
+        dir::operational_value(snapshot.entry(id), op)
+    }
+}
+
 /// Append one directory entry as SearchResultEntry bytes: the same message as
 /// `entry_message` (tests hold them equal), written without building an `LdapMsg`.
 pub fn encode_entry(
@@ -133,21 +148,7 @@ pub fn encode_entry(
     let operational: Vec<(&'static str, Vec<String>)> = OPERATIONAL
         .iter()
         .filter(|op| sel.operational_wanted(op))
-        .filter_map(|op| {
-            let values = if *op == "hasSubordinates" {
-                Some(vec![
-                    if snapshot.has_children(id) {
-                        "TRUE"
-                    } else {
-                        "FALSE"
-                    }
-                    .to_owned(),
-                ])
-            } else {
-                dir::operational_value(e, op)
-            }?;
-            Some((*op, values))
-        })
+        .filter_map(|op| Some((*op, operational_values(snapshot, id, op)?)))
         .collect();
     let mut attrs: Vec<ber::Attr<'_>> = Vec::with_capacity(e.attrs.len() + operational.len());
     if sel.named.is_empty() {
@@ -213,19 +214,7 @@ pub fn entry_message(
         if !sel.operational_wanted(op) {
             continue;
         }
-        let values = if *op == "hasSubordinates" {
-            Some(vec![
-                if snapshot.has_children(id) {
-                    "TRUE"
-                } else {
-                    "FALSE"
-                }
-                .to_owned(),
-            ])
-        } else {
-            dir::operational_value(e, op)
-        };
-        if let Some(values) = values {
+        if let Some(values) = operational_values(snapshot, id, op) {
             for n in sel.names_for(op, true) {
                 attributes.push(attribute(n, values.clone(), typesonly));
             }
