@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::clients::{connect, ldif_values, tool};
+use common::clients::{connect, ldapcompare, ldapsearch, ldif_values, tool};
 use common::harness::{BASE, Env, Running, SERVICE, SERVICE_PASSWORD, fixture_json};
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
 use ldap3::{Mod, Scope, SearchEntry};
@@ -20,24 +20,8 @@ impl Running {
     }
     /// `ldapsearch` as the service account over LDAPS, LDIF without wrapping.
     async fn search(&self, base: &str, filter: &str, attrs: &[&str]) -> common::clients::Run {
-        let url = self.ldaps();
-        let mut args = vec![
-            "-x",
-            "-LLL",
-            "-o",
-            "ldif-wrap=no",
-            "-H",
-            &url,
-            "-D",
-            SERVICE,
-            "-w",
-            SERVICE_PASSWORD,
-            "-b",
-            base,
-            filter,
-        ];
-        args.extend_from_slice(attrs);
-        tool(&self.ca(), "ldapsearch", &args).await
+        let bind = (SERVICE, SERVICE_PASSWORD);
+        ldapsearch(&self.ca(), &self.ldaps(), bind, base, &[], filter, attrs).await
     }
 }
 
@@ -235,25 +219,14 @@ async fn paged_search_returns_every_user_exactly_once() {
     // ldapsearch's paged results control, page size 5.
     let url = r.ldaps();
     let people = format!("ou=people,{BASE}");
-    let out = tool(
+    let out = ldapsearch(
         &r.ca(),
-        "ldapsearch",
-        &[
-            "-x",
-            "-LLL",
-            "-H",
-            &url,
-            "-D",
-            SERVICE,
-            "-w",
-            SERVICE_PASSWORD,
-            "-b",
-            &people,
-            "-E",
-            "pr=5/noprompt",
-            "(objectClass=posixAccount)",
-            "uid",
-        ],
+        &url,
+        (SERVICE, SERVICE_PASSWORD),
+        &people,
+        &["-E", "pr=5/noprompt"],
+        "(objectClass=posixAccount)",
+        &["uid"],
     )
     .await;
     assert_eq!(out.code, 0, "{out:?}");
@@ -308,28 +281,14 @@ async fn awkward_names_duplicates_compare_and_writes() {
     let dns = ldif_values(&rd.stdout, "dn");
     assert_eq!(dns.len(), 1, "{}", rd.stdout);
     let url = r.ldaps();
-    let base = tool(
+    let base = ldapsearch(
         &r.ca(),
-        "ldapsearch",
-        &[
-            "-x",
-            "-LLL",
-            "-o",
-            "ldif-wrap=no",
-            "-H",
-            &url,
-            "-D",
-            SERVICE,
-            "-w",
-            SERVICE_PASSWORD,
-            "-s",
-            "base",
-            "-b",
-            &dns[0],
-            "(objectClass=*)",
-            "cn",
-            "memberUid",
-        ],
+        &url,
+        (SERVICE, SERVICE_PASSWORD),
+        &dns[0],
+        &["-s", "base"],
+        "(objectClass=*)",
+        &["cn", "memberUid"],
     )
     .await;
     assert_eq!(base.code, 0, "{base:?}");
@@ -353,39 +312,16 @@ async fn awkward_names_duplicates_compare_and_writes() {
     // Compare on member.
     let vpn = format!("cn=VPN Users,{groups}");
     let member = format!("member:uid=alice,ou=people,{BASE}");
-    let cmp = tool(
-        &r.ca(),
-        "ldapcompare",
-        &[
-            "-x",
-            "-H",
-            &url,
-            "-D",
-            SERVICE,
-            "-w",
-            SERVICE_PASSWORD,
-            &vpn,
-            &member,
-        ],
-    )
-    .await;
+    let cmp = ldapcompare(&r.ca(), &url, (SERVICE, SERVICE_PASSWORD), &vpn, &member).await;
     assert_eq!(cmp.code, 6, "compareTrue: {cmp:?}");
     assert_eq!(cmp.stdout.trim(), "TRUE");
     let not_member = format!("member:uid=dan.brown,ou=people,{BASE}");
-    let cmp = tool(
+    let cmp = ldapcompare(
         &r.ca(),
-        "ldapcompare",
-        &[
-            "-x",
-            "-H",
-            &url,
-            "-D",
-            SERVICE,
-            "-w",
-            SERVICE_PASSWORD,
-            &vpn,
-            &not_member,
-        ],
+        &url,
+        (SERVICE, SERVICE_PASSWORD),
+        &vpn,
+        &not_member,
     )
     .await;
     assert_eq!(cmp.code, 5, "compareFalse: {cmp:?}");
@@ -463,25 +399,14 @@ async fn garbage_never_stops_the_server_and_a_restart_without_graph_serves_the_s
         .await
         .expect("restarts without Graph");
     let url = format!("ldaps://localhost:{}", server.ldaps_addr().unwrap().port());
-    let after = tool(
+    let after = ldapsearch(
         &env.certs.ca_cert,
-        "ldapsearch",
-        &[
-            "-x",
-            "-LLL",
-            "-o",
-            "ldif-wrap=no",
-            "-H",
-            &url,
-            "-D",
-            SERVICE,
-            "-w",
-            SERVICE_PASSWORD,
-            "-b",
-            BASE,
-            "(objectClass=*)",
-            "*",
-        ],
+        &url,
+        (SERVICE, SERVICE_PASSWORD),
+        BASE,
+        &[],
+        "(objectClass=*)",
+        &["*"],
     )
     .await;
     assert_eq!(after.code, 0, "{after:?}");

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::clients::{connect, ldif_values, tool};
+use common::clients::{connect, ldapsearch, ldif_values};
 use common::harness::{BASE, Env, Running, SERVICE, SERVICE_PASSWORD};
 use ldap3::{Ldap, Scope, SearchEntry};
 use std::collections::BTreeSet;
@@ -379,27 +379,15 @@ async fn active_directory_style_filters_find_the_right_entries() {
 
     // pfSense's container browser, through ldapsearch.
     let url = r.ldaps();
-    let out = tool(
+    let bind = (SERVICE, SERVICE_PASSWORD);
+    let out = ldapsearch(
         &r.ca(),
-        "ldapsearch",
-        &[
-            "-x",
-            "-LLL",
-            "-o",
-            "ldif-wrap=no",
-            "-H",
-            &url,
-            "-D",
-            SERVICE,
-            "-w",
-            SERVICE_PASSWORD,
-            "-b",
-            BASE,
-            "-s",
-            "one",
-            "(|(ou=*)(cn=Users))",
-            "ou",
-        ],
+        &url,
+        bind,
+        BASE,
+        &["-s", "one"],
+        "(|(ou=*)(cn=Users))",
+        &["ou"],
     )
     .await;
     assert_eq!(out.code, 0, "{out:?}");
@@ -412,25 +400,14 @@ async fn active_directory_style_filters_find_the_right_entries() {
             "services".to_string()
         ])
     );
-    let out = tool(
+    let out = ldapsearch(
         &r.ca(),
-        "ldapsearch",
-        &[
-            "-x",
-            "-LLL",
-            "-o",
-            "ldif-wrap=no",
-            "-H",
-            &url,
-            "-D",
-            SERVICE,
-            "-w",
-            SERVICE_PASSWORD,
-            "-b",
-            BASE,
-            "(&(objectCategory=person)(sAMAccountName=bob))",
-            "dn",
-        ],
+        &url,
+        bind,
+        BASE,
+        &[],
+        "(&(objectCategory=person)(sAMAccountName=bob))",
+        &["dn"],
     )
     .await;
     assert_eq!(out.code, 0, "{out:?}");

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::clients::{Run, ldif_values, tool};
+use common::clients::{Run, ldapsearch, ldif_values};
 use common::harness::{BASE, Env, Running, SERVICE, SERVICE_PASSWORD};
 use o365_ldap::cli::serve::Server;
 use o365_ldap::emulator::Mutation;
@@ -66,23 +66,8 @@ fn json_of(o: &Out) -> Value {
 
 async fn search(ca: &Path, server: &Server, filter: &str, attrs: &[&str]) -> Run {
     let url = format!("ldaps://localhost:{}", server.ldaps_addr().unwrap().port());
-    let mut args = vec![
-        "-x",
-        "-LLL",
-        "-o",
-        "ldif-wrap=no",
-        "-H",
-        &url,
-        "-D",
-        SERVICE,
-        "-w",
-        SERVICE_PASSWORD,
-        "-b",
-        BASE,
-        filter,
-    ];
-    args.extend_from_slice(attrs);
-    let r = tool(ca, "ldapsearch", &args).await;
+    let bind = (SERVICE, SERVICE_PASSWORD);
+    let r = ldapsearch(ca, &url, bind, BASE, &[], filter, attrs).await;
     assert_eq!(r.code, 0, "{filter}: {}", r.stderr);
     r
 }

@@ -33,11 +33,6 @@ pub struct DirectoryWrite<'a> {
     pub removals: Vec<&'a str>,
 }
 
-/// The row key of a normalised DN (see `dn::dit_order_key`).
-pub fn sort_key(ndn: &str) -> String {
-    dn::dit_order_key(ndn)
-}
-
 pub(super) fn write(
     tx: &WriteTransaction,
     tenant: &str,
@@ -48,13 +43,13 @@ pub(super) fn write(
         t.retain_in((tenant, "")..=(tenant, "\u{10ffff}"), |_, _| false)?;
     }
     for ndn in &w.removals {
-        t.remove((tenant, sort_key(ndn).as_str()))?;
+        t.remove((tenant, dn::dit_order_key(ndn).as_str()))?;
     }
     let mut buf = Vec::new();
     for e in &w.upserts {
         buf.clear();
         encode(e, &mut buf);
-        t.insert((tenant, sort_key(&e.ndn).as_str()), buf.as_slice())?;
+        t.insert((tenant, dn::dit_order_key(&e.ndn).as_str()), buf.as_slice())?;
     }
     let mut meta = tx.open_table(TENANT_META)?;
     // Tenant meta values are JSON (`load_tenant` reads them all as such).
@@ -287,7 +282,7 @@ mod tests {
             "uid=z,ou=people,dc=x",
             "ou=people,dc=x",
         ];
-        ndns.sort_by_key(|n| sort_key(n));
+        ndns.sort_by_key(|n| dn::dit_order_key(n));
         assert_eq!(
             ndns,
             vec![

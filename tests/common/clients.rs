@@ -31,6 +31,53 @@ pub async fn tool(ca: &Path, program: &str, args: &[&str]) -> Run {
     }
 }
 
+/// `ldapsearch` bound as `bind` (DN, password), LDIF without line wrapping; `options` (such as
+/// `["-s", "one"]` or `["-E", "pr=5/noprompt"]`) go before the filter.
+pub async fn ldapsearch(
+    ca: &Path,
+    url: &str,
+    bind: (&str, &str),
+    base: &str,
+    options: &[&str],
+    filter: &str,
+    attrs: &[&str],
+) -> Run {
+    let mut args = vec![
+        "-x",
+        "-LLL",
+        "-o",
+        "ldif-wrap=no",
+        "-H",
+        url,
+        "-D",
+        bind.0,
+        "-w",
+        bind.1,
+        "-b",
+        base,
+    ];
+    args.extend_from_slice(options);
+    args.push(filter);
+    args.extend_from_slice(attrs);
+    tool(ca, "ldapsearch", &args).await
+}
+
+/// `ldapcompare` of `assertion` (`attr:value`) on `dn`, bound as `bind` (DN, password).
+pub async fn ldapcompare(
+    ca: &Path,
+    url: &str,
+    bind: (&str, &str),
+    dn: &str,
+    assertion: &str,
+) -> Run {
+    tool(
+        ca,
+        "ldapcompare",
+        &["-x", "-H", url, "-D", bind.0, "-w", bind.1, dn, assertion],
+    )
+    .await
+}
+
 /// Values of `attr` in LDIF output (unwrapping continuation lines; base64 values decoded).
 pub fn ldif_values(ldif: &str, attr: &str) -> Vec<String> {
     use base64::Engine;
