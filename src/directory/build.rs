@@ -4,7 +4,7 @@
 
 use super::dn;
 use super::entry::{Attr, Entry, EntryKind};
-use super::ids::{Allocations, Claim, Collision, NumberSpace, creation_order};
+use super::ids::{Allocations, Claim, Collision, NumberSpace, Unmatched, creation_order};
 use super::posix;
 use super::snapshot::TenantInfo;
 use crate::config::{ServiceAccount, TenantConfig};
@@ -35,6 +35,9 @@ pub struct BuildReport {
     pub users_excluded: usize,
     pub groups: usize,
     pub collisions: Vec<Collision>,
+    /// Every object served under another name than it wants (the collisions are those whose
+    /// wanted name is held by someone).
+    pub unmatched: Vec<Unmatched>,
     /// Objects left out because their number range is exhausted.
     pub unnumbered: Vec<String>,
     /// POSIX settings that could not be honoured this round (a number attribute rejected, the
@@ -82,13 +85,13 @@ pub fn base_dn(cfg: &TenantConfig, mirror: &Mirror) -> Result<String, BuildError
         .join(","))
 }
 
-struct ServedUser<'a> {
-    u: &'a User,
-    uid: String,
-    uid_number: u32,
-    dn: String,
+pub(super) struct ServedUser<'a> {
+    pub u: &'a User,
+    pub uid: String,
+    pub uid_number: u32,
+    pub dn: String,
     /// Inactive but served: `nsAccountLock: TRUE`.
-    locked: bool,
+    pub locked: bool,
 }
 
 struct DirGroup<'a> {
@@ -146,9 +149,10 @@ pub fn build_tenant(
             Some((c.id, name))
         })
         .collect();
-    let (user_names, user_collisions) =
-        alloc.assign_names("u", &wanted_users, |s| s.to_lowercase());
-    report.collisions.extend(user_collisions);
+    let (user_names, _) = alloc.assign_names("u", &wanted_users, |s| s.to_lowercase());
+    report
+        .unmatched
+        .extend(super::ids::unmatched("u", &wanted_users, &user_names));
     let [ufirst, ulast] = cfg.users.uid_number_range;
     let (uid_attr, notices) = posix::numbers_from_attribute(
         alloc,
@@ -245,8 +249,11 @@ pub fn build_tenant(
             wanted_groups.push((c.id, g.name.to_string()));
         }
     }
-    let (group_names, group_collisions) = alloc.assign_names("g", &wanted_groups, normalize_cn);
-    report.collisions.extend(group_collisions);
+    let (group_names, _) = alloc.assign_names("g", &wanted_groups, normalize_cn);
+    report
+        .unmatched
+        .extend(super::ids::unmatched("g", &wanted_groups, &group_names));
+    report.collisions = alloc.collisions(&report.unmatched, name_key);
     let [gfirst, glast] = cfg.groups.gid_number_range;
     // Local groups with a configured gidNumber keep it; validation keeps those numbers out of
     // both allocation ranges, so they cannot meet an allocated number.
@@ -363,13 +370,7 @@ pub fn build_tenant(
         seen
     };
 
-    let stamp = |id: &str, created: Option<&str>| -> (Box<str>, Box<str>) {
-        let c = created
-            .and_then(generalized_from_iso)
-            .unwrap_or_else(|| input.now.to_string());
-        let m = mirror.changed.get(id).cloned().unwrap_or_else(|| c.clone());
-        (c.into(), m.into())
-    };
+    let stamp = |id: &str, created: Option<&str>| stamp(input, id, created);
     let tenant = input.index;
     let mut entries = Vec::with_capacity(4 + users.len() * 2 + groups.len() + input.services.len());
 
@@ -415,11 +416,7 @@ pub fn build_tenant(
         }
         groups_of.sort();
         let gid = primary.map_or(su.uid_number, |p| p.0);
-        let mut attrs = user_attrs(su, cfg, gid, &groups_of);
-        let ssh_attr = cfg.users.ssh_keys_attribute.as_deref();
-        super::ssh_keys::add_attributes(&mut attrs, su.u, ssh_attr, input.admin_ssh_keys);
-        let (c, m) = stamp(&su.u.id, su.u.created_date_time.as_deref());
-        entries.push(entry(&su.dn, EntryKind::User, tenant, attrs, &c, &m));
+        entries.push(user_entry(input, su, gid, &groups_of));
     }
 
     // ou=groups: real groups and user-private groups, sorted by cn.
@@ -453,13 +450,6 @@ pub fn build_tenant(
             .filter_map(|p| groups.get(p).map(|x| x.dn.clone()))
             .collect();
         parent_dns.sort();
-        let mut attrs = vec![
-            attr("objectClass", ["top", "groupOfNames", "posixGroup"]),
-            attr("cn", [g.cn.as_str()]),
-            attr("gidNumber", [g.gid_number.to_string()]),
-        ];
-        push_many(&mut attrs, "member", member_dns);
-        push_many(&mut attrs, "memberUid", member_uids);
         let merged = outcome.merged.get(*id);
         // A merged group fed by exactly one Graph group shows that group's description and
         // mail; one fed by several has no single address to show.
@@ -471,15 +461,11 @@ pub fn build_tenant(
         let description = merged
             .and_then(|m| m.description.as_deref())
             .or_else(|| single.and_then(|g| g.description.as_deref()));
-        push_opt(&mut attrs, "description", description);
-        push_opt(&mut attrs, "mail", single.and_then(|g| g.mail.as_deref()));
         let uuid = match merged {
             Some(_) => merged_uuid(&cfg.tenant_id, id),
             None => id.to_string(),
         };
-        attrs.push(attr("entryUUID", [uuid.as_str()]));
-        push_many(&mut attrs, "memberOf", parent_dns);
-        let (c, m) = match merged {
+        let (created, modified) = match merged {
             Some(mg) => {
                 let c = mg
                     .created
@@ -498,30 +484,27 @@ pub fn build_tenant(
             }
             None => stamp(id, graph.and_then(|g| g.created_date_time.as_deref())),
         };
+        let shape = GroupShape {
+            cn: &g.cn,
+            gid_number: g.gid_number,
+            member_dns,
+            member_uids,
+            description,
+            mail: single.and_then(|g| g.mail.as_deref()),
+            uuid: &uuid,
+            parent_dns,
+        };
         group_entries.push((
             normalize_cn(&g.cn),
-            entry(&g.dn, EntryKind::Group, tenant, attrs, &c, &m),
+            group_entry(&g.dn, shape, tenant, &created, &modified),
         ));
     }
     // A shared primary group replaces the user-private groups.
     for su in by_uid.iter().filter(|_| primary.is_none()) {
         let cn = group_names.get(&su.u.id).cloned().unwrap_or(su.uid.clone());
-        let gdn = dn::build("cn", &cn, &groups_dn);
-        let attrs = vec![
-            attr("objectClass", ["top", "groupOfNames", "posixGroup"]),
-            attr("cn", [cn.as_str()]),
-            attr("gidNumber", [su.uid_number.to_string()]),
-            attr("member", [su.dn.as_str()]),
-            attr("memberUid", [su.uid.as_str()]),
-            attr(
-                "description",
-                [format!("User private group of {}", su.uid).as_str()],
-            ),
-        ];
-        let (c, m) = stamp(&su.u.id, su.u.created_date_time.as_deref());
         group_entries.push((
             normalize_cn(&cn),
-            entry(&gdn, EntryKind::PrivateGroup, tenant, attrs, &c, &m),
+            private_group_entry(input, su, &cn, &groups_dn),
         ));
     }
     group_entries.sort_by(|a, b| a.0.cmp(&b.0));
@@ -561,6 +544,96 @@ pub fn build_tenant(
         entries,
         report,
     })
+}
+
+/// createTimestamp and modifyTimestamp of a Graph object: its `createdDateTime` (else now) and
+/// the time the mirror last saw it change (else its creation).
+pub(super) fn stamp(
+    input: &TenantInput<'_>,
+    id: &str,
+    created: Option<&str>,
+) -> (Box<str>, Box<str>) {
+    let c = created
+        .and_then(generalized_from_iso)
+        .unwrap_or_else(|| input.now.to_string());
+    let m = input
+        .mirror
+        .changed
+        .get(id)
+        .cloned()
+        .unwrap_or_else(|| c.clone());
+    (c.into(), m.into())
+}
+
+/// A served user's entry; `groups_of` are the DNs of every group it is in (sorted).
+pub(super) fn user_entry(
+    input: &TenantInput<'_>,
+    su: &ServedUser<'_>,
+    gid: u32,
+    groups_of: &[&str],
+) -> Entry {
+    let cfg = input.cfg;
+    let mut attrs = user_attrs(su, cfg, gid, groups_of);
+    let ssh_attr = cfg.users.ssh_keys_attribute.as_deref();
+    super::ssh_keys::add_attributes(&mut attrs, su.u, ssh_attr, input.admin_ssh_keys);
+    let (c, m) = stamp(input, &su.u.id, su.u.created_date_time.as_deref());
+    entry(&su.dn, EntryKind::User, input.index, attrs, &c, &m)
+}
+
+/// A user's private group (gidNumber = uidNumber), named `cn`.
+pub(super) fn private_group_entry(
+    input: &TenantInput<'_>,
+    su: &ServedUser<'_>,
+    cn: &str,
+    groups_dn: &str,
+) -> Entry {
+    let gdn = dn::build("cn", cn, groups_dn);
+    let attrs = vec![
+        attr("objectClass", ["top", "groupOfNames", "posixGroup"]),
+        attr("cn", [cn]),
+        attr("gidNumber", [su.uid_number.to_string()]),
+        attr("member", [su.dn.as_str()]),
+        attr("memberUid", [su.uid.as_str()]),
+        attr(
+            "description",
+            [format!("User private group of {}", su.uid).as_str()],
+        ),
+    ];
+    let (c, m) = stamp(input, &su.u.id, su.u.created_date_time.as_deref());
+    entry(&gdn, EntryKind::PrivateGroup, input.index, attrs, &c, &m)
+}
+
+/// What a directory group's entry shows; member and parent lists sorted by the caller.
+pub(super) struct GroupShape<'a> {
+    pub cn: &'a str,
+    pub gid_number: u32,
+    pub member_dns: Vec<String>,
+    pub member_uids: Vec<String>,
+    pub description: Option<&'a str>,
+    pub mail: Option<&'a str>,
+    pub uuid: &'a str,
+    pub parent_dns: Vec<String>,
+}
+
+pub(super) fn group_entry(
+    dn_str: &str,
+    g: GroupShape<'_>,
+    tenant: u16,
+    created: &str,
+    modified: &str,
+) -> Entry {
+    let mut attrs = vec![
+        attr("objectClass", ["top", "groupOfNames", "posixGroup"]),
+        attr("cn", [g.cn]),
+        attr("gidNumber", [g.gid_number.to_string()]),
+    ];
+    push_many(&mut attrs, "member", g.member_dns);
+    push_many(&mut attrs, "memberUid", g.member_uids);
+    push_opt(&mut attrs, "description", g.description);
+    push_opt(&mut attrs, "mail", g.mail);
+    attrs.push(attr("entryUUID", [g.uuid]));
+    push_many(&mut attrs, "memberOf", g.parent_dns);
+    entry(dn_str, EntryKind::Group, tenant, attrs, created, modified)
 }
 
 fn user_attrs(su: &ServedUser<'_>, cfg: &TenantConfig, gid: u32, groups_of: &[&str]) -> Vec<Attr> {
@@ -628,7 +701,7 @@ fn user_attrs(su: &ServedUser<'_>, cfg: &TenantConfig, gid: u32, groups_of: &[&s
 
 /// A stable entryUUID for a merged directory group: name-based (SHA-256 of the tenant id and
 /// the group's key), so every replica agrees and it survives changes to its sources.
-fn merged_uuid(tenant_id: &str, key: &str) -> String {
+pub(super) fn merged_uuid(tenant_id: &str, key: &str) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(format!("{}\n{key}", tenant_id.to_ascii_lowercase()).as_bytes());
     let mut bytes = [0u8; 16];
@@ -639,8 +712,16 @@ fn merged_uuid(tenant_id: &str, key: &str) -> String {
         .to_string()
 }
 
+/// The comparison form of a name in namespace `"u"` (uids) or `"g"` (group cns).
+pub(super) fn name_key(namespace: &str, name: &str) -> String {
+    match namespace {
+        "u" => name.to_lowercase(),
+        _ => normalize_cn(name),
+    }
+}
+
 /// The comparison key for group names: caseIgnoreMatch (trim, collapse spaces, fold case).
-fn normalize_cn(s: &str) -> String {
+pub(super) fn normalize_cn(s: &str) -> String {
     s.split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")

@@ -118,7 +118,7 @@ impl Allocations {
     /// of collisions (loser id, wanted name, holder id).
     pub fn assign_names(
         &mut self,
-        namespace: &str,
+        namespace: &'static str,
         wanted: &[(&str, String)],
         normalize: impl Fn(&str) -> String,
     ) -> (FxHashMap<String, String>, Vec<Collision>) {
@@ -140,9 +140,9 @@ impl Allocations {
             match live.get(holder.as_str()) {
                 Some(&i) => {
                     keys.get(i).is_some_and(|main| main == k)
-                        || wanted
-                            .get(i)
-                            .is_some_and(|(id, n)| key(&suffixed(n, id)) == *k)
+                        || wanted.get(i).is_some_and(|(id, n)| {
+                            key(&suffixed(n, id)) == *k || key(&long_suffixed(n, id)) == *k
+                        })
                 }
                 None => false,
             }
@@ -156,9 +156,11 @@ impl Allocations {
                 granted.insert(id.to_string(), name.clone());
                 continue;
             }
-            let alt = suffixed(name, id);
-            if self.names.get(&key(&alt)).map(String::as_str) == Some(*id) {
-                granted.insert(id.to_string(), alt);
+            for alt in [suffixed(name, id), long_suffixed(name, id)] {
+                if self.names.get(&key(&alt)).map(String::as_str) == Some(*id) {
+                    granted.insert(id.to_string(), alt);
+                    break;
+                }
             }
         }
         // Second pass: newcomers in creation order.
@@ -175,7 +177,7 @@ impl Allocations {
                     let mut alt = suffixed(name, id);
                     if self.names.contains_key(&key(&alt)) {
                         // Someone really is called "<name>-<id prefix>": fall back to the full id.
-                        alt = format!("{name}-{id}");
+                        alt = long_suffixed(name, id);
                     }
                     self.names.insert(key(&alt), id.to_string());
                     granted.insert(id.to_string(), alt);
@@ -189,6 +191,7 @@ impl Allocations {
                 && let Some(holder) = self.names.get(k)
             {
                 collisions.push(Collision {
+                    namespace,
                     loser: id.to_string(),
                     name: name.clone(),
                     holder: holder.clone(),
@@ -199,12 +202,146 @@ impl Allocations {
     }
 }
 
+impl Allocations {
+    /// `assign_names` for a round in which only some objects changed. `changed` lists each of
+    /// them with the name it held before (if any) and the name it wants now (`None`: no longer
+    /// served), in creation order. Every other object keeps what it holds, which is what
+    /// `assign_names` decides for it too: a holder keeps its name, and the only newcomers —
+    /// objects holding no name — are among the changed ones. Returns the grants and
+    /// collisions of the changed objects.
+    pub fn reassign_names(
+        &mut self,
+        namespace: &'static str,
+        changed: &[(&str, Option<&str>, Option<String>)],
+        normalize: impl Fn(&str) -> String,
+    ) -> (FxHashMap<String, String>, Vec<Collision>) {
+        let key = |name: &str| format!("{namespace}:{}", normalize(name));
+        // Release what a changed object holds unless it still wants it (plainly or suffixed).
+        for (id, held, wanted) in changed {
+            let Some(held) = held else { continue };
+            let k = key(held);
+            if self.names.get(&k).map(String::as_str) != Some(*id) {
+                continue;
+            }
+            let keep = wanted.as_deref().is_some_and(|w| {
+                key(w) == k || key(&suffixed(w, id)) == k || key(&long_suffixed(w, id)) == k
+            });
+            if !keep {
+                self.names.remove(&k);
+            }
+        }
+        let wanted: Vec<(&str, String)> = changed
+            .iter()
+            .filter_map(|(id, _, w)| Some((*id, w.clone()?)))
+            .collect();
+        let mut granted = FxHashMap::default();
+        let mut collisions = Vec::new();
+        for (id, name) in &wanted {
+            if self.names.get(&key(name)).map(String::as_str) == Some(*id) {
+                granted.insert(id.to_string(), name.clone());
+                continue;
+            }
+            for alt in [suffixed(name, id), long_suffixed(name, id)] {
+                if self.names.get(&key(&alt)).map(String::as_str) == Some(*id) {
+                    granted.insert(id.to_string(), alt);
+                    break;
+                }
+            }
+        }
+        for (id, name) in &wanted {
+            if granted.contains_key(*id) {
+                continue;
+            }
+            let k = key(name);
+            if self.names.contains_key(&k) {
+                let mut alt = suffixed(name, id);
+                if self.names.contains_key(&key(&alt)) {
+                    alt = long_suffixed(name, id);
+                }
+                self.names.insert(key(&alt), id.to_string());
+                granted.insert(id.to_string(), alt);
+            } else {
+                self.names.insert(k, id.to_string());
+                granted.insert(id.to_string(), name.clone());
+            }
+        }
+        for (id, name) in &wanted {
+            if granted.get(*id) != Some(name)
+                && let Some(holder) = self.names.get(&key(name))
+            {
+                collisions.push(Collision {
+                    namespace,
+                    loser: id.to_string(),
+                    name: name.clone(),
+                    holder: holder.clone(),
+                });
+            }
+        }
+        (granted, collisions)
+    }
+
+    /// The collisions of `unmatched` objects: those whose wanted name someone holds.
+    /// `normalize` gives a namespace's comparison form of a name.
+    pub fn collisions(
+        &self,
+        unmatched: &[Unmatched],
+        normalize: impl Fn(&str, &str) -> String,
+    ) -> Vec<Collision> {
+        unmatched
+            .iter()
+            .filter_map(|u| {
+                let k = format!("{}:{}", u.namespace, normalize(u.namespace, &u.name));
+                let holder = self.names.get(&k)?;
+                Some(Collision {
+                    namespace: u.namespace,
+                    loser: u.id.clone(),
+                    name: u.name.clone(),
+                    holder: holder.clone(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// An object not served under the name it wants: a collision while another object holds that
+/// name. Kept with the report so a delta round can tell when a collision reappears.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unmatched {
+    pub namespace: &'static str,
+    pub id: String,
+    pub name: String,
+}
+
+/// The objects of `wanted` (id, wanted name) not granted that name.
+pub fn unmatched(
+    namespace: &'static str,
+    wanted: &[(&str, String)],
+    granted: &FxHashMap<String, String>,
+) -> Vec<Unmatched> {
+    wanted
+        .iter()
+        .filter(|(id, name)| granted.get(*id) != Some(name))
+        .map(|(id, name)| Unmatched {
+            namespace,
+            id: id.to_string(),
+            name: name.clone(),
+        })
+        .collect()
+}
+
 /// A name two objects wanted; `holder` kept it and `loser` got a suffixed name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Collision {
+    /// `"u"` (uids) or `"g"` (group cns, user-private groups included).
+    pub namespace: &'static str,
     pub loser: String,
     pub name: String,
     pub holder: String,
+}
+
+/// The fallback when `<name>-<id prefix>` is taken too; kept by its holder like any name.
+fn long_suffixed(name: &str, id: &str) -> String {
+    format!("{name}-{id}")
 }
 
 fn suffixed(name: &str, id: &str) -> String {

@@ -7,6 +7,7 @@ pub mod dn;
 pub mod entry;
 pub mod filter;
 pub mod ids;
+pub mod incremental;
 pub mod posix;
 pub mod schema;
 pub mod snapshot;

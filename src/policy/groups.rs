@@ -154,6 +154,34 @@ pub fn target(cfg: &TenantConfig, g: &Group) -> Option<(String, String)> {
         })
 }
 
+fn findings(cfg: &TenantConfig, g: &Group, named: &Finding) -> Vec<Finding> {
+    [
+        Some(named.clone()),
+        sync(cfg),
+        Some(types(cfg, g)),
+        include_without_mail(cfg, g),
+        name_prefixes(cfg, g),
+        select(cfg, g),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// How one Graph group is served, judged alone: `None` when excluded, else its directory name
+/// (the merged group's name when folded) and whether `groups.map` or a `[[tenant.local_group]]` folds it into a merged group (whose
+/// shape depends on its other sources, so a delta round touching it derives everything).
+pub fn served_as(cfg: &TenantConfig, g: &Group) -> Option<(String, bool)> {
+    let named = has_name(g);
+    if !findings(cfg, g, &named).iter().all(|f| f.0) {
+        return None;
+    }
+    match target(cfg, g) {
+        Some((dir_name, _)) => Some((dir_name, true)),
+        None => Some((g.display_name.clone()?, false)),
+    }
+}
+
 /// Verdicts for every Graph group, and the merged directory groups.
 pub fn derive(
     mirror: &Mirror,
@@ -178,17 +206,7 @@ pub fn derive(
     let mut verdicts = BTreeMap::new();
     for (id, g) in &mirror.groups {
         let named = has_name(g);
-        let findings: Vec<Finding> = [
-            Some(named.clone()),
-            sync(cfg),
-            Some(types(cfg, g)),
-            include_without_mail(cfg, g),
-            name_prefixes(cfg, g),
-            select(cfg, g),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
+        let findings = findings(cfg, g, &named);
         let included = findings.iter().all(|f| f.0);
         let mut trail: Vec<String> = findings.into_iter().map(|f| f.1).collect();
         let mut name = named.0.then(|| g.display_name.clone()).flatten();

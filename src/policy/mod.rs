@@ -18,7 +18,7 @@ use crate::graph::models::User;
 use crate::sync::mirror::{Mirror, now_unix};
 use std::collections::{BTreeMap, BTreeSet};
 
-pub use groups::merged_key;
+pub use groups::{merged_key, served_as as group_served_as};
 
 /// Where a user stands after policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -145,6 +145,61 @@ pub fn apply_at(mirror: &Mirror, cfg: &TenantConfig, now: i64) -> Outcome {
     out.groups = verdicts;
     out.merged = merged;
     out
+}
+
+/// The user rules of one tenant set up once (domains, group sets), to judge single users: what
+/// a delta round uses for the users it touched instead of applying policy to everyone.
+pub struct Judge<'a> {
+    ctx: users::Context<'a>,
+    now: i64,
+}
+
+impl<'a> Judge<'a> {
+    pub fn new(mirror: &Mirror, cfg: &'a TenantConfig, now: i64) -> Judge<'a> {
+        Judge {
+            ctx: users::Context::new(mirror, cfg),
+            now,
+        }
+    }
+
+    /// The verdict `apply_at` gives user `id` of `mirror` (a live user, else a kept deleted
+    /// one), `None` for an id the mirror does not have.
+    pub fn user(&self, mirror: &Mirror, id: &str) -> Option<UserVerdict> {
+        if let Some(u) = mirror.users.get(id) {
+            return Some(users::verdict(&self.ctx, u, None, self.now));
+        }
+        let d = mirror.deleted_users.get(id)?;
+        Some(users::verdict(
+            &self.ctx,
+            &d.user,
+            Some(d.deleted_at),
+            self.now,
+        ))
+    }
+
+    /// Users whose standing under `users.only_members_of`, `active_members_of` or
+    /// `inactive_members_of` differs between two judges (a membership change in one of those
+    /// groups, or under them).
+    pub fn group_rule_changes(&self, other: &Judge<'_>) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        for (a, b) in [
+            (&self.ctx.only, &other.ctx.only),
+            (&self.ctx.active, &other.ctx.active),
+            (&self.ctx.inactive, &other.ctx.inactive),
+        ] {
+            for (id, names) in &a.users {
+                if b.users.get(id) != Some(names) {
+                    out.insert(id.clone());
+                }
+            }
+            for id in b.users.keys() {
+                if !a.users.contains_key(id) {
+                    out.insert(id.clone());
+                }
+            }
+        }
+        out
+    }
 }
 
 /// The user's uid as `users.username_from` says, lower-cased (POSIX names are case-sensitive
