@@ -153,9 +153,12 @@ login_url = "{url}"
     let t = Instant::now();
     let r = engine.sync_tenant("bench").await?;
     println!(
-        "delta round, 100 changes: {:.3}s (mode {:?}, {} added, {} updated, {} removed); peak RSS {} MiB",
+        "delta round, 100 changes: {:.3}s (mode {:?}, patched {}: Graph reads and merge {} ms, derivation {} ms, {} added, {} updated, {} removed); peak RSS {} MiB",
         t.elapsed().as_secs_f64(),
         r.mode,
+        r.patched,
+        r.fetch_ms,
+        r.derive_ms,
         r.changes.users_added.len(),
         r.changes.users_updated.len(),
         r.changes.users_removed.len(),

@@ -4,11 +4,12 @@
 //! stored, so a small change costs a small write.
 
 use crate::directory::ids::Allocations;
-use crate::sync::mirror::Mirror;
+use crate::graph::models::MemberRef;
+use crate::sync::mirror::{Map, Mirror};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 pub mod directory;
@@ -206,7 +207,8 @@ impl Store {
         let m = &mut st.mirror;
         m.users = read_json_map(&tx.open_table(USERS)?, tenant, "users")?;
         m.groups = read_json_map(&tx.open_table(GROUPS)?, tenant, "groups")?;
-        m.members = read_json_map(&tx.open_table(MEMBERS)?, tenant, "members")?;
+        m.members =
+            read_json_map::<BTreeSet<MemberRef>, _>(&tx.open_table(MEMBERS)?, tenant, "members")?;
         for row in tx.open_table(STAMPS)?.range((tenant, "")..)? {
             let (k, v) = row?;
             let (t, id) = k.value();
@@ -257,7 +259,7 @@ impl Store {
         old: &TenantState,
         new: &TenantState,
     ) -> Result<(), StoreError> {
-        self.commit_round(tenant, old, new, None, None)
+        self.commit_round(tenant, old, new, None, None, None)
     }
 
     /// `commit_tenant` plus one history record, in the same transaction: a round and its
@@ -270,6 +272,7 @@ impl Store {
         new: &TenantState,
         history: Option<(&serde_json::Value, usize)>,
         served: Option<&directory::DirectoryWrite<'_>>,
+        scope: Option<&std::collections::BTreeSet<String>>,
     ) -> Result<(), StoreError> {
         let tx = self.db.begin_write()?;
         if let Some((rec, keep)) = history {
@@ -279,40 +282,46 @@ impl Store {
             directory::write(&tx, tenant, w)?;
         }
         {
+            // Deleted users are few and expire with time, not with Graph changes: always diffed.
             diff_json(
                 &mut tx.open_table(DELETED)?,
                 tenant,
                 &old.mirror.deleted_users,
                 &new.mirror.deleted_users,
+                None,
             )?;
             diff_json(
                 &mut tx.open_table(USERS)?,
                 tenant,
                 &old.mirror.users,
                 &new.mirror.users,
+                scope,
             )?;
             diff_json(
                 &mut tx.open_table(GROUPS)?,
                 tenant,
                 &old.mirror.groups,
                 &new.mirror.groups,
+                scope,
             )?;
             diff_json(
                 &mut tx.open_table(MEMBERS)?,
                 tenant,
                 &old.mirror.members,
                 &new.mirror.members,
+                scope,
             )?;
             {
                 let mut t = tx.open_table(STAMPS)?;
-                for (id, v) in &new.mirror.changed {
-                    if old.mirror.changed.get(id) != Some(v) {
-                        t.insert((tenant, id.as_str()), v.as_str())?;
-                    }
-                }
-                for id in old.mirror.changed.keys() {
-                    if !new.mirror.changed.contains_key(id) {
-                        t.remove((tenant, id.as_str()))?;
+                for id in keys_in_scope(&old.mirror.changed, &new.mirror.changed, scope) {
+                    match new.mirror.changed.get(id) {
+                        Some(v) if old.mirror.changed.get(id) != Some(v) => {
+                            t.insert((tenant, id), v.as_str())?;
+                        }
+                        Some(_) => {}
+                        None => {
+                            t.remove((tenant, id))?;
+                        }
                     }
                 }
             }
@@ -487,12 +496,12 @@ fn from_value<T: DeserializeOwned>(
     })
 }
 
-fn read_json_map<T: DeserializeOwned>(
+fn read_json_map<T: DeserializeOwned, M: FromIterator<(String, T)>>(
     t: &impl ReadableTable<Key2<'static>, &'static [u8]>,
     tenant: &str,
     table: &'static str,
-) -> Result<BTreeMap<String, T>, StoreError> {
-    let mut out = BTreeMap::new();
+) -> Result<M, StoreError> {
+    let mut out: Vec<(String, T)> = Vec::new();
     for row in t.range((tenant, "")..)? {
         let (k, v) = row?;
         let (t, id) = k.value();
@@ -503,9 +512,9 @@ fn read_json_map<T: DeserializeOwned>(
             table,
             message: format!("{id}: {e}"),
         })?;
-        out.insert(id.to_string(), val);
+        out.push((id.to_string(), val));
     }
-    Ok(out)
+    Ok(out.into_iter().collect())
 }
 
 fn read_plain_map(
@@ -540,21 +549,42 @@ fn read_used(
     Ok(out)
 }
 
-fn diff_json<T: Serialize + PartialEq>(
+/// The keys to compare between two maps: all of them, or only those in `scope` (a delta
+/// round knows which objects it touched; comparing the rest would cost the whole tenant).
+fn keys_in_scope<'k, T: Clone>(
+    old: &'k Map<String, T>,
+    new: &'k Map<String, T>,
+    scope: Option<&'k std::collections::BTreeSet<String>>,
+) -> Box<dyn Iterator<Item = &'k str> + 'k> {
+    match scope {
+        Some(ids) => Box::new(ids.iter().map(String::as_str)),
+        None => Box::new(
+            new.keys()
+                .chain(old.keys().filter(|k| !new.contains_key(*k)))
+                .map(String::as_str),
+        ),
+    }
+}
+
+fn diff_json<T: Serialize + PartialEq + Clone>(
     t: &mut redb::Table<Key2<'static>, &'static [u8]>,
     tenant: &str,
-    old: &BTreeMap<String, T>,
-    new: &BTreeMap<String, T>,
+    old: &Map<String, T>,
+    new: &Map<String, T>,
+    scope: Option<&std::collections::BTreeSet<String>>,
 ) -> Result<(), StoreError> {
-    for (id, v) in new {
-        if old.get(id) != Some(v) {
-            let bytes = serde_json::to_vec(v).map_err(|e| StoreError::Db(e.to_string()))?;
-            t.insert((tenant, id.as_str()), bytes.as_slice())?;
-        }
-    }
-    for id in old.keys() {
-        if !new.contains_key(id) {
-            t.remove((tenant, id.as_str()))?;
+    for id in keys_in_scope(old, new, scope) {
+        match new.get(id) {
+            Some(v) if old.get(id) != Some(v) => {
+                let bytes = serde_json::to_vec(v).map_err(|e| StoreError::Db(e.to_string()))?;
+                t.insert((tenant, id), bytes.as_slice())?;
+            }
+            Some(_) => {}
+            None => {
+                if old.contains_key(id) {
+                    t.remove((tenant, id))?;
+                }
+            }
         }
     }
     Ok(())
@@ -624,7 +654,14 @@ mod tests {
         for i in 0..5 {
             let rec = serde_json::json!({ "n": i });
             store
-                .commit_round("t", &TenantState::default(), &new, Some((&rec, 3)), None)
+                .commit_round(
+                    "t",
+                    &TenantState::default(),
+                    &new,
+                    Some((&rec, 3)),
+                    None,
+                    None,
+                )
                 .unwrap();
         }
         store

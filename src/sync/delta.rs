@@ -85,12 +85,23 @@ pub fn remove_user(m: &mut Mirror, id: &str, keep_deleted: bool, now: i64, stats
             );
         }
     }
-    for (gid, set) in m.members.iter_mut() {
-        let before = set.len();
-        set.retain(|r| r.id != id);
-        if set.len() != before {
+    drop_member_everywhere(m, id, stats);
+}
+
+/// Remove `id` from every group's members (the groups it leaves are touched).
+fn drop_member_everywhere(m: &mut Mirror, id: &str, stats: &mut DeltaStats) {
+    let holding: Vec<String> = m
+        .members
+        .iter()
+        .filter(|(_, set)| set.iter().any(|r| r.id == id))
+        .map(|(g, _)| g.clone())
+        .collect();
+    for gid in holding {
+        if let Some(set) = m.members.get_mut(&gid) {
+            let before = set.len();
+            set.retain(|r| r.id != id);
             stats.memberships_changed += before - set.len();
-            stats.touched.insert(gid.clone());
+            stats.touched.insert(gid);
         }
     }
 }
@@ -116,14 +127,7 @@ pub fn apply_groups(
             }
             m.members.remove(id);
             // Nested membership of the deleted group elsewhere goes too.
-            for (gid, set) in m.members.iter_mut() {
-                let before = set.len();
-                set.retain(|r| r.id != id);
-                if set.len() != before {
-                    stats.memberships_changed += before - set.len();
-                    stats.touched.insert(gid.clone());
-                }
-            }
+            drop_member_everywhere(m, id, stats);
             continue;
         }
         let existing = m.groups.get(id);
@@ -239,8 +243,15 @@ pub fn stamp_touched(m: &mut Mirror, touched: &BTreeSet<String>, now: &str) {
 
 /// Forget deleted users older than `keep_secs` (all of them with 0).
 pub fn purge_deleted(m: &mut Mirror, keep_secs: i64, now: i64) {
-    m.deleted_users
-        .retain(|_, d| keep_secs > 0 && now.saturating_sub(d.deleted_at) < keep_secs);
+    let expired: Vec<String> = m
+        .deleted_users
+        .iter()
+        .filter(|(_, d)| keep_secs <= 0 || now.saturating_sub(d.deleted_at) >= keep_secs)
+        .map(|(id, _)| id.clone())
+        .collect();
+    for id in expired {
+        m.deleted_users.remove(&id);
+    }
 }
 
 #[cfg(test)]

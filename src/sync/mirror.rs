@@ -4,23 +4,28 @@
 
 use crate::graph::models::{Domain, Group, MemberRef, Organization, User};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
+
+/// The mirror's maps are persistent (structure-sharing) B-trees: a delta round works on a copy
+/// of the committed mirror, and copying or comparing a 100k-user tenant must cost what the
+/// round changed, not the tenant.
+pub type Map<K, V> = imbl::OrdMap<K, V>;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Mirror {
-    pub users: BTreeMap<String, User>,
-    pub groups: BTreeMap<String, Group>,
+    pub users: Map<String, User>,
+    pub groups: Map<String, Group>,
     /// Direct members per group id (users, groups and other directory objects).
-    pub members: BTreeMap<String, BTreeSet<MemberRef>>,
+    pub members: Map<String, BTreeSet<MemberRef>>,
     pub domains: Vec<Domain>,
     pub organization: Option<Organization>,
     /// When each object (user or group id) last changed in the mirror, as GeneralizedTime;
     /// served as `modifyTimestamp`.
-    pub changed: BTreeMap<String, String>,
+    pub changed: Map<String, String>,
     /// Users Graph no longer lists (soft- or hard-deleted), kept while `users.keep_deleted_for`
     /// says so; policy serves them locked and never lets them bind.
     #[serde(default)]
-    pub deleted_users: BTreeMap<String, DeletedUser>,
+    pub deleted_users: Map<String, DeletedUser>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,7 +47,7 @@ impl Mirror {
     /// Stamp objects whose content differs from `previous` (or is new) with `now`, and carry
     /// the stamps of unchanged objects over, so `modifyTimestamp` moves only on real change.
     pub fn stamp_changes(&mut self, previous: &Mirror, now: &str) {
-        let mut changed = BTreeMap::new();
+        let mut changed = Map::new();
         for (id, u) in &self.users {
             let same = previous.users.get(id) == Some(u);
             changed.insert(id.clone(), stamp(previous, id, same, now));

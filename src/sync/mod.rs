@@ -6,6 +6,7 @@ pub mod delta;
 pub mod fetch;
 pub mod guard;
 pub mod mirror;
+pub mod patching;
 pub mod persist;
 mod refresh;
 pub mod report;
@@ -102,6 +103,11 @@ pub struct RoundReport {
     pub delta: DeltaStats,
     /// Why a real round would be (or, with --force, was) refused by `sync.max_deletions`.
     pub would_refuse: Option<String>,
+    /// The directory was patched from the changed objects rather than derived in full.
+    pub patched: bool,
+    /// Milliseconds spent reading Graph and merging into the mirror, and deriving.
+    pub fetch_ms: u64,
+    pub derive_ms: u64,
 }
 
 impl RoundReport {
@@ -112,6 +118,7 @@ impl RoundReport {
             trigger,
             mode: self.mode,
             full_read: self.full_read,
+            patched: self.patched,
             started,
             ended,
             users_read: self.users_read,
@@ -152,6 +159,21 @@ struct Prepared {
     snapshot: Snapshot,
     /// The tenant's new state, allocations extended.
     state: TenantState,
+    /// How the round was derived: decides what is written and the next round's basis.
+    derived: RoundDerivation,
+}
+
+enum RoundDerivation {
+    /// Everything derived again; the stored rows are diffed from the snapshots.
+    Full,
+    /// A patch on the served snapshot: the rows it rewrites, the objects whose mirror rows
+    /// may have changed, and the Graph groups whose membership changed.
+    Patch {
+        upserts: Vec<crate::directory::Entry>,
+        removals: Vec<Box<str>>,
+        touched: std::collections::BTreeSet<String>,
+        groups_changed: Vec<String>,
+    },
 }
 
 pub struct SyncEngine {
@@ -169,6 +191,10 @@ pub struct SyncEngine {
     fingerprint: String,
     /// Whether start-up served the stored directory rather than deriving it.
     from_store: bool,
+    /// Per tenant, what the served derivation was, so a delta round can patch it; missing
+    /// after a start from the stored directory (that tenant's next round derives in full).
+    /// Taken out for the length of a round (rounds are serialised by `states`).
+    bases: std::sync::Mutex<HashMap<String, patching::Basis>>,
 }
 
 impl SyncEngine {
@@ -186,6 +212,7 @@ impl SyncEngine {
             next_run: std::sync::Mutex::new(HashMap::new()),
             fingerprint,
             from_store: false,
+            bases: std::sync::Mutex::new(HashMap::new()),
         };
         let started = std::time::Instant::now();
         let stored = persist::load_builds(&engine.store, &engine.config, &engine.fingerprint)
@@ -219,7 +246,7 @@ impl SyncEngine {
         let Derived {
             snapshot: snap,
             allocs,
-            ..
+            reports,
         } = engine.derive(&states, None);
         // A config change can admit objects that have no numbers yet: persist what the build
         // allocated so the numbers are the same after the next restart.
@@ -236,9 +263,44 @@ impl SyncEngine {
                     })?;
             }
         }
+        engine.set_bases(&snap, &states, reports);
         engine.snapshot.store(Arc::new(snap));
         *engine.states.get_mut() = Some(states);
         Ok(engine)
+    }
+
+    /// Record, after a full derivation of every tenant into `snap`, what each tenant's was.
+    pub(super) fn set_bases(
+        &self,
+        snap: &Snapshot,
+        states: &HashMap<String, TenantState>,
+        mut reports: HashMap<String, BuildReport>,
+    ) {
+        let empty = Snapshot::empty();
+        let mut bases = HashMap::new();
+        for t in &self.config.tenant {
+            let (Some(report), Some(st)) = (reports.remove(&t.name), states.get(&t.name)) else {
+                continue;
+            };
+            let c = report::diff(&empty, snap, &t.name);
+            bases.insert(
+                t.name.clone(),
+                patching::Basis::after_full(report, &st.mirror, &c),
+            );
+        }
+        if let Ok(mut b) = self.bases.lock() {
+            *b = bases;
+        }
+    }
+
+    fn take_basis(&self, tenant: &str) -> Option<patching::Basis> {
+        self.bases.lock().ok()?.remove(tenant)
+    }
+
+    fn put_basis(&self, tenant: &str, basis: Option<patching::Basis>) {
+        if let (Some(b), Ok(mut map)) = (basis, self.bases.lock()) {
+            map.insert(tenant.to_string(), b);
+        }
     }
 
     /// Whether start-up served the directory stored by the last round (true) or derived it
@@ -429,8 +491,9 @@ impl SyncEngine {
                 return Err(e);
             }
         };
+        let basis = self.take_basis(tenant);
         let result = self
-            .prepare(cfg, &states, opts, progress, started_unix)
+            .prepare(cfg, &states, basis.as_ref(), opts, progress, started_unix)
             .await;
         let failed = |mode: Mode, outcome: HistoryOutcome, msg: String| {
             let rec = HistoryRecord {
@@ -453,6 +516,7 @@ impl SyncEngine {
         let prepared = match result {
             Ok(p) => p,
             Err(e) => {
+                self.put_basis(tenant, basis);
                 say(progress, format!("round failed: {e}"));
                 failed(mode_asked, HistoryOutcome::Failed, e.to_string());
                 return Err(e);
@@ -462,9 +526,11 @@ impl SyncEngine {
             mut report,
             snapshot,
             state: committed,
+            derived,
         } = prepared;
         let ended = now_unix();
         if opts.dry_run {
+            self.put_basis(tenant, basis);
             let rec = report.history(opts.trigger, started_unix, ended);
             self.record(tenant, &rec);
             return Ok(report);
@@ -485,6 +551,7 @@ impl SyncEngine {
                 rec.outcome = HistoryOutcome::Refused;
                 rec.error = Some(err.to_string());
                 self.record(tenant, &rec);
+                self.put_basis(tenant, basis);
                 say(progress, msg);
                 return Err(err);
             }
@@ -501,15 +568,27 @@ impl SyncEngine {
             .iter()
             .position(|t| t.name == tenant)
             .unwrap_or(0) as u16;
-        let rows = persist::info(&snapshot, tenant)
-            .map(|info| persist::changes(&before, &snapshot, index, &self.fingerprint, info));
+        let rows = persist::info(&snapshot, tenant).map(|info| match &derived {
+            RoundDerivation::Full => {
+                persist::changes(&before, &snapshot, index, &self.fingerprint, info)
+            }
+            RoundDerivation::Patch {
+                upserts, removals, ..
+            } => patching::rows(&self.fingerprint, info, upserts, removals),
+        });
+        let scope = match &derived {
+            RoundDerivation::Full => None,
+            RoundDerivation::Patch { touched, .. } => Some(touched),
+        };
         if let Err(source) = self.store.commit_round(
             tenant,
             old,
             &committed,
             Some((&rec_json, HISTORY_KEEP)),
             rows.as_ref(),
+            scope,
         ) {
+            self.put_basis(tenant, basis);
             let err = SyncError::Store {
                 tenant: tenant.to_string(),
                 source,
@@ -519,6 +598,24 @@ impl SyncEngine {
         }
         drop(rows);
         drop(before);
+        let next = match derived {
+            RoundDerivation::Patch { groups_changed, .. } => basis.map(|b| {
+                patching::advance(
+                    b,
+                    report.build.clone(),
+                    &report.changes,
+                    &groups_changed,
+                    &old.mirror,
+                    &committed.mirror,
+                )
+            }),
+            RoundDerivation::Full => Some(patching::Basis::after_full(
+                report.build.clone(),
+                &committed.mirror,
+                &report.changes,
+            )),
+        };
+        self.put_basis(tenant, next);
         drop_in_background(self.snapshot.swap(Arc::new(snapshot)));
         drop_in_background(states.insert(tenant.to_string(), committed));
         say(progress, "committed");
@@ -537,6 +634,7 @@ impl SyncEngine {
         &self,
         cfg: &TenantConfig,
         states: &HashMap<String, TenantState>,
+        basis: Option<&patching::Basis>,
         opts: RoundOptions,
         progress: Option<&Progress>,
         now: i64,
@@ -631,17 +729,39 @@ impl SyncEngine {
                 }
             }
         };
+        let fetch_ms = started.elapsed().as_millis() as u64;
         delta::purge_deleted(&mut st.mirror, keep_secs, now);
         let users_read = st.mirror.users.len();
         let groups_read = st.mirror.groups.len();
-        say(progress, "applying policy and deriving the directory");
-        let Derived {
-            snapshot,
-            mut reports,
-            ..
-        } = self.derive(states, Some((tenant, &mut st)));
         let before = self.snapshot.load();
-        let changes = report::diff(&before, &snapshot, tenant);
+        let patched = match basis.filter(|_| !full_read) {
+            Some(basis) => self.patch_round(
+                cfg,
+                old,
+                &mut st,
+                basis,
+                &before,
+                &stats.touched,
+                now,
+                progress,
+            ),
+            None => None,
+        };
+        let patched_round = patched.is_some();
+        let (snapshot, build, changes, derived) = match patched {
+            Some(p) => p,
+            None => {
+                say(progress, "applying policy and deriving the directory");
+                let Derived {
+                    snapshot,
+                    mut reports,
+                    ..
+                } = self.derive(states, Some((tenant, &mut st)));
+                let changes = report::diff(&before, &snapshot, tenant);
+                let build = reports.remove(tenant).unwrap_or_default();
+                (snapshot, build, changes, RoundDerivation::Full)
+            }
+        };
         let removed = changes.users_removed.len();
         let would_refuse = guard::exceeded(cfg.sync.max_deletions, changes.users_before, removed)
             .map(|limit| {
@@ -662,7 +782,7 @@ impl SyncEngine {
                 tenant: tenant.to_string(),
                 users_read,
                 groups_read,
-                build: reports.remove(tenant).unwrap_or_default(),
+                build,
                 credential_used: client.credential_used(),
                 duration_ms: started.elapsed().as_millis(),
                 mode,
@@ -671,10 +791,95 @@ impl SyncEngine {
                 changes,
                 delta: stats,
                 would_refuse,
+                patched: patched_round,
+                fetch_ms,
+                derive_ms: (started.elapsed().as_millis() as u64).saturating_sub(fetch_ms),
             },
             snapshot,
             state: st,
+            derived,
         })
+    }
+
+    /// Derive a delta round as a patch on the served snapshot, when the changes allow it
+    /// (`None`: derive in full; the reason is in the progress lines and the log).
+    #[allow(clippy::too_many_arguments)]
+    fn patch_round(
+        &self,
+        cfg: &TenantConfig,
+        old: &TenantState,
+        st: &mut TenantState,
+        basis: &patching::Basis,
+        before: &Snapshot,
+        touched: &std::collections::BTreeSet<String>,
+        now: i64,
+        progress: Option<&Progress>,
+    ) -> Option<(Snapshot, BuildReport, Changes, RoundDerivation)> {
+        use crate::directory::incremental::{Derivation, Prior, derive_patch};
+        let index = self.config.tenant.iter().position(|t| t.name == cfg.name)?;
+        let services: Vec<_> = self
+            .config
+            .service_account
+            .iter()
+            .filter(|s| s.tenants.is_empty() || s.tenants.contains(&cfg.name))
+            .collect();
+        let admin_ssh_keys = self.admin_ssh_keys(&cfg.name);
+        let now_gt = generalized_time(now);
+        let input = TenantInput {
+            index: index as u16,
+            cfg,
+            mirror: &st.mirror,
+            services,
+            now: &now_gt,
+            admin_ssh_keys: &admin_ssh_keys,
+        };
+        let prior = Prior {
+            snapshot: before,
+            mirror: &old.mirror,
+            report: &basis.report,
+            members: &basis.members,
+        };
+        // Declined patches leave the allocations as they were (derive_patch's contract).
+        let patch = match derive_patch(&input, &prior, touched, now, &mut st.alloc) {
+            Ok(Derivation::Patch(p)) => p,
+            Ok(Derivation::Full(reason)) => {
+                tracing::info!(tenant = %cfg.name, "deriving the whole directory: {reason}");
+                say(progress, format!("deriving the whole directory: {reason}"));
+                return None;
+            }
+            Err(e) => {
+                tracing::info!(tenant = %cfg.name, "deriving the whole directory: {e}");
+                return None;
+            }
+        };
+        say(
+            progress,
+            format!(
+                "patching the directory: {} entries changed, {} removed",
+                patch.upserts.len(),
+                patch.removals.len()
+            ),
+        );
+        let changes =
+            patching::changes(before, basis, index as u16, &patch.upserts, &patch.removals);
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed);
+        let snapshot = patching::patched(
+            before,
+            generation,
+            patch.upserts.clone(),
+            patch.removals.clone(),
+        );
+        Some((
+            snapshot,
+            patch.report,
+            changes,
+            RoundDerivation::Patch {
+                upserts: patch.upserts,
+                removals: patch.removals,
+                touched: touched.clone(),
+                groups_changed: patch.groups_changed,
+            },
+        ))
     }
 
     /// Read both delta collections from the stored links and merge them into a copy of the

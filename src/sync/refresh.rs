@@ -21,7 +21,9 @@ impl SyncEngine {
     pub async fn rebuild_snapshot(&self) -> Result<u64, SyncError> {
         let mut states = self.states().await?;
         let Derived {
-            snapshot, allocs, ..
+            snapshot,
+            allocs,
+            reports,
         } = self.derive(&states, None);
         // Derivation may hand out numbers (nothing changed in Graph, but a config reload could
         // admit someone): persist them like a round does, before they are served.
@@ -42,6 +44,7 @@ impl SyncEngine {
             }
         }
         drop(before);
+        self.set_bases(&snapshot, &states, reports);
         let generation = snapshot.generation;
         self.snapshot.store(Arc::new(snapshot));
         Ok(generation)

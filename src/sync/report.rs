@@ -153,6 +153,10 @@ pub struct HistoryRecord {
     /// Whether Graph was read in full (a delta round that fell back to full says true).
     #[serde(default)]
     pub full_read: bool,
+    /// Whether the directory was patched from the changed objects (a delta round) rather than
+    /// derived in full.
+    #[serde(default)]
+    pub patched: bool,
     pub started: i64,
     pub ended: i64,
     pub users_read: usize,

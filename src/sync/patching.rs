@@ -1,0 +1,228 @@
+//! Delta rounds applied as patches (see `directory::incremental`): the basis a committed round
+//! leaves for the next one — the report and membership index of the derivation being served,
+//! and its counts — and what a patch changes, read off the patch alone, so nothing in a delta
+//! round walks the whole tenant.
+
+use super::report::Changes;
+use crate::directory::build::BuildReport;
+use crate::directory::entry::{Entry, EntryKind};
+use crate::directory::incremental::MemberIndex;
+use crate::directory::{Snapshot, TenantInfo};
+use crate::store::directory::DirectoryWrite;
+use crate::sync::mirror::Mirror;
+use rustc_hash::FxHashMap;
+
+/// What the served derivation of one tenant was, for the next delta round to patch.
+#[derive(Debug, Clone)]
+pub struct Basis {
+    pub report: BuildReport,
+    pub members: MemberIndex,
+    /// Served users (locked ones included), locked users, directory groups.
+    pub users: usize,
+    pub locked: usize,
+    pub groups: usize,
+}
+
+impl Basis {
+    /// After a full derivation whose changes `c` were diffed from the snapshots.
+    pub fn after_full(report: BuildReport, mirror: &Mirror, c: &Changes) -> Basis {
+        Basis {
+            report,
+            members: MemberIndex::build(mirror),
+            users: c.users_active + c.users_inactive,
+            locked: c.users_inactive,
+            groups: c.groups,
+        }
+    }
+}
+
+fn locked(e: &Entry) -> bool {
+    e.first("nsAccountLock")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+fn uid(e: &Entry) -> String {
+    e.first("uid").unwrap_or(&e.dn).to_string()
+}
+
+fn cn(e: &Entry) -> String {
+    e.first("cn").unwrap_or(&e.dn).to_string()
+}
+
+/// What applying `upserts` and `removals` to tenant `tenant`'s entries of `before` changes, as
+/// `report::diff` would tell it (users keyed by entryUUID, groups by DN), with the counts after.
+pub fn changes(
+    before: &Snapshot,
+    basis: &Basis,
+    tenant: u16,
+    upserts: &[Entry],
+    removals: &[Box<str>],
+) -> Changes {
+    let old_user = |uuid: &str| {
+        before
+            .find_eq("entryUUID", uuid)
+            .iter()
+            .map(|id| before.entry(*id))
+            .find(|e| e.tenant == tenant && e.kind == EntryKind::User)
+    };
+    let new_users: FxHashMap<&str, &Entry> = upserts
+        .iter()
+        .filter(|e| e.kind == EntryKind::User)
+        .filter_map(|e| Some((e.first("entryUUID")?, e)))
+        .collect();
+    let mut c = Changes {
+        users_before: basis.users,
+        ..Changes::default()
+    };
+    let (mut users, mut locked_n, mut groups) = (basis.users, basis.locked, basis.groups);
+    for r in removals {
+        let Some(id) = before.lookup(r) else { continue };
+        let e = before.entry(id);
+        match e.kind {
+            EntryKind::User => {
+                let moved = e
+                    .first("entryUUID")
+                    .is_some_and(|u| new_users.contains_key(u));
+                if !moved {
+                    c.users_removed.push(uid(e));
+                    users = users.saturating_sub(1);
+                    if locked(e) {
+                        locked_n = locked_n.saturating_sub(1);
+                    }
+                }
+            }
+            EntryKind::Group => {
+                c.groups_removed.push(cn(e));
+                groups = groups.saturating_sub(1);
+            }
+            _ => {}
+        }
+    }
+    for e in upserts {
+        match e.kind {
+            EntryKind::User => {
+                let old = e.first("entryUUID").and_then(old_user);
+                match old {
+                    None => {
+                        c.users_added.push(uid(e));
+                        users += 1;
+                        if locked(e) {
+                            locked_n += 1;
+                            c.users_inactivated.push(uid(e));
+                        }
+                    }
+                    Some(o) => {
+                        if o.dn != e.dn || o.attrs != e.attrs {
+                            c.users_updated.push(uid(e));
+                        }
+                        match (locked(o), locked(e)) {
+                            (false, true) => {
+                                locked_n += 1;
+                                c.users_inactivated.push(uid(e));
+                            }
+                            (true, false) => locked_n = locked_n.saturating_sub(1),
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            EntryKind::Group => match before.lookup(&e.ndn).map(|id| before.entry(id)) {
+                None => {
+                    c.groups_added.push(cn(e));
+                    groups += 1;
+                }
+                Some(o) if o.attrs != e.attrs => c.groups_updated.push(cn(e)),
+                Some(_) => {}
+            },
+            _ => {}
+        }
+    }
+    for list in [
+        &mut c.users_added,
+        &mut c.users_updated,
+        &mut c.users_removed,
+        &mut c.users_inactivated,
+        &mut c.groups_added,
+        &mut c.groups_updated,
+        &mut c.groups_removed,
+    ] {
+        list.sort();
+    }
+    c.users_active = users.saturating_sub(locked_n);
+    c.users_inactive = locked_n;
+    c.groups = groups;
+    c
+}
+
+/// The basis after a patch: the new report and counts, the membership index moved forward.
+pub fn advance(
+    mut basis: Basis,
+    report: BuildReport,
+    c: &Changes,
+    groups_changed: &[String],
+    old: &Mirror,
+    new: &Mirror,
+) -> Basis {
+    basis
+        .members
+        .update(groups_changed.iter().map(String::as_str), old, new);
+    Basis {
+        report,
+        users: c.users_active + c.users_inactive,
+        locked: c.users_inactive,
+        groups: c.groups,
+        ..basis
+    }
+}
+
+/// The stored rows a patch rewrites.
+pub fn rows<'a>(
+    fingerprint: &'a str,
+    info: &'a TenantInfo,
+    upserts: &'a [Entry],
+    removals: &'a [Box<str>],
+) -> DirectoryWrite<'a> {
+    DirectoryWrite {
+        fingerprint,
+        info,
+        replace_all: false,
+        upserts: upserts.iter().collect(),
+        removals: removals.iter().map(|r| &**r).collect(),
+    }
+}
+
+/// `before` with the patch applied.
+pub fn patched(
+    before: &Snapshot,
+    generation: u64,
+    upserts: Vec<Entry>,
+    removals: Vec<Box<str>>,
+) -> Snapshot {
+    // Until snapshots take patches: a flat rebuild with the same content.
+    let gone: rustc_hash::FxHashSet<&str> = removals
+        .iter()
+        .map(|r| &**r)
+        .chain(upserts.iter().map(|e| &*e.ndn))
+        .collect();
+    let mut entries: Vec<Entry> = before
+        .entries()
+        .iter()
+        .filter(|e| !gone.contains(&*e.ndn))
+        .cloned()
+        .collect();
+    entries.extend(upserts);
+    entries.sort_by_cached_key(|e| crate::directory::dn::dit_order_key(&e.ndn));
+    let mut builds: Vec<crate::directory::build::TenantBuild> = before
+        .tenants
+        .iter()
+        .map(|t| crate::directory::build::TenantBuild {
+            info: t.clone(),
+            entries: Vec::new(),
+            report: BuildReport::default(),
+        })
+        .collect();
+    if let Some(b) = builds.first_mut() {
+        b.entries = entries;
+    }
+    Snapshot::new(generation, builds)
+}
