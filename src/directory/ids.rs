@@ -12,19 +12,22 @@
 
 use rustc_hash::FxHashMap;
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
+
+/// Persistent (structure-sharing) maps, like the mirror's: a round works on a copy, and a
+/// copy of 100k users' allocations must not cost a copy of them.
+pub type Map<K, V> = imbl::OrdMap<K, V>;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Allocations {
     /// uidNumber per user object id.
-    pub uid: BTreeMap<String, u32>,
+    pub uid: Map<String, u32>,
     /// gidNumber per group object id.
-    pub gid: BTreeMap<String, u32>,
+    pub gid: Map<String, u32>,
     /// Every uidNumber ever assigned, with the object it went to.
-    pub uid_used: BTreeMap<u32, String>,
-    pub gid_used: BTreeMap<u32, String>,
+    pub uid_used: Map<u32, String>,
+    pub gid_used: Map<u32, String>,
     /// Name holders: `u:<normalised uid>` or `g:<normalised cn>` → object id.
-    pub names: BTreeMap<String, String>,
+    pub names: Map<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,20 +136,24 @@ impl Allocations {
             .map(|(i, (id, _))| (*id, i))
             .collect();
         // Drop holders that no longer exist or no longer want the name they hold.
-        self.names.retain(|k, holder| {
-            if !k.starts_with(&prefix) {
-                return true;
-            }
-            match live.get(holder.as_str()) {
+        let released: Vec<String> = self
+            .names
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .filter(|(k, holder)| match live.get(holder.as_str()) {
                 Some(&i) => {
-                    keys.get(i).is_some_and(|main| main == k)
+                    !(keys.get(i).is_some_and(|main| main == *k)
                         || wanted.get(i).is_some_and(|(id, n)| {
-                            key(&suffixed(n, id)) == *k || key(&long_suffixed(n, id)) == *k
-                        })
+                            key(&suffixed(n, id)) == **k || key(&long_suffixed(n, id)) == **k
+                        }))
                 }
-                None => false,
-            }
-        });
+                None => true,
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in released {
+            self.names.remove(&k);
+        }
         let mut granted: FxHashMap<String, String> =
             FxHashMap::with_capacity_and_hasher(wanted.len(), Default::default());
         let mut collisions = Vec::new();

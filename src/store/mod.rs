@@ -6,6 +6,7 @@
 use crate::directory::ids::Allocations;
 use crate::graph::models::MemberRef;
 use crate::sync::mirror::{Map, Mirror};
+use imbl::ordmap::DiffItem;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -259,7 +260,7 @@ impl Store {
         old: &TenantState,
         new: &TenantState,
     ) -> Result<(), StoreError> {
-        self.commit_round(tenant, old, new, None, None, None)
+        self.commit_round(tenant, old, new, None, None)
     }
 
     /// `commit_tenant` plus one history record, in the same transaction: a round and its
@@ -272,7 +273,6 @@ impl Store {
         new: &TenantState,
         history: Option<(&serde_json::Value, usize)>,
         served: Option<&directory::DirectoryWrite<'_>>,
-        scope: Option<&std::collections::BTreeSet<String>>,
     ) -> Result<(), StoreError> {
         let tx = self.db.begin_write()?;
         if let Some((rec, keep)) = history {
@@ -282,45 +282,39 @@ impl Store {
             directory::write(&tx, tenant, w)?;
         }
         {
-            // Deleted users are few and expire with time, not with Graph changes: always diffed.
             diff_json(
                 &mut tx.open_table(DELETED)?,
                 tenant,
                 &old.mirror.deleted_users,
                 &new.mirror.deleted_users,
-                None,
             )?;
             diff_json(
                 &mut tx.open_table(USERS)?,
                 tenant,
                 &old.mirror.users,
                 &new.mirror.users,
-                scope,
             )?;
             diff_json(
                 &mut tx.open_table(GROUPS)?,
                 tenant,
                 &old.mirror.groups,
                 &new.mirror.groups,
-                scope,
             )?;
             diff_json(
                 &mut tx.open_table(MEMBERS)?,
                 tenant,
                 &old.mirror.members,
                 &new.mirror.members,
-                scope,
             )?;
             {
                 let mut t = tx.open_table(STAMPS)?;
-                for id in keys_in_scope(&old.mirror.changed, &new.mirror.changed, scope) {
-                    match new.mirror.changed.get(id) {
-                        Some(v) if old.mirror.changed.get(id) != Some(v) => {
-                            t.insert((tenant, id), v.as_str())?;
+                for d in old.mirror.changed.diff(&new.mirror.changed) {
+                    match d {
+                        DiffItem::Add(id, v) | DiffItem::Update { new: (id, v), .. } => {
+                            t.insert((tenant, id.as_str()), v.as_str())?;
                         }
-                        Some(_) => {}
-                        None => {
-                            t.remove((tenant, id))?;
+                        DiffItem::Remove(id, _) => {
+                            t.remove((tenant, id.as_str()))?;
                         }
                     }
                 }
@@ -417,7 +411,9 @@ impl Store {
     }
 }
 
-/// Write the allocation changes from `old` to `new` (numbers, used numbers, names).
+/// Write the allocation changes from `old` to `new` (numbers, used numbers, names). The maps
+/// share structure with the allocations they were copied from, so the diff visits only what
+/// changed.
 fn write_alloc(
     tx: &redb::WriteTransaction,
     tenant: &str,
@@ -427,31 +423,24 @@ fn write_alloc(
     diff_plain(&mut tx.open_table(UID_NUMBERS)?, tenant, &old.uid, &new.uid)?;
     diff_plain(&mut tx.open_table(GID_NUMBERS)?, tenant, &old.gid, &new.gid)?;
     // Used numbers only ever grow: that is what makes them never reused.
-    {
-        let mut t = tx.open_table(UID_USED)?;
-        for (n, id) in &new.uid_used {
-            if !old.uid_used.contains_key(n) {
-                t.insert((tenant, *n), id.as_str())?;
+    for (table, o, n) in [
+        (UID_USED, &old.uid_used, &new.uid_used),
+        (GID_USED, &old.gid_used, &new.gid_used),
+    ] {
+        let mut t = tx.open_table(table)?;
+        for d in o.diff(n) {
+            if let DiffItem::Add(num, id) | DiffItem::Update { new: (num, id), .. } = d {
+                t.insert((tenant, *num), id.as_str())?;
             }
         }
     }
-    {
-        let mut t = tx.open_table(GID_USED)?;
-        for (n, id) in &new.gid_used {
-            if !old.gid_used.contains_key(n) {
-                t.insert((tenant, *n), id.as_str())?;
-            }
-        }
-    }
-    {
-        let mut t = tx.open_table(NAMES)?;
-        for (k, v) in &new.names {
-            if old.names.get(k) != Some(v) {
+    let mut t = tx.open_table(NAMES)?;
+    for d in old.names.diff(&new.names) {
+        match d {
+            DiffItem::Add(k, v) | DiffItem::Update { new: (k, v), .. } => {
                 t.insert((tenant, k.as_str()), v.as_str())?;
             }
-        }
-        for k in old.names.keys() {
-            if !new.names.contains_key(k) {
+            DiffItem::Remove(k, _) => {
                 t.remove((tenant, k.as_str()))?;
             }
         }
@@ -520,8 +509,8 @@ fn read_json_map<T: DeserializeOwned, M: FromIterator<(String, T)>>(
 fn read_plain_map(
     t: &impl ReadableTable<Key2<'static>, u32>,
     tenant: &str,
-) -> Result<BTreeMap<String, u32>, StoreError> {
-    let mut out = BTreeMap::new();
+) -> Result<Map<String, u32>, StoreError> {
+    let mut out = Map::new();
     for row in t.range((tenant, "")..)? {
         let (k, v) = row?;
         let (t, id) = k.value();
@@ -536,8 +525,8 @@ fn read_plain_map(
 fn read_used(
     t: &impl ReadableTable<(&'static str, u32), &'static str>,
     tenant: &str,
-) -> Result<BTreeMap<u32, String>, StoreError> {
-    let mut out = BTreeMap::new();
+) -> Result<Map<u32, String>, StoreError> {
+    let mut out = Map::new();
     for row in t.range((tenant, 0u32)..)? {
         let (k, v) = row?;
         let (t, n) = k.value();
@@ -549,41 +538,22 @@ fn read_used(
     Ok(out)
 }
 
-/// The keys to compare between two maps: all of them, or only those in `scope` (a delta
-/// round knows which objects it touched; comparing the rest would cost the whole tenant).
-fn keys_in_scope<'k, T: Clone>(
-    old: &'k Map<String, T>,
-    new: &'k Map<String, T>,
-    scope: Option<&'k std::collections::BTreeSet<String>>,
-) -> Box<dyn Iterator<Item = &'k str> + 'k> {
-    match scope {
-        Some(ids) => Box::new(ids.iter().map(String::as_str)),
-        None => Box::new(
-            new.keys()
-                .chain(old.keys().filter(|k| !new.contains_key(*k)))
-                .map(String::as_str),
-        ),
-    }
-}
-
+/// Write what differs between two mirror maps. A delta round's maps share structure with the
+/// committed ones, so the diff visits only what the round changed.
 fn diff_json<T: Serialize + PartialEq + Clone>(
     t: &mut redb::Table<Key2<'static>, &'static [u8]>,
     tenant: &str,
     old: &Map<String, T>,
     new: &Map<String, T>,
-    scope: Option<&std::collections::BTreeSet<String>>,
 ) -> Result<(), StoreError> {
-    for id in keys_in_scope(old, new, scope) {
-        match new.get(id) {
-            Some(v) if old.get(id) != Some(v) => {
+    for d in old.diff(new) {
+        match d {
+            DiffItem::Add(id, v) | DiffItem::Update { new: (id, v), .. } => {
                 let bytes = serde_json::to_vec(v).map_err(|e| StoreError::Db(e.to_string()))?;
-                t.insert((tenant, id), bytes.as_slice())?;
+                t.insert((tenant, id.as_str()), bytes.as_slice())?;
             }
-            Some(_) => {}
-            None => {
-                if old.contains_key(id) {
-                    t.remove((tenant, id))?;
-                }
+            DiffItem::Remove(id, _) => {
+                t.remove((tenant, id.as_str()))?;
             }
         }
     }
@@ -593,17 +563,17 @@ fn diff_json<T: Serialize + PartialEq + Clone>(
 fn diff_plain(
     t: &mut redb::Table<Key2<'static>, u32>,
     tenant: &str,
-    old: &BTreeMap<String, u32>,
-    new: &BTreeMap<String, u32>,
+    old: &Map<String, u32>,
+    new: &Map<String, u32>,
 ) -> Result<(), StoreError> {
-    for (id, v) in new {
-        if old.get(id) != Some(v) {
-            t.insert((tenant, id.as_str()), *v)?;
-        }
-    }
-    for id in old.keys() {
-        if !new.contains_key(id) {
-            t.remove((tenant, id.as_str()))?;
+    for d in old.diff(new) {
+        match d {
+            DiffItem::Add(id, v) | DiffItem::Update { new: (id, v), .. } => {
+                t.insert((tenant, id.as_str()), *v)?;
+            }
+            DiffItem::Remove(id, _) => {
+                t.remove((tenant, id.as_str()))?;
+            }
         }
     }
     Ok(())
@@ -654,14 +624,7 @@ mod tests {
         for i in 0..5 {
             let rec = serde_json::json!({ "n": i });
             store
-                .commit_round(
-                    "t",
-                    &TenantState::default(),
-                    &new,
-                    Some((&rec, 3)),
-                    None,
-                    None,
-                )
+                .commit_round("t", &TenantState::default(), &new, Some((&rec, 3)), None)
                 .unwrap();
         }
         store

@@ -166,12 +166,11 @@ struct Prepared {
 enum RoundDerivation {
     /// Everything derived again; the stored rows are diffed from the snapshots.
     Full,
-    /// A patch on the served snapshot: the rows it rewrites, the objects whose mirror rows
-    /// may have changed, and the Graph groups whose membership changed.
+    /// A patch on the served snapshot: the rows it rewrites and the Graph groups whose
+    /// membership changed.
     Patch {
         upserts: Vec<crate::directory::Entry>,
         removals: Vec<Box<str>>,
-        touched: std::collections::BTreeSet<String>,
         groups_changed: Vec<String>,
     },
 }
@@ -576,17 +575,12 @@ impl SyncEngine {
                 upserts, removals, ..
             } => patching::rows(&self.fingerprint, info, upserts, removals),
         });
-        let scope = match &derived {
-            RoundDerivation::Full => None,
-            RoundDerivation::Patch { touched, .. } => Some(touched),
-        };
         if let Err(source) = self.store.commit_round(
             tenant,
             old,
             &committed,
             Some((&rec_json, HISTORY_KEEP)),
             rows.as_ref(),
-            scope,
         ) {
             self.put_basis(tenant, basis);
             let err = SyncError::Store {
@@ -876,7 +870,6 @@ impl SyncEngine {
             RoundDerivation::Patch {
                 upserts: patch.upserts,
                 removals: patch.removals,
-                touched: touched.clone(),
                 groups_changed: patch.groups_changed,
             },
         ))
