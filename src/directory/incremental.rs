@@ -53,6 +53,15 @@ impl MemberIndex {
         MemberIndex { groups_of }
     }
 
+    /// The index as sorted sets, to compare two indexes whatever order they were built in.
+    #[cfg(test)]
+    fn normalized(&self) -> BTreeMap<&str, BTreeSet<&str>> {
+        self.groups_of
+            .iter()
+            .map(|(u, gs)| (&**u, gs.iter().map(|g| &**g).collect()))
+            .collect()
+    }
+
     /// Groups listing `user` directly.
     pub fn groups_of(&self, user: &str) -> &[Box<str>] {
         self.groups_of.get(user).map(Vec::as_slice).unwrap_or(&[])

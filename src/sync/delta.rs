@@ -1,9 +1,11 @@
 //! Merging Graph delta pages into the mirror (graph.md §5): `@removed` users and groups,
 //! `members@delta` additions and removals, groups split across pages, replays, and properties
 //! a delta omits (kept) versus properties sent as `null` (cleared). Work is proportional to the
-//! objects in the delta, plus one pass over the groups per deleted user.
+//! objects in the delta (a deleted user is found in its groups through the engine's
+//! membership index; without one, one pass over the groups per deleted user).
 
 use super::mirror::{DeletedUser, Mirror};
+use crate::directory::incremental::MemberIndex;
 use crate::graph::models::{Group, MemberKind, MemberRef, User};
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
@@ -39,13 +41,26 @@ pub fn apply_users(
     now: i64,
     stats: &mut DeltaStats,
 ) -> Result<(), DeltaError> {
+    apply_users_indexed(m, objects, keep_deleted, now, stats, None)
+}
+
+/// `apply_users` with the membership index of `m` (the sync engine keeps one), so a deleted
+/// user is looked for only in the groups that list it instead of in every group.
+pub fn apply_users_indexed(
+    m: &mut Mirror,
+    objects: &[Value],
+    keep_deleted: bool,
+    now: i64,
+    stats: &mut DeltaStats,
+    index: Option<&MemberIndex>,
+) -> Result<(), DeltaError> {
     for obj in objects {
         let Some(id) = obj.get("id").and_then(Value::as_str) else {
             tracing::warn!("user delta object without an id ignored");
             continue;
         };
         if obj.get("@removed").is_some() {
-            remove_user(m, id, keep_deleted, now, stats);
+            remove_user_from(m, id, keep_deleted, now, stats, index);
             continue;
         }
         let existing = m.users.get(id);
@@ -72,6 +87,17 @@ pub fn apply_users(
 /// Drop a user from the mirror and from every group: Graph often sends no `members@delta`
 /// removal for a deleted user (graph.md §5).
 pub fn remove_user(m: &mut Mirror, id: &str, keep_deleted: bool, now: i64, stats: &mut DeltaStats) {
+    remove_user_from(m, id, keep_deleted, now, stats, None);
+}
+
+fn remove_user_from(
+    m: &mut Mirror,
+    id: &str,
+    keep_deleted: bool,
+    now: i64,
+    stats: &mut DeltaStats,
+    index: Option<&MemberIndex>,
+) {
     if let Some(user) = m.users.remove(id) {
         stats.users_removed += 1;
         stats.touched.insert(id.to_string());
@@ -85,7 +111,13 @@ pub fn remove_user(m: &mut Mirror, id: &str, keep_deleted: bool, now: i64, stats
             );
         }
     }
-    drop_member_everywhere(m, id, stats);
+    match index {
+        Some(ix) => {
+            let groups: Vec<String> = ix.groups_of(id).iter().map(|g| g.to_string()).collect();
+            drop_member(m, id, groups, stats);
+        }
+        None => drop_member_everywhere(m, id, stats),
+    }
 }
 
 /// Remove `id` from every group's members (the groups it leaves are touched).
@@ -96,12 +128,18 @@ fn drop_member_everywhere(m: &mut Mirror, id: &str, stats: &mut DeltaStats) {
         .filter(|(_, set)| set.iter().any(|r| r.id == id))
         .map(|(g, _)| g.clone())
         .collect();
+    drop_member(m, id, holding, stats);
+}
+
+fn drop_member(m: &mut Mirror, id: &str, holding: Vec<String>, stats: &mut DeltaStats) {
     for gid in holding {
         if let Some(set) = m.members.get_mut(&gid) {
             let before = set.len();
             set.retain(|r| r.id != id);
-            stats.memberships_changed += before - set.len();
-            stats.touched.insert(gid);
+            if set.len() != before {
+                stats.memberships_changed += before - set.len();
+                stats.touched.insert(gid);
+            }
         }
     }
 }

@@ -667,6 +667,7 @@ impl SyncEngine {
                     now,
                     &mut stats,
                     progress,
+                    basis.map(|b| &b.members),
                 )
                 .await
             {
@@ -887,6 +888,7 @@ impl SyncEngine {
         now: i64,
         stats: &mut DeltaStats,
         progress: Option<&Progress>,
+        index: Option<&crate::directory::incremental::MemberIndex>,
     ) -> Result<TenantState, SyncError> {
         let tenant = client.tenant_name().to_string();
         let graph_err = |source| SyncError::Graph {
@@ -905,7 +907,8 @@ impl SyncEngine {
             tenant: tenant.clone(),
             source,
         };
-        delta::apply_users(&mut m, &users.objects, keep_deleted, now, stats).map_err(delta_err)?;
+        delta::apply_users_indexed(&mut m, &users.objects, keep_deleted, now, stats, index)
+            .map_err(delta_err)?;
         let removed: std::collections::BTreeSet<String> = users
             .objects
             .iter()
