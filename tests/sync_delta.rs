@@ -345,8 +345,8 @@ fn dump(s: &Snapshot) -> std::collections::BTreeMap<String, Vec<String>> {
         .collect()
 }
 
-// Groups that are neither nested nor nesting, and users only in such groups (touching a
-// nested group derives everything; see directory::incremental).
+// Platform Team (PLATFORM_TEAM) is nested in Engineering, itself in All Staff; these two
+// groups are flat.
 const VPN_USERS: &str = "8fe304db-7e80-4f15-9ccc-cc5279b5c606";
 const LINUX_ADMINS: &str = "85dcd1c5-b980-4e90-a7e6-126e34b473f5";
 const SVC_BACKUP: &str = "6a423cf9-d330-4549-8d14-cf1a4cc34636";
@@ -376,14 +376,16 @@ async fn a_patched_delta_round_serves_what_a_full_derivation_serves() {
         })
         .await
         .expect("user created");
-    mutate(
-        &env,
-        Mutation::AddMember {
-            group: vpn.clone(),
-            member: zoe.id.clone(),
-        },
-    )
-    .await;
+    for group in [vpn.clone(), PLATFORM_TEAM.to_string()] {
+        mutate(
+            &env,
+            Mutation::AddMember {
+                group,
+                member: zoe.id.clone(),
+            },
+        )
+        .await;
+    }
     // A new UPN renames Bob: his entry, his private group and every member list showing him.
     mutate(
         &env,
@@ -437,6 +439,15 @@ async fn a_patched_delta_round_serves_what_a_full_derivation_serves() {
         "{:?}",
         r.changes
     );
+    let zoe_groups = &patched["uid=zoe.new,ou=people,dc=contoso,dc=com"];
+    for g in ["Platform Team", "Engineering", "All Staff", "VPN Users"] {
+        assert!(
+            zoe_groups
+                .iter()
+                .any(|l| l.starts_with(&format!("memberOf: cn={g},"))),
+            "Zoe is in {g}, directly or through nesting: {zoe_groups:?}"
+        );
+    }
     let history = engine.history(Some("contoso"), 1).expect("history");
     assert!(history[0].patched, "history records the patched round");
     drop(engine);

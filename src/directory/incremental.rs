@@ -2,19 +2,22 @@
 //! on the previous snapshot, so a round's local work grows with the changes and not with the
 //! tenant. `build_tenant` stays the definition of the directory: this module must produce
 //! exactly the entries it would (the tests compare the two over random change sequences), and
-//! it declines — returning [`Derivation::Full`] with the reason — wherever following one object's
+//! it declines — returning [`Derivation::Full`] with the reason — where following one object's
 //! consequences would need the whole tenant:
 //!
 //! - the domains or the organization changed (every DN and the root depend on them);
 //! - numbers come from a Graph attribute (`uid_number_attribute`/`gid_number_attribute`: values
 //!   compete across objects), or users share a primary group;
-//! - a changed group is nested (has group members or is a member of a group), or feeds a merged
-//!   group (`groups.map`, `[[tenant.local_group]]`);
+//! - a changed group feeds a merged group (`groups.map`, `[[tenant.local_group]]`), or is
+//!   nested while groups are merged;
 //! - the previous round left objects unnumbered or reported notices;
 //! - more than a quarter of the tenant's users changed (a full derivation is then cheaper).
 //!
-//! Policy changes through `users.*_members_of` groups are followed: the users whose standing
-//! changed are re-judged one by one.
+//! What is followed: users created, changed, renamed, disabled, deleted and restored (their
+//! entries, private groups and every member list showing them); groups created, changed,
+//! renamed and deleted; membership changes, nesting included (the entries above and below a
+//! changed group); changes in `users.*_members_of` groups (the users whose standing changed
+//! are judged again).
 
 use super::build::{
     BuildError, BuildReport, GroupShape, ServedUser, TenantInput, base_dn, group_entry,
@@ -24,16 +27,17 @@ use super::dn;
 use super::entry::{Entry, EntryKind};
 use super::ids::{Allocations, Claim, NumberSpace, creation_order, unmatched};
 use super::snapshot::Snapshot;
-use crate::config::NestedMode;
 use crate::config::PRIMARY_GROUP_PRIVATE;
+use crate::config::{NestedMode, TenantConfig};
 use crate::graph::models::{MemberKind, User};
 use crate::policy::{self, Judge, UserVerdict, group_served_as, merged_key};
 use crate::sync::mirror::Mirror;
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Direct group memberships of users, by user id: the reverse of `Mirror::members`, which a
-/// delta round needs for users whose entries it rebuilds (a re-enabled user's groups, say).
+/// Direct group memberships of users and groups, by member id: the reverse of
+/// `Mirror::members`, which a delta round needs for the entries it rebuilds (a re-enabled
+/// user's groups, the groups above a changed one).
 #[derive(Debug, Clone, Default)]
 pub struct MemberIndex {
     groups_of: FxHashMap<Box<str>, Vec<Box<str>>>,
@@ -43,7 +47,10 @@ impl MemberIndex {
     pub fn build(mirror: &Mirror) -> MemberIndex {
         let mut groups_of: FxHashMap<Box<str>, Vec<Box<str>>> = FxHashMap::default();
         for (g, set) in &mirror.members {
-            for m in set.iter().filter(|m| m.kind == MemberKind::User) {
+            for m in set
+                .iter()
+                .filter(|m| matches!(m.kind, MemberKind::User | MemberKind::Group))
+            {
                 groups_of
                     .entry(Box::from(m.id.as_str()))
                     .or_default()
@@ -62,7 +69,7 @@ impl MemberIndex {
             .collect()
     }
 
-    /// Groups listing `user` directly.
+    /// Groups listing `user` (or group) directly.
     pub fn groups_of(&self, user: &str) -> &[Box<str>] {
         self.groups_of.get(user).map(Vec::as_slice).unwrap_or(&[])
     }
@@ -75,8 +82,8 @@ impl MemberIndex {
         new: &Mirror,
     ) {
         for g in groups {
-            let before = user_members(old, g);
-            let after = user_members(new, g);
+            let before: BTreeSet<&str> = direct_members(old, g).into_iter().map(|m| m.0).collect();
+            let after: BTreeSet<&str> = direct_members(new, g).into_iter().map(|m| m.0).collect();
             for u in before.difference(&after) {
                 if let Some(list) = self.groups_of.get_mut(*u) {
                     list.retain(|x| &**x != g);
@@ -95,13 +102,14 @@ impl MemberIndex {
     }
 }
 
-fn user_members<'m>(m: &'m Mirror, g: &str) -> BTreeSet<&'m str> {
+/// A group's direct user and group members in `m`.
+fn direct_members<'m>(m: &'m Mirror, g: &str) -> BTreeSet<(&'m str, MemberKind)> {
     m.members
         .get(g)
         .into_iter()
         .flatten()
-        .filter(|r| r.kind == MemberKind::User)
-        .map(|r| r.id.as_str())
+        .filter(|r| matches!(r.kind, MemberKind::User | MemberKind::Group))
+        .map(|r| (r.id.as_str(), r.kind))
         .collect()
 }
 
@@ -164,8 +172,13 @@ struct Delta<'a> {
     new_judge: Judge<'a>,
     /// Users whose entries are derived again.
     users: BTreeSet<&'a str>,
-    /// Changed Graph groups (all are unnested and unmerged).
+    /// Changed Graph groups (none feeds a merged group).
     groups: BTreeSet<&'a str>,
+    /// Graph groups whose entries are derived again (the changed ones, those above them, and
+    /// groups that joined or left one).
+    dirty_groups: BTreeSet<&'a str>,
+    /// Member id → the changed groups listing it after the round.
+    joined: FxHashMap<&'a str, Vec<&'a str>>,
 }
 
 fn full<T>(reason: impl Into<String>) -> Result<Result<T, String>, BuildError> {
@@ -216,6 +229,8 @@ impl<'a> Delta<'a> {
             new_judge: Judge::new(new, cfg, now),
             users: BTreeSet::new(),
             groups: BTreeSet::new(),
+            dirty_groups: BTreeSet::new(),
+            joined: FxHashMap::default(),
         };
         for id in touched {
             let is_group = old.groups.contains_key(id)
@@ -228,32 +243,58 @@ impl<'a> Delta<'a> {
                 d.users.insert(id.as_str());
             }
         }
+        let merging = !cfg.groups.map.is_empty() || !cfg.local_group.is_empty();
         for &g in &d.groups {
-            let nested = |m: &Mirror| {
-                m.members
-                    .get(g)
-                    .is_some_and(|s| s.iter().any(|r| r.kind == MemberKind::Group))
-            };
-            if nested(old) || nested(new) {
-                return full(format!("changed group {g} has nested groups"));
+            for r in new.members.get(g).into_iter().flatten() {
+                d.joined.entry(r.id.as_str()).or_default().push(g);
             }
-            if d.shown_group(g)
-                .is_some_and(|e| !e.values("memberOf").is_empty())
-            {
-                return full(format!("changed group {g} is nested in another group"));
-            }
+        }
+        let groups: Vec<&str> = d.groups.iter().copied().collect();
+        for g in groups {
             let old_as = old.groups.get(g).and_then(|x| group_served_as(cfg, x));
             let new_as = new.groups.get(g).and_then(|x| group_served_as(cfg, x));
             if old_as.as_ref().is_some_and(|a| a.1) || new_as.as_ref().is_some_and(|a| a.1) {
                 return full(format!("changed group {g} feeds a merged group"));
             }
-            // Members whose memberOf changes: all of them when the group appears, goes or is
-            // renamed, else those who joined or left.
-            let (before, after) = (user_members(old, g), user_members(new, g));
-            if old_as.map(|a| a.0) != new_as.map(|a| a.0) {
-                d.users.extend(before.union(&after).copied());
+            let nested = |m: &Mirror| {
+                m.members
+                    .get(g)
+                    .is_some_and(|s| s.iter().any(|r| r.kind == MemberKind::Group))
+            };
+            let has_parents =
+                !prior.members.groups_of(g).is_empty() || !d.new_parents(g).is_empty();
+            if merging && (nested(old) || nested(new) || has_parents) {
+                return full(format!(
+                    "changed group {g} is nested and groups.map or local groups merge groups"
+                ));
+            }
+            // Groups above it show its members (flattened) or it (directly).
+            for m in [old, new] {
+                let up = d.ancestors(g, m);
+                d.dirty_groups.extend(up);
+            }
+            d.dirty_groups.insert(g);
+            // Entries below it whose memberOf changes: all of them when the group appears,
+            // goes or is renamed, else the members that joined or left and what is under them.
+            let (before, after) = (direct_members(old, g), direct_members(new, g));
+            let moved: Vec<(&str, MemberKind)> = if old_as.map(|a| a.0) != new_as.map(|a| a.0) {
+                before.union(&after).copied().collect()
             } else {
-                d.users.extend(before.symmetric_difference(&after).copied());
+                before.symmetric_difference(&after).copied().collect()
+            };
+            for (x, kind) in moved {
+                match kind {
+                    MemberKind::User => {
+                        d.users.insert(x);
+                    }
+                    MemberKind::Group => {
+                        d.dirty_groups.insert(x);
+                        for m in [old, new] {
+                            d.descend(x, m);
+                        }
+                    }
+                    _ => {}
+                }
             }
         }
         for (id, _) in old.deleted_users.iter().chain(new.deleted_users.iter()) {
@@ -276,6 +317,92 @@ impl<'a> Delta<'a> {
 
     fn tenant(&self) -> u16 {
         self.input.index
+    }
+
+    /// Graph groups listing `x` (a user or a group) directly after the round: the committed
+    /// index, with the changed groups' new member lists in place of their old ones.
+    fn new_parents(&self, x: &str) -> Vec<&'a str> {
+        let mut out: Vec<&'a str> = self
+            .prior
+            .members
+            .groups_of(x)
+            .iter()
+            .filter_map(|g| {
+                self.input
+                    .mirror
+                    .groups
+                    .get_key_value(&**g)
+                    .map(|(k, _)| k.as_str())
+            })
+            .filter(|g| !self.groups.contains(g))
+            .collect();
+        if let Some(js) = self.joined.get(x) {
+            out.extend(js.iter().copied());
+        }
+        out
+    }
+
+    /// Graph groups listing `x` directly before the round.
+    fn old_parents(&self, x: &str) -> Vec<&'a str> {
+        self.prior
+            .members
+            .groups_of(x)
+            .iter()
+            .filter_map(|g| {
+                self.prior
+                    .mirror
+                    .groups
+                    .get_key_value(&**g)
+                    .map(|(k, _)| k.as_str())
+            })
+            .collect()
+    }
+
+    /// Every Graph group above `g` in `m` (the old or new mirror), through any nesting.
+    fn ancestors(&self, g: &str, m: &Mirror) -> BTreeSet<&'a str> {
+        let is_new = std::ptr::eq(m, self.input.mirror);
+        let mut seen = BTreeSet::new();
+        let mut stack = if is_new {
+            self.new_parents(g)
+        } else {
+            self.old_parents(g)
+        };
+        while let Some(p) = stack.pop() {
+            if seen.insert(p) {
+                stack.extend(if is_new {
+                    self.new_parents(p)
+                } else {
+                    self.old_parents(p)
+                });
+            }
+        }
+        seen
+    }
+
+    /// Mark everything under group `g` in `m` as derived again: its users, and its groups.
+    fn descend(&mut self, g: &str, m: &'a Mirror) {
+        let mut seen: BTreeSet<&'a str> = BTreeSet::new();
+        let mut stack: Vec<&'a str> = m
+            .groups
+            .get_key_value(g)
+            .map(|(k, _)| k.as_str())
+            .into_iter()
+            .collect();
+        while let Some(x) = stack.pop() {
+            if !seen.insert(x) {
+                continue;
+            }
+            self.dirty_groups.insert(x);
+            for r in m.members.get(x).into_iter().flatten() {
+                match r.kind {
+                    MemberKind::User => {
+                        self.users.insert(r.id.as_str());
+                    }
+                    MemberKind::Group => stack.push(r.id.as_str()),
+                    _ => {}
+                }
+            }
+        }
     }
 
     /// The entry of kind `kind` whose entryUUID is `uuid`, in this tenant of the prior snapshot.
@@ -495,9 +622,21 @@ impl<'a> Delta<'a> {
         report.unmatched.extend(unmatched("g", &wanted_g, &cns));
         report.collisions = alloc.collisions(&report.unmatched, name_key);
 
+        let view = View {
+            d: &self,
+            users: &served,
+            groups: &served_groups,
+            merged: merged_sources(cfg, new),
+        };
         let mut out = Out::default();
-        // Entries of changed users, and the groups whose member lists show them.
-        let mut member_edits: BTreeMap<&'a str, Vec<Edit>> = BTreeMap::new();
+        // Directory groups whose entries are derived again, by key.
+        let mut group_keys: BTreeSet<String> = BTreeSet::new();
+        for g in &self.dirty_groups {
+            if let Some(k) = view.dir_of(g) {
+                group_keys.insert(k);
+            }
+        }
+        let flatten = cfg.groups.nested == NestedMode::Flatten;
         for &u in &self.users {
             let before = shown_users.get(u);
             let now_served = served.get(u);
@@ -507,9 +646,15 @@ impl<'a> Delta<'a> {
                     out.remove(&p.ndn);
                 }
             }
+            let groups_of = if now_served.is_some() {
+                view.member_of(Node::User(u))
+            } else {
+                BTreeSet::new()
+            };
             if let Some(su) = now_served {
-                let groups_of = self.member_of(u, Some(su), &served_groups);
-                let mut dns: Vec<&str> = groups_of.iter().map(|(dn, _, _)| dn.as_str()).collect();
+                let group_dns: Vec<String> =
+                    groups_of.iter().filter_map(|k| view.dn_of(k)).collect();
+                let mut dns: Vec<&str> = group_dns.iter().map(String::as_str).collect();
                 let private_cn = cns.get(u).cloned().unwrap_or_else(|| su.uid.clone());
                 let private_dn = dn::build("cn", &private_cn, &self.groups_dn);
                 dns.push(&private_dn);
@@ -527,91 +672,34 @@ impl<'a> Delta<'a> {
             if old_face == new_face {
                 continue;
             }
-            // Groups listing the user before (directly, or flattened) and now.
-            let mut listing_before: BTreeSet<&'a str> = BTreeSet::new();
+            // The groups listing the user before and now show its new face.
             if let Some(s) = before {
                 for e in self.listing(&s.entry.dn) {
-                    if e.kind == EntryKind::Group {
-                        listing_before.insert(&e.ndn);
+                    if e.kind == EntryKind::Group
+                        && let Some(k) = view.key_of_entry(e)
+                    {
+                        group_keys.insert(k);
                     }
                 }
             }
-            let mut listing_now: BTreeSet<&'a str> = BTreeSet::new();
             if now_served.is_some() {
-                let flatten = cfg.groups.nested == NestedMode::Flatten;
-                for (_, shown, direct) in self.member_of(u, now_served, &served_groups) {
-                    // Ancestors list the user too when members are flattened.
-                    if let Some(e) = shown.filter(|_| direct || flatten) {
-                        listing_now.insert(&e.ndn);
-                    }
+                if flatten {
+                    group_keys.extend(groups_of);
+                } else {
+                    group_keys.extend(view.dir_parents(Node::User(u)));
                 }
-            }
-            for g in listing_before.union(&listing_now) {
-                member_edits.entry(g).or_default().push(Edit {
-                    before: old_face.filter(|_| listing_before.contains(g)),
-                    after: new_face
-                        .filter(|_| listing_now.contains(g))
-                        .map(|(a, b)| (a.to_string(), b.to_string())),
-                });
             }
         }
-
-        // Changed groups: their entries from the mirror.
-        let mut changed_group_ndns: FxHashSet<Box<str>> = FxHashSet::default();
+        // Changed groups no longer served, or renamed, leave their old entries.
         for &g in &self.groups {
             if let Some(e) = self.shown_group(g) {
                 out.remove(&e.ndn);
-                changed_group_ndns.insert(e.ndn.clone());
             }
-            let Some((cn, gid, gdn)) = served_groups.get(g) else {
-                continue;
-            };
-            let graph = new.groups.get(g);
-            let mut member_dns = Vec::new();
-            let mut member_uids = Vec::new();
-            for m in user_members(new, g) {
-                if let Some(su) = served.get(m) {
-                    member_dns.push(su.dn.clone());
-                    member_uids.push(su.uid.clone());
-                } else if !self.users.contains(m)
-                    && let Some(s) = self.shown_user(m)
-                {
-                    member_dns.push(s.entry.dn.to_string());
-                    member_uids.push(s.uid.to_string());
-                }
-            }
-            member_dns.sort();
-            member_uids.sort();
-            let (created, modified) = stamp(
-                self.input,
-                g,
-                graph.and_then(|x| x.created_date_time.as_deref()),
-            );
-            let shape = GroupShape {
-                cn,
-                gid_number: *gid,
-                member_dns,
-                member_uids,
-                description: graph.and_then(|x| x.description.as_deref()),
-                mail: graph.and_then(|x| x.mail.as_deref()),
-                uuid: g,
-                parent_dns: Vec::new(),
-            };
-            let e = group_entry(gdn, shape, self.tenant(), &created, &modified);
-            changed_group_ndns.insert(e.ndn.clone());
-            out.upsert(e);
         }
-
-        // Unchanged groups whose member lists show a changed user.
-        for (ndn, edits) in member_edits {
-            if changed_group_ndns.contains(ndn) {
-                continue;
+        for k in &group_keys {
+            if let Some(e) = view.group_entry(k) {
+                out.upsert(e);
             }
-            let Some(id) = self.prior.snapshot.lookup(ndn) else {
-                continue;
-            };
-            let prev = self.prior.snapshot.entry(id);
-            out.upsert(edit_members(prev, &edits));
         }
 
         let mut groups_changed: Vec<String> = self.groups.iter().map(|g| g.to_string()).collect();
@@ -624,132 +712,259 @@ impl<'a> Delta<'a> {
             groups_changed,
         }
     }
-
-    fn by_dn(&self, dn_str: &str) -> Option<&'a Entry> {
-        let ndn = dn::normalize(dn_str).ok()?;
-        let snap = self.prior.snapshot;
-        snap.lookup(&ndn).map(|id| snap.entry(id))
-    }
-
-    /// The served groups user `u` is in now, transitively, by DN, each with its entry in the
-    /// prior snapshot when it is an unchanged group (changed groups are unnested, so only
-    /// unchanged ones contribute ancestors).
-    fn member_of(
-        &self,
-        u: &str,
-        su: Option<&ServedUser<'_>>,
-        changed_groups: &ServedGroups<'_>,
-    ) -> Vec<(String, Option<&'a Entry>, bool)> {
-        let cfg = self.input.cfg;
-        let new = self.input.mirror;
-        // DN → (entry in the prior snapshot, whether the user is a direct member).
-        let mut out: BTreeMap<String, (Option<&'a Entry>, bool)> = BTreeMap::new();
-        if su.is_none() {
-            return Vec::new();
-        }
-        let mut direct: BTreeSet<&str> = self
-            .prior
-            .members
-            .groups_of(u)
-            .iter()
-            .map(|g| &**g)
-            .filter(|g| !self.groups.contains(g))
-            .collect();
-        for &g in &self.groups {
-            if new
-                .members
-                .get(g)
-                .is_some_and(|s| s.iter().any(|r| r.kind == MemberKind::User && r.id == u))
-            {
-                direct.insert(g);
-            }
-        }
-        for g in direct {
-            if self.groups.contains(g) {
-                // A changed group: served as derived this round (unnested, so no ancestors).
-                if let Some((_, _, dn_str)) = changed_groups.get(g) {
-                    out.insert(dn_str.clone(), (None, true));
-                }
-                continue;
-            }
-            let Some(graph) = new.groups.get(g) else {
-                continue;
-            };
-            let Some((name, merged)) = group_served_as(cfg, graph) else {
-                continue;
-            };
-            let entry = if merged {
-                self.shown_group(&merged_uuid(&cfg.tenant_id, &merged_key(&name)))
-            } else {
-                self.shown_group(g)
-            };
-            let Some(e) = entry else { continue };
-            for p in e.values("memberOf") {
-                out.entry(p.to_string())
-                    .or_insert_with(|| (self.by_dn(p), false));
-            }
-            out.insert(e.dn.to_string(), (Some(e), true));
-        }
-        out.into_iter()
-            .map(|(d, (e, direct))| (d, e, direct))
-            .collect()
-    }
 }
 
 /// Changed groups as served after the round: cn, gidNumber, DN.
 type ServedGroups<'s> = FxHashMap<&'s str, (String, u32, String)>;
 
-/// A change to one member in a group's `member`/`memberUid` lists: (DN, uid) before and after.
-struct Edit<'s> {
-    before: Option<(&'s str, &'s str)>,
-    after: Option<(String, String)>,
+/// A member in the membership graph: a user, or a directory group by key.
+#[derive(Clone, Copy)]
+enum Node<'n> {
+    User(&'n str),
+    Group(&'n str),
 }
 
-fn edit_members(prev: &Entry, edits: &[Edit<'_>]) -> Entry {
-    let mut dns: Vec<String> = prev
-        .values("member")
-        .iter()
-        .map(|v| v.to_string())
-        .collect();
-    let mut uids: Vec<String> = prev
-        .values("memberUid")
-        .iter()
-        .map(|v| v.to_string())
-        .collect();
-    for e in edits {
-        if let Some((d, u)) = e.before {
-            dns.retain(|x| x != d);
-            uids.retain(|x| x != u);
+/// Merged directory groups (`groups.map`, local groups) by key → their Graph source groups.
+fn merged_sources<'m>(cfg: &TenantConfig, m: &'m Mirror) -> BTreeMap<String, Vec<&'m str>> {
+    let mut out: BTreeMap<String, Vec<&'m str>> = BTreeMap::new();
+    if cfg.groups.map.is_empty() && cfg.local_group.is_empty() {
+        return out;
+    }
+    for (id, g) in &m.groups {
+        if let Some((name, true)) = group_served_as(cfg, g) {
+            out.entry(merged_key(&name)).or_default().push(id.as_str());
         }
     }
-    for e in edits {
-        if let Some((d, u)) = &e.after {
-            dns.push(d.clone());
-            uids.push(u.clone());
+    out
+}
+
+/// The directory as it stands after the round, for the entries being derived again: changed
+/// users and groups as just derived, everything else as the prior snapshot shows it, and the
+/// membership graph from the committed index with the changed groups' new member lists.
+struct View<'v, 'a> {
+    d: &'v Delta<'a>,
+    users: &'v FxHashMap<&'a str, ServedUser<'a>>,
+    groups: &'v ServedGroups<'a>,
+    merged: BTreeMap<String, Vec<&'a str>>,
+}
+
+impl<'v, 'a> View<'v, 'a> {
+    /// The directory group a Graph group is served as (its key), if policy includes it.
+    fn dir_of(&self, g: &str) -> Option<String> {
+        let graph = self.d.input.mirror.groups.get(g)?;
+        let (name, merged) = group_served_as(self.d.input.cfg, graph)?;
+        Some(if merged {
+            merged_key(&name)
+        } else {
+            g.to_string()
+        })
+    }
+
+    fn sources<'k>(&'k self, key: &'k str) -> Vec<&'k str> {
+        match self.merged.get(key) {
+            Some(s) => s.clone(),
+            None => vec![key],
         }
     }
-    dns.sort();
-    dns.dedup();
-    uids.sort();
-    uids.dedup();
-    let first = |n: &str| prev.first(n);
-    let shape = GroupShape {
-        cn: first("cn").unwrap_or_default(),
-        gid_number: first("gidNumber")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_default(),
-        member_dns: dns,
-        member_uids: uids,
-        description: first("description"),
-        mail: first("mail"),
-        uuid: first("entryUUID").unwrap_or_default(),
-        parent_dns: prev
-            .values("memberOf")
+
+    /// The served entry of an unchanged directory group, from the prior snapshot.
+    fn shown(&self, key: &str) -> Option<&'a Entry> {
+        if self.merged.contains_key(key)
+            || self
+                .d
+                .input
+                .cfg
+                .local_group
+                .iter()
+                .any(|l| merged_key(&l.name) == key)
+        {
+            return self
+                .d
+                .shown_group(&merged_uuid(&self.d.input.cfg.tenant_id, key));
+        }
+        self.d.shown_group(key)
+    }
+
+    fn key_of_entry(&self, e: &Entry) -> Option<String> {
+        let uuid = e.first("entryUUID")?;
+        if self.d.input.mirror.groups.contains_key(uuid)
+            || self.d.prior.mirror.groups.contains_key(uuid)
+        {
+            return Some(uuid.to_string());
+        }
+        let cfg = self.d.input.cfg;
+        self.merged
+            .keys()
+            .cloned()
+            .chain(cfg.local_group.iter().map(|l| merged_key(&l.name)))
+            .find(|k| merged_uuid(&cfg.tenant_id, k) == uuid)
+    }
+
+    /// A served directory group's DN after the round; `None` when it is not served.
+    fn dn_of(&self, key: &str) -> Option<String> {
+        if self.d.groups.contains(key) {
+            return self.groups.get(key).map(|g| g.2.clone());
+        }
+        self.shown(key).map(|e| e.dn.to_string())
+    }
+
+    fn served_group(&self, key: &str) -> bool {
+        if self.d.groups.contains(key) {
+            self.groups.contains_key(key)
+        } else {
+            self.shown(key).is_some()
+        }
+    }
+
+    /// A served user's DN and uid after the round.
+    fn user_face(&self, u: &str) -> Option<(String, String)> {
+        if self.d.users.contains(u) {
+            return self.users.get(u).map(|s| (s.dn.clone(), s.uid.clone()));
+        }
+        let s = self.d.shown_user(u)?;
+        Some((s.entry.dn.to_string(), s.uid.to_string()))
+    }
+
+    /// Served directory groups listing `node` directly (a group never lists itself).
+    fn dir_parents(&self, node: Node<'_>) -> BTreeSet<String> {
+        let (ids, own): (Vec<&str>, Option<&str>) = match node {
+            Node::User(u) => (vec![u], None),
+            Node::Group(k) => (self.sources(k), Some(k)),
+        };
+        let mut out = BTreeSet::new();
+        for id in ids {
+            for p in self.d.new_parents(id) {
+                if let Some(k) = self.dir_of(p)
+                    && Some(k.as_str()) != own
+                    && self.served_group(&k)
+                {
+                    out.insert(k);
+                }
+            }
+        }
+        out
+    }
+
+    /// Every served directory group above `node`, through any nesting (as `build_tenant`'s
+    /// closure: a group in a cycle is above itself).
+    fn member_of(&self, node: Node<'_>) -> BTreeSet<String> {
+        let mut seen = BTreeSet::new();
+        let mut stack: Vec<String> = self.dir_parents(node).into_iter().collect();
+        while let Some(k) = stack.pop() {
+            if seen.insert(k.clone()) {
+                stack.extend(self.dir_parents(Node::Group(&k)));
+            }
+        }
+        seen
+    }
+
+    /// A served directory group's direct members: served users and served groups.
+    fn direct(&self, key: &str) -> BTreeSet<(String, MemberKind)> {
+        let mut out = BTreeSet::new();
+        for src in self.sources(key) {
+            for r in self.d.input.mirror.members.get(src).into_iter().flatten() {
+                match r.kind {
+                    MemberKind::User => {
+                        if self.user_face(&r.id).is_some() {
+                            out.insert((r.id.clone(), MemberKind::User));
+                        }
+                    }
+                    MemberKind::Group => {
+                        if let Some(k) = self.dir_of(&r.id)
+                            && k != key
+                            && self.served_group(&k)
+                        {
+                            out.insert((k, MemberKind::Group));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        out
+    }
+
+    /// A directory group's entry after the round: a changed group from the mirror, an
+    /// unchanged one from its prior entry, both with member lists and memberOf derived again.
+    fn group_entry(&self, key: &str) -> Option<Entry> {
+        let cfg = self.d.input.cfg;
+        let members: Vec<(String, MemberKind)> = match cfg.groups.nested {
+            NestedMode::Direct => self.direct(key).into_iter().collect(),
+            NestedMode::Flatten => {
+                let mut users: BTreeSet<String> = BTreeSet::new();
+                let mut seen: BTreeSet<String> = BTreeSet::new();
+                let mut stack: Vec<(String, MemberKind)> = self.direct(key).into_iter().collect();
+                while let Some((id, kind)) = stack.pop() {
+                    if kind == MemberKind::User {
+                        users.insert(id);
+                    } else if id != key && seen.insert(id.clone()) {
+                        stack.extend(self.direct(&id));
+                    }
+                }
+                users.into_iter().map(|u| (u, MemberKind::User)).collect()
+            }
+        };
+        let mut member_dns = Vec::new();
+        let mut member_uids = Vec::new();
+        for (id, kind) in members {
+            if kind == MemberKind::User {
+                if let Some((d, u)) = self.user_face(&id) {
+                    member_dns.push(d);
+                    member_uids.push(u);
+                }
+            } else if let Some(d) = self.dn_of(&id) {
+                member_dns.push(d);
+            }
+        }
+        member_dns.sort();
+        member_uids.sort();
+        let mut parent_dns: Vec<String> = self
+            .member_of(Node::Group(key))
             .iter()
-            .map(|v| v.to_string())
-            .collect(),
-    };
-    group_entry(&prev.dn, shape, prev.tenant, &prev.created, &prev.modified)
+            .filter_map(|k| self.dn_of(k))
+            .collect();
+        parent_dns.sort();
+        let tenant = self.d.tenant();
+        if self.d.groups.contains(key) {
+            let (cn, gid, gdn) = self.groups.get(key)?;
+            let graph = self.d.input.mirror.groups.get(key);
+            let (created, modified) = stamp(
+                self.d.input,
+                key,
+                graph.and_then(|x| x.created_date_time.as_deref()),
+            );
+            let shape = GroupShape {
+                cn,
+                gid_number: *gid,
+                member_dns,
+                member_uids,
+                description: graph.and_then(|x| x.description.as_deref()),
+                mail: graph.and_then(|x| x.mail.as_deref()),
+                uuid: key,
+                parent_dns,
+            };
+            return Some(group_entry(gdn, shape, tenant, &created, &modified));
+        }
+        let prev = self.shown(key)?;
+        let first = |n: &str| prev.first(n);
+        let shape = GroupShape {
+            cn: first("cn")?,
+            gid_number: first("gidNumber")?.parse().ok()?,
+            member_dns,
+            member_uids,
+            description: first("description"),
+            mail: first("mail"),
+            uuid: first("entryUUID")?,
+            parent_dns,
+        };
+        Some(group_entry(
+            &prev.dn,
+            shape,
+            tenant,
+            &prev.created,
+            &prev.modified,
+        ))
+    }
 }
 
 #[derive(Default)]
