@@ -864,10 +864,8 @@ impl<'v, 'a> View<'v, 'a> {
         for src in self.sources(key) {
             for r in self.d.input.mirror.members.get(src).into_iter().flatten() {
                 match r.kind {
-                    MemberKind::User => {
-                        if self.user_face(&r.id).is_some() {
-                            out.insert((r.id.clone(), MemberKind::User));
-                        }
+                    MemberKind::User if self.user_face(&r.id).is_some() => {
+                        out.insert((r.id.clone(), MemberKind::User));
                     }
                     MemberKind::Group => {
                         if let Some(k) = self.dir_of(&r.id)
