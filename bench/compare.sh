@@ -148,7 +148,7 @@ def find(v, key):
                 return r
     return None
 r = json.load(open(sys.argv[1]))
-print(find(r, "duration_ms"), "ms,", find(r, "mode"))
+print(find(r, "duration_ms"), "ms,", find(r, "mode"), "patched" if find(r, "patched") else "derived in full")
 PY
 )
 log "delta round: $DELTA_MS; ctl sync wall time $DELTA_WALL_MS ms (includes the commit)"

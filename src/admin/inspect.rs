@@ -16,6 +16,9 @@ pub fn round_json(tenant: &str, res: Result<RoundReport, SyncError>) -> Value {
             "groups_read": r.groups_read,
             "credential": r.credential_used,
             "duration_ms": r.duration_ms as u64,
+            "patched": r.patched,
+            "fetch_ms": r.fetch_ms,
+            "derive_ms": r.derive_ms,
             "changes": r.changes,
             "memberships_changed": r.delta.memberships_changed,
             "collisions": r.build.collisions.iter().map(|c| json!({

@@ -350,12 +350,17 @@ fn human_sync(d: &Value) -> String {
             continue;
         }
         out.push_str(&format!(
-            "  mode {}, Graph read {}, {} users and {} groups read, {} ms\n",
+            "  mode {}, Graph read {}, directory {}, {} users and {} groups read, {} ms\n",
             s(&r["mode"]),
             if r["full_read"] == true {
                 "in full"
             } else {
                 "as changes (delta)"
+            },
+            if r["patched"] == true {
+                "patched"
+            } else {
+                "derived in full"
             },
             s(&r["users_read"]),
             s(&r["groups_read"]),
