@@ -452,10 +452,32 @@ async fn a_patched_delta_round_serves_what_a_full_derivation_serves() {
     assert!(history[0].patched, "history records the patched round");
     drop(engine);
 
-    // Same configuration: the stored rows the patch wrote are served as they are.
+    // Same configuration: the stored rows the patch wrote are served as they are, and the
+    // record of how they were derived lets the next round patch them too.
     let same = self::engine(&env);
     assert!(same.started_from_stored_directory());
     assert_eq!(dump(&same.snapshot().load()), patched);
+    mutate(
+        &env,
+        Mutation::UpdateUser {
+            id: zoe.id.clone(),
+            patch: obj(json!({"jobTitle": "Night shift, Ops"})),
+        },
+    )
+    .await;
+    let r = same
+        .sync_tenant("contoso")
+        .await
+        .expect("round after restart");
+    assert!(
+        r.patched,
+        "the first round after a restart is patched: {r:?}"
+    );
+    let patched = dump(&same.snapshot().load());
+    assert!(
+        patched["uid=zoe.new,ou=people,dc=contoso,dc=com"]
+            .contains(&"title: Night shift, Ops".to_string())
+    );
     drop(same);
 
     // A setting the entries do not depend on, but the fingerprint does: everything is derived

@@ -31,6 +31,9 @@ pub struct DirectoryWrite<'a> {
     pub upserts: Vec<&'a Entry>,
     /// Normalised DNs of entries no longer served.
     pub removals: Vec<&'a str>,
+    /// How these entries were derived (see `sync::patching::Basis`), for the first delta round
+    /// after a restart; `None` forgets what was stored.
+    pub basis: Option<serde_json::Value>,
 }
 
 pub(super) fn write(
@@ -57,7 +60,29 @@ pub(super) fn write(
     meta.insert((tenant, "directory_fingerprint"), fp.as_bytes())?;
     let info = serde_json::json!({"base_dn": w.info.base_dn, "base_ndn": w.info.base_ndn});
     meta.insert((tenant, "directory_info"), info.to_string().as_bytes())?;
+    match &w.basis {
+        Some(b) => {
+            meta.insert((tenant, "directory_basis"), b.to_string().as_bytes())?;
+        }
+        None => {
+            meta.remove((tenant, "directory_basis"))?;
+        }
+    }
     Ok(())
+}
+
+/// The derivation record stored with the tenant's entries, if any.
+pub(super) fn read_basis(
+    tx: &redb::ReadTransaction,
+    tenant: &str,
+) -> Result<Option<serde_json::Value>, StoreError> {
+    let meta = tx.open_table(TENANT_META)?;
+    let Some(v) = meta.get((tenant, "directory_basis"))? else {
+        return Ok(None);
+    };
+    serde_json::from_slice(v.value())
+        .map(Some)
+        .map_err(|e| corrupt(tenant, format!("directory_basis: {e}")))
 }
 
 /// The tenant's persisted entries in DIT order, if they were written under `fingerprint`.

@@ -373,6 +373,15 @@ impl Store {
         directory::read(&tx, tenant, index, fingerprint)
     }
 
+    /// The derivation record stored with `tenant`'s directory (see `DirectoryWrite::basis`).
+    pub fn load_directory_basis(
+        &self,
+        tenant: &str,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        let tx = self.db.begin_read()?;
+        directory::read_basis(&tx, tenant)
+    }
+
     /// Record a round that committed nothing (failed, refused, dry run); keeps the last `keep`.
     pub fn record_history(
         &self,

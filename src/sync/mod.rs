@@ -194,6 +194,9 @@ pub struct SyncEngine {
     /// after a start from the stored directory (that tenant's next round derives in full).
     /// Taken out for the length of a round (rounds are serialised by `states`).
     bases: std::sync::Mutex<HashMap<String, patching::Basis>>,
+    /// Basis records read with the stored directory at a fast start, turned into bases when
+    /// the mirror is loaded.
+    stored_bases: std::sync::Mutex<HashMap<String, serde_json::Value>>,
 }
 
 impl SyncEngine {
@@ -212,6 +215,7 @@ impl SyncEngine {
             fingerprint,
             from_store: false,
             bases: std::sync::Mutex::new(HashMap::new()),
+            stored_bases: std::sync::Mutex::new(HashMap::new()),
         };
         let started = std::time::Instant::now();
         let stored = persist::load_builds(&engine.store, &engine.config, &engine.fingerprint)
@@ -239,6 +243,22 @@ impl SyncEngine {
                 tracing::warn!("indexes will be built on first use: {e}");
             }
             engine.from_store = true;
+            let mut records = HashMap::new();
+            for t in &engine.config.tenant {
+                match engine.store.load_directory_basis(&t.name) {
+                    Ok(Some(v)) => {
+                        records.insert(t.name.clone(), v);
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!(tenant = %t.name, "the next round derives in full: {e}")
+                    }
+                }
+            }
+            *engine
+                .stored_bases
+                .get_mut()
+                .unwrap_or_else(|p| p.into_inner()) = records;
             return Ok(engine);
         }
         let mut states = SyncEngine::read_states(&engine.config, &engine.store)?;
@@ -250,9 +270,11 @@ impl SyncEngine {
         // A config change can admit objects that have no numbers yet: persist what the build
         // allocated so the numbers are the same after the next restart.
         engine.commit_allocs(&mut states, allocs)?;
+        let records = SyncEngine::records(&snap, &engine.config, &reports);
         for (i, t) in engine.config.tenant.iter().enumerate() {
             if let Some(info) = persist::info(&snap, &t.name) {
-                let w = persist::everything(&snap, i as u16, &engine.fingerprint, info);
+                let mut w = persist::everything(&snap, i as u16, &engine.fingerprint, info);
+                w.basis = records.get(&t.name).cloned();
                 engine
                     .store
                     .write_directory(&t.name, &w)
@@ -290,6 +312,24 @@ impl SyncEngine {
         if let Ok(mut b) = self.bases.lock() {
             *b = bases;
         }
+    }
+
+    /// The basis record of each tenant fully derived into `snap`, to store with its rows.
+    pub(super) fn records(
+        snap: &Snapshot,
+        config: &Config,
+        reports: &HashMap<String, BuildReport>,
+    ) -> HashMap<String, serde_json::Value> {
+        let empty = Snapshot::empty();
+        config
+            .tenant
+            .iter()
+            .filter_map(|t| {
+                let r = reports.get(&t.name)?;
+                let c = report::diff(&empty, snap, &t.name);
+                Some((t.name.clone(), patching::record(r, &c)))
+            })
+            .collect()
     }
 
     fn take_basis(&self, tenant: &str) -> Option<patching::Basis> {
@@ -359,6 +399,23 @@ impl SyncEngine {
                 tokio::task::spawn_blocking(move || SyncEngine::read_states(&config, &store))
                     .await
                     .map_err(|e| SyncError::Internal(format!("loading the mirror: {e}")))??;
+            let records =
+                std::mem::take(&mut *self.stored_bases.lock().unwrap_or_else(|p| p.into_inner()));
+            for (tenant, v) in records {
+                let Some(st) = loaded.get(&tenant) else {
+                    continue;
+                };
+                match patching::from_record(&v, &st.mirror) {
+                    Some(b) => {
+                        if let Ok(mut map) = self.bases.lock() {
+                            map.entry(tenant).or_insert(b);
+                        }
+                    }
+                    None => {
+                        tracing::info!(tenant = %tenant, "no usable record of how the stored directory was derived; the next round derives in full")
+                    }
+                }
+            }
             tracing::info!(
                 ms = started.elapsed().as_millis() as u64,
                 "stored mirror loaded (the next sync round can start)"
@@ -574,6 +631,10 @@ impl SyncEngine {
             RoundDerivation::Patch {
                 upserts, removals, ..
             } => patching::rows(&self.fingerprint, info, upserts, removals),
+        });
+        let rows = rows.map(|mut w| {
+            w.basis = Some(patching::record(&report.build, &report.changes));
+            w
         });
         if let Err(source) = self.store.commit_round(
             tenant,

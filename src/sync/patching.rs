@@ -6,6 +6,7 @@
 use super::report::Changes;
 use crate::directory::build::BuildReport;
 use crate::directory::entry::{Entry, EntryKind};
+use crate::directory::ids::Unmatched;
 use crate::directory::incremental::MemberIndex;
 use crate::directory::{Snapshot, TenantInfo};
 use crate::store::directory::DirectoryWrite;
@@ -34,6 +35,78 @@ impl Basis {
             groups: c.groups,
         }
     }
+}
+
+/// The part of a basis stored with the directory rows, as JSON: the report (collisions are
+/// recomputed from `unmatched` by the next patch) and the counts. The membership index is
+/// rebuilt from the mirror when the mirror is loaded.
+pub fn record(report: &BuildReport, c: &Changes) -> serde_json::Value {
+    serde_json::json!({
+        "v": 1,
+        "users_active": report.users_active,
+        "users_inactive": report.users_inactive,
+        "users_excluded": report.users_excluded,
+        "groups": report.groups,
+        "unmatched": report.unmatched.iter().map(|u| [u.namespace, &u.id, &u.name]).collect::<Vec<_>>(),
+        "unnumbered": report.unnumbered,
+        "notices": report.notices,
+        "served_users": c.users_active + c.users_inactive,
+        "served_locked": c.users_inactive,
+        "served_groups": c.groups,
+    })
+}
+
+/// A basis from a stored record and the mirror it was derived from; `None` for a record this
+/// version does not understand (the next round then derives in full).
+pub fn from_record(v: &serde_json::Value, mirror: &Mirror) -> Option<Basis> {
+    if v.get("v")?.as_u64()? != 1 {
+        return None;
+    }
+    let n = |k: &str| {
+        v.get(k)
+            .and_then(serde_json::Value::as_u64)
+            .map(|x| x as usize)
+    };
+    let strings = |k: &str| -> Option<Vec<String>> {
+        v.get(k)?
+            .as_array()?
+            .iter()
+            .map(|x| x.as_str().map(str::to_string))
+            .collect()
+    };
+    let mut unmatched = Vec::new();
+    for u in v.get("unmatched")?.as_array()? {
+        let [ns, id, name] = u.as_array()?.as_slice() else {
+            return None;
+        };
+        let namespace = match ns.as_str()? {
+            "u" => "u",
+            "g" => "g",
+            _ => return None,
+        };
+        unmatched.push(Unmatched {
+            namespace,
+            id: id.as_str()?.to_string(),
+            name: name.as_str()?.to_string(),
+        });
+    }
+    let report = BuildReport {
+        users_active: n("users_active")?,
+        users_inactive: n("users_inactive")?,
+        users_excluded: n("users_excluded")?,
+        groups: n("groups")?,
+        collisions: Vec::new(),
+        unmatched,
+        unnumbered: strings("unnumbered")?,
+        notices: strings("notices")?,
+    };
+    Some(Basis {
+        report,
+        members: MemberIndex::build(mirror),
+        users: n("served_users")?,
+        locked: n("served_locked")?,
+        groups: n("served_groups")?,
+    })
 }
 
 fn locked(e: &Entry) -> bool {
@@ -188,6 +261,7 @@ pub fn rows<'a>(
         replace_all: false,
         upserts: upserts.iter().collect(),
         removals: removals.iter().map(|r| &**r).collect(),
+        basis: None,
     }
 }
 

@@ -94,6 +94,7 @@ pub fn changes<'a>(
         replace_all: false,
         upserts,
         removals,
+        basis: None,
     }
 }
 
@@ -110,5 +111,6 @@ pub fn everything<'a>(
         replace_all: true,
         upserts: tenant_entries(snap, index).collect(),
         removals: Vec::new(),
+        basis: None,
     }
 }

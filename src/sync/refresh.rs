@@ -30,17 +30,17 @@ impl SyncEngine {
         self.commit_allocs(&mut states, allocs)?;
         // The stored directory follows the served one, so a restart serves these entries.
         let before = self.snapshot.load();
+        let records = SyncEngine::records(&snapshot, &self.config, &reports);
         for (i, t) in self.config.tenant.iter().enumerate() {
             if let Some(info) = persist::info(&snapshot, &t.name) {
-                let w = persist::changes(&before, &snapshot, i as u16, &self.fingerprint, info);
-                if !w.upserts.is_empty() || !w.removals.is_empty() {
-                    self.store
-                        .write_directory(&t.name, &w)
-                        .map_err(|source| SyncError::Store {
-                            tenant: t.name.clone(),
-                            source,
-                        })?;
-                }
+                let mut w = persist::changes(&before, &snapshot, i as u16, &self.fingerprint, info);
+                w.basis = records.get(&t.name).cloned();
+                self.store
+                    .write_directory(&t.name, &w)
+                    .map_err(|source| SyncError::Store {
+                        tenant: t.name.clone(),
+                        source,
+                    })?;
             }
         }
         drop(before);
