@@ -978,3 +978,7 @@ impl Membership for Snapshot {
             .is_some_and(|ms| ms.binary_search(&m).is_ok())
     }
 }
+
+#[cfg(test)]
+#[path = "snapshot_tests.rs"]
+mod tests;
