@@ -14,7 +14,6 @@ use ldap3_proto::proto::{LdapFilter, LdapSearchScope};
 use rustc_hash::FxHashMap as HashMap;
 use rustc_hash::FxHashSet as HashSet;
 use std::borrow::Cow;
-use std::cmp::Ordering;
 use std::sync::{Arc, OnceLock};
 // FxHash instead of SipHash: keys come from the tenant's own directory data (not from LDAP
 // clients, whose values are only looked up), and hashing ~3M index values per build with
@@ -890,23 +889,32 @@ impl Snapshot {
                 fresh.push(Arc::unwrap_or_clone(e));
             }
         }
+        let removed: HashSet<&str> = removals.iter().map(|r| &**r).collect();
         let kept: Vec<Entry> = self
             .iter()
-            .filter(|(_, e)| !seen.contains(&e.ndn) && !removals.contains(&e.ndn))
+            .filter(|(_, e)| !seen.contains(&e.ndn) && !removed.contains(&*e.ndn))
             .map(|(_, e)| e.clone())
             .collect();
         let order = |e: &Entry| (e.tenant, dn::dit_order_key(&e.ndn));
         fresh.sort_by_cached_key(order);
+        // Where each new entry goes among the kept ones (already in order): a binary search
+        // each, so only O(fresh · log n) order keys are computed.
+        let cuts: Vec<usize> = fresh
+            .iter()
+            .map(|e| {
+                let at = order(e);
+                kept.partition_point(|k| order(k) < at)
+            })
+            .collect();
         let mut entries = Vec::with_capacity(kept.len() + fresh.len());
-        let mut kept = kept.into_iter().peekable();
-        for e in fresh {
-            let at = order(&e);
-            while let Some(k) = kept.next_if(|k| order(k).cmp(&at) == Ordering::Less) {
-                entries.push(k);
+        let mut fresh = cuts.into_iter().zip(fresh).peekable();
+        for (i, k) in kept.into_iter().enumerate() {
+            while let Some((_, e)) = fresh.next_if(|(cut, _)| *cut <= i) {
+                entries.push(e);
             }
-            entries.push(e);
+            entries.push(k);
         }
-        entries.extend(kept);
+        entries.extend(fresh.map(|(_, e)| e));
         let snap = Snapshot {
             tenants: self.tenants.clone(),
             generation,
