@@ -128,7 +128,11 @@ async fn the_combined_policy_serves_exactly_the_directory_its_rules_describe() {
 
     // Users: exactly the expected uids, locked exactly where expected.
     let mut got_users = BTreeMap::new();
-    for e in snap.iter().map(|(_, e)| e).filter(|e| e.kind == EntryKind::User) {
+    for e in snap
+        .iter()
+        .map(|(_, e)| e)
+        .filter(|e| e.kind == EntryKind::User)
+    {
         let uid = e.first("uid").unwrap().to_string();
         let locked = e.first("nsAccountLock") == Some("TRUE");
         got_users.insert(uid, locked);
@@ -182,7 +186,11 @@ async fn the_combined_policy_serves_exactly_the_directory_its_rules_describe() {
     );
 
     // memberOf on every user is exactly the groups listing the user as a member.
-    for e in snap.iter().map(|(_, e)| e).filter(|e| e.kind == EntryKind::User) {
+    for e in snap
+        .iter()
+        .map(|(_, e)| e)
+        .filter(|e| e.kind == EntryKind::User)
+    {
         let dn = e.dn.to_lowercase();
         let listed: BTreeSet<String> = member_dns
             .iter()

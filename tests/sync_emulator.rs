@@ -171,7 +171,11 @@ async fn restarts_serve_the_stored_directory_unless_the_config_changed() {
     assert!(same.started_from_stored_directory());
     let snap = same.snapshot().load();
     assert_eq!(dump(&snap), before);
-    let order_after: Vec<String> = snap.iter().map(|(_, e)| e).map(|e| e.dn.to_string()).collect();
+    let order_after: Vec<String> = snap
+        .iter()
+        .map(|(_, e)| e)
+        .map(|e| e.dn.to_string())
+        .collect();
     assert_eq!(
         order_after, order,
         "a restart serves entries in the same order"

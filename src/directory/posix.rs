@@ -789,7 +789,7 @@ mod tests {
         };
         let outer = "cn=Outer\\, Ring,ou=groups,dc=x";
         let inner = "cn=Inner,ou=groups,dc=x";
-        let entries = vec![
+        let entries = [
             e(outer, &[outer, inner]), // in a cycle: lists itself
             e(inner, &[outer, inner]),
             e(

@@ -181,10 +181,7 @@ impl Flat {
 }
 
 /// normalised value → sorted ids of the entries holding it, for one attribute.
-fn build_index<'a>(
-    canon: &str,
-    entries: impl Iterator<Item = (EntryId, &'a Entry)>,
-) -> AttrIndex {
+fn build_index<'a>(canon: &str, entries: impl Iterator<Item = (EntryId, &'a Entry)>) -> AttrIndex {
     let mut slot = AttrIndex::default();
     let Some(at) = schema::attribute(canon) else {
         return slot;
@@ -339,9 +336,7 @@ impl Snapshot {
 
     fn get(&self, id: EntryId) -> Option<&Entry> {
         match &self.overlay {
-            Some(ov) if id & OVERLAY != 0 => {
-                ov.entries.get((id & !OVERLAY) as usize).map(|e| &**e)
-            }
+            Some(ov) if id & OVERLAY != 0 => ov.entries.get((id & !OVERLAY) as usize).map(|e| &**e),
             _ => self.base.entries.get(id as usize),
         }
     }
@@ -534,7 +529,10 @@ impl Snapshot {
                     }
                     i = flat.subtree_end[i as usize].max(i + 1);
                 }
-                (out, every().filter(|id| in_scope(*id) && matches(*id)).collect())
+                (
+                    out,
+                    every().filter(|id| in_scope(*id) && matches(*id)).collect(),
+                )
             }
             Plan::All => (
                 (lo..hi).filter(|id| keep(*id)).collect(),
@@ -545,7 +543,11 @@ impl Snapshot {
                 let start = b.partition_point(|x| *x < lo);
                 let end = b.partition_point(|x| *x < hi);
                 (
-                    b[start..end].iter().copied().filter(|id| keep(*id)).collect(),
+                    b[start..end]
+                        .iter()
+                        .copied()
+                        .filter(|id| keep(*id))
+                        .collect(),
                     o.iter()
                         .copied()
                         .filter(|id| in_scope(*id) && matches(*id))

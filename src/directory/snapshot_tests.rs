@@ -91,7 +91,10 @@ impl World {
                 EntryKind::ServiceAccount,
                 t,
                 vec![
-                    attr("objectClass", vec!["top".into(), "applicationProcess".into()]),
+                    attr(
+                        "objectClass",
+                        vec!["top".into(), "applicationProcess".into()],
+                    ),
                     attr("cn", vec!["vpn appliance".into()]),
                 ],
             ));
@@ -195,7 +198,10 @@ impl World {
                 attr("mail", vec![format!("{uid}@contoso.com")]),
                 attr("uidNumber", vec![(10_000 + n).to_string()]),
                 attr("gidNumber", vec![(10_000 + n % 7).to_string()]),
-                attr("entryUUID", vec![format!("00000000-0000-4000-8000-{n:012}")]),
+                attr(
+                    "entryUUID",
+                    vec![format!("00000000-0000-4000-8000-{n:012}")],
+                ),
                 attr("memberOf", member_of),
             ],
         )
@@ -228,7 +234,10 @@ impl World {
                 attr("cn", vec![cn]),
                 attr("gidNumber", vec![(50_000 + n).to_string()]),
                 attr("member", member),
-                attr("entryUUID", vec![format!("10000000-0000-4000-8000-{n:012}")]),
+                attr(
+                    "entryUUID",
+                    vec![format!("10000000-0000-4000-8000-{n:012}")],
+                ),
                 attr("memberOf", member_of),
             ],
         )
@@ -547,16 +556,14 @@ fn assert_same(got: &Snapshot, want: &Snapshot, w: &mut World, ctx: &str) {
         "(objectClass=posixAccount)".into(),
         "(!(objectClass=posixGroup))".into(),
         format!("(uid={})", uid(&u1)),
-        format!("(mail={})", fv(&u2.first("mail").unwrap_or("").to_uppercase())),
+        format!(
+            "(mail={})",
+            fv(&u2.first("mail").unwrap_or("").to_uppercase())
+        ),
         format!("(cn={}*)", cn(&u1).chars().take(4).collect::<String>()),
         r"(cn=*,\20*)".into(),
         format!("(&(objectClass=person)(memberOf={}))", fv(&g1.dn)),
-        format!(
-            "(|(uid={})(uid={})(cn={}))",
-            uid(&u1),
-            uid(&u2),
-            cn(&g2)
-        ),
+        format!("(|(uid={})(uid={})(cn={}))", uid(&u1), uid(&u2), cn(&g2)),
         format!("(member={})", fv(&u2.dn)),
         format!("(memberUid={})", uid(&u1)),
         format!("(gidNumber={})", fv(g2.first("gidNumber").unwrap_or(""))),
@@ -606,7 +613,9 @@ fn assert_same(got: &Snapshot, want: &Snapshot, w: &mut World, ctx: &str) {
                 LdapSearchScope::OneLevel,
                 LdapSearchScope::Subtree,
             ] {
-                let a = got.search(base, scope.clone(), filter).map(|ids| dns(got, &ids));
+                let a = got
+                    .search(base, scope.clone(), filter)
+                    .map(|ids| dns(got, &ids));
                 let b = want
                     .search(base, scope.clone(), filter)
                     .map(|ids| dns(want, &ids));
