@@ -751,3 +751,79 @@ fn an_empty_patch_changes_nothing_but_the_generation() {
     assert_eq!(s1.generation, 9);
     assert_same(&s1, &s0, &mut w, "empty patch");
 }
+
+#[test]
+#[ignore]
+fn bench_patch_100k() {
+    use std::time::Instant;
+    let t = Instant::now();
+    let mut w = World::new(99, 100_000, 2_000);
+    // User-private groups, as the real builder serves them: ~200k entries in all.
+    let users: Vec<Entry> = w
+        .model
+        .values()
+        .filter(|e| e.kind == EntryKind::User && e.tenant == 0)
+        .cloned()
+        .collect();
+    for u in &users {
+        let uid = u.first("uid").unwrap_or("x").to_string();
+        let g = mk(
+            &dn::build("cn", &uid, &format!("ou=groups,{}", TENANTS[0])),
+            EntryKind::PrivateGroup,
+            0,
+            vec![
+                attr("objectClass", vec!["top".into(), "posixGroup".into()]),
+                attr("cn", vec![uid.clone()]),
+                attr("gidNumber", vec![u.first("uidNumber").unwrap_or("1").into()]),
+                attr("memberUid", vec![uid]),
+            ],
+        );
+        w.put(g);
+    }
+    println!("generated {} entries in {:?}", w.model.len(), t.elapsed());
+    let t = Instant::now();
+    let s0 = w.flat();
+    println!("Snapshot::new (initial): {:?}", t.elapsed());
+    let (up, rm) = w.random_patch(300, false);
+    println!("patch: {} upserts, {} removals", up.len(), rm.len());
+    w.apply(&up, &rm);
+    let t = Instant::now();
+    let s1 = s0.patch(w.generation, up, rm);
+    let patch_time = t.elapsed();
+    assert!(is_overlaid(&s1));
+    let t = Instant::now();
+    let flat = w.flat();
+    let new_time = t.elapsed();
+    println!("patch: {patch_time:?}   Snapshot::new over the same entries: {new_time:?}");
+    let g = w.pick(EntryKind::Group).map(|g| g.dn.to_string()).unwrap_or_default();
+    let t = Instant::now();
+    let a = s1.search(TENANTS[0], LdapSearchScope::Subtree, &in_chain("memberOf", &g));
+    println!("first in-chain search on the patched snapshot (builds its closure): {:?}", t.elapsed());
+    let b = flat.search(TENANTS[0], LdapSearchScope::Subtree, &in_chain("memberOf", &g));
+    assert_eq!(a.map(|x| dns(&s1, &x)), b.map(|x| dns(&flat, &x)));
+    let posix = parse_ldap_filter_str("(objectClass=posixAccount)").unwrap_or(LdapFilter::Present("x".into()));
+    let uidf = parse_ldap_filter_str("(uid=user1003)").unwrap_or(LdapFilter::Present("x".into()));
+    for (name, f) in [("(objectClass=posixAccount)", &posix), ("(uid=user1003)", &uidf)] {
+        for (label, s) in [("flat", &flat), ("patched", &s1)] {
+            let t = Instant::now();
+            let mut n = 0;
+            let reps = if name.starts_with("(uid") { 10_000 } else { 20 };
+            for _ in 0..reps {
+                n += s.search(TENANTS[0], LdapSearchScope::Subtree, f).map(|v| v.len()).unwrap_or(0);
+            }
+            println!("{label:8} {name}: {:?} per search ({} results)", t.elapsed() / reps, n / reps as usize);
+        }
+    }
+    let t = Instant::now();
+    let n = s1.iter().count();
+    println!("iter over patched ({n}): {:?}", t.elapsed());
+    // Successive patches of 300 on the patched snapshot.
+    let mut s = s1;
+    for _ in 0..5 {
+        let (up, rm) = w.random_patch(300, false);
+        w.apply(&up, &rm);
+        let t = Instant::now();
+        s = s.patch(w.generation, up, rm);
+        println!("next patch: {:?} (overlaid: {})", t.elapsed(), is_overlaid(&s));
+    }
+}
