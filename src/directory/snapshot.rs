@@ -94,6 +94,9 @@ struct Overlay {
     parent: Vec<u32>,
     /// `dn::dit_order_key` of each entry: orders entries that share a `pos`.
     keys: Vec<Box<str>>,
+    /// Each entry's indexed values, normalised once when it joined the overlay: the next
+    /// patch re-indexes the overlay from these instead of normalising every value again.
+    values: Vec<Normalised>,
     by_ndn: HashMap<Box<str>, u32>,
     /// Base ids not served any more (replaced or removed), sorted.
     shadowed: Vec<EntryId>,
@@ -106,6 +109,8 @@ struct Overlay {
 }
 
 type AttrIndex = HashMap<Box<str>, Vec<EntryId>>;
+/// (canonical attribute in `INDEXED`, normalised value) for every indexed value of an entry.
+type Normalised = Arc<[(&'static str, Box<str>)]>;
 type Closure = HashMap<EntryId, Vec<EntryId>>;
 
 impl Flat {
@@ -206,6 +211,24 @@ fn build_index<'a>(canon: &str, entries: impl Iterator<Item = (EntryId, &'a Entr
     slot
 }
 
+/// The values `build_index` would index for `e`, in the same order.
+fn normalised(e: &Entry) -> Normalised {
+    let mut out = Vec::new();
+    for canon in INDEXED {
+        let Some(at) = schema::attribute(canon) else {
+            continue;
+        };
+        for a in e.attrs.iter().filter(|a| a.name == at.name) {
+            for v in &a.values {
+                if let Some(key) = schema::normalize_value_cow(at, v) {
+                    out.push((*canon, Box::from(&*key)));
+                }
+            }
+        }
+    }
+    out.into()
+}
+
 /// Drops shadowed base ids from an ascending run of base ids, in one pass over both lists.
 struct Live<'a> {
     shadowed: &'a [EntryId],
@@ -260,6 +283,7 @@ struct Item {
     pos: u32,
     parent: EntryId,
     key: Box<str>,
+    values: Normalised,
 }
 
 impl Snapshot {
@@ -748,6 +772,7 @@ impl Snapshot {
                     pos: ov.pos[i],
                     parent: ov.parent[i],
                     key: ov.keys[i].clone(),
+                    values: Arc::clone(&ov.values[i]),
                 };
                 items.insert(e.ndn.clone(), item);
             }
@@ -796,6 +821,7 @@ impl Snapshot {
         for e in upserts {
             if let Some(it) = items.get_mut(&e.ndn) {
                 it.entry = Arc::clone(e);
+                it.values = normalised(e);
                 continue;
             }
             let parent = dn::parent_ndn(&e.ndn)
@@ -820,6 +846,7 @@ impl Snapshot {
                 pos,
                 parent,
                 key,
+                values: normalised(e),
             };
             items.insert(e.ndn.clone(), item);
         }
@@ -849,6 +876,7 @@ impl Snapshot {
             pos: Vec::with_capacity(n),
             parent: Vec::with_capacity(n),
             keys: Vec::with_capacity(n),
+            values: Vec::with_capacity(n),
             by_ndn: HashMap::with_capacity_and_hasher(n, Default::default()),
             shadowed,
             has_children,
@@ -861,16 +889,19 @@ impl Snapshot {
             ov.pos.push(it.pos);
             ov.parent.push(it.parent);
             ov.keys.push(it.key);
+            ov.values.push(it.values);
         }
-        for canon in INDEXED {
-            let numbered = ov
-                .entries
-                .iter()
-                .enumerate()
-                .map(|(i, e)| (OVERLAY | i as EntryId, &**e));
-            let index = build_index(canon, numbered);
-            if !index.is_empty() {
-                ov.index.insert(canon, index);
+        for (i, values) in ov.values.iter().enumerate() {
+            let id = OVERLAY | i as EntryId;
+            for (canon, key) in values.iter() {
+                let slot = ov.index.entry(canon).or_default();
+                let ids = match slot.get_mut(key) {
+                    Some(ids) => ids,
+                    None => slot.entry(key.clone()).or_default(),
+                };
+                if ids.last() != Some(&id) {
+                    ids.push(id);
+                }
             }
         }
         Some(ov)
