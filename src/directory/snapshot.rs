@@ -80,7 +80,8 @@ struct Flat {
     /// is built on first use or by `warm` (see `new_lazy`).
     index: HashMap<&'static str, OnceLock<AttrIndex>>,
     /// group entry id → every entry that is a member directly or through nested groups (sorted).
-    /// Only a snapshot without overlay reads it: an overlay has its own over the merged view.
+    /// Only a snapshot without overlay reads it; a patched one answers in-chain matching from
+    /// the `memberOf` indexes instead (see `members_of`).
     closure: OnceLock<Closure>,
 }
 
@@ -104,8 +105,6 @@ struct Overlay {
     has_children: HashMap<EntryId, bool>,
     /// Like `Flat::index`, over the overlay entries only (ids with `OVERLAY` set), built eagerly.
     index: HashMap<&'static str, AttrIndex>,
-    /// The nested-group closure over the merged view, built on first use or by `warm`.
-    closure: OnceLock<Closure>,
 }
 
 type AttrIndex = HashMap<Box<str>, Vec<EntryId>>;
@@ -318,22 +317,95 @@ impl Snapshot {
 
     /// Build every index and the nested-group closure that is not built yet. After a start
     /// from the stored directory this runs on a background thread while the listeners already
-    /// answer; a request that needs an index first builds (or waits for) just that one. On a
-    /// patched snapshot the closure is the one over the merged view, which `patch` leaves to
-    /// first use.
+    /// answer; a request that needs an index first builds (or waits for) just that one. A
+    /// patched snapshot needs only its base's indexes: its overlay is indexed by `patch`.
     pub fn warm(&self) {
         for a in INDEXED {
             let _ = self.base.attr_index(a);
         }
-        let _ = self.closure();
+        if self.overlay.is_none() {
+            let _ = self.base.closure();
+        }
     }
 
-    fn closure(&self) -> &Closure {
+    /// Every entry that is a member of `g` directly or through nested groups, sorted by id.
+    /// `memberOf` is transitive as built, so with an overlay these are the served entries
+    /// other than `g` whose `memberOf` holds `g`: the two `memberOf` posting lists, with no
+    /// closure over the whole merged directory to rebuild after each patch.
+    fn members_of(&self, g: EntryId) -> Cow<'_, [EntryId]> {
+        let Some(ov) = &self.overlay else {
+            return Cow::Borrowed(
+                self.base
+                    .closure()
+                    .get(&g)
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[]),
+            );
+        };
+        let gndn = &*self.entry(g).ndn;
+        let base = self
+            .base
+            .attr_index("memberOf")
+            .and_then(|m| m.get(gndn))
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let extra = ov
+            .index
+            .get("memberOf")
+            .and_then(|m| m.get(gndn))
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let mut live = Live::new(&ov.shadowed);
+        Cow::Owned(
+            base.iter()
+                .copied()
+                .filter(|id| live.keeps(*id))
+                .chain(extra.iter().copied())
+                .filter(|id| *id != g)
+                .collect(),
+        )
+    }
+
+    /// Every group `m` is a member of directly or through nested groups, sorted by id.
+    fn groups_of(&self, m: EntryId) -> Vec<EntryId> {
+        let mut gs: Vec<EntryId> = match &self.overlay {
+            None => self
+                .base
+                .closure()
+                .iter()
+                .filter(|(_, ms)| ms.binary_search(&m).is_ok())
+                .map(|(g, _)| *g)
+                .collect(),
+            Some(_) => self
+                .entry(m)
+                .values("memberOf")
+                .iter()
+                .filter_map(|v| dn::normalize(v).ok().and_then(|n| self.lookup(&n)))
+                .filter(|g| *g != m)
+                .collect(),
+        };
+        gs.sort_unstable();
+        gs.dedup();
+        gs
+    }
+
+    /// Whether `m` is a member of `g` directly or through nested groups.
+    fn is_member(&self, m: EntryId, g: EntryId) -> bool {
         match &self.overlay {
-            None => self.base.closure(),
-            Some(ov) => ov
-                .closure
-                .get_or_init(|| super::posix::member_closure(self.iter(), |n| self.lookup(n))),
+            None => self
+                .base
+                .closure()
+                .get(&g)
+                .is_some_and(|ms| ms.binary_search(&m).is_ok()),
+            Some(_) => {
+                let gndn = &*self.entry(g).ndn;
+                m != g
+                    && self
+                        .entry(m)
+                        .values("memberOf")
+                        .iter()
+                        .any(|v| dn::eq_normalized(v, gndn))
+            }
         }
     }
 
@@ -653,19 +725,10 @@ impl Snapshot {
                 };
                 if attr.eq_ignore_ascii_case("memberOf") {
                     // Members of the group, transitively.
-                    Plan::Ids(Cow::Borrowed(
-                        self.closure().get(&tid).map(Vec::as_slice).unwrap_or(&[]),
-                    ))
+                    Plan::Ids(self.members_of(tid))
                 } else if attr.eq_ignore_ascii_case("member") {
                     // Groups that contain the target, transitively.
-                    let mut gs: Vec<EntryId> = self
-                        .closure()
-                        .iter()
-                        .filter(|(_, ms)| ms.binary_search(&tid).is_ok())
-                        .map(|(g, _)| *g)
-                        .collect();
-                    gs.sort_unstable();
-                    Plan::Ids(Cow::Owned(gs))
+                    Plan::Ids(Cow::Owned(self.groups_of(tid)))
                 } else {
                     Plan::All
                 }
@@ -881,7 +944,6 @@ impl Snapshot {
             shadowed,
             has_children,
             index: HashMap::default(),
-            closure: OnceLock::new(),
         };
         for (i, it) in items.into_iter().enumerate() {
             ov.by_ndn.insert(it.entry.ndn.clone(), i as u32);
@@ -1001,9 +1063,7 @@ impl Membership for Snapshot {
         let (Some(g), Some(e)) = (self.lookup(group_ndn), self.lookup(&entry.ndn)) else {
             return false;
         };
-        self.closure()
-            .get(&g)
-            .is_some_and(|ms| ms.binary_search(&e).is_ok())
+        self.is_member(e, g)
     }
 
     fn has_subordinates(&self, entry: &Entry) -> Option<bool> {
@@ -1014,9 +1074,7 @@ impl Membership for Snapshot {
         let (Some(g), Some(m)) = (self.lookup(&group.ndn), self.lookup(member_ndn)) else {
             return false;
         };
-        self.closure()
-            .get(&g)
-            .is_some_and(|ms| ms.binary_search(&m).is_ok())
+        self.is_member(m, g)
     }
 }
 
