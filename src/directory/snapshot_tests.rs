@@ -113,7 +113,12 @@ impl World {
                 }
                 anc.sort();
                 anc.dedup();
-                let g = w.group(t, Vec::new(), anc.clone());
+                let mut g = w.group(t, Vec::new(), anc.clone());
+                if w.rng.random_bool(0.1) || group_dns.len() == 1 {
+                    // In a membership cycle: the builder lists the group in its own memberOf.
+                    let own = g.dn.to_string();
+                    push_value(&mut g, "memberOf", &own);
+                }
                 group_dns.push(g.dn.to_string());
                 ancestors.push(anc);
                 w.put(g);
@@ -589,6 +594,24 @@ fn assert_same(got: &Snapshot, want: &Snapshot, w: &mut World, ctx: &str) {
     filters.push(("in-chain member u1".into(), in_chain("member", &u1.dn)));
     filters.push(("in-chain member g1".into(), in_chain("member", &g1.dn)));
     filters.push((
+        "not in-chain memberOf g1".into(),
+        LdapFilter::Not(Box::new(in_chain("memberOf", &g1.dn))),
+    ));
+    // A group in a cycle is not its own member, whichever way it is asked.
+    let cyclic = f
+        .iter()
+        .find(|e| e.values("memberOf").iter().any(|v| **v == *e.dn))
+        .map(|e| e.dn.to_string());
+    // (Patches may have replaced or removed every group in a cycle.)
+    if let Some(c) = cyclic {
+        filters.push(("in-chain member cyclic".into(), in_chain("member", &c)));
+        filters.push(("in-chain memberOf cyclic".into(), in_chain("memberOf", &c)));
+        filters.push((
+            "not in-chain memberOf cyclic".into(),
+            LdapFilter::Not(Box::new(in_chain("memberOf", &c))),
+        ));
+    }
+    filters.push((
         "in-chain and objectClass".into(),
         LdapFilter::And(vec![
             in_chain("memberOf", &g2.dn),
@@ -774,7 +797,10 @@ fn bench_patch_100k() {
             vec![
                 attr("objectClass", vec!["top".into(), "posixGroup".into()]),
                 attr("cn", vec![uid.clone()]),
-                attr("gidNumber", vec![u.first("uidNumber").unwrap_or("1").into()]),
+                attr(
+                    "gidNumber",
+                    vec![u.first("uidNumber").unwrap_or("1").into()],
+                ),
                 attr("memberUid", vec![uid]),
             ],
         );
@@ -795,23 +821,48 @@ fn bench_patch_100k() {
     let flat = w.flat();
     let new_time = t.elapsed();
     println!("patch: {patch_time:?}   Snapshot::new over the same entries: {new_time:?}");
-    let g = w.pick(EntryKind::Group).map(|g| g.dn.to_string()).unwrap_or_default();
+    let g = w
+        .pick(EntryKind::Group)
+        .map(|g| g.dn.to_string())
+        .unwrap_or_default();
     let t = Instant::now();
-    let a = s1.search(TENANTS[0], LdapSearchScope::Subtree, &in_chain("memberOf", &g));
-    println!("first in-chain search on the patched snapshot (builds its closure): {:?}", t.elapsed());
-    let b = flat.search(TENANTS[0], LdapSearchScope::Subtree, &in_chain("memberOf", &g));
+    let a = s1.search(
+        TENANTS[0],
+        LdapSearchScope::Subtree,
+        &in_chain("memberOf", &g),
+    );
+    println!(
+        "first in-chain memberOf search on the patched snapshot: {:?}",
+        t.elapsed()
+    );
+    let b = flat.search(
+        TENANTS[0],
+        LdapSearchScope::Subtree,
+        &in_chain("memberOf", &g),
+    );
     assert_eq!(a.map(|x| dns(&s1, &x)), b.map(|x| dns(&flat, &x)));
-    let posix = parse_ldap_filter_str("(objectClass=posixAccount)").unwrap_or(LdapFilter::Present("x".into()));
+    let posix = parse_ldap_filter_str("(objectClass=posixAccount)")
+        .unwrap_or(LdapFilter::Present("x".into()));
     let uidf = parse_ldap_filter_str("(uid=user1003)").unwrap_or(LdapFilter::Present("x".into()));
-    for (name, f) in [("(objectClass=posixAccount)", &posix), ("(uid=user1003)", &uidf)] {
+    for (name, f) in [
+        ("(objectClass=posixAccount)", &posix),
+        ("(uid=user1003)", &uidf),
+    ] {
         for (label, s) in [("flat", &flat), ("patched", &s1)] {
             let t = Instant::now();
             let mut n = 0;
             let reps = if name.starts_with("(uid") { 10_000 } else { 20 };
             for _ in 0..reps {
-                n += s.search(TENANTS[0], LdapSearchScope::Subtree, f).map(|v| v.len()).unwrap_or(0);
+                n += s
+                    .search(TENANTS[0], LdapSearchScope::Subtree, f)
+                    .map(|v| v.len())
+                    .unwrap_or(0);
             }
-            println!("{label:8} {name}: {:?} per search ({} results)", t.elapsed() / reps, n / reps as usize);
+            println!(
+                "{label:8} {name}: {:?} per search ({} results)",
+                t.elapsed() / reps,
+                n / reps as usize
+            );
         }
     }
     let t = Instant::now();
@@ -824,6 +875,10 @@ fn bench_patch_100k() {
         w.apply(&up, &rm);
         let t = Instant::now();
         s = s.patch(w.generation, up, rm);
-        println!("next patch: {:?} (overlaid: {})", t.elapsed(), is_overlaid(&s));
+        println!(
+            "next patch: {:?} (overlaid: {})",
+            t.elapsed(),
+            is_overlaid(&s)
+        );
     }
 }
