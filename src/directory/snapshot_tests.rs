@@ -438,7 +438,11 @@ impl World {
     }
 
     fn flat(&self) -> Snapshot {
-        let builds = TENANTS
+        Snapshot::new(self.generation, self.builds())
+    }
+
+    fn builds(&self) -> Vec<TenantBuild> {
+        TENANTS
             .iter()
             .enumerate()
             .map(|(t, base)| TenantBuild {
@@ -455,8 +459,7 @@ impl World {
                     .collect(),
                 report: BuildReport::default(),
             })
-            .collect();
-        Snapshot::new(self.generation, builds)
+            .collect()
     }
 }
 
@@ -773,4 +776,20 @@ fn an_empty_patch_changes_nothing_but_the_generation() {
     let s1 = s0.patch(9, Vec::new(), Vec::new());
     assert_eq!(s1.generation, 9);
     assert_same(&s1, &s0, &mut w, "empty patch");
+}
+
+#[test]
+fn a_patched_lazily_indexed_snapshot_answers_like_a_built_one() {
+    // A start from the stored directory serves a lazily indexed snapshot; the first delta
+    // round patches it before any index is built.
+    let mut w = World::new(51, 200, 25);
+    let lazy = Snapshot::new_lazy(w.generation, w.builds());
+    let (up, rm) = w.random_patch(15, false);
+    w.apply(&up, &rm);
+    let patched = lazy.patch(w.generation, up, rm);
+    assert!(is_overlaid(&patched));
+    let want = w.flat();
+    assert_same(&patched, &want, &mut w, "patched lazy snapshot");
+    patched.warm();
+    assert_same(&patched, &want, &mut w, "patched lazy snapshot, warmed");
 }
