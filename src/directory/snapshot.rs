@@ -104,12 +104,15 @@ struct Overlay {
     /// Base entries whose `has_children` the overlay changed (a child added or removed).
     has_children: HashMap<EntryId, bool>,
     /// Like `Flat::index`, over the overlay entries only (ids with `OVERLAY` set), built eagerly.
-    index: HashMap<&'static str, AttrIndex>,
+    index: HashMap<&'static str, OverlayIndex>,
 }
 
 type AttrIndex = HashMap<Box<str>, Vec<EntryId>>;
 /// (canonical attribute in `INDEXED`, normalised value) for every indexed value of an entry.
-type Normalised = Arc<[(&'static str, Box<str>)]>;
+type Normalised = Arc<[(&'static str, Arc<str>)]>;
+/// An overlay's `AttrIndex`: keys shared with `Overlay::values`, so re-indexing the overlay at
+/// each patch allocates no key.
+type OverlayIndex = HashMap<Arc<str>, Vec<EntryId>>;
 type Closure = HashMap<EntryId, Vec<EntryId>>;
 
 impl Flat {
@@ -220,7 +223,7 @@ fn normalised(e: &Entry) -> Normalised {
         for a in e.attrs.iter().filter(|a| a.name == at.name) {
             for v in &a.values {
                 if let Some(key) = schema::normalize_value_cow(at, v) {
-                    out.push((*canon, Box::from(&*key)));
+                    out.push((*canon, Arc::from(&*key)));
                 }
             }
         }
@@ -955,14 +958,21 @@ impl Snapshot {
             ov.keys.push(it.key);
             ov.values.push(it.values);
         }
+        let mut sizes: HashMap<&'static str, usize> = HashMap::default();
+        for (canon, _) in ov.values.iter().flat_map(|v| v.iter()) {
+            *sizes.entry(canon).or_default() += 1;
+        }
+        for (canon, n) in sizes {
+            ov.index
+                .insert(canon, HashMap::with_capacity_and_hasher(n, Default::default()));
+        }
         for (i, values) in ov.values.iter().enumerate() {
             let id = OVERLAY | i as EntryId;
             for (canon, key) in values.iter() {
-                let slot = ov.index.entry(canon).or_default();
-                let ids = match slot.get_mut(key) {
-                    Some(ids) => ids,
-                    None => slot.entry(key.clone()).or_default(),
+                let Some(slot) = ov.index.get_mut(canon) else {
+                    continue;
                 };
+                let ids = slot.entry(Arc::clone(key)).or_default();
                 if ids.last() != Some(&id) {
                     ids.push(id);
                 }
