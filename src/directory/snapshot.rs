@@ -963,8 +963,10 @@ impl Snapshot {
             *sizes.entry(canon).or_default() += 1;
         }
         for (canon, n) in sizes {
-            ov.index
-                .insert(canon, HashMap::with_capacity_and_hasher(n, Default::default()));
+            ov.index.insert(
+                canon,
+                HashMap::with_capacity_and_hasher(n, Default::default()),
+            );
         }
         for (i, values) in ov.values.iter().enumerate() {
             let id = OVERLAY | i as EntryId;
