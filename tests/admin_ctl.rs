@@ -77,8 +77,8 @@ async fn ctl_status_sync_history_explain() {
     assert!(dry.stdout.contains("dry run"), "{}", dry.stdout);
     let snap = server.engine.snapshot().load_full();
     assert!(
-        snap.entries()
-            .iter()
+        snap.iter()
+            .map(|(_, e)| e)
             .all(|e| e.first("uid") != Some("pending.person")),
         "dry run changed nothing"
     );

@@ -128,7 +128,11 @@ async fn the_combined_policy_serves_exactly_the_directory_its_rules_describe() {
 
     // Users: exactly the expected uids, locked exactly where expected.
     let mut got_users = BTreeMap::new();
-    for e in snap.entries().iter().filter(|e| e.kind == EntryKind::User) {
+    for e in snap
+        .iter()
+        .map(|(_, e)| e)
+        .filter(|e| e.kind == EntryKind::User)
+    {
         let uid = e.first("uid").unwrap().to_string();
         let locked = e.first("nsAccountLock") == Some("TRUE");
         got_users.insert(uid, locked);
@@ -147,8 +151,8 @@ async fn the_combined_policy_serves_exactly_the_directory_its_rules_describe() {
     let mut got_groups = BTreeMap::new();
     let mut member_dns: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for e in snap
-        .entries()
         .iter()
+        .map(|(_, e)| e)
         .filter(|e| matches!(e.kind, EntryKind::Group | EntryKind::PrivateGroup))
     {
         let cn = e.first("cn").unwrap().to_string();
@@ -162,8 +166,8 @@ async fn the_combined_policy_serves_exactly_the_directory_its_rules_describe() {
     }
     assert_eq!(got_groups, want.groups);
     let staff = snap
-        .entries()
         .iter()
+        .map(|(_, e)| e)
         .find(|e| e.first("cn") == Some("staff"))
         .unwrap();
     assert_eq!(staff.first("gidNumber"), Some("50000"));
@@ -172,8 +176,8 @@ async fn the_combined_policy_serves_exactly_the_directory_its_rules_describe() {
         Some("Sales file shares and more")
     );
     let eng = snap
-        .entries()
         .iter()
+        .map(|(_, e)| e)
         .find(|e| e.first("cn") == Some("eng"))
         .unwrap();
     assert!(
@@ -182,7 +186,11 @@ async fn the_combined_policy_serves_exactly_the_directory_its_rules_describe() {
     );
 
     // memberOf on every user is exactly the groups listing the user as a member.
-    for e in snap.entries().iter().filter(|e| e.kind == EntryKind::User) {
+    for e in snap
+        .iter()
+        .map(|(_, e)| e)
+        .filter(|e| e.kind == EntryKind::User)
+    {
         let dn = e.dn.to_lowercase();
         let listed: BTreeSet<String> = member_dns
             .iter()

@@ -28,8 +28,8 @@ fn find(s: &Snapshot, f: &str) -> Vec<String> {
 
 /// Every served entry as DN → sorted attribute lines: what a client would see.
 fn dump(s: &Snapshot) -> BTreeMap<String, Vec<String>> {
-    s.entries()
-        .iter()
+    s.iter()
+        .map(|(_, e)| e)
         .map(|e| {
             let mut lines: Vec<String> = e
                 .attrs
@@ -158,8 +158,8 @@ async fn restarts_serve_the_stored_directory_unless_the_config_changed() {
     let order: Vec<String> = first
         .snapshot()
         .load()
-        .entries()
         .iter()
+        .map(|(_, e)| e)
         .map(|e| e.dn.to_string())
         .collect();
     drop(first);
@@ -171,7 +171,11 @@ async fn restarts_serve_the_stored_directory_unless_the_config_changed() {
     assert!(same.started_from_stored_directory());
     let snap = same.snapshot().load();
     assert_eq!(dump(&snap), before);
-    let order_after: Vec<String> = snap.entries().iter().map(|e| e.dn.to_string()).collect();
+    let order_after: Vec<String> = snap
+        .iter()
+        .map(|(_, e)| e)
+        .map(|e| e.dn.to_string())
+        .collect();
     assert_eq!(
         order_after, order,
         "a restart serves entries in the same order"

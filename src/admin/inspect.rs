@@ -92,8 +92,8 @@ pub async fn explain(engine: &SyncEngine, who: &str) -> Result<Value, String> {
         let eq = |v: &Option<String>| v.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(w));
         // A uid is matched through the served entry, whose entryUUID is the Graph id.
         let by_uid = snap
-            .entries()
             .iter()
+            .map(|(_, e)| e)
             .filter(|e| e.kind == crate::directory::entry::EntryKind::User)
             .find(|e| e.first("uid").is_some_and(|u| u.eq_ignore_ascii_case(w)))
             .and_then(|e| e.first("entryUUID"))
@@ -123,7 +123,7 @@ pub async fn explain(engine: &SyncEngine, who: &str) -> Result<Value, String> {
         };
         let outcome = crate::policy::apply(m, t);
         let verdict = outcome.users.get(&u.id);
-        let entry = snap.entries().iter().find(|e| {
+        let entry = snap.iter().map(|(_, e)| e).find(|e| {
             e.kind == crate::directory::entry::EntryKind::User
                 && e.first("entryUUID") == Some(u.id.as_str())
         });

@@ -49,7 +49,7 @@ pub fn resolve(snapshot: &Snapshot, name: &str) -> Result<ResolvedUser, Unresolv
     }
     if ids.is_empty() && name.contains('@') {
         for attr in ["userPrincipalName", "mail"] {
-            ids.extend_from_slice(snapshot.find_eq(attr, name));
+            ids.extend_from_slice(&snapshot.find_eq(attr, name));
         }
     }
     ids.retain(|id| snapshot.entry(*id).kind == EntryKind::User);

@@ -95,7 +95,7 @@ pub fn write_ldif(
     out.write_all(b"version: 1\n\n")?;
     let mut n = 0;
     let mut line = String::new();
-    for e in snap.entries() {
+    for (_, e) in snap.iter() {
         if wanted.is_some_and(|t| t != e.tenant) {
             continue;
         }

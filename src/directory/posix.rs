@@ -464,17 +464,16 @@ where
 
 /// Group → every entry that is a member of it directly or through nested groups (sorted),
 /// read from the entries' `memberOf`, which is transitive whatever `groups.nested` says. So the
-/// in-chain rule finds nested groups also when `member` is flattened to users only. `lookup`
-/// maps a normalised DN to its entry id.
-pub fn member_closure(
-    entries: &[Entry],
+/// in-chain rule finds nested groups also when `member` is flattened to users only. `entries`
+/// are the served entries with their ids; `lookup` maps a normalised DN to its entry id.
+pub fn member_closure<'a>(
+    entries: impl IntoIterator<Item = (u32, &'a Entry)>,
     lookup: impl Fn(&str) -> Option<u32>,
 ) -> FxHashMap<u32, Vec<u32>> {
     let mut out: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
     // The builder spells a group's DN the same way in every memberOf: normalise each once.
     let mut resolved: FxHashMap<&str, Option<u32>> = FxHashMap::default();
-    for (i, e) in entries.iter().enumerate() {
-        let id = i as u32;
+    for (id, e) in entries {
         for g in e.values("memberOf") {
             let gid = *resolved
                 .entry(&**g)
@@ -790,7 +789,7 @@ mod tests {
         };
         let outer = "cn=Outer\\, Ring,ou=groups,dc=x";
         let inner = "cn=Inner,ou=groups,dc=x";
-        let entries = vec![
+        let entries = [
             e(outer, &[outer, inner]), // in a cycle: lists itself
             e(inner, &[outer, inner]),
             e(
@@ -803,7 +802,10 @@ mod tests {
             .enumerate()
             .map(|(i, x)| (x.ndn.to_string(), i as u32))
             .collect();
-        let c = member_closure(&entries, |n| ids.get(n).copied());
+        let c = member_closure(
+            entries.iter().enumerate().map(|(i, e)| (i as u32, e)),
+            |n| ids.get(n).copied(),
+        );
         assert_eq!(
             c.get(&0),
             Some(&vec![1, 2]),

@@ -1,7 +1,9 @@
 //! The immutable `Snapshot` LDAP clients read: every tenant's entries in DIT order, with the
 //! indexes that make equality and base lookups cost the same at 100 entries and at 300,000
 //! (DESIGN.md §8). A sync builds a new one off to the side and swaps it in atomically;
-//! searches in flight finish on the one they started with.
+//! searches in flight finish on the one they started with. A delta round derives the next
+//! snapshot with `patch`: the flat base is shared and a small overlay of added, replaced and
+//! removed leaves sits on top, so the round costs what changed, not the directory's size.
 
 use super::build::TenantBuild;
 use super::dn;
@@ -10,8 +12,9 @@ use super::filter::{self, Membership, Tri};
 use super::schema;
 use ldap3_proto::proto::{LdapFilter, LdapSearchScope};
 use rustc_hash::FxHashMap as HashMap;
+use rustc_hash::FxHashSet as HashSet;
 use std::borrow::Cow;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 // FxHash instead of SipHash: keys come from the tenant's own directory data (not from LDAP
 // clients, whose values are only looked up), and hashing ~3M index values per build with
 // SipHash was a visible share of a sync round.
@@ -36,6 +39,12 @@ pub const INDEXED: &[&str] = &[
 
 const IN_CHAIN: &str = "1.2.840.113556.1.4.1941";
 const NO_PARENT: u32 = u32::MAX;
+/// Set on the ids of overlay entries. Base ids stay below it (a base never holds 2^31 entries),
+/// so in every sorted id list the base ids come first and the overlay ids after them.
+const OVERLAY: EntryId = 1 << 31;
+/// An overlay larger than this (entries plus shadowed base ids) is folded into a new flat
+/// base: past it, merging overlay answers into every search costs more than one rebuild.
+const MIN_OVERLAY_LIMIT: usize = 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TenantInfo {
@@ -54,6 +63,14 @@ pub struct Snapshot {
     pub tenants: Vec<TenantInfo>,
     /// Increases with every snapshot a server builds; tells paged searches the data changed.
     pub generation: u64,
+    /// Shared with the snapshots patched from this one.
+    base: Arc<Flat>,
+    /// What `patch` changed on top of `base`; `None` for a snapshot built whole.
+    overlay: Option<Overlay>,
+}
+
+/// Entries in DIT order with their tree and indexes: a whole directory.
+struct Flat {
     entries: Vec<Entry>,
     /// Exclusive end of each entry's subtree: descendants of `i` are `i+1 .. subtree_end[i]`.
     subtree_end: Vec<u32>,
@@ -63,25 +80,43 @@ pub struct Snapshot {
     /// is built on first use or by `warm` (see `new_lazy`).
     index: HashMap<&'static str, OnceLock<AttrIndex>>,
     /// group entry id → every entry that is a member directly or through nested groups (sorted).
-    closure: OnceLock<HashMap<EntryId, Vec<EntryId>>>,
+    /// Only a snapshot without overlay reads it; a patched one answers in-chain matching from
+    /// the `memberOf` indexes instead (see `members_of`).
+    closure: OnceLock<Closure>,
+}
+
+/// Leaves added to, replaced in or removed from a shared base. Overlay entry `i` has id
+/// `OVERLAY | i`; entries are in DIT order.
+struct Overlay {
+    entries: Vec<Arc<Entry>>,
+    /// The base id each entry is served before: it comes after every base entry below `pos`.
+    pos: Vec<u32>,
+    /// Base id of each entry's parent (always a live base entry).
+    parent: Vec<u32>,
+    /// `dn::dit_order_key` of each entry: orders entries that share a `pos`.
+    keys: Vec<Box<str>>,
+    /// Each entry's indexed values, normalised once when it joined the overlay: the next
+    /// patch re-indexes the overlay from these instead of normalising every value again.
+    values: Vec<Normalised>,
+    by_ndn: HashMap<Box<str>, u32>,
+    /// Base ids not served any more (replaced or removed), sorted.
+    shadowed: Vec<EntryId>,
+    /// Base entries whose `has_children` the overlay changed (a child added or removed).
+    has_children: HashMap<EntryId, bool>,
+    /// Like `Flat::index`, over the overlay entries only (ids with `OVERLAY` set), built eagerly.
+    index: HashMap<&'static str, OverlayIndex>,
 }
 
 type AttrIndex = HashMap<Box<str>, Vec<EntryId>>;
+/// (canonical attribute in `INDEXED`, normalised value) for every indexed value of an entry.
+type Normalised = Arc<[(&'static str, Arc<str>)]>;
+/// An overlay's `AttrIndex`: keys shared with `Overlay::values`, so re-indexing the overlay at
+/// each patch allocates no key.
+type OverlayIndex = HashMap<Arc<str>, Vec<EntryId>>;
+type Closure = HashMap<EntryId, Vec<EntryId>>;
 
-impl Snapshot {
-    pub fn empty() -> Snapshot {
-        Snapshot::new(0, Vec::new())
-    }
-
-    /// A snapshot whose indexes are built on first use (or by `warm`): what a start from the
-    /// stored directory serves, so the first answer does not wait for all of them.
-    pub fn new_lazy(generation: u64, builds: Vec<TenantBuild>) -> Snapshot {
-        let mut tenants = Vec::new();
-        let mut entries = Vec::new();
-        for b in builds {
-            tenants.push(b.info);
-            entries.extend(b.entries);
-        }
+impl Flat {
+    fn new(entries: Vec<Entry>) -> Flat {
         let n = entries.len();
         let mut by_ndn = HashMap::with_capacity_and_hasher(n, Default::default());
         for (i, e) in entries.iter().enumerate() {
@@ -102,15 +137,176 @@ impl Snapshot {
                 subtree_end[p as usize] = subtree_end[p as usize].max(subtree_end[i]);
             }
         }
-        Snapshot {
-            tenants,
-            generation,
+        Flat {
             entries,
             subtree_end,
             parent,
             by_ndn,
             index: INDEXED.iter().map(|a| (*a, OnceLock::new())).collect(),
             closure: OnceLock::new(),
+        }
+    }
+
+    fn numbered(&self) -> impl Iterator<Item = (EntryId, &Entry)> {
+        self.entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (i as EntryId, e))
+    }
+
+    fn attr_index(&self, canon: &str) -> Option<&AttrIndex> {
+        let cell = self.index.get(canon)?;
+        Some(cell.get_or_init(|| build_index(canon, self.numbered())))
+    }
+
+    fn closure(&self) -> &Closure {
+        self.closure.get_or_init(|| {
+            super::posix::member_closure(self.numbered(), |ndn| self.by_ndn.get(ndn).copied())
+        })
+    }
+
+    fn has_children(&self, id: EntryId) -> bool {
+        self.subtree_end
+            .get(id as usize)
+            .is_some_and(|end| *end > id + 1)
+    }
+
+    /// Where an entry whose `dn::dit_order_key` is `key` goes among the descendants of
+    /// `parent`: the first of them that sorts after it.
+    fn position(&self, parent: EntryId, key: &str) -> u32 {
+        let mut lo = parent + 1;
+        let mut hi = self.subtree_end.get(parent as usize).copied().unwrap_or(lo);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.entries.get(mid as usize) {
+                Some(e) if dn::dit_order_key(&e.ndn).as_str() < key => lo = mid + 1,
+                _ => hi = mid,
+            }
+        }
+        lo
+    }
+}
+
+/// normalised value → sorted ids of the entries holding it, for one attribute.
+fn build_index<'a>(canon: &str, entries: impl Iterator<Item = (EntryId, &'a Entry)>) -> AttrIndex {
+    let mut slot = AttrIndex::default();
+    let Some(at) = schema::attribute(canon) else {
+        return slot;
+    };
+    for (id, e) in entries {
+        for a in e.attrs.iter().filter(|a| a.name == at.name) {
+            for v in &a.values {
+                if let Some(key) = schema::normalize_value_cow(at, v) {
+                    // Most values repeat (objectClass, gidNumber, member): find before
+                    // inserting so the key is only boxed for a new value.
+                    let ids = match slot.get_mut(&*key) {
+                        Some(ids) => ids,
+                        None => slot.entry(Box::from(&*key)).or_default(),
+                    };
+                    if ids.last() != Some(&id) {
+                        ids.push(id);
+                    }
+                }
+            }
+        }
+    }
+    slot
+}
+
+/// The values `build_index` would index for `e`, in the same order.
+fn normalised(e: &Entry) -> Normalised {
+    let mut out = Vec::new();
+    for canon in INDEXED {
+        let Some(at) = schema::attribute(canon) else {
+            continue;
+        };
+        for a in e.attrs.iter().filter(|a| a.name == at.name) {
+            for v in &a.values {
+                if let Some(key) = schema::normalize_value_cow(at, v) {
+                    out.push((*canon, Arc::from(&*key)));
+                }
+            }
+        }
+    }
+    out.into()
+}
+
+/// Drops shadowed base ids from an ascending run of base ids, in one pass over both lists.
+struct Live<'a> {
+    shadowed: &'a [EntryId],
+    next: usize,
+}
+
+impl<'a> Live<'a> {
+    fn new(shadowed: &'a [EntryId]) -> Live<'a> {
+        Live { shadowed, next: 0 }
+    }
+
+    /// Whether base id `id` is served; ids must be asked in ascending order.
+    fn keeps(&mut self, id: EntryId) -> bool {
+        while let Some(s) = self.shadowed.get(self.next)
+            && *s < id
+        {
+            self.next += 1;
+        }
+        self.shadowed.get(self.next) != Some(&id)
+    }
+}
+
+impl Overlay {
+    fn pos_of(&self, id: EntryId) -> u32 {
+        self.pos
+            .get((id & !OVERLAY) as usize)
+            .copied()
+            .unwrap_or(u32::MAX)
+    }
+
+    /// Live base ids (ascending) and overlay ids (ascending) as one list in DIT order.
+    fn merge(&self, base: Vec<EntryId>, extra: &[EntryId]) -> Vec<EntryId> {
+        if extra.is_empty() {
+            return base;
+        }
+        let mut out = Vec::with_capacity(base.len() + extra.len());
+        let mut rest = extra.iter().copied().peekable();
+        for id in base {
+            while let Some(o) = rest.next_if(|o| self.pos_of(*o) <= id) {
+                out.push(o);
+            }
+            out.push(id);
+        }
+        out.extend(rest);
+        out
+    }
+}
+
+/// An overlay entry while `patch` assembles the next overlay.
+struct Item {
+    entry: Arc<Entry>,
+    pos: u32,
+    parent: EntryId,
+    key: Box<str>,
+    values: Normalised,
+}
+
+impl Snapshot {
+    pub fn empty() -> Snapshot {
+        Snapshot::new(0, Vec::new())
+    }
+
+    /// A snapshot whose indexes are built on first use (or by `warm`): what a start from the
+    /// stored directory serves, so the first answer does not wait for all of them.
+    pub fn new_lazy(generation: u64, builds: Vec<TenantBuild>) -> Snapshot {
+        let mut tenants = Vec::new();
+        let mut entries = Vec::new();
+        for b in builds {
+            tenants.push(b.info);
+            entries.extend(b.entries);
+        }
+        Snapshot {
+            tenants,
+            generation,
+            base: Arc::new(Flat::new(entries)),
+            overlay: None,
         }
     }
 
@@ -124,93 +320,194 @@ impl Snapshot {
 
     /// Build every index and the nested-group closure that is not built yet. After a start
     /// from the stored directory this runs on a background thread while the listeners already
-    /// answer; a request that needs an index first builds (or waits for) just that one.
+    /// answer; a request that needs an index first builds (or waits for) just that one. A
+    /// patched snapshot needs only its base's indexes: its overlay is indexed by `patch`.
     pub fn warm(&self) {
         for a in INDEXED {
-            let _ = self.attr_index(a);
+            let _ = self.base.attr_index(a);
         }
-        let _ = self.closure();
+        if self.overlay.is_none() {
+            let _ = self.base.closure();
+        }
     }
 
-    fn attr_index(&self, canon: &str) -> Option<&AttrIndex> {
-        let cell = self.index.get(canon)?;
-        Some(cell.get_or_init(|| self.build_index(canon)))
-    }
-
-    fn build_index(&self, canon: &str) -> AttrIndex {
-        let mut slot = AttrIndex::default();
-        let Some(at) = schema::attribute(canon) else {
-            return slot;
+    /// Every entry that is a member of `g` directly or through nested groups, sorted by id.
+    /// `memberOf` is transitive as built, so with an overlay these are the served entries
+    /// other than `g` whose `memberOf` holds `g`: the two `memberOf` posting lists, with no
+    /// closure over the whole merged directory to rebuild after each patch.
+    fn members_of(&self, g: EntryId) -> Cow<'_, [EntryId]> {
+        let Some(ov) = &self.overlay else {
+            return Cow::Borrowed(
+                self.base
+                    .closure()
+                    .get(&g)
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[]),
+            );
         };
-        for (i, e) in self.entries.iter().enumerate() {
-            for a in e.attrs.iter().filter(|a| a.name == at.name) {
-                for v in &a.values {
-                    if let Some(key) = schema::normalize_value_cow(at, v) {
-                        // Most values repeat (objectClass, gidNumber, member): find before
-                        // inserting so the key is only boxed for a new value.
-                        let ids = match slot.get_mut(&*key) {
-                            Some(ids) => ids,
-                            None => slot.entry(Box::from(&*key)).or_default(),
-                        };
-                        if ids.last() != Some(&(i as EntryId)) {
-                            ids.push(i as EntryId);
-                        }
-                    }
-                }
+        let gndn = &*self.entry(g).ndn;
+        let base = self
+            .base
+            .attr_index("memberOf")
+            .and_then(|m| m.get(gndn))
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let extra = ov
+            .index
+            .get("memberOf")
+            .and_then(|m| m.get(gndn))
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let mut live = Live::new(&ov.shadowed);
+        Cow::Owned(
+            base.iter()
+                .copied()
+                .filter(|id| live.keeps(*id))
+                .chain(extra.iter().copied())
+                .filter(|id| *id != g)
+                .collect(),
+        )
+    }
+
+    /// Every group `m` is a member of directly or through nested groups, sorted by id.
+    fn groups_of(&self, m: EntryId) -> Vec<EntryId> {
+        let mut gs: Vec<EntryId> = match &self.overlay {
+            None => self
+                .base
+                .closure()
+                .iter()
+                .filter(|(_, ms)| ms.binary_search(&m).is_ok())
+                .map(|(g, _)| *g)
+                .collect(),
+            Some(_) => self
+                .entry(m)
+                .values("memberOf")
+                .iter()
+                .filter_map(|v| dn::normalize(v).ok().and_then(|n| self.lookup(&n)))
+                .filter(|g| *g != m)
+                .collect(),
+        };
+        gs.sort_unstable();
+        gs.dedup();
+        gs
+    }
+
+    /// Whether `m` is a member of `g` directly or through nested groups.
+    fn is_member(&self, m: EntryId, g: EntryId) -> bool {
+        match &self.overlay {
+            None => self
+                .base
+                .closure()
+                .get(&g)
+                .is_some_and(|ms| ms.binary_search(&m).is_ok()),
+            // A binary search in the posting list of `g` in `m`'s half: as cheap as the
+            // closure's, where reading `m`'s memberOf would normalise escaped DNs per call.
+            Some(ov) => {
+                let gndn = &*self.entry(g).ndn;
+                let ids = if m & OVERLAY != 0 {
+                    ov.index.get("memberOf").and_then(|x| x.get(gndn))
+                } else {
+                    self.base.attr_index("memberOf").and_then(|x| x.get(gndn))
+                };
+                m != g && ids.is_some_and(|ids| ids.binary_search(&m).is_ok())
             }
         }
-        slot
-    }
-
-    fn closure(&self) -> &HashMap<EntryId, Vec<EntryId>> {
-        self.closure.get_or_init(|| self.member_closure())
-    }
-
-    fn member_closure(&self) -> HashMap<EntryId, Vec<EntryId>> {
-        super::posix::member_closure(&self.entries, |ndn| self.by_ndn.get(ndn).copied())
     }
 
     pub fn len(&self) -> usize {
-        self.entries.len()
+        match &self.overlay {
+            None => self.base.entries.len(),
+            Some(ov) => self.base.entries.len() - ov.shadowed.len() + ov.entries.len(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 
-    /// The entry behind an id handed out by `lookup` or `search` on this snapshot.
+    /// The entry behind an id handed out by `lookup`, `search` or `iter` on this snapshot.
     pub fn entry(&self, id: EntryId) -> &Entry {
-        &self.entries[id as usize]
+        if id & OVERLAY != 0
+            && let Some(ov) = &self.overlay
+        {
+            return &ov.entries[(id & !OVERLAY) as usize];
+        }
+        &self.base.entries[id as usize]
     }
 
-    pub fn entries(&self) -> &[Entry] {
-        &self.entries
+    fn get(&self, id: EntryId) -> Option<&Entry> {
+        match &self.overlay {
+            Some(ov) if id & OVERLAY != 0 => ov.entries.get((id & !OVERLAY) as usize).map(|e| &**e),
+            _ => self.base.entries.get(id as usize),
+        }
+    }
+
+    /// Every served entry with its id, in DIT order (`dn::dit_order_key` within each tenant,
+    /// tenants in `tenants` order).
+    pub fn iter(&self) -> impl Iterator<Item = (EntryId, &Entry)> + '_ {
+        Iter {
+            snap: self,
+            base: 0,
+            over: 0,
+            live: Live::new(self.overlay.as_ref().map_or(&[], |ov| &ov.shadowed)),
+        }
     }
 
     pub fn lookup(&self, ndn: &str) -> Option<EntryId> {
-        self.by_ndn.get(ndn).copied()
+        match &self.overlay {
+            None => self.base.by_ndn.get(ndn).copied(),
+            Some(ov) => match ov.by_ndn.get(ndn) {
+                Some(i) => Some(OVERLAY | i),
+                None => self
+                    .base
+                    .by_ndn
+                    .get(ndn)
+                    .copied()
+                    .filter(|id| ov.shadowed.binary_search(id).is_err()),
+            },
+        }
     }
 
     pub fn has_children(&self, id: EntryId) -> bool {
-        self.subtree_end
-            .get(id as usize)
-            .is_some_and(|end| *end > id + 1)
+        if let Some(ov) = &self.overlay {
+            if id & OVERLAY != 0 {
+                return false;
+            }
+            if let Some(has) = ov.has_children.get(&id) {
+                return *has;
+            }
+        }
+        self.base.has_children(id)
     }
 
     pub fn tenant_of(&self, id: EntryId) -> u16 {
-        self.entries.get(id as usize).map(|e| e.tenant).unwrap_or(0)
+        self.get(id).map(|e| e.tenant).unwrap_or(0)
     }
 
-    /// Entries whose equality index holds `value` for `attr` (empty if none or not indexed).
-    pub fn find_eq(&self, attr: &str, value: &str) -> &[EntryId] {
-        match filter::equality_key(attr, value) {
-            Some((canon, key)) => self
-                .attr_index(canon)
-                .and_then(|m| m.get(key.as_str()))
-                .map(Vec::as_slice)
-                .unwrap_or(&[]),
-            None => &[],
-        }
+    /// Entries whose equality index holds `value` for `attr`, in DIT order (empty if none or
+    /// not indexed).
+    pub fn find_eq(&self, attr: &str, value: &str) -> Cow<'_, [EntryId]> {
+        let Some((canon, key)) = filter::equality_key(attr, value) else {
+            return Cow::Borrowed(&[]);
+        };
+        let base = self
+            .base
+            .attr_index(canon)
+            .and_then(|m| m.get(key.as_str()))
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let Some(ov) = &self.overlay else {
+            return Cow::Borrowed(base);
+        };
+        let extra = ov
+            .index
+            .get(canon)
+            .and_then(|m| m.get(key.as_str()))
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let mut live = Live::new(&ov.shadowed);
+        let base = base.iter().copied().filter(|id| live.keeps(*id)).collect();
+        Cow::Owned(ov.merge(base, extra))
     }
 
     /// Every entry matching `filter` within `scope` of `base_ndn`, in DIT order.
@@ -225,22 +522,30 @@ impl Snapshot {
                 matched_dn: self.matched_dn(base_ndn),
             });
         };
+        Ok(match &self.overlay {
+            None => self.search_flat(base, &scope, f),
+            Some(ov) => self.search_overlay(ov, base, &scope, f),
+        })
+    }
+
+    fn search_flat(&self, base: EntryId, scope: &LdapSearchScope, f: &LdapFilter) -> Vec<EntryId> {
+        let flat = &*self.base;
         let (lo, hi) = match scope {
             LdapSearchScope::Base => (base, base + 1),
-            LdapSearchScope::OneLevel => (base + 1, self.subtree_end[base as usize]),
-            _ => (base, self.subtree_end[base as usize]),
+            LdapSearchScope::OneLevel => (base + 1, flat.subtree_end[base as usize]),
+            _ => (base, flat.subtree_end[base as usize]),
         };
         let one_level = matches!(scope, LdapSearchScope::OneLevel);
         // What the indexes did not settle; `None` when they answered the whole filter (a
         // listing of `(objectClass=posixAccount)` then costs no per-entry evaluation).
         let residual = self.residual(f);
         let keep = |id: EntryId| -> bool {
-            (!one_level || self.parent[id as usize] == base)
+            (!one_level || flat.parent[id as usize] == base)
                 && residual.as_ref().is_none_or(|r| {
-                    filter::evaluate(r, &self.entries[id as usize], self) == Tri::True
+                    filter::evaluate(r, &flat.entries[id as usize], self) == Tri::True
                 })
         };
-        Ok(match self.plan(f) {
+        match self.plan(f) {
             Plan::All if one_level => {
                 // Hop from child to child over their subtrees: O(children), not O(subtree).
                 let mut out = Vec::new();
@@ -249,7 +554,7 @@ impl Snapshot {
                     if keep(i) {
                         out.push(i);
                     }
-                    i = self.subtree_end[i as usize].max(i + 1);
+                    i = flat.subtree_end[i as usize].max(i + 1);
                 }
                 out
             }
@@ -263,14 +568,102 @@ impl Snapshot {
                     .filter(|id| keep(*id))
                     .collect()
             }
-        })
+        }
+    }
+
+    /// `search_flat` over base and overlay: base candidates not shadowed, overlay candidates
+    /// whose parent is in scope, merged into DIT order.
+    fn search_overlay(
+        &self,
+        ov: &Overlay,
+        base: EntryId,
+        scope: &LdapSearchScope,
+        f: &LdapFilter,
+    ) -> Vec<EntryId> {
+        let one_level = matches!(scope, LdapSearchScope::OneLevel);
+        let residual = self.residual(f);
+        let matches = |id: EntryId| -> bool {
+            residual
+                .as_ref()
+                .is_none_or(|r| filter::evaluate(r, self.entry(id), self) == Tri::True)
+        };
+        let plan = self.plan(f);
+        if base & OVERLAY != 0 {
+            // Overlay entries are leaves: base and subtree scope hold the entry alone.
+            let planned = match &plan {
+                Plan::All => true,
+                Plan::Ids(ids) => ids.binary_search(&base).is_ok(),
+            };
+            return if !one_level && planned && matches(base) {
+                vec![base]
+            } else {
+                Vec::new()
+            };
+        }
+        let flat = &*self.base;
+        let end = flat.subtree_end[base as usize];
+        let (lo, hi) = match scope {
+            LdapSearchScope::Base => (base, base + 1),
+            LdapSearchScope::OneLevel => (base + 1, end),
+            _ => (base, end),
+        };
+        let mut live = Live::new(&ov.shadowed);
+        let mut keep = |id: EntryId| -> bool {
+            live.keeps(id) && (!one_level || flat.parent[id as usize] == base) && matches(id)
+        };
+        let in_scope = |id: EntryId| -> bool {
+            let p = ov.parent[(id & !OVERLAY) as usize];
+            match scope {
+                LdapSearchScope::Base => false,
+                LdapSearchScope::OneLevel => p == base,
+                _ => lo <= p && p < hi,
+            }
+        };
+        let every = || (0..ov.entries.len() as u32).map(|i| OVERLAY | i);
+        let (found, extra): (Vec<EntryId>, Vec<EntryId>) = match &plan {
+            Plan::All if one_level => {
+                let mut out = Vec::new();
+                let mut i = lo;
+                while i < hi {
+                    if keep(i) {
+                        out.push(i);
+                    }
+                    i = flat.subtree_end[i as usize].max(i + 1);
+                }
+                (
+                    out,
+                    every().filter(|id| in_scope(*id) && matches(*id)).collect(),
+                )
+            }
+            Plan::All => (
+                (lo..hi).filter(|id| keep(*id)).collect(),
+                every().filter(|id| in_scope(*id) && matches(*id)).collect(),
+            ),
+            Plan::Ids(ids) => {
+                let (b, o) = ids.split_at(ids.partition_point(|x| *x < OVERLAY));
+                let start = b.partition_point(|x| *x < lo);
+                let end = b.partition_point(|x| *x < hi);
+                (
+                    b[start..end]
+                        .iter()
+                        .copied()
+                        .filter(|id| keep(*id))
+                        .collect(),
+                    o.iter()
+                        .copied()
+                        .filter(|id| in_scope(*id) && matches(*id))
+                        .collect(),
+                )
+            }
+        };
+        ov.merge(found, &extra)
     }
 
     fn matched_dn(&self, ndn: &str) -> String {
         let mut cur = dn::parent_ndn(ndn);
         while let Some(p) = cur {
             if let Some(id) = self.lookup(p) {
-                return self.entries[id as usize].dn.to_string();
+                return self.entry(id).dn.to_string();
             }
             cur = dn::parent_ndn(p);
         }
@@ -278,7 +671,8 @@ impl Snapshot {
     }
 
     /// A sorted superset of the entries `f` can match, from the indexes, or `All` when the
-    /// indexes cannot narrow it (the filter is then evaluated over the whole scope).
+    /// indexes cannot narrow it (the filter is then evaluated over the whole scope). With an
+    /// overlay the ids may include shadowed base ids; searches drop those.
     fn plan<'a>(&'a self, f: &LdapFilter) -> Plan<'a> {
         match f {
             LdapFilter::Equality(a, v) | LdapFilter::Approx(a, v) => self.plan_eq(a, v),
@@ -336,19 +730,10 @@ impl Snapshot {
                 };
                 if attr.eq_ignore_ascii_case("memberOf") {
                     // Members of the group, transitively.
-                    Plan::Ids(Cow::Borrowed(
-                        self.closure().get(&tid).map(Vec::as_slice).unwrap_or(&[]),
-                    ))
+                    Plan::Ids(self.members_of(tid))
                 } else if attr.eq_ignore_ascii_case("member") {
                     // Groups that contain the target, transitively.
-                    let mut gs: Vec<EntryId> = self
-                        .closure()
-                        .iter()
-                        .filter(|(_, ms)| ms.binary_search(&tid).is_ok())
-                        .map(|(g, _)| *g)
-                        .collect();
-                    gs.sort_unstable();
-                    Plan::Ids(Cow::Owned(gs))
+                    Plan::Ids(Cow::Owned(self.groups_of(tid)))
                 } else {
                     Plan::All
                 }
@@ -364,7 +749,7 @@ impl Snapshot {
         let value = value.as_ref();
         !attr.eq_ignore_ascii_case("entryDN")
             && filter::equality_key(attr, value)
-                .is_some_and(|(canon, _)| self.index.contains_key(canon))
+                .is_some_and(|(canon, _)| self.base.index.contains_key(canon))
     }
 
     /// The part of `f` candidates from `plan(f)` still have to be checked against: `None`
@@ -397,16 +782,256 @@ impl Snapshot {
             };
         }
         match filter::equality_key(attr, value) {
-            Some((canon, key)) => match self.attr_index(canon) {
-                Some(m) => Plan::Ids(Cow::Borrowed(
-                    m.get(key.as_str()).map(Vec::as_slice).unwrap_or(&[]),
-                )),
+            Some((canon, key)) => match self.base.attr_index(canon) {
+                Some(m) => {
+                    let base = m.get(key.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+                    let extra = self
+                        .overlay
+                        .as_ref()
+                        .and_then(|ov| ov.index.get(canon))
+                        .and_then(|m| m.get(key.as_str()))
+                        .map(Vec::as_slice)
+                        .unwrap_or(&[]);
+                    if extra.is_empty() {
+                        Plan::Ids(Cow::Borrowed(base))
+                    } else {
+                        // Overlay ids sort after every base id.
+                        Plan::Ids(Cow::Owned([base, extra].concat()))
+                    }
+                }
                 None => Plan::All,
             },
             // Unknown attribute or a value invalid for its syntax: Undefined, so no entry
             // can match this item; `evaluate` agrees, the index only saves the scan.
             None => Plan::Ids(Cow::Borrowed(&[])),
         }
+    }
+
+    /// `self` with the entries whose normalised DNs are in `removals` gone and `upserts` added
+    /// (an upsert whose DN is served replaces that entry; removals apply first, so a DN both
+    /// removed and upserted is served as upserted; of two upserts of one DN the last wins).
+    /// The base is shared and the changes kept as an overlay, so this costs
+    /// O(patch + overlay · log n). It builds a new flat snapshot instead (O(n)) when the
+    /// overlay would outgrow max(1024, n / 16), or when a change is not to a leaf whose parent
+    /// is a served base entry (a container, a root, an orphan). Tenants are kept.
+    pub fn patch(&self, generation: u64, upserts: Vec<Entry>, removals: Vec<Box<str>>) -> Snapshot {
+        let upserts: Vec<Arc<Entry>> = upserts.into_iter().map(Arc::new).collect();
+        match self.overlaid(&upserts, &removals) {
+            Some(overlay) => Snapshot {
+                tenants: self.tenants.clone(),
+                generation,
+                base: Arc::clone(&self.base),
+                overlay: Some(overlay),
+            },
+            None => self.compacted(generation, upserts, &removals),
+        }
+    }
+
+    /// The overlay `patch` keeps, or `None` when the patch has to be compacted.
+    fn overlaid(&self, upserts: &[Arc<Entry>], removals: &[Box<str>]) -> Option<Overlay> {
+        let flat = &*self.base;
+        let mut items: HashMap<Box<str>, Item> = HashMap::default();
+        let mut shadowed: HashSet<EntryId> = HashSet::default();
+        if let Some(ov) = &self.overlay {
+            shadowed.extend(ov.shadowed.iter().copied());
+            for (i, e) in ov.entries.iter().enumerate() {
+                let item = Item {
+                    entry: Arc::clone(e),
+                    pos: ov.pos[i],
+                    parent: ov.parent[i],
+                    key: ov.keys[i].clone(),
+                    values: Arc::clone(&ov.values[i]),
+                };
+                items.insert(e.ndn.clone(), item);
+            }
+        }
+        // Overlay entries per base parent, for whether a base entry still has children.
+        let mut children: HashMap<EntryId, u32> = HashMap::default();
+        for it in items.values() {
+            *children.entry(it.parent).or_default() += 1;
+        }
+        let has_live_children =
+            |id: EntryId, shadowed: &HashSet<EntryId>, children: &HashMap<EntryId, u32>| {
+                if children.get(&id).is_some_and(|n| *n > 0) {
+                    return true;
+                }
+                // Hop over the base children; a shadowed one has no served descendants, so
+                // this stops at the first served child: O(shadowed children + 1).
+                let end = flat.subtree_end.get(id as usize).copied().unwrap_or(0);
+                let mut i = id + 1;
+                while i < end {
+                    if !shadowed.contains(&i) {
+                        return true;
+                    }
+                    i = flat.subtree_end[i as usize].max(i + 1);
+                }
+                false
+            };
+
+        for ndn in removals {
+            if let Some(it) = items.remove(ndn) {
+                if let Some(n) = children.get_mut(&it.parent) {
+                    *n -= 1;
+                }
+                continue;
+            }
+            let Some(&id) = flat.by_ndn.get(ndn) else {
+                continue;
+            };
+            if shadowed.contains(&id) {
+                continue;
+            }
+            if has_live_children(id, &shadowed, &children) {
+                return None;
+            }
+            shadowed.insert(id);
+        }
+        for e in upserts {
+            if let Some(it) = items.get_mut(&e.ndn) {
+                it.entry = Arc::clone(e);
+                it.values = normalised(e);
+                continue;
+            }
+            let parent = dn::parent_ndn(&e.ndn)
+                .and_then(|p| flat.by_ndn.get(p).copied())
+                .filter(|p| !shadowed.contains(p))?;
+            let key: Box<str> = dn::dit_order_key(&e.ndn).into();
+            let pos = match flat.by_ndn.get(&e.ndn).copied() {
+                Some(old) => {
+                    if !shadowed.contains(&old) {
+                        if has_live_children(old, &shadowed, &children) {
+                            return None;
+                        }
+                        shadowed.insert(old);
+                    }
+                    old
+                }
+                None => flat.position(parent, &key),
+            };
+            *children.entry(parent).or_default() += 1;
+            let item = Item {
+                entry: Arc::clone(e),
+                pos,
+                parent,
+                key,
+                values: normalised(e),
+            };
+            items.insert(e.ndn.clone(), item);
+        }
+        if items.len() + shadowed.len() > MIN_OVERLAY_LIMIT.max(flat.entries.len() / 16) {
+            return None;
+        }
+
+        let mut has_children = HashMap::default();
+        let touched = items.values().map(|it| it.parent).chain(
+            shadowed
+                .iter()
+                .filter_map(|s| flat.parent.get(*s as usize).copied()),
+        );
+        for p in touched {
+            if p != NO_PARENT && !has_children.contains_key(&p) {
+                has_children.insert(p, has_live_children(p, &shadowed, &children));
+            }
+        }
+        let mut shadowed: Vec<EntryId> = shadowed.into_iter().collect();
+        shadowed.sort_unstable();
+        let mut items: Vec<Item> = items.into_values().collect();
+        items.sort_by(|a, b| a.pos.cmp(&b.pos).then_with(|| a.key.cmp(&b.key)));
+
+        let n = items.len();
+        let mut ov = Overlay {
+            entries: Vec::with_capacity(n),
+            pos: Vec::with_capacity(n),
+            parent: Vec::with_capacity(n),
+            keys: Vec::with_capacity(n),
+            values: Vec::with_capacity(n),
+            by_ndn: HashMap::with_capacity_and_hasher(n, Default::default()),
+            shadowed,
+            has_children,
+            index: HashMap::default(),
+        };
+        for (i, it) in items.into_iter().enumerate() {
+            ov.by_ndn.insert(it.entry.ndn.clone(), i as u32);
+            ov.entries.push(it.entry);
+            ov.pos.push(it.pos);
+            ov.parent.push(it.parent);
+            ov.keys.push(it.key);
+            ov.values.push(it.values);
+        }
+        let mut sizes: HashMap<&'static str, usize> = HashMap::default();
+        for (canon, _) in ov.values.iter().flat_map(|v| v.iter()) {
+            *sizes.entry(canon).or_default() += 1;
+        }
+        for (canon, n) in sizes {
+            ov.index.insert(
+                canon,
+                HashMap::with_capacity_and_hasher(n, Default::default()),
+            );
+        }
+        for (i, values) in ov.values.iter().enumerate() {
+            let id = OVERLAY | i as EntryId;
+            for (canon, key) in values.iter() {
+                let Some(slot) = ov.index.get_mut(canon) else {
+                    continue;
+                };
+                let ids = slot.entry(Arc::clone(key)).or_default();
+                if ids.last() != Some(&id) {
+                    ids.push(id);
+                }
+            }
+        }
+        Some(ov)
+    }
+
+    /// The patched entry set as a new flat, fully indexed snapshot.
+    fn compacted(
+        &self,
+        generation: u64,
+        upserts: Vec<Arc<Entry>>,
+        removals: &[Box<str>],
+    ) -> Snapshot {
+        // The last upsert of a DN wins.
+        let mut seen: HashSet<Box<str>> = HashSet::default();
+        let mut fresh: Vec<Entry> = Vec::with_capacity(upserts.len());
+        for e in upserts.into_iter().rev() {
+            if seen.insert(e.ndn.clone()) {
+                fresh.push(Arc::unwrap_or_clone(e));
+            }
+        }
+        let removed: HashSet<&str> = removals.iter().map(|r| &**r).collect();
+        let kept: Vec<Entry> = self
+            .iter()
+            .filter(|(_, e)| !seen.contains(&e.ndn) && !removed.contains(&*e.ndn))
+            .map(|(_, e)| e.clone())
+            .collect();
+        let order = |e: &Entry| (e.tenant, dn::dit_order_key(&e.ndn));
+        fresh.sort_by_cached_key(order);
+        // Where each new entry goes among the kept ones (already in order): a binary search
+        // each, so only O(fresh · log n) order keys are computed.
+        let cuts: Vec<usize> = fresh
+            .iter()
+            .map(|e| {
+                let at = order(e);
+                kept.partition_point(|k| order(k) < at)
+            })
+            .collect();
+        let mut entries = Vec::with_capacity(kept.len() + fresh.len());
+        let mut fresh = cuts.into_iter().zip(fresh).peekable();
+        for (i, k) in kept.into_iter().enumerate() {
+            while let Some((_, e)) = fresh.next_if(|(cut, _)| *cut <= i) {
+                entries.push(e);
+            }
+            entries.push(k);
+        }
+        entries.extend(fresh.map(|(_, e)| e));
+        let snap = Snapshot {
+            tenants: self.tenants.clone(),
+            generation,
+            base: Arc::new(Flat::new(entries)),
+            overlay: None,
+        };
+        snap.warm();
+        snap
     }
 }
 
@@ -415,14 +1040,44 @@ enum Plan<'a> {
     Ids(Cow<'a, [EntryId]>),
 }
 
+/// `Snapshot::iter`: base entries not shadowed, with overlay entries merged in at their
+/// positions.
+struct Iter<'a> {
+    snap: &'a Snapshot,
+    base: u32,
+    over: usize,
+    live: Live<'a>,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (EntryId, &'a Entry);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(ov) = &self.snap.overlay
+                && let Some(pos) = ov.pos.get(self.over)
+                && *pos <= self.base
+            {
+                let i = self.over;
+                self.over += 1;
+                return ov.entries.get(i).map(|e| (OVERLAY | i as EntryId, &**e));
+            }
+            let id = self.base;
+            let e = self.snap.base.entries.get(id as usize)?;
+            self.base += 1;
+            if self.live.keeps(id) {
+                return Some((id, e));
+            }
+        }
+    }
+}
+
 impl Membership for Snapshot {
     fn in_chain_member_of(&self, entry: &Entry, group_ndn: &str) -> bool {
         let (Some(g), Some(e)) = (self.lookup(group_ndn), self.lookup(&entry.ndn)) else {
             return false;
         };
-        self.closure()
-            .get(&g)
-            .is_some_and(|ms| ms.binary_search(&e).is_ok())
+        self.is_member(e, g)
     }
 
     fn has_subordinates(&self, entry: &Entry) -> Option<bool> {
@@ -433,8 +1088,10 @@ impl Membership for Snapshot {
         let (Some(g), Some(m)) = (self.lookup(&group.ndn), self.lookup(member_ndn)) else {
             return false;
         };
-        self.closure()
-            .get(&g)
-            .is_some_and(|ms| ms.binary_search(&m).is_ok())
+        self.is_member(m, g)
     }
 }
+
+#[cfg(test)]
+#[path = "snapshot_tests.rs"]
+mod tests;

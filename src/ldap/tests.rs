@@ -1325,17 +1325,17 @@ fn directly_encoded_entries_equal_the_ldap3_proto_encoding() {
             "structuralObjectClass",
         ],
     ];
-    for (id, _) in snap.entries().iter().enumerate() {
+    for (id, _) in snap.iter() {
         for list in lists {
             let sel = Selection::parse(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>());
             for typesonly in [false, true] {
                 for msgid in [1, 200, 70_000] {
                     let mut ours = Vec::new();
-                    encode_entry(&mut ours, msgid, &snap, id as u32, &sel, typesonly);
+                    encode_entry(&mut ours, msgid, &snap, id, &sel, typesonly);
                     let mut theirs = BytesMut::new();
                     ldap3_proto::LdapCodec::default()
                         .encode(
-                            entry_message(msgid, &snap, id as u32, &sel, typesonly),
+                            entry_message(msgid, &snap, id, &sel, typesonly),
                             &mut theirs,
                         )
                         .expect("encodes");

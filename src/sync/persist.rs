@@ -49,7 +49,9 @@ pub fn load_builds(
 }
 
 fn tenant_entries(snap: &Snapshot, index: u16) -> impl Iterator<Item = &Entry> {
-    snap.entries().iter().filter(move |e| e.tenant == index)
+    snap.iter()
+        .map(|(_, e)| e)
+        .filter(move |e| e.tenant == index)
 }
 
 /// The info of `tenant` in `snap`, if it is served there.

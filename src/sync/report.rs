@@ -38,7 +38,7 @@ fn side<'a>(s: &'a Snapshot, tenant: &str) -> Side<'a> {
     let Some(idx) = s.tenants.iter().position(|t| t.name == tenant) else {
         return out;
     };
-    for e in s.entries().iter().filter(|e| usize::from(e.tenant) == idx) {
+    for (_, e) in s.iter().filter(|(_, e)| usize::from(e.tenant) == idx) {
         match e.kind {
             EntryKind::User => {
                 let key = e.first("entryUUID").unwrap_or(&e.ndn).to_string();
