@@ -323,6 +323,7 @@ fn run(extra: &str, seed: u64, rounds: usize, nesting: bool) -> usize {
 
         let mut full_alloc = alloc.clone();
         let full = build(&cfg, &next, &mut full_alloc);
+        let full_report = full.report.clone();
 
         let keys = AdminKeys::default();
         let input = TenantInput {
@@ -347,9 +348,8 @@ fn run(extra: &str, seed: u64, rounds: usize, nesting: bool) -> usize {
         if let Derivation::Patch(p) = derived {
             patched += 1;
             let mut got: BTreeMap<Box<str>, Entry> = snapshot
-                .entries()
                 .iter()
-                .map(|e| (e.ndn.clone(), e.clone()))
+                .map(|(_, e)| (e.ndn.clone(), e.clone()))
                 .collect();
             for r in &p.removals {
                 assert!(
@@ -406,7 +406,7 @@ fn run(extra: &str, seed: u64, rounds: usize, nesting: bool) -> usize {
                 "round {round} seed {seed}: allocations"
             );
             let mut a = p.report.clone();
-            let mut b = full.report.clone();
+            let mut b = full_report.clone();
             assert_eq!(
                 sorted_collisions(&a),
                 sorted_collisions(&b),
@@ -420,17 +420,26 @@ fn run(extra: &str, seed: u64, rounds: usize, nesting: bool) -> usize {
             }
             assert_eq!(a, b, "round {round} seed {seed}: report");
             index.update(p.groups_changed.iter().map(String::as_str), &mirror, &next);
+            // The next round patches the patched snapshot, as the engine does; it must list
+            // exactly the full derivation's entries, in its order.
+            snapshot = snapshot.patch(round as u64 + 2, p.upserts, p.removals);
+            let order: Vec<&str> = snapshot.iter().map(|(_, e)| &*e.ndn).collect();
+            let full_order: Vec<&str> = full.entries.iter().map(|e| &*e.ndn).collect();
+            assert_eq!(
+                order, full_order,
+                "round {round} seed {seed}: patched snapshot order"
+            );
         } else {
             index = MemberIndex::build(&next);
+            snapshot = Snapshot::new(round as u64 + 2, vec![full]);
         }
+        report = full_report;
         assert_eq!(
             index.normalized(),
             MemberIndex::build(&next).normalized(),
             "round {round}: member index drifted"
         );
         alloc = full_alloc;
-        report = full.report.clone();
-        snapshot = Snapshot::new(round as u64 + 2, vec![full]);
         mirror = next;
     }
     patched

@@ -265,38 +265,13 @@ pub fn rows<'a>(
     }
 }
 
-/// `before` with the patch applied.
+/// `before` with the patch applied: an overlay on its entries and indexes, so the cost is the
+/// patch's, not the directory's (see `Snapshot::patch`).
 pub fn patched(
     before: &Snapshot,
     generation: u64,
     upserts: Vec<Entry>,
     removals: Vec<Box<str>>,
 ) -> Snapshot {
-    // Until snapshots take patches: a flat rebuild with the same content.
-    let gone: rustc_hash::FxHashSet<&str> = removals
-        .iter()
-        .map(|r| &**r)
-        .chain(upserts.iter().map(|e| &*e.ndn))
-        .collect();
-    let mut entries: Vec<Entry> = before
-        .entries()
-        .iter()
-        .filter(|e| !gone.contains(&*e.ndn))
-        .cloned()
-        .collect();
-    entries.extend(upserts);
-    entries.sort_by_cached_key(|e| crate::directory::dn::dit_order_key(&e.ndn));
-    let mut builds: Vec<crate::directory::build::TenantBuild> = before
-        .tenants
-        .iter()
-        .map(|t| crate::directory::build::TenantBuild {
-            info: t.clone(),
-            entries: Vec::new(),
-            report: BuildReport::default(),
-        })
-        .collect();
-    if let Some(b) = builds.first_mut() {
-        b.entries = entries;
-    }
-    Snapshot::new(generation, builds)
+    before.patch(generation, upserts, removals)
 }
