@@ -331,9 +331,8 @@ async fn mass_deletion_is_refused_until_forced() {
 
 /// Every served entry as DN → sorted attribute lines: what a client would see.
 fn dump(s: &Snapshot) -> std::collections::BTreeMap<String, Vec<String>> {
-    s.entries()
-        .iter()
-        .map(|e| {
+    s.iter()
+        .map(|(_, e)| {
             let mut lines: Vec<String> = e
                 .attrs
                 .iter()
