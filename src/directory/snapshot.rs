@@ -827,6 +827,22 @@ impl Snapshot {
         }
     }
 
+    /// Whether the overlay has grown enough that a flat copy should replace this snapshot:
+    /// beyond max(1024, n / 64) changed entries. Each patch re-indexes its overlay, so a
+    /// compaction done off the request path (see `compact`) keeps patches small; `patch`
+    /// itself compacts only at n / 16.
+    pub fn wants_compaction(&self) -> bool {
+        self.overlay.as_ref().is_some_and(|ov| {
+            ov.entries.len() + ov.shadowed.len()
+                > MIN_OVERLAY_LIMIT.max(self.base.entries.len() / 64)
+        })
+    }
+
+    /// The same entries as a flat, fully indexed snapshot of the same generation (O(n)).
+    pub fn compact(&self) -> Snapshot {
+        self.compacted(self.generation, Vec::new(), &[])
+    }
+
     /// The overlay `patch` keeps, or `None` when the patch has to be compacted.
     fn overlaid(&self, upserts: &[Arc<Entry>], removals: &[Box<str>]) -> Option<Overlay> {
         let flat = &*self.base;

@@ -182,7 +182,7 @@ pub struct SyncEngine {
     /// Last committed state per tenant, `None` until loaded (a fast start serves the stored
     /// directory first and reads the mirror afterwards). The lock serialises rounds; LDAP
     /// readers never take it.
-    states: Mutex<Option<HashMap<String, TenantState>>>,
+    states: Arc<Mutex<Option<HashMap<String, TenantState>>>>,
     generation: AtomicU64,
     /// Unix time of each tenant's next scheduled round (for `ctl status`).
     next_run: std::sync::Mutex<HashMap<String, i64>>,
@@ -197,6 +197,15 @@ pub struct SyncEngine {
     /// Basis records read with the stored directory at a fast start, turned into bases when
     /// the mirror is loaded.
     stored_bases: std::sync::Mutex<HashMap<String, serde_json::Value>>,
+    /// The compaction of a patched snapshot running in the background, if any.
+    compaction: Arc<std::sync::Mutex<Option<Compaction>>>,
+}
+
+/// A patched snapshot being compacted off the request path, and the patches rounds applied
+/// after it, to replay on the flat copy before it is served.
+struct Compaction {
+    id: u64,
+    since: Vec<(Vec<crate::directory::Entry>, Vec<Box<str>>)>,
 }
 
 impl SyncEngine {
@@ -209,13 +218,14 @@ impl SyncEngine {
             config,
             store,
             snapshot: Arc::new(ArcSwap::from_pointee(Snapshot::empty())),
-            states: Mutex::new(None),
+            states: Arc::new(Mutex::new(None)),
             generation: AtomicU64::new(1),
             next_run: std::sync::Mutex::new(HashMap::new()),
             fingerprint,
             from_store: false,
             bases: std::sync::Mutex::new(HashMap::new()),
             stored_bases: std::sync::Mutex::new(HashMap::new()),
+            compaction: Arc::new(std::sync::Mutex::new(None)),
         };
         let started = std::time::Instant::now();
         let stored = persist::load_builds(&engine.store, &engine.config, &engine.fingerprint)
@@ -286,7 +296,10 @@ impl SyncEngine {
         }
         engine.set_bases(&snap, &states, reports);
         engine.snapshot.store(Arc::new(snap));
-        *engine.states.get_mut() = Some(states);
+        *engine
+            .states
+            .try_lock()
+            .map_err(|_| SyncError::Internal("state lock held at start-up".into()))? = Some(states);
         Ok(engine)
     }
 
@@ -653,6 +666,12 @@ impl SyncEngine {
         }
         drop(rows);
         drop(before);
+        let patch_applied = match &derived {
+            RoundDerivation::Patch {
+                upserts, removals, ..
+            } => Some((upserts.clone(), removals.clone())),
+            RoundDerivation::Full => None,
+        };
         let next = match derived {
             RoundDerivation::Patch { groups_changed, .. } => basis.map(|b| {
                 patching::advance(
@@ -671,7 +690,9 @@ impl SyncEngine {
             )),
         };
         self.put_basis(tenant, next);
-        drop_in_background(self.snapshot.swap(Arc::new(snapshot)));
+        let snapshot = Arc::new(snapshot);
+        drop_in_background(self.snapshot.swap(Arc::clone(&snapshot)));
+        self.after_swap(&snapshot, patch_applied);
         drop_in_background(states.insert(tenant.to_string(), committed));
         say(progress, "committed");
         Ok(report)
@@ -1095,6 +1116,92 @@ struct Derived {
     /// Extended allocations of tenants other than the one being replaced.
     allocs: HashMap<String, Allocations>,
     reports: HashMap<String, BuildReport>,
+}
+
+static COMPACTIONS: AtomicU64 = AtomicU64::new(1);
+
+impl SyncEngine {
+    /// After a round swapped `snapshot` in: a patch joins the compaction in progress, or a
+    /// grown overlay starts one; a full derivation makes a compaction in progress pointless.
+    fn after_swap(
+        &self,
+        snapshot: &Arc<Snapshot>,
+        patch: Option<(Vec<crate::directory::Entry>, Vec<Box<str>>)>,
+    ) {
+        let Ok(mut c) = self.compaction.lock() else {
+            return;
+        };
+        match (c.as_mut(), patch) {
+            (Some(job), Some(p)) => job.since.push(p),
+            (Some(_), None) => *c = None,
+            (None, Some(_)) if snapshot.wants_compaction() => {
+                let id = COMPACTIONS.fetch_add(1, Ordering::Relaxed);
+                *c = Some(Compaction {
+                    id,
+                    since: Vec::new(),
+                });
+                compact_in_background(
+                    id,
+                    Arc::clone(snapshot),
+                    Arc::clone(&self.snapshot),
+                    Arc::clone(&self.states),
+                    Arc::clone(&self.compaction),
+                );
+            }
+            _ => {}
+        }
+    }
+
+    /// Forget a compaction in progress (the served snapshot was derived in full).
+    pub(super) fn cancel_compaction(&self) {
+        if let Ok(mut c) = self.compaction.lock() {
+            *c = None;
+        }
+    }
+}
+
+/// Replace a patched snapshot whose overlay has grown by a flat copy, built on a blocking
+/// thread so no round or request waits for it. Patches rounds applied meanwhile are replayed
+/// on the copy, with rounds held off (the round lock) only for that replay and the swap.
+fn compact_in_background(
+    id: u64,
+    source: Arc<Snapshot>,
+    served: Arc<ArcSwap<Snapshot>>,
+    rounds: Arc<Mutex<Option<HashMap<String, TenantState>>>>,
+    job: Arc<std::sync::Mutex<Option<Compaction>>>,
+) {
+    let Ok(h) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    h.spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        let mut flat = Some(source.compact());
+        drop(source);
+        loop {
+            let Ok(_round_lock) = rounds.try_lock() else {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                continue;
+            };
+            let Ok(mut c) = job.lock() else { return };
+            if c.as_ref().map(|j| j.id) != Some(id) {
+                return;
+            }
+            let since = c.take().map(|j| j.since).unwrap_or_default();
+            let Some(mut snap) = flat.take() else { return };
+            let generation = served.load().generation;
+            for (upserts, removals) in since {
+                snap = snap.patch(generation, upserts, removals);
+            }
+            let old = served.swap(Arc::new(snap));
+            drop(c);
+            drop(old);
+            tracing::debug!(
+                ms = started.elapsed().as_millis() as u64,
+                "patched directory compacted"
+            );
+            return;
+        }
+    });
 }
 
 /// Free a large value on a blocking thread: dropping a 100k-user snapshot or mirror takes

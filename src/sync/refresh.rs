@@ -45,6 +45,7 @@ impl SyncEngine {
         }
         drop(before);
         self.set_bases(&snapshot, &states, reports);
+        self.cancel_compaction();
         let generation = snapshot.generation;
         self.snapshot.store(Arc::new(snapshot));
         Ok(generation)
