@@ -5,7 +5,8 @@
 //! `cargo run --release --example sync_bench -- 100000 1000` (users, groups). Peak memory is the
 //! process's VmHWM and includes the emulator, which runs in the same process.
 
-use o365_ldap::emulator::{self, EmulatorOptions, Fixture, Mutation};
+use o365_ldap::emulator::scale::{self, ScaleSpec};
+use o365_ldap::emulator::{self, EmulatorOptions, Mutation};
 use o365_ldap::store::Store;
 use o365_ldap::sync::SyncEngine;
 use serde_json::json;
@@ -16,55 +17,7 @@ use std::time::Instant;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const TENANT: &str = "6f1e3a52-8d2b-4c7e-9a10-3b5c2d7e8f90";
-const CLIENT: &str = "0c1e2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b";
-const SECRET: &str = "bench-secret";
-
-fn uuid(kind: u32, n: u64) -> String {
-    format!("{kind:08x}-0000-4000-8000-{n:012x}")
-}
-
-fn fixture(users: u64, groups: u64) -> String {
-    let us: Vec<_> = (0..users)
-        .map(|i| {
-            json!({
-                "id": uuid(1, i),
-                "userPrincipalName": format!("user{i}@bench.example"),
-                "displayName": format!("User {i}, Bench"),
-                "mail": format!("user{i}@bench.example"),
-                "accountEnabled": true,
-                "userType": "Member",
-                "department": format!("Dept {}", i % 50),
-            })
-        })
-        .collect();
-    let gs: Vec<_> = (0..groups)
-        .map(|g| {
-            let members: Vec<String> = (g..users)
-                .step_by(groups.max(1) as usize)
-                .map(|i| uuid(1, i))
-                .collect();
-            json!({
-                "id": uuid(2, g),
-                "displayName": format!("Group {g}"),
-                "groupTypes": [],
-                "mailEnabled": false,
-                "securityEnabled": true,
-                "members": members,
-            })
-        })
-        .collect();
-    json!({
-        "tenant_id": TENANT,
-        "organization": {"displayName": "Bench"},
-        "domains": [{"id": "bench.example", "isDefault": true, "isInitial": true, "isVerified": true}],
-        "apps": [{"client_id": CLIENT, "display_name": "bench", "secrets": [SECRET],
-                  "permissions": ["User.Read.All", "Group.Read.All", "Domain.Read.All"]}],
-        "users": us,
-        "groups": gs,
-    })
-    .to_string()
-}
+const SECRET: &str = o365_ldap::emulator::scale::CLIENT_SECRET;
 
 fn peak_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -83,7 +36,42 @@ async fn main() -> anyhow::Result<()> {
     let users: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
     let groups: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(1_000);
     let dir = tempfile::tempdir()?;
-    let fx = Fixture::from_json(&fixture(users, groups))?;
+    // The tenant `o365-ldap emulator --users N --groups M --seed 1` serves (what
+    // bench/compare.sh syncs): departments of thousands, nested and duplicate groups.
+    let fx = scale::generate(ScaleSpec {
+        users: users as usize,
+        groups: groups as usize,
+        seed: 1,
+    });
+    let tenant = fx.tenant_id.clone();
+    let user_ids: Vec<String> = fx
+        .users
+        .iter()
+        .filter_map(|u| u.get("id").and_then(|v| v.as_str()).map(str::to_string))
+        .collect();
+    // A plain (non-department) group gains the new memberships; its members, to skip them.
+    let (group_id, in_group): (String, std::collections::HashSet<String>) = fx
+        .groups
+        .iter()
+        .filter(|g| {
+            g.get("displayName")
+                .and_then(|v| v.as_str())
+                .is_some_and(|n| !n.starts_with("dept-"))
+        })
+        .find_map(|g| {
+            let id = g.get("id")?.as_str()?.to_string();
+            let members = g
+                .get("members")
+                .and_then(|m| m.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            Some((id, members))
+        })
+        .ok_or_else(|| anyhow::anyhow!("the generated tenant has no plain group"))?;
     let emu = emulator::start(fx, EmulatorOptions::default(), "127.0.0.1:0".parse()?).await?;
     std::fs::write(dir.path().join("secret"), SECRET)?;
     let toml = format!(
@@ -99,11 +87,11 @@ data_dir = {data:?}
 admin_socket = {sock:?}
 [[tenant]]
 name = "bench"
-tenant_id = "{TENANT}"
+tenant_id = "{tenant}"
 graph_url = "{url}"
 login_url = "{url}"
   [[tenant.credential]]
-  client_id = "{CLIENT}"
+  client_id = "{client}"
   client_secret_file = {secret:?}
   [tenant.sync]
   automatic = false
@@ -111,6 +99,7 @@ login_url = "{url}"
         data = dir.path().join("data").display().to_string(),
         sock = dir.path().join("admin.sock").display().to_string(),
         url = emu.base_url(),
+        client = scale::CLIENT_ID,
         secret = dir.path().join("secret").display().to_string(),
     );
     let path = dir.path().join("bench.toml");
@@ -132,41 +121,41 @@ login_url = "{url}"
     // users, a quarter new memberships of one group; each round touches users no earlier round
     // touched. The first is the README's "100-change delta round"; the series shows the cost
     // follows the changes, and the steady state once the snapshot overlay compacts now and then.
-    let mut next = 0u64;
-    let mut rounds = 0u64;
+    let mut next = 0usize;
     let mut round = |n: u64| {
         let first = next;
-        next += n;
-        rounds += 1;
-        // One group per round gains members; fixture group g holds the users i ≡ g (mod groups).
-        let g = rounds % groups.max(1);
-        let joiner = move |i: u64| {
-            if (i + 1) % groups.max(1) == g {
-                i + 2
-            } else {
-                i + 1
-            }
-        };
-        (first..first + n).map(move |i| match i % 4 {
-            0 => Mutation::UpdateUser {
-                id: uuid(1, i),
-                patch: json!({"jobTitle": format!("Title {i}")}).as_object().cloned().unwrap_or_default(),
-            },
-            1 => Mutation::UpdateUser {
-                id: uuid(1, i),
-                patch: json!({"accountEnabled": false}).as_object().cloned().unwrap_or_default(),
-            },
-            2 => Mutation::CreateUser {
-                user: json!({"userPrincipalName": format!("new{i}@bench.example"), "accountEnabled": true})
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default(),
-            },
-            _ => Mutation::AddMember {
-                group: uuid(2, g),
-                member: uuid(1, joiner(i)),
-            },
-        })
+        next += n as usize;
+        let mut out = Vec::new();
+        for i in first..first + n as usize {
+            let id = || user_ids[(i * 7919) % user_ids.len()].clone();
+            out.push(match i % 4 {
+                0 => Mutation::UpdateUser {
+                    id: id(),
+                    patch: json!({"jobTitle": format!("Title {i}")}).as_object().cloned().unwrap_or_default(),
+                },
+                1 => Mutation::UpdateUser {
+                    id: id(),
+                    patch: json!({"accountEnabled": false}).as_object().cloned().unwrap_or_default(),
+                },
+                2 => Mutation::CreateUser {
+                    user: json!({"userPrincipalName": format!("new{i}@scale.example"), "accountEnabled": true})
+                        .as_object()
+                        .cloned()
+                        .unwrap_or_default(),
+                },
+                _ => {
+                    let mut j = i;
+                    while in_group.contains(&user_ids[(j * 7919) % user_ids.len()]) {
+                        j += user_ids.len() / 2 + 1;
+                    }
+                    Mutation::AddMember {
+                        group: group_id.clone(),
+                        member: user_ids[(j * 7919) % user_ids.len()].clone(),
+                    }
+                }
+            });
+        }
+        out
     };
     let mut series: Vec<(u64, f64)> = Vec::new();
     for (k, n) in [100u64, 10, 1000]

@@ -637,6 +637,7 @@ impl<'a> Delta<'a> {
             }
         }
         let flatten = cfg.groups.nested == NestedMode::Flatten;
+        let mut face_edits: BTreeMap<String, Vec<Edit<'_>>> = BTreeMap::new();
         for &u in &self.users {
             let before = shown_users.get(u);
             let now_served = served.get(u);
@@ -672,22 +673,31 @@ impl<'a> Delta<'a> {
             if old_face == new_face {
                 continue;
             }
-            // The groups listing the user before and now show its new face.
+            // The groups listing the user before and now show its new face. Their member
+            // lists are edited rather than derived again (a department of thousands would
+            // otherwise be rebuilt member by member for one renamed or disabled user).
+            let mut listing_before: BTreeSet<String> = BTreeSet::new();
             if let Some(s) = before {
                 for e in self.listing(&s.entry.dn) {
                     if e.kind == EntryKind::Group
                         && let Some(k) = view.key_of_entry(e)
                     {
-                        group_keys.insert(k);
+                        listing_before.insert(k);
                     }
                 }
             }
-            if now_served.is_some() {
-                if flatten {
-                    group_keys.extend(groups_of);
-                } else {
-                    group_keys.extend(view.dir_parents(Node::User(u)));
-                }
+            let listing_now: BTreeSet<String> = match now_served {
+                Some(_) if flatten => groups_of,
+                Some(_) => view.dir_parents(Node::User(u)),
+                None => BTreeSet::new(),
+            };
+            for k in listing_before.union(&listing_now) {
+                face_edits.entry(k.clone()).or_default().push(Edit {
+                    before: old_face.filter(|_| listing_before.contains(k)),
+                    after: new_face
+                        .filter(|_| listing_now.contains(k))
+                        .map(|(d, n)| (d.to_string(), n.to_string())),
+                });
             }
         }
         // Changed groups no longer served, or renamed, leave their old entries.
@@ -699,6 +709,17 @@ impl<'a> Delta<'a> {
         for k in &group_keys {
             if let Some(e) = view.group_entry(k) {
                 out.upsert(e);
+            }
+        }
+        // Groups whose membership is as before, only with members renamed, disabled, removed
+        // or newly served.
+        for (k, edits) in &face_edits {
+            // Changed groups are derived in full above, or gone.
+            if group_keys.contains(k) || self.groups.contains(k.as_str()) {
+                continue;
+            }
+            if let Some(prev) = view.shown(k) {
+                out.upsert(edit_members(prev, edits));
             }
         }
 
@@ -716,6 +737,52 @@ impl<'a> Delta<'a> {
 
 /// Changed groups as served after the round: cn, gidNumber, DN.
 type ServedGroups<'s> = FxHashMap<&'s str, (String, u32, String)>;
+
+/// A change to one user in a group's `member`/`memberUid` lists: (DN, uid) before and after.
+struct Edit<'s> {
+    before: Option<(&'s str, &'s str)>,
+    after: Option<(String, String)>,
+}
+
+/// An unchanged group's entry with `edits` applied to its member lists.
+fn edit_members(prev: &Entry, edits: &[Edit<'_>]) -> Entry {
+    let mut dns: Vec<&str> = prev.values("member").iter().map(|v| &**v).collect();
+    let mut uids: Vec<&str> = prev.values("memberUid").iter().map(|v| &**v).collect();
+    for e in edits {
+        if let Some((d, u)) = e.before {
+            dns.retain(|x| *x != d);
+            uids.retain(|x| *x != u);
+        }
+    }
+    for e in edits {
+        if let Some((d, u)) = &e.after {
+            dns.push(d);
+            uids.push(u);
+        }
+    }
+    dns.sort_unstable();
+    dns.dedup();
+    uids.sort_unstable();
+    uids.dedup();
+    let first = |n: &str| prev.first(n);
+    let shape = GroupShape {
+        cn: first("cn").unwrap_or_default(),
+        gid_number: first("gidNumber")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_default(),
+        member_dns: dns.into_iter().map(str::to_string).collect(),
+        member_uids: uids.into_iter().map(str::to_string).collect(),
+        description: first("description"),
+        mail: first("mail"),
+        uuid: first("entryUUID").unwrap_or_default(),
+        parent_dns: prev
+            .values("memberOf")
+            .iter()
+            .map(|v| v.to_string())
+            .collect(),
+    };
+    group_entry(&prev.dn, shape, prev.tenant, &prev.created, &prev.modified)
+}
 
 /// A member in the membership graph: a user, or a directory group by key.
 #[derive(Clone, Copy)]
