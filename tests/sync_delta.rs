@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::dump;
 use common::harness::{BASE, Env, fixture_json};
 use ldap3_proto::proto::LdapSearchScope;
 use o365_ldap::directory::{Snapshot, dn};
@@ -327,21 +328,6 @@ async fn mass_deletion_is_refused_until_forced() {
         forced.changes
     );
     assert!(find(&engine.snapshot().load(), "(objectClass=posixAccount)").len() < served_before);
-}
-
-/// Every served entry as DN → sorted attribute lines: what a client would see.
-fn dump(s: &Snapshot) -> std::collections::BTreeMap<String, Vec<String>> {
-    s.iter()
-        .map(|(_, e)| {
-            let mut lines: Vec<String> = e
-                .attrs
-                .iter()
-                .flat_map(|a| a.values.iter().map(move |v| format!("{}: {v}", a.name)))
-                .collect();
-            lines.sort();
-            (e.dn.to_string(), lines)
-        })
-        .collect()
 }
 
 // Platform Team (PLATFORM_TEAM) is nested in Engineering, itself in All Staff; these two

@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::dump;
 use common::harness::{BASE, Env, fixture_json};
 use ldap3_proto::proto::LdapSearchScope;
 use o365_ldap::directory::{Snapshot, dn};
@@ -23,22 +24,6 @@ fn find(s: &Snapshot, f: &str) -> Vec<String> {
         .expect("base exists")
         .into_iter()
         .map(|id| s.entry(id).dn.to_string())
-        .collect()
-}
-
-/// Every served entry as DN → sorted attribute lines: what a client would see.
-fn dump(s: &Snapshot) -> BTreeMap<String, Vec<String>> {
-    s.iter()
-        .map(|(_, e)| e)
-        .map(|e| {
-            let mut lines: Vec<String> = e
-                .attrs
-                .iter()
-                .flat_map(|a| a.values.iter().map(move |v| format!("{}: {v}", a.name)))
-                .collect();
-            lines.sort();
-            (e.dn.to_string(), lines)
-        })
         .collect()
 }
 

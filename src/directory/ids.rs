@@ -154,11 +154,25 @@ impl Allocations {
         for k in released {
             self.names.remove(&k);
         }
+        self.grant(namespace, wanted, &keys, key)
+    }
+
+    /// Grant names once holders that no longer want theirs are released: holders keep their
+    /// names (plain or suffixed), then newcomers in the order given (creation order) take the
+    /// name they want or, when it is held, a suffixed one. Every object not served under the
+    /// name it wants is a collision, reported every round while it lasts. `keys[i]` is the
+    /// key of `wanted[i]`'s name.
+    fn grant(
+        &mut self,
+        namespace: &'static str,
+        wanted: &[(&str, String)],
+        keys: &[String],
+        key: impl Fn(&str) -> String,
+    ) -> (FxHashMap<String, String>, Vec<Collision>) {
         let mut granted: FxHashMap<String, String> =
             FxHashMap::with_capacity_and_hasher(wanted.len(), Default::default());
         let mut collisions = Vec::new();
-        // First pass: holders keep their names.
-        for ((id, name), k) in wanted.iter().zip(&keys) {
+        for ((id, name), k) in wanted.iter().zip(keys) {
             if self.names.get(k).map(String::as_str) == Some(*id) {
                 granted.insert(id.to_string(), name.clone());
                 continue;
@@ -170,30 +184,24 @@ impl Allocations {
                 }
             }
         }
-        // Second pass: newcomers in creation order.
-        for ((id, name), k) in wanted.iter().zip(&keys) {
+        for ((id, name), k) in wanted.iter().zip(keys) {
             if granted.contains_key(*id) {
                 continue;
             }
-            match self.names.get(k) {
-                None => {
-                    self.names.insert(k.clone(), id.to_string());
-                    granted.insert(id.to_string(), name.clone());
+            if self.names.contains_key(k) {
+                let mut alt = suffixed(name, id);
+                if self.names.contains_key(&key(&alt)) {
+                    // Someone really is called "<name>-<id prefix>": fall back to the full id.
+                    alt = long_suffixed(name, id);
                 }
-                Some(_) => {
-                    let mut alt = suffixed(name, id);
-                    if self.names.contains_key(&key(&alt)) {
-                        // Someone really is called "<name>-<id prefix>": fall back to the full id.
-                        alt = long_suffixed(name, id);
-                    }
-                    self.names.insert(key(&alt), id.to_string());
-                    granted.insert(id.to_string(), alt);
-                }
+                self.names.insert(key(&alt), id.to_string());
+                granted.insert(id.to_string(), alt);
+            } else {
+                self.names.insert(k.clone(), id.to_string());
+                granted.insert(id.to_string(), name.clone());
             }
         }
-        // Every object not served under the name it wants is a collision, reported every
-        // round while it lasts (not only in the round it arose).
-        for ((id, name), k) in wanted.iter().zip(&keys) {
+        for ((id, name), k) in wanted.iter().zip(keys) {
             if granted.get(*id) != Some(name)
                 && let Some(holder) = self.names.get(k)
             {
@@ -241,50 +249,8 @@ impl Allocations {
             .iter()
             .filter_map(|(id, _, w)| Some((*id, w.clone()?)))
             .collect();
-        let mut granted = FxHashMap::default();
-        let mut collisions = Vec::new();
-        for (id, name) in &wanted {
-            if self.names.get(&key(name)).map(String::as_str) == Some(*id) {
-                granted.insert(id.to_string(), name.clone());
-                continue;
-            }
-            for alt in [suffixed(name, id), long_suffixed(name, id)] {
-                if self.names.get(&key(&alt)).map(String::as_str) == Some(*id) {
-                    granted.insert(id.to_string(), alt);
-                    break;
-                }
-            }
-        }
-        for (id, name) in &wanted {
-            if granted.contains_key(*id) {
-                continue;
-            }
-            let k = key(name);
-            if self.names.contains_key(&k) {
-                let mut alt = suffixed(name, id);
-                if self.names.contains_key(&key(&alt)) {
-                    alt = long_suffixed(name, id);
-                }
-                self.names.insert(key(&alt), id.to_string());
-                granted.insert(id.to_string(), alt);
-            } else {
-                self.names.insert(k, id.to_string());
-                granted.insert(id.to_string(), name.clone());
-            }
-        }
-        for (id, name) in &wanted {
-            if granted.get(*id) != Some(name)
-                && let Some(holder) = self.names.get(&key(name))
-            {
-                collisions.push(Collision {
-                    namespace,
-                    loser: id.to_string(),
-                    name: name.clone(),
-                    holder: holder.clone(),
-                });
-            }
-        }
-        (granted, collisions)
+        let keys: Vec<String> = wanted.iter().map(|(_, n)| key(n)).collect();
+        self.grant(namespace, &wanted, &keys, key)
     }
 
     /// The collisions of `unmatched` objects: those whose wanted name someone holds.

@@ -3,7 +3,7 @@
 //! and its counts — and what a patch changes, read off the patch alone, so nothing in a delta
 //! round walks the whole tenant.
 
-use super::report::Changes;
+use super::report::{Changes, cn, locked, uid};
 use crate::directory::build::BuildReport;
 use crate::directory::entry::{Entry, EntryKind};
 use crate::directory::ids::Unmatched;
@@ -107,19 +107,6 @@ pub fn from_record(v: &serde_json::Value, mirror: &Mirror) -> Option<Basis> {
         locked: n("served_locked")?,
         groups: n("served_groups")?,
     })
-}
-
-fn locked(e: &Entry) -> bool {
-    e.first("nsAccountLock")
-        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-}
-
-fn uid(e: &Entry) -> String {
-    e.first("uid").unwrap_or(&e.dn).to_string()
-}
-
-fn cn(e: &Entry) -> String {
-    e.first("cn").unwrap_or(&e.dn).to_string()
 }
 
 /// What applying `upserts` and `removals` to tenant `tenant`'s entries of `before` changes, as

@@ -53,16 +53,16 @@ fn side<'a>(s: &'a Snapshot, tenant: &str) -> Side<'a> {
     out
 }
 
-fn locked(e: &Entry) -> bool {
+pub(super) fn locked(e: &Entry) -> bool {
     e.first("nsAccountLock")
         .is_some_and(|v| v.eq_ignore_ascii_case("true"))
 }
 
-fn uid(e: &Entry) -> String {
+pub(super) fn uid(e: &Entry) -> String {
     e.first("uid").unwrap_or(&e.dn).to_string()
 }
 
-fn cn(e: &Entry) -> String {
+pub(super) fn cn(e: &Entry) -> String {
     e.first("cn").unwrap_or(&e.dn).to_string()
 }
 

@@ -5,3 +5,18 @@
 pub mod clients;
 pub mod filter;
 pub mod harness;
+
+/// Every served entry of a snapshot as DN → sorted attribute lines: what a client would see.
+pub fn dump(s: &o365_ldap::directory::Snapshot) -> std::collections::BTreeMap<String, Vec<String>> {
+    s.iter()
+        .map(|(_, e)| {
+            let mut lines: Vec<String> = e
+                .attrs
+                .iter()
+                .flat_map(|a| a.values.iter().map(move |v| format!("{}: {v}", a.name)))
+                .collect();
+            lines.sort();
+            (e.dn.to_string(), lines)
+        })
+        .collect()
+}
