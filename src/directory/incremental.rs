@@ -29,7 +29,7 @@ use super::ids::{Allocations, Claim, NumberSpace, creation_order, unmatched};
 use super::snapshot::Snapshot;
 use crate::config::PRIMARY_GROUP_PRIVATE;
 use crate::config::{NestedMode, TenantConfig};
-use crate::graph::models::{MemberKind, User};
+use crate::graph::models::MemberKind;
 use crate::policy::{self, Judge, UserVerdict, group_served_as, merged_key};
 use crate::sync::mirror::Mirror;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -438,10 +438,6 @@ impl<'a> Delta<'a> {
             .collect()
     }
 
-    fn user_obj(&self, m: &'a Mirror, id: &str) -> Option<&'a User> {
-        policy::user_of(m, id)
-    }
-
     fn apply(self, alloc: &mut Allocations) -> Patch {
         let cfg = self.input.cfg;
         let new = self.input.mirror;
@@ -470,7 +466,7 @@ impl<'a> Delta<'a> {
             .users
             .iter()
             .filter_map(|u| {
-                let obj = self.user_obj(new, u).or_else(|| self.user_obj(old, u))?;
+                let obj = policy::user_of(new, u).or_else(|| policy::user_of(old, u))?;
                 Some(Claim {
                     id: u,
                     created: obj.created_date_time.as_deref(),
@@ -502,7 +498,7 @@ impl<'a> Delta<'a> {
         let mut served: FxHashMap<&str, ServedUser> = FxHashMap::default();
         for c in &numbered {
             let (Some(u), Some(uid), Some(n), Some(v)) = (
-                self.user_obj(new, c.id),
+                policy::user_of(new, c.id),
                 uids.get(c.id),
                 alloc.uid.get(c.id),
                 verdicts.get(c.id),

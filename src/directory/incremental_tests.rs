@@ -251,20 +251,26 @@ fn domains() -> Vec<Domain> {
         .collect()
 }
 
+/// The single tenant of these tests, built at a fixed time (entries without a creation
+/// time are stamped with it, so both derivations agree).
+fn input<'a>(cfg: &'a TenantConfig, m: &'a Mirror, keys: &'a AdminKeys) -> TenantInput<'a> {
+    TenantInput {
+        index: 0,
+        cfg,
+        mirror: m,
+        services: Vec::new(),
+        now: "20250101000000Z",
+        admin_ssh_keys: keys,
+    }
+}
+
 fn build(
     cfg: &TenantConfig,
     m: &Mirror,
     alloc: &mut Allocations,
 ) -> super::super::build::TenantBuild {
     let keys = AdminKeys::default();
-    let input = TenantInput {
-        index: 0,
-        cfg,
-        mirror: m,
-        services: Vec::new(),
-        now: "20250101000000Z",
-        admin_ssh_keys: &keys,
-    };
+    let input = input(cfg, m, &keys);
     match build_tenant(&input, alloc) {
         Ok(b) => b,
         Err(e) => panic!("full build: {e}"),
@@ -326,14 +332,7 @@ fn run(extra: &str, seed: u64, rounds: usize, nesting: bool) -> usize {
         let full_report = full.report.clone();
 
         let keys = AdminKeys::default();
-        let input = TenantInput {
-            index: 0,
-            cfg: &cfg,
-            mirror: &next,
-            services: Vec::new(),
-            now: "20250101000000Z",
-            admin_ssh_keys: &keys,
-        };
+        let input = input(&cfg, &next, &keys);
         let prior = Prior {
             snapshot: &snapshot,
             mirror: &mirror,
@@ -548,14 +547,7 @@ fn a_changed_nested_group_is_derived_in_full_when_groups_are_merged() {
         None,
     );
     let keys = AdminKeys::default();
-    let input = TenantInput {
-        index: 0,
-        cfg: &cfg,
-        mirror: &next,
-        services: Vec::new(),
-        now: "20250101000000Z",
-        admin_ssh_keys: &keys,
-    };
+    let input = input(&cfg, &next, &keys);
     let prior = Prior {
         snapshot: &snap,
         mirror: &m,

@@ -645,26 +645,17 @@ mod tests {
         );
         assert_eq!(got, BTreeMap::from([("a".to_string(), 100_500)]));
         assert_eq!(notices.len(), 4, "{notices:?}");
-        assert!(
-            notices
-                .iter()
-                .any(|n| n.contains("user b") && n.contains("held by object a"))
-        );
-        assert!(
-            notices
-                .iter()
-                .any(|n| n.contains("user c") && n.contains("outside"))
-        );
-        assert!(
-            notices
-                .iter()
-                .any(|n| n.contains("user d") && n.contains("not a whole"))
-        );
-        assert!(
-            notices
-                .iter()
-                .any(|n| n.contains("user f") && n.contains("held by object x"))
-        );
+        for (who, why) in [
+            ("user b", "held by object a"),
+            ("user c", "outside"),
+            ("user d", "not a whole"),
+            ("user f", "held by object x"),
+        ] {
+            assert!(
+                notices.iter().any(|n| n.contains(who) && n.contains(why)),
+                "no notice for {who} ({why}): {notices:?}"
+            );
+        }
         // The number is reserved for a: the allocator never hands it out, even after a's
         // attribute changes.
         assert_eq!(alloc.uid_used.get(&100_500).map(String::as_str), Some("a"));

@@ -116,6 +116,43 @@ type OverlayIndex = HashMap<Arc<str>, Vec<EntryId>>;
 type Closure = HashMap<EntryId, Vec<EntryId>>;
 
 impl Flat {
+    /// The base ids in `lo..hi` that `plan` allows (its overlay ids aside) and `keep` accepts,
+    /// in order. A one-level scope without an index hops from child to child over their
+    /// subtrees: O(children), not O(subtree).
+    fn candidates(
+        &self,
+        plan: &Plan<'_>,
+        lo: EntryId,
+        hi: EntryId,
+        one_level: bool,
+        mut keep: impl FnMut(EntryId) -> bool,
+    ) -> Vec<EntryId> {
+        match plan {
+            Plan::All if one_level => {
+                let mut out = Vec::new();
+                let mut i = lo;
+                while i < hi {
+                    if keep(i) {
+                        out.push(i);
+                    }
+                    i = self.subtree_end[i as usize].max(i + 1);
+                }
+                out
+            }
+            Plan::All => (lo..hi).filter(|id| keep(*id)).collect(),
+            Plan::Ids(ids) => {
+                let base = &ids[..ids.partition_point(|x| *x < OVERLAY)];
+                let start = base.partition_point(|x| *x < lo);
+                let end = base.partition_point(|x| *x < hi);
+                base[start..end]
+                    .iter()
+                    .copied()
+                    .filter(|id| keep(*id))
+                    .collect()
+            }
+        }
+    }
+
     fn new(entries: Vec<Entry>) -> Flat {
         let n = entries.len();
         let mut by_ndn = HashMap::with_capacity_and_hasher(n, Default::default());
@@ -545,30 +582,7 @@ impl Snapshot {
                     filter::evaluate(r, &flat.entries[id as usize], self) == Tri::True
                 })
         };
-        match self.plan(f) {
-            Plan::All if one_level => {
-                // Hop from child to child over their subtrees: O(children), not O(subtree).
-                let mut out = Vec::new();
-                let mut i = lo;
-                while i < hi {
-                    if keep(i) {
-                        out.push(i);
-                    }
-                    i = flat.subtree_end[i as usize].max(i + 1);
-                }
-                out
-            }
-            Plan::All => (lo..hi).filter(|id| keep(*id)).collect(),
-            Plan::Ids(ids) => {
-                let start = ids.partition_point(|x| *x < lo);
-                let end = ids.partition_point(|x| *x < hi);
-                ids[start..end]
-                    .iter()
-                    .copied()
-                    .filter(|id| keep(*id))
-                    .collect()
-            }
-        }
+        flat.candidates(&self.plan(f), lo, hi, one_level, keep)
     }
 
     /// `search_flat` over base and overlay: base candidates not shadowed, overlay candidates
@@ -619,42 +633,17 @@ impl Snapshot {
                 _ => lo <= p && p < hi,
             }
         };
-        let every = || (0..ov.entries.len() as u32).map(|i| OVERLAY | i);
-        let (found, extra): (Vec<EntryId>, Vec<EntryId>) = match &plan {
-            Plan::All if one_level => {
-                let mut out = Vec::new();
-                let mut i = lo;
-                while i < hi {
-                    if keep(i) {
-                        out.push(i);
-                    }
-                    i = flat.subtree_end[i as usize].max(i + 1);
-                }
-                (
-                    out,
-                    every().filter(|id| in_scope(*id) && matches(*id)).collect(),
-                )
-            }
-            Plan::All => (
-                (lo..hi).filter(|id| keep(*id)).collect(),
-                every().filter(|id| in_scope(*id) && matches(*id)).collect(),
-            ),
-            Plan::Ids(ids) => {
-                let (b, o) = ids.split_at(ids.partition_point(|x| *x < OVERLAY));
-                let start = b.partition_point(|x| *x < lo);
-                let end = b.partition_point(|x| *x < hi);
-                (
-                    b[start..end]
-                        .iter()
-                        .copied()
-                        .filter(|id| keep(*id))
-                        .collect(),
-                    o.iter()
-                        .copied()
-                        .filter(|id| in_scope(*id) && matches(*id))
-                        .collect(),
-                )
-            }
+        let found = flat.candidates(&plan, lo, hi, one_level, &mut keep);
+        let extra: Vec<EntryId> = match &plan {
+            Plan::All => (0..ov.entries.len() as u32)
+                .map(|i| OVERLAY | i)
+                .filter(|id| in_scope(*id) && matches(*id))
+                .collect(),
+            Plan::Ids(ids) => ids[ids.partition_point(|x| *x < OVERLAY)..]
+                .iter()
+                .copied()
+                .filter(|id| in_scope(*id) && matches(*id))
+                .collect(),
         };
         ov.merge(found, &extra)
     }

@@ -274,7 +274,8 @@ impl SyncEngine {
         // A config change can admit objects that have no numbers yet: persist what the build
         // allocated so the numbers are the same after the next restart.
         engine.commit_allocs(&mut states, allocs)?;
-        let records = SyncEngine::records(&snap, &engine.config, &reports);
+        let derived = SyncEngine::full_derivations(&snap, &engine.config, reports);
+        let records = SyncEngine::records(&derived);
         for (i, t) in engine.config.tenant.iter().enumerate() {
             if let Some(info) = persist::info(&snap, &t.name) {
                 let mut w = persist::everything(&snap, i as u16, &engine.fingerprint, info);
@@ -288,7 +289,7 @@ impl SyncEngine {
                     })?;
             }
         }
-        engine.set_bases(&snap, &states, reports);
+        engine.set_bases(&states, derived);
         engine.snapshot.store(Arc::new(snap));
         *engine
             .states
@@ -422,12 +423,7 @@ impl SyncEngine {
         let mut reports = HashMap::new();
         let empty = TenantState::default();
         for (i, t) in self.config.tenant.iter().enumerate() {
-            let services: Vec<_> = self
-                .config
-                .service_account
-                .iter()
-                .filter(|s| s.tenants.is_empty() || s.tenants.contains(&t.name))
-                .collect();
+            let services = self.services_of(&t.name);
             let admin_ssh_keys = self.admin_ssh_keys(&t.name);
             let input = |mirror| TenantInput {
                 index: i as u16,

@@ -251,14 +251,3 @@ pub fn rows<'a>(
         basis: None,
     }
 }
-
-/// `before` with the patch applied: an overlay on its entries and indexes, so the cost is the
-/// patch's, not the directory's (see `Snapshot::patch`).
-pub fn patched(
-    before: &Snapshot,
-    generation: u64,
-    upserts: Vec<Entry>,
-    removals: Vec<Box<str>>,
-) -> Snapshot {
-    before.patch(generation, upserts, removals)
-}

@@ -30,7 +30,8 @@ impl SyncEngine {
         self.commit_allocs(&mut states, allocs)?;
         // The stored directory follows the served one, so a restart serves these entries.
         let before = self.snapshot.load();
-        let records = SyncEngine::records(&snapshot, &self.config, &reports);
+        let derived = SyncEngine::full_derivations(&snapshot, &self.config, reports);
+        let records = SyncEngine::records(&derived);
         for (i, t) in self.config.tenant.iter().enumerate() {
             if let Some(info) = persist::info(&snapshot, &t.name) {
                 let mut w = persist::changes(&before, &snapshot, i as u16, &self.fingerprint, info);
@@ -44,7 +45,7 @@ impl SyncEngine {
             }
         }
         drop(before);
-        self.set_bases(&snapshot, &states, reports);
+        self.set_bases(&states, derived);
         self.cancel_compaction();
         let generation = snapshot.generation;
         self.snapshot.store(Arc::new(snapshot));

@@ -23,45 +23,58 @@ pub(super) struct Compaction {
 }
 
 impl SyncEngine {
-    /// Record, after a full derivation of every tenant into `snap`, what each tenant's was.
-    pub(super) fn set_bases(
-        &self,
-        snap: &Snapshot,
-        states: &HashMap<String, TenantState>,
-        mut reports: HashMap<String, BuildReport>,
-    ) {
-        let empty = Snapshot::empty();
-        let mut bases = HashMap::new();
-        for t in &self.config.tenant {
-            let (Some(report), Some(st)) = (reports.remove(&t.name), states.get(&t.name)) else {
-                continue;
-            };
-            let c = report::diff(&empty, snap, &t.name);
-            bases.insert(
-                t.name.clone(),
-                patching::Basis::after_full(report, &st.mirror, &c),
-            );
-        }
-        if let Ok(mut b) = self.bases.lock() {
-            *b = bases;
-        }
-    }
-
-    /// The basis record of each tenant fully derived into `snap`, to store with its rows.
-    pub(super) fn records(
+    /// After a full derivation of every tenant into `snap`: each tenant's report with its
+    /// served counts, what `records` stores and `set_bases` adopts.
+    pub(super) fn full_derivations(
         snap: &Snapshot,
         config: &Config,
-        reports: &HashMap<String, BuildReport>,
-    ) -> HashMap<String, serde_json::Value> {
+        mut reports: HashMap<String, BuildReport>,
+    ) -> HashMap<String, (BuildReport, Changes)> {
         let empty = Snapshot::empty();
         config
             .tenant
             .iter()
             .filter_map(|t| {
-                let r = reports.get(&t.name)?;
-                let c = report::diff(&empty, snap, &t.name);
-                Some((t.name.clone(), patching::record(r, &c)))
+                let r = reports.remove(&t.name)?;
+                Some((t.name.clone(), (r, report::diff(&empty, snap, &t.name))))
             })
+            .collect()
+    }
+
+    /// The basis record of each fully derived tenant, to store with its rows.
+    pub(super) fn records(
+        derived: &HashMap<String, (BuildReport, Changes)>,
+    ) -> HashMap<String, serde_json::Value> {
+        derived
+            .iter()
+            .map(|(t, (r, c))| (t.clone(), patching::record(r, c)))
+            .collect()
+    }
+
+    /// Adopt the fully derived tenants' bases, once their snapshot is served.
+    pub(super) fn set_bases(
+        &self,
+        states: &HashMap<String, TenantState>,
+        derived: HashMap<String, (BuildReport, Changes)>,
+    ) {
+        let bases = derived
+            .into_iter()
+            .filter_map(|(t, (report, c))| {
+                let st = states.get(&t)?;
+                Some((t, patching::Basis::after_full(report, &st.mirror, &c)))
+            })
+            .collect();
+        if let Ok(mut b) = self.bases.lock() {
+            *b = bases;
+        }
+    }
+
+    /// The service accounts allowed to read `tenant` (served under its `ou=services`).
+    pub(super) fn services_of(&self, tenant: &str) -> Vec<&crate::config::ServiceAccount> {
+        self.config
+            .service_account
+            .iter()
+            .filter(|s| s.tenants.is_empty() || s.tenants.iter().any(|x| x == tenant))
             .collect()
     }
 
@@ -91,12 +104,7 @@ impl SyncEngine {
     ) -> Option<(Snapshot, BuildReport, Changes, RoundDerivation)> {
         use crate::directory::incremental::{Derivation, Prior, derive_patch};
         let index = self.config.tenant.iter().position(|t| t.name == cfg.name)?;
-        let services: Vec<_> = self
-            .config
-            .service_account
-            .iter()
-            .filter(|s| s.tenants.is_empty() || s.tenants.contains(&cfg.name))
-            .collect();
+        let services = self.services_of(&cfg.name);
         let admin_ssh_keys = self.admin_ssh_keys(&cfg.name);
         let now_gt = generalized_time(now);
         let input = TenantInput {
@@ -137,12 +145,7 @@ impl SyncEngine {
         let changes =
             patching::changes(before, basis, index as u16, &patch.upserts, &patch.removals);
         let generation = self.generation.fetch_add(1, Ordering::Relaxed);
-        let snapshot = patching::patched(
-            before,
-            generation,
-            patch.upserts.clone(),
-            patch.removals.clone(),
-        );
+        let snapshot = before.patch(generation, patch.upserts.clone(), patch.removals.clone());
         Some((
             snapshot,
             patch.report,
