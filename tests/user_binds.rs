@@ -121,7 +121,7 @@ async fn mfa_and_conditional_access_are_explained() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thirty_wrong_binds_reach_entra_at_most_ten_times() {
-    let r = Running::start("user_bind = \"entra\"").await;
+    let r = Running::start("user_bind = \"entra\"\nfailure_delay = \"0s\"").await;
     let mut throttled = 0;
     for n in 0..30 {
         let (rc, text) = r.bind("bob@contoso.com", &format!("guess-{n}")).await;
@@ -141,6 +141,77 @@ async fn thirty_wrong_binds_reach_entra_at_most_ten_times() {
     assert_eq!(r.grants("bob@contoso.com"), grants);
     // Other users are unaffected (the address limit is higher).
     assert_eq!(r.bind("alice@contoso.com", ALICE_PW).await.0, 0);
+}
+
+/// Users behind a VPN gateway mistype all morning: they all bind through the gateway's one
+/// address. Users with the right password, and the gateway's service account, keep binding.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateways_mistyping_users_never_lock_out_the_others() {
+    use common::harness::{SERVICE, SERVICE_PASSWORD};
+    let mistypers = [
+        "carol.white@contoso.com",
+        "dan.brown@contoso.com",
+        "emma.davis@contoso.com",
+        "fatima.khan@contoso.com",
+        "george.martin@contoso.com",
+        "hiro.tanaka@contoso.com",
+        "isabel.garcia@contoso.com",
+        "jack.wilson@contoso.com",
+    ];
+    // Without trusted_sources, the address limit (here 5) is reached, yet the service account
+    // and alice, who bound from this address before, keep binding; a user binding through it
+    // for the first time has to wait.
+    let r = Running::start(
+        "user_bind = \"entra\"\nfailure_delay = \"0s\"\nmax_failures_per_ip = 5\ncache_ttl = \"0s\"",
+    )
+    .await;
+    assert_eq!(r.bind(SERVICE, SERVICE_PASSWORD).await.0, 0);
+    assert_eq!(r.bind("alice@contoso.com", ALICE_PW).await.0, 0);
+    for upn in mistypers {
+        for n in 0..2 {
+            assert_eq!(r.bind(upn, &format!("typo-{n}")).await.0, 49);
+        }
+    }
+    assert_eq!(r.bind(SERVICE, SERVICE_PASSWORD).await.0, 0);
+    assert_eq!(r.bind("alice@contoso.com", ALICE_PW).await.0, 0);
+    let (rc, text) = r.bind("bob@contoso.com", "Bob-Passw0rd!").await;
+    assert_eq!(rc, 49);
+    assert!(text.contains("too many failed binds"), "{text}");
+    r.server.stop().await;
+
+    // With the gateway listed in trusted_sources, nobody but the mistyping users is affected,
+    // and each of them only by their own failures.
+    let r = Running::start(
+        "user_bind = \"entra\"\nfailure_delay = \"0s\"\nmax_failures_per_ip = 5\n\
+         cache_ttl = \"0s\"\ntrusted_sources = [\"127.0.0.0/8\", \"::1\"]",
+    )
+    .await;
+    for upn in mistypers {
+        for n in 0..4 {
+            assert_eq!(r.bind(upn, &format!("typo-{n}")).await.0, 49);
+        }
+    }
+    assert_eq!(r.bind(SERVICE, SERVICE_PASSWORD).await.0, 0);
+    assert_eq!(r.bind("bob@contoso.com", "Bob-Passw0rd!").await.0, 0);
+    assert_eq!(r.bind("alice@contoso.com", ALICE_PW).await.0, 0);
+    // A phone retrying one old password neither locks its owner out nor reaches Entra again.
+    let before = r.grants("alice@contoso.com");
+    for _ in 0..20 {
+        assert_eq!(r.bind("alice@contoso.com", "old-Passw0rd!").await.0, 49);
+    }
+    assert_eq!(r.grants("alice@contoso.com"), before + 1);
+    assert_eq!(r.bind("alice@contoso.com", ALICE_PW).await.0, 0);
+    // Brute force through the gateway still reaches Entra at most the familiar budget.
+    let before = r.grants("carol.white@contoso.com");
+    for n in 0..30 {
+        assert_eq!(
+            r.bind("carol.white@contoso.com", &format!("guess-{n}"))
+                .await
+                .0,
+            49
+        );
+    }
+    assert!(r.grants("carol.white@contoso.com") - before <= 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

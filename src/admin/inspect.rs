@@ -56,6 +56,12 @@ pub fn status(engine: &SyncEngine) -> Result<Value, SyncError> {
             )
         })
         .collect();
+    let l = crate::auth::throttle::lockout_counters();
+    let lockouts = json!({
+        "account": l.account,
+        "account_unfamiliar": l.account_unfamiliar,
+        "address": l.address,
+    });
     for t in &engine.config().tenant {
         let hist = engine.history(Some(&t.name), crate::sync::HISTORY_KEEP)?;
         let ok = hist
@@ -75,6 +81,7 @@ pub fn status(engine: &SyncEngine) -> Result<Value, SyncError> {
             "automatic": t.sync.automatic,
             "next_run": engine.next_run(&t.name),
             "binds": binds,
+            "lockouts": lockouts,
         }));
     }
     Ok(Value::Array(out))

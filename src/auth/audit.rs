@@ -75,6 +75,9 @@ pub struct BindEvent<'a> {
     pub outcome: Outcome,
     /// Why, in words safe to log (the LDAP diagnostic message for failures).
     pub reason: &'a str,
+    /// The throttle's rule that answered without a password check (`account`,
+    /// `account_unfamiliar`, `address`, `repeat`), or empty.
+    pub limit: &'a str,
     pub tls: bool,
 }
 
@@ -163,6 +166,7 @@ pub fn record(ev: &BindEvent<'_>) {
         method = ev.method.as_str(),
         outcome = ev.outcome.as_str(),
         reason = %ev.reason,
+        limit = ev.limit,
         tls = ev.tls,
     );
 }
@@ -207,6 +211,7 @@ mod tests {
             method: Method::Local,
             outcome: Outcome::Throttled,
             reason: "too many failed binds; try again later",
+            limit: "account",
             tls: true,
         };
         record(&ev);

@@ -22,6 +22,12 @@ impl ServiceAccount {
     pub fn may_read(&self, tenant: &str) -> bool {
         self.tenants.is_empty() || self.tenants.iter().any(|t| t.eq_ignore_ascii_case(tenant))
     }
+
+    /// What a password is checked against: changes when the configured hash does, so the
+    /// throttle's memory of wrong passwords does not outlive a new secret.
+    pub fn version(&self) -> &[u8] {
+        self.phc.as_bytes()
+    }
 }
 
 /// All service accounts, plus the cache of credentials already verified with argon2.

@@ -1,15 +1,41 @@
-//! Brute-force protection in front of every password check: failed binds counted per account
-//! and per source address in sliding windows, with a lockout period. It runs before Entra is
-//! called, so an attacker hammering the LDAP port cannot trip Entra's smart lockout (about 10
-//! failures) and lock the user out of Microsoft 365, and before argon2, so it cannot burn CPU.
+//! Brute-force protection in front of every password check, built so that it protects
+//! accounts without handing an attacker a switch to lock them.
+//!
+//! It runs before Entra is called, so nobody hammering the LDAP port can trip Entra's smart
+//! lockout (about 10 failures) and lock a user out of Microsoft 365, and before argon2, so it
+//! cannot burn CPU. The rules, after Entra smart lockout (familiar and unfamiliar locations)
+//! and OpenLDAP's ppolicy; `docs/user-binds.md` explains them for admins:
+//!
+//! * **Familiar and unfamiliar addresses.** An address is familiar to an account once the
+//!   account bound from it successfully (for `auth.familiar_for`); `auth.trusted_sources` are
+//!   familiar to every account. Each user has two failure budgets, one for familiar and one for
+//!   unfamiliar addresses, so a stranger's guesses lock only the stranger's side.
+//! * **Service accounts** have strong secrets and are never locked per account: only the
+//!   source is throttled, so nobody can stop a VPN's service account by guessing its password.
+//! * **Per-address limits** stop password spraying from one address, but never refuse an
+//!   account at an address familiar to it, and never apply to trusted sources (a VPN gateway
+//!   binds for hundreds of users; its users' own budgets still apply).
+//! * **A repeated wrong password** (one of the account's last three, within the window) is
+//!   answered locally and not counted again: a phone retrying an old password neither locks
+//!   its owner out nor reaches Entra.
+//!
+//! Memory is bounded: every map is capped and evicts in batches, so a flood of distinct names
+//! or addresses costs amortised constant time per attempt.
 
+use crate::config::{AuthConfig, Source};
+use ring::hmac;
 use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// Most accounts and addresses tracked at once; beyond it the least recently seen is dropped.
+/// Most accounts, addresses and familiar (account, address) pairs tracked at once.
 pub const MAX_TRACKED: usize = 100_000;
+
+/// How many recent wrong passwords per account are remembered (as keyed hashes).
+const REMEMBERED_BAD: usize = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -18,136 +44,72 @@ pub struct Limits {
     pub lockout: Duration,
 }
 
-/// Why an attempt was refused before any password check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Throttled {
-    Account,
-    Address,
+/// Everything the throttle decides by.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    /// A user's budget at familiar addresses and trusted sources.
+    pub familiar: Limits,
+    /// A user's budget at every other address.
+    pub unfamiliar: Limits,
+    /// One source address's budget across accounts unfamiliar with it.
+    pub address: Limits,
+    pub trusted: Vec<Source>,
+    pub familiar_for: Duration,
 }
 
-#[derive(Debug)]
-struct Slot {
-    /// Attempts not yet known to be successes, oldest first; at most `max_failures` long.
-    failures: VecDeque<Instant>,
-    locked_until: Option<Instant>,
-    last_seen: Instant,
-}
-
-#[derive(Debug)]
-struct Tracker<K> {
-    limits: Limits,
-    cap: usize,
-    slots: HashMap<K, Slot>,
-}
-
-impl<K: std::hash::Hash + Eq + Clone> Tracker<K> {
-    fn new(limits: Limits, cap: usize) -> Self {
-        Tracker {
-            limits,
-            cap,
-            slots: HashMap::new(),
-        }
-    }
-
-    fn is_locked(&mut self, key: &K, now: Instant) -> bool {
-        let Some(slot) = self.slots.get_mut(key) else {
-            return false;
+impl Policy {
+    pub fn from_config(a: &AuthConfig) -> Policy {
+        let limits = |n: u32, window: crate::config::duration::Dur| Limits {
+            max_failures: n.max(1),
+            window: window.get(),
+            lockout: a.lockout.get(),
         };
-        match slot.locked_until {
-            Some(t) if t > now => true,
-            Some(_) => {
-                slot.locked_until = None;
-                slot.failures.clear();
-                false
-            }
-            None => false,
+        Policy {
+            familiar: limits(a.max_failures_per_account, a.account_window),
+            unfamiliar: limits(a.max_failures_unfamiliar, a.account_window),
+            address: limits(a.max_failures_per_ip, a.ip_window),
+            trusted: a.trusted_sources.clone(),
+            familiar_for: a.familiar_for.get(),
         }
     }
 
-    /// Count an attempt as a failure in advance, so concurrent attempts for one account cannot
-    /// all slip past the limit while their checks are in flight. Refuses when the limit is
-    /// already reached.
-    fn begin(&mut self, key: &K, now: Instant) -> bool {
-        if self.is_locked(key, now) {
-            return false;
-        }
-        if !self.slots.contains_key(key) && self.slots.len() >= self.cap {
-            self.evict(now);
-        }
-        let limits = self.limits;
-        let slot = self.slots.entry(key.clone()).or_insert_with(|| Slot {
-            failures: VecDeque::new(),
-            locked_until: None,
-            last_seen: now,
-        });
-        slot.last_seen = now;
-        while slot
-            .failures
-            .front()
-            .is_some_and(|t| now.saturating_duration_since(*t) >= limits.window)
-        {
-            slot.failures.pop_front();
-        }
-        if slot.failures.len() >= limits.max_failures as usize {
-            slot.locked_until = Some(now + limits.lockout);
-            return false;
-        }
-        slot.failures.push_back(now);
-        true
-    }
-
-    /// The attempt failed: it stays counted; reaching the limit starts the lockout.
-    fn failed(&mut self, key: &K, now: Instant) {
-        if let Some(slot) = self.slots.get_mut(key)
-            && slot.failures.len() >= self.limits.max_failures as usize
-        {
-            slot.locked_until = Some(now + self.limits.lockout);
-        }
-    }
-
-    /// The attempt was not a failure: take back its advance count.
-    fn uncount(&mut self, key: &K) {
-        if let Some(slot) = self.slots.get_mut(key) {
-            slot.failures.pop_back();
-        }
-    }
-
-    fn reset(&mut self, key: &K) {
-        self.slots.remove(key);
-    }
-
-    /// Drop stale entries; if none are stale, the least recently seen one.
-    fn evict(&mut self, now: Instant) {
-        let keep = self.limits.window.max(self.limits.lockout);
-        self.slots.retain(|_, s| {
-            s.locked_until.is_some_and(|t| t > now)
-                || now.saturating_duration_since(s.last_seen) < keep
-        });
-        if self.slots.len() >= self.cap
-            && let Some(oldest) = self
-                .slots
-                .iter()
-                .min_by_key(|(_, s)| s.last_seen)
-                .map(|(k, _)| k.clone())
-        {
-            self.slots.remove(&oldest);
-        }
+    fn is_trusted(&self, ip: &IpAddr) -> bool {
+        self.trusted.iter().any(|s| s.contains(ip))
     }
 }
 
-/// Per-account and per-address failure counters.
-#[derive(Debug)]
-pub struct Throttle {
-    accounts: Mutex<Tracker<String>>,
-    addresses: Mutex<Tracker<IpAddr>>,
+/// Whose password is being checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    /// A directory user (password checked by Entra or locally).
+    User,
+    /// A configured service account (argon2 hash from the config, a strong secret).
+    Service,
 }
 
-/// An attempt that passed the throttle; report how it ended with [`Throttle::finish`].
-#[derive(Debug)]
-#[must_use]
-pub struct Attempt {
-    account: String,
-    ip: Option<IpAddr>,
+/// Why an attempt was answered before any password check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The account's budget for familiar addresses is spent.
+    Account,
+    /// The account's budget for unfamiliar addresses is spent.
+    Unfamiliar,
+    /// The source address's budget is spent and the account is not familiar with it.
+    Address,
+    /// The password is one that already failed for this account within the window.
+    Repeat,
+}
+
+impl Refusal {
+    /// The name the audit log and `ctl status` use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::Account => "account",
+            Refusal::Unfamiliar => "account_unfamiliar",
+            Refusal::Address => "address",
+            Refusal::Repeat => "repeat",
+        }
+    }
 }
 
 /// How an attempt ended, for the counters.
@@ -160,93 +122,458 @@ pub enum Ending {
     Neutral,
 }
 
-impl Throttle {
-    pub fn new(account: Limits, address: Limits) -> Throttle {
-        Throttle::with_capacity(account, address, MAX_TRACKED)
-    }
+/// Failures within a sliding window, and the lockout they started.
+#[derive(Debug, Default)]
+struct Window {
+    /// Attempts not yet known to be successes, oldest first; at most `max_failures` long.
+    failures: VecDeque<Instant>,
+    locked_until: Option<Instant>,
+}
 
-    pub fn with_capacity(account: Limits, address: Limits, cap: usize) -> Throttle {
-        Throttle {
-            accounts: Mutex::new(Tracker::new(account, cap.max(1))),
-            addresses: Mutex::new(Tracker::new(address, cap.max(1))),
+impl Window {
+    fn locked(&mut self, now: Instant) -> bool {
+        match self.locked_until {
+            Some(t) if t > now => true,
+            Some(_) => {
+                self.locked_until = None;
+                self.failures.clear();
+                false
+            }
+            None => false,
         }
     }
 
-    pub fn from_config(a: &crate::config::AuthConfig) -> Throttle {
-        Throttle::new(
-            Limits {
-                max_failures: a.max_failures_per_account.max(1),
-                window: a.account_window.get(),
-                lockout: a.lockout.get(),
-            },
-            Limits {
-                max_failures: a.max_failures_per_ip.max(1),
-                window: a.ip_window.get(),
-                lockout: a.lockout.get(),
-            },
-        )
+    /// Count an attempt in advance, so concurrent attempts cannot all slip past the limit while
+    /// their checks are in flight. With `enforce`, refuse (and lock) when the budget is spent;
+    /// without, only count.
+    fn admit(&mut self, limits: Limits, now: Instant, enforce: bool) -> bool {
+        if enforce && self.locked(now) {
+            return false;
+        }
+        while self
+            .failures
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) >= limits.window)
+        {
+            self.failures.pop_front();
+        }
+        let max = limits.max_failures as usize;
+        if self.failures.len() >= max {
+            if enforce {
+                self.locked_until = Some(now + limits.lockout);
+                return false;
+            }
+            self.failures.pop_front();
+        }
+        self.failures.push_back(now);
+        true
     }
 
-    /// Admit an attempt for `account` (any stable key, e.g. `user:<tenant>/<id>`) from `ip`,
-    /// or say which limit refuses it.
-    pub fn begin(&self, account: &str, ip: Option<IpAddr>) -> Result<Attempt, Throttled> {
-        self.begin_at(account, ip, Instant::now())
+    /// The attempt failed: it stays counted. Returns true when this failure starts a lockout.
+    fn failed(&mut self, limits: Limits, now: Instant) -> bool {
+        if self.failures.len() >= limits.max_failures as usize && self.locked_until.is_none() {
+            self.locked_until = Some(now + limits.lockout);
+            return true;
+        }
+        false
+    }
+
+    /// The attempt was not a failure: take back its advance count.
+    fn uncount(&mut self) {
+        self.failures.pop_back();
+    }
+
+    fn idle(&self, now: Instant, keep: Duration) -> bool {
+        self.locked_until.is_none_or(|t| t <= now)
+            && self
+                .failures
+                .back()
+                .is_none_or(|t| now.saturating_duration_since(*t) >= keep)
+    }
+}
+
+type Tag = [u8; 16];
+
+#[derive(Debug)]
+struct AccountState {
+    familiar: Window,
+    unfamiliar: Window,
+    /// Keyed hashes of the last wrong passwords, with when they failed.
+    bad: VecDeque<(Tag, Instant)>,
+    last_seen: Instant,
+}
+
+impl AccountState {
+    fn new(now: Instant) -> AccountState {
+        AccountState {
+            familiar: Window::default(),
+            unfamiliar: Window::default(),
+            bad: VecDeque::new(),
+            last_seen: now,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct AddressState {
+    window: Window,
+    last_seen: Instant,
+}
+
+/// A map with a size cap: when full, idle entries go first, then the least recently seen
+/// tenth, so inserting stays amortised O(1) however many keys an attacker invents.
+#[derive(Debug)]
+struct Capped<K, V> {
+    cap: usize,
+    map: HashMap<K, V>,
+}
+
+impl<K: Hash + Eq + Clone, V> Capped<K, V> {
+    fn new(cap: usize) -> Self {
+        Capped {
+            cap: cap.max(1),
+            map: HashMap::new(),
+        }
+    }
+
+    fn make_room(&mut self, idle: impl Fn(&V) -> bool, seen: impl Fn(&V) -> Instant) {
+        if self.map.len() < self.cap {
+            return;
+        }
+        self.map.retain(|_, v| !idle(v));
+        if self.map.len() >= self.cap {
+            let mut ages: Vec<(Instant, K)> =
+                self.map.iter().map(|(k, v)| (seen(v), k.clone())).collect();
+            let n = (self.cap / 10).max(1).min(ages.len());
+            ages.select_nth_unstable_by_key(n - 1, |(t, _)| *t);
+            for (_, k) in ages.into_iter().take(n) {
+                self.map.remove(&k);
+            }
+        }
+    }
+}
+
+/// Locks started since the process started, per kind, for `ctl status`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LockoutCounters {
+    pub account: u64,
+    pub account_unfamiliar: u64,
+    pub address: u64,
+}
+
+static LOCKOUTS: [AtomicU64; 3] = [const { AtomicU64::new(0) }; 3];
+
+pub fn lockout_counters() -> LockoutCounters {
+    let at = |i: usize| LOCKOUTS.get(i).map_or(0, |c| c.load(Ordering::Relaxed));
+    LockoutCounters {
+        account: at(0),
+        account_unfamiliar: at(1),
+        address: at(2),
+    }
+}
+
+fn count_lockout(kind: Refusal) {
+    let i = match kind {
+        Refusal::Account => 0,
+        Refusal::Unfamiliar => 1,
+        Refusal::Address => 2,
+        Refusal::Repeat => return,
+    };
+    if let Some(c) = LOCKOUTS.get(i) {
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Which of an account's budgets an attempt draws on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Budget {
+    Familiar,
+    Unfamiliar,
+}
+
+/// An attempt that passed the throttle; report how it ended with [`Throttle::finish`].
+#[derive(Debug)]
+#[must_use]
+pub struct Attempt {
+    account: String,
+    budget: Option<Budget>,
+    ip: Option<IpAddr>,
+    /// The address counter holds an advance count for this attempt.
+    address_counted: bool,
+    trusted: bool,
+    tag: Tag,
+}
+
+#[derive(Debug)]
+struct State {
+    accounts: Capped<String, AccountState>,
+    addresses: Capped<IpAddr, AddressState>,
+    familiar: Capped<(String, IpAddr), Instant>,
+}
+
+/// Failure budgets per account and per address, and which addresses each account knows.
+#[derive(Debug)]
+pub struct Throttle {
+    policy: Policy,
+    /// Keys the hashes of wrong passwords; drawn at start, so they mean nothing elsewhere.
+    tag_key: hmac::Key,
+    state: Mutex<State>,
+}
+
+impl Throttle {
+    pub fn new(policy: Policy) -> Throttle {
+        Throttle::with_capacity(policy, MAX_TRACKED)
+    }
+
+    pub fn with_capacity(policy: Policy, cap: usize) -> Throttle {
+        let rng = ring::rand::SystemRandom::new();
+        let tag_key = hmac::Key::generate(hmac::HMAC_SHA256, &rng)
+            .unwrap_or_else(|_| hmac::Key::new(hmac::HMAC_SHA256, &rand::random::<[u8; 32]>()));
+        Throttle {
+            policy,
+            tag_key,
+            state: Mutex::new(State {
+                accounts: Capped::new(cap),
+                addresses: Capped::new(cap),
+                familiar: Capped::new(cap),
+            }),
+        }
+    }
+
+    pub fn from_config(a: &AuthConfig) -> Throttle {
+        Throttle::new(Policy::from_config(a))
+    }
+
+    /// Admit an attempt for `account` (any stable key, e.g. `user:<tenant>/<id>`) from `ip`
+    /// with `password`, or say why it is answered without a check. `version` names what the
+    /// password is checked against (the stored hash, the served entry): when it changes, a
+    /// password that failed before is checked again rather than taken for a repeat.
+    pub fn begin(
+        &self,
+        account: &str,
+        subject: Subject,
+        ip: Option<IpAddr>,
+        password: &str,
+        version: &[u8],
+    ) -> Result<Attempt, Refusal> {
+        self.begin_at(account, subject, ip, (password, version), Instant::now())
+    }
+
+    fn tag(&self, account: &str, (password, version): (&str, &[u8])) -> Tag {
+        let mut ctx = hmac::Context::with_key(&self.tag_key);
+        for part in [account.as_bytes(), version] {
+            ctx.update(&(part.len() as u64).to_be_bytes());
+            ctx.update(part);
+        }
+        ctx.update(password.as_bytes());
+        let mut tag = [0u8; 16];
+        tag.copy_from_slice(ctx.sign().as_ref().get(..16).unwrap_or(&[0u8; 16]));
+        tag
     }
 
     fn begin_at(
         &self,
         account: &str,
+        subject: Subject,
         ip: Option<IpAddr>,
+        password: (&str, &[u8]),
         now: Instant,
-    ) -> Result<Attempt, Throttled> {
+    ) -> Result<Attempt, Refusal> {
         let account = account.to_lowercase();
+        let tag = self.tag(&account, password);
+        let p = &self.policy;
+        let trusted = ip.is_some_and(|ip| p.is_trusted(&ip));
         // A poisoned lock means a panic elsewhere mid-update; the counters are still usable.
-        let mut addrs = self.addresses.lock().unwrap_or_else(|p| p.into_inner());
-        let mut accts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let st = &mut *guard;
+        let familiar = trusted
+            || ip.is_some_and(|ip| {
+                st.familiar
+                    .map
+                    .get(&(account.clone(), ip))
+                    .is_some_and(|t| now.saturating_duration_since(*t) < p.familiar_for)
+            });
+
+        let keep = p
+            .familiar
+            .window
+            .max(p.unfamiliar.window)
+            .max(p.familiar.lockout);
+        if !st.accounts.map.contains_key(&account) {
+            st.accounts.make_room(
+                |a| a.familiar.idle(now, keep) && a.unfamiliar.idle(now, keep) && a.bad.is_empty(),
+                |a| a.last_seen,
+            );
+        }
+        let acct = st
+            .accounts
+            .map
+            .entry(account.clone())
+            .or_insert_with(|| AccountState::new(now));
+        acct.last_seen = now;
+        let window = p.familiar.window;
+        acct.bad
+            .retain(|(_, t)| now.saturating_duration_since(*t) < window);
+        if acct.bad.iter().any(|(t, _)| *t == tag) {
+            return Err(Refusal::Repeat);
+        }
+
+        let address_checked = !trusted && ip.is_some();
         if let Some(ip) = ip
-            && addrs.is_locked(&ip, now)
+            && address_checked
+            && !familiar
+            && st
+                .addresses
+                .map
+                .get_mut(&ip)
+                .is_some_and(|a| a.window.locked(now))
         {
-            return Err(Throttled::Address);
+            return Err(Refusal::Address);
         }
-        if !accts.begin(&account, now) {
-            return Err(Throttled::Account);
+
+        let budget = match subject {
+            Subject::Service => None,
+            Subject::User if familiar => Some(Budget::Familiar),
+            Subject::User => Some(Budget::Unfamiliar),
+        };
+        if let Some(b) = budget {
+            let acct = st
+                .accounts
+                .map
+                .entry(account.clone())
+                .or_insert_with(|| AccountState::new(now));
+            let (w, limits, refusal) = match b {
+                Budget::Familiar => (&mut acct.familiar, p.familiar, Refusal::Account),
+                Budget::Unfamiliar => (&mut acct.unfamiliar, p.unfamiliar, Refusal::Unfamiliar),
+            };
+            if !w.admit(limits, now, true) {
+                return Err(refusal);
+            }
         }
+
+        let mut address_counted = false;
         if let Some(ip) = ip
-            && !addrs.begin(&ip, now)
+            && address_checked
         {
-            accts.uncount(&account);
-            return Err(Throttled::Address);
+            if !st.addresses.map.contains_key(&ip) {
+                let keep = p.address.window.max(p.address.lockout);
+                st.addresses
+                    .make_room(|a| a.window.idle(now, keep), |a| a.last_seen);
+            }
+            let addr = st.addresses.map.entry(ip).or_insert_with(|| AddressState {
+                window: Window::default(),
+                last_seen: now,
+            });
+            addr.last_seen = now;
+            // An account familiar with the address is counted but never refused by it.
+            if !addr.window.admit(p.address, now, !familiar) {
+                if let Some(b) = budget
+                    && let Some(acct) = st.accounts.map.get_mut(&account)
+                {
+                    match b {
+                        Budget::Familiar => acct.familiar.uncount(),
+                        Budget::Unfamiliar => acct.unfamiliar.uncount(),
+                    }
+                }
+                return Err(Refusal::Address);
+            }
+            address_counted = true;
         }
-        Ok(Attempt { account, ip })
+        Ok(Attempt {
+            account,
+            budget,
+            ip,
+            address_counted,
+            trusted,
+            tag,
+        })
     }
 
     pub fn finish(&self, attempt: Attempt, ending: Ending) {
         self.finish_at(attempt, ending, Instant::now())
     }
 
-    fn finish_at(&self, attempt: Attempt, ending: Ending, now: Instant) {
-        let mut addrs = self.addresses.lock().unwrap_or_else(|p| p.into_inner());
-        let mut accts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
-        match ending {
-            Ending::Failure => {
-                accts.failed(&attempt.account, now);
-                if let Some(ip) = attempt.ip {
-                    addrs.failed(&ip, now);
+    fn finish_at(&self, a: Attempt, ending: Ending, now: Instant) {
+        let p = &self.policy;
+        let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let st = &mut *guard;
+        let mut locked = Vec::new();
+        if let Some(acct) = st.accounts.map.get_mut(&a.account) {
+            let window = match a.budget {
+                Some(Budget::Familiar) => Some((&mut acct.familiar, p.familiar, Refusal::Account)),
+                Some(Budget::Unfamiliar) => {
+                    Some((&mut acct.unfamiliar, p.unfamiliar, Refusal::Unfamiliar))
+                }
+                None => None,
+            };
+            match ending {
+                Ending::Failure => {
+                    if let Some((w, limits, kind)) = window
+                        && w.failed(limits, now)
+                    {
+                        locked.push(kind);
+                    }
+                    if acct.bad.len() >= REMEMBERED_BAD {
+                        acct.bad.pop_front();
+                    }
+                    acct.bad.push_back((a.tag, now));
+                }
+                Ending::Success => {
+                    // Only the budget the success was drawn from is refilled: a success at
+                    // home must not hand a stranger a fresh set of guesses.
+                    if let Some((w, _, _)) = window {
+                        *w = Window::default();
+                    }
+                    acct.bad.clear();
+                }
+                Ending::Neutral => {
+                    if let Some((w, _, _)) = window {
+                        w.uncount();
+                    }
                 }
             }
-            Ending::Success => {
-                accts.reset(&attempt.account);
+        }
+        if let Some(ip) = a.ip
+            && a.address_counted
+            && let Some(addr) = st.addresses.map.get_mut(&ip)
+        {
+            match ending {
+                Ending::Failure => {
+                    if addr.window.failed(p.address, now) {
+                        locked.push(Refusal::Address);
+                    }
+                }
                 // A success does not clear the address: one known password must not buy an
                 // attacker a fresh budget of guesses against other accounts.
-                if let Some(ip) = attempt.ip {
-                    addrs.uncount(&ip);
-                }
+                Ending::Success | Ending::Neutral => addr.window.uncount(),
             }
-            Ending::Neutral => {
-                accts.uncount(&attempt.account);
-                if let Some(ip) = attempt.ip {
-                    addrs.uncount(&ip);
-                }
+        }
+        if ending == Ending::Success
+            && let Some(ip) = a.ip
+            && !a.trusted
+        {
+            let key = (a.account.clone(), ip);
+            if !st.familiar.map.contains_key(&key) {
+                let keep = p.familiar_for;
+                st.familiar
+                    .make_room(|t| now.saturating_duration_since(*t) >= keep, |t| *t);
+            }
+            st.familiar.map.insert(key, now);
+        }
+        drop(guard);
+        for kind in locked {
+            count_lockout(kind);
+            match kind {
+                Refusal::Address => tracing::warn!(
+                    peer = %a.ip.map(|i| i.to_string()).unwrap_or_default(),
+                    limit = kind.as_str(),
+                    "too many failed binds from one address: it is locked out for accounts that never bound from it"
+                ),
+                _ => tracing::warn!(
+                    account = %a.account,
+                    limit = kind.as_str(),
+                    "too many failed binds for one account: it is locked out locally"
+                ),
             }
         }
     }
@@ -264,43 +591,305 @@ mod tests {
         }
     }
 
+    fn policy(familiar: u32, unfamiliar: u32, address: u32) -> Policy {
+        Policy {
+            familiar: limits(familiar, 900, 600),
+            unfamiliar: limits(unfamiliar, 900, 600),
+            address: limits(address, 300, 600),
+            trusted: vec!["10.8.0.0/16".parse().unwrap()],
+            familiar_for: Duration::from_secs(30 * 86_400),
+        }
+    }
+
     fn ip(s: &str) -> Option<IpAddr> {
         s.parse().ok()
     }
 
-    #[test]
-    fn account_locks_after_max_failures_and_unlocks_after_lockout() {
-        let t = Throttle::new(limits(5, 900, 600), limits(100, 300, 600));
-        let t0 = Instant::now();
+    /// `n` attempts with distinct wrong passwords; returns how many were admitted.
+    fn fail_n(
+        t: &Throttle,
+        account: &str,
+        subject: Subject,
+        from: &str,
+        n: usize,
+        now: Instant,
+    ) -> usize {
         let mut admitted = 0;
-        for i in 0..30 {
-            if let Ok(a) = t.begin_at(
-                "user:contoso/Alice",
-                ip("192.0.2.1"),
-                t0 + Duration::from_secs(i),
-            ) {
+        for i in 0..n {
+            if let Ok(a) = t.begin_at(account, subject, ip(from), (&format!("wrong{i}"), b""), now)
+            {
                 admitted += 1;
-                t.finish_at(a, Ending::Failure, t0 + Duration::from_secs(i));
+                t.finish_at(a, Ending::Failure, now);
             }
         }
-        assert_eq!(admitted, 5);
-        // Other accounts from another address are unaffected.
-        assert!(t.begin_at("user:contoso/bob", ip("192.0.2.2"), t0).is_ok());
-        // Still locked just before the lockout ends, free after.
+        admitted
+    }
+
+    fn succeed(t: &Throttle, account: &str, subject: Subject, from: &str, now: Instant) -> bool {
+        match t.begin_at(account, subject, ip(from), ("right", b""), now) {
+            Ok(a) => {
+                t.finish_at(a, Ending::Success, now);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    #[test]
+    fn a_stranger_cannot_lock_a_user_out_of_a_familiar_address() {
+        let t = Throttle::new(policy(5, 3, 100));
+        let t0 = Instant::now();
+        assert!(succeed(&t, "user:c/alice", Subject::User, "192.0.2.1", t0));
+        // 30 guesses from elsewhere: only the unfamiliar budget is spent.
+        assert_eq!(
+            fail_n(&t, "user:c/alice", Subject::User, "198.51.100.9", 30, t0),
+            3
+        );
         assert_eq!(
             t.begin_at(
-                "user:contoso/alice",
-                ip("192.0.2.9"),
-                t0 + Duration::from_secs(4 + 599)
+                "user:c/alice",
+                Subject::User,
+                ip("203.0.113.5"),
+                ("x", b""),
+                t0
             )
             .unwrap_err(),
-            Throttled::Account
+            Refusal::Unfamiliar
+        );
+        // Alice, at home, still binds.
+        assert!(succeed(&t, "user:c/alice", Subject::User, "192.0.2.1", t0));
+        // A success at home does not refill the stranger's budget.
+        assert_eq!(
+            fail_n(&t, "user:c/alice", Subject::User, "198.51.100.9", 5, t0),
+            0
+        );
+    }
+
+    #[test]
+    fn distinct_wrong_passwords_reach_the_check_at_most_both_budgets() {
+        let t = Throttle::new(policy(5, 3, 1000));
+        let t0 = Instant::now();
+        assert!(succeed(&t, "user:c/bob", Subject::User, "192.0.2.1", t0));
+        let mut checked = fail_n(&t, "user:c/bob", Subject::User, "192.0.2.1", 50, t0);
+        for n in 0..50 {
+            let from = ip(&format!("198.51.100.{n}"));
+            let guess = format!("other-{n}");
+            if let Ok(a) = t.begin_at("user:c/bob", Subject::User, from, (&guess, b""), t0) {
+                checked += 1;
+                t.finish_at(a, Ending::Failure, t0);
+            }
+        }
+        assert_eq!(checked, 5 + 3);
+    }
+
+    #[test]
+    fn service_accounts_are_never_locked_per_account() {
+        let t = Throttle::new(policy(5, 3, 20));
+        let t0 = Instant::now();
+        assert!(succeed(
+            &t,
+            "service:vpn",
+            Subject::Service,
+            "192.0.2.50",
+            t0
+        ));
+        // Attackers from 40 addresses, 20 guesses each (each address's own budget).
+        for n in 0..40 {
+            let from = format!("198.51.100.{n}");
+            assert_eq!(
+                fail_n(&t, "service:vpn", Subject::Service, &from, 25, t0),
+                20
+            );
+        }
+        // The gateway binds from its own address, and from a new one.
+        assert!(succeed(
+            &t,
+            "service:vpn",
+            Subject::Service,
+            "192.0.2.50",
+            t0
+        ));
+        assert!(succeed(
+            &t,
+            "service:vpn",
+            Subject::Service,
+            "192.0.2.51",
+            t0
+        ));
+    }
+
+    #[test]
+    fn a_trusted_gateway_is_throttled_per_account_only() {
+        let t = Throttle::new(policy(5, 3, 20));
+        let t0 = Instant::now();
+        // 300 users mistype three times each through the gateway.
+        for u in 0..300 {
+            assert_eq!(
+                fail_n(
+                    &t,
+                    &format!("user:c/u{u}"),
+                    Subject::User,
+                    "10.8.0.1",
+                    3,
+                    t0
+                ),
+                3
+            );
+        }
+        // Users with the right password, and the service account, still bind.
+        assert!(succeed(&t, "user:c/u7", Subject::User, "10.8.0.1", t0));
+        assert!(succeed(&t, "user:c/new", Subject::User, "10.8.0.1", t0));
+        assert!(succeed(&t, "service:vpn", Subject::Service, "10.8.0.1", t0));
+        // One user's own failures still lock that user (familiar budget).
+        assert_eq!(
+            fail_n(&t, "user:c/u1", Subject::User, "10.8.0.1", 10, t0),
+            2
+        );
+        assert_eq!(
+            t.begin_at("user:c/u1", Subject::User, ip("10.8.0.1"), ("x", b""), t0)
+                .unwrap_err(),
+            Refusal::Account
+        );
+    }
+
+    #[test]
+    fn a_locked_address_still_admits_accounts_familiar_with_it() {
+        let t = Throttle::new(policy(5, 3, 4));
+        let t0 = Instant::now();
+        assert!(succeed(
+            &t,
+            "service:vpn",
+            Subject::Service,
+            "192.0.2.7",
+            t0
+        ));
+        assert!(succeed(&t, "user:c/carol", Subject::User, "192.0.2.7", t0));
+        for u in 0..4 {
+            fail_n(
+                &t,
+                &format!("user:c/x{u}"),
+                Subject::User,
+                "192.0.2.7",
+                1,
+                t0,
+            );
+        }
+        assert_eq!(
+            t.begin_at(
+                "user:c/dave",
+                Subject::User,
+                ip("192.0.2.7"),
+                ("pw", b""),
+                t0
+            )
+            .unwrap_err(),
+            Refusal::Address
+        );
+        assert!(succeed(
+            &t,
+            "service:vpn",
+            Subject::Service,
+            "192.0.2.7",
+            t0
+        ));
+        assert!(succeed(&t, "user:c/carol", Subject::User, "192.0.2.7", t0));
+        // Another address is unaffected.
+        assert!(succeed(&t, "user:c/dave", Subject::User, "192.0.2.8", t0));
+    }
+
+    #[test]
+    fn a_repeated_wrong_password_is_answered_without_counting() {
+        let t = Throttle::new(policy(3, 3, 100));
+        let t0 = Instant::now();
+        let a = t
+            .begin_at(
+                "user:c/erin",
+                Subject::User,
+                ip("192.0.2.1"),
+                ("old", b""),
+                t0,
+            )
+            .unwrap();
+        t.finish_at(a, Ending::Failure, t0);
+        for _ in 0..50 {
+            assert_eq!(
+                t.begin_at(
+                    "user:c/erin",
+                    Subject::User,
+                    ip("192.0.2.1"),
+                    ("old", b""),
+                    t0
+                )
+                .unwrap_err(),
+                Refusal::Repeat
+            );
+        }
+        // Only one failure was counted: two more distinct guesses are still admitted.
+        assert_eq!(
+            fail_n(&t, "user:c/erin", Subject::User, "192.0.2.1", 2, t0),
+            2
+        );
+        // After the window the old password is checked again.
+        let later = t0 + Duration::from_secs(901);
+        assert!(
+            t.begin_at(
+                "user:c/erin",
+                Subject::User,
+                ip("192.0.2.1"),
+                ("old", b""),
+                later
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_new_version_checks_a_failed_password_again() {
+        // The admin set a local password equal to one that failed before: the stored hash is
+        // part of the tag, so the password is checked, not taken for a repeat.
+        let t = Throttle::new(policy(3, 3, 100));
+        let t0 = Instant::now();
+        let a = t
+            .begin_at("user:c/f", Subject::User, None, ("pw", b"hash-1"), t0)
+            .unwrap();
+        t.finish_at(a, Ending::Failure, t0);
+        assert_eq!(
+            t.begin_at("user:c/f", Subject::User, None, ("pw", b"hash-1"), t0)
+                .unwrap_err(),
+            Refusal::Repeat
+        );
+        assert!(
+            t.begin_at("user:c/f", Subject::User, None, ("pw", b"hash-2"), t0)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn account_unlocks_after_lockout() {
+        let t = Throttle::new(policy(5, 3, 100));
+        let t0 = Instant::now();
+        assert_eq!(
+            fail_n(&t, "user:c/g", Subject::User, "192.0.2.1", 10, t0),
+            3
+        );
+        let at = |s| t0 + Duration::from_secs(s);
+        assert!(
+            t.begin_at(
+                "user:c/g",
+                Subject::User,
+                ip("192.0.2.1"),
+                ("n", b""),
+                at(599)
+            )
+            .is_err()
         );
         assert!(
             t.begin_at(
-                "user:contoso/alice",
-                ip("192.0.2.9"),
-                t0 + Duration::from_secs(4 + 601)
+                "user:c/g",
+                Subject::User,
+                ip("192.0.2.1"),
+                ("n", b""),
+                at(601)
             )
             .is_ok()
         );
@@ -308,74 +897,99 @@ mod tests {
 
     #[test]
     fn concurrent_attempts_cannot_exceed_the_limit() {
-        let t = Throttle::new(limits(3, 900, 600), limits(100, 300, 600));
+        let t = Throttle::new(policy(3, 3, 100));
         let now = Instant::now();
         let held: Vec<_> = (0..10)
-            .filter_map(|_| t.begin_at("a", None, now).ok())
+            .filter_map(|i| {
+                t.begin_at("a", Subject::User, None, (&i.to_string(), b""), now)
+                    .ok()
+            })
             .collect();
         assert_eq!(held.len(), 3);
     }
 
     #[test]
-    fn success_resets_the_account_and_neutral_is_not_counted() {
-        let t = Throttle::new(limits(3, 900, 600), limits(100, 300, 600));
+    fn neutral_endings_are_not_counted() {
+        let t = Throttle::new(policy(2, 2, 100));
         let now = Instant::now();
-        for _ in 0..2 {
-            let a = t.begin_at("a", None, now).unwrap();
-            t.finish_at(a, Ending::Failure, now);
-        }
-        let a = t.begin_at("a", None, now).unwrap();
-        t.finish_at(a, Ending::Success, now);
-        for _ in 0..10 {
-            let a = t.begin_at("a", None, now).unwrap();
+        for i in 0..10 {
+            let a = t
+                .begin_at(
+                    "a",
+                    Subject::User,
+                    ip("192.0.2.1"),
+                    (&i.to_string(), b""),
+                    now,
+                )
+                .unwrap();
             t.finish_at(a, Ending::Neutral, now);
         }
-        for _ in 0..2 {
-            let a = t.begin_at("a", None, now).unwrap();
-            t.finish_at(a, Ending::Failure, now);
-        }
-        assert!(t.begin_at("a", None, now).is_ok());
+        assert_eq!(fail_n(&t, "a", Subject::User, "192.0.2.1", 5, now), 2);
     }
 
     #[test]
-    fn failures_outside_the_window_expire() {
-        let t = Throttle::new(limits(2, 60, 600), limits(100, 300, 600));
-        let t0 = Instant::now();
-        let a = t.begin_at("a", None, t0).unwrap();
-        t.finish_at(a, Ending::Failure, t0);
-        let later = t0 + Duration::from_secs(61);
-        let a = t.begin_at("a", None, later).unwrap();
-        t.finish_at(a, Ending::Failure, later);
-        assert!(t.begin_at("a", None, later).is_ok());
-    }
-
-    #[test]
-    fn address_limit_spans_accounts() {
-        let t = Throttle::new(limits(5, 900, 600), limits(4, 300, 600));
+    fn address_limit_spans_accounts_unfamiliar_with_it() {
+        let t = Throttle::new(policy(5, 3, 4));
         let now = Instant::now();
         for n in 0..4 {
-            let a = t
-                .begin_at(&format!("user{n}"), ip("2001:db8::1"), now)
-                .unwrap();
-            t.finish_at(a, Ending::Failure, now);
+            fail_n(
+                &t,
+                &format!("user{n}"),
+                Subject::User,
+                "2001:db8::1",
+                1,
+                now,
+            );
         }
         assert_eq!(
-            t.begin_at("user9", ip("2001:db8::1"), now).unwrap_err(),
-            Throttled::Address
+            t.begin_at("user9", Subject::User, ip("2001:db8::1"), ("p", b""), now)
+                .unwrap_err(),
+            Refusal::Address
         );
-        assert!(t.begin_at("user9", ip("2001:db8::2"), now).is_ok());
+        assert!(
+            t.begin_at("user9", Subject::User, ip("2001:db8::2"), ("p", b""), now)
+                .is_ok()
+        );
     }
 
     #[test]
-    fn memory_is_bounded() {
-        let t = Throttle::with_capacity(limits(5, 900, 600), limits(5, 900, 600), 100);
+    fn ipv4_mapped_addresses_match_trusted_ipv4_blocks() {
+        let t = Throttle::new(policy(5, 3, 1));
         let now = Instant::now();
-        for n in 0..1000 {
-            let a = t
-                .begin_at(&format!("u{n}"), None, now + Duration::from_millis(n))
-                .unwrap();
-            t.finish_at(a, Ending::Failure, now);
+        for u in 0..5 {
+            assert_eq!(
+                fail_n(
+                    &t,
+                    &format!("u{u}"),
+                    Subject::User,
+                    "::ffff:10.8.1.2",
+                    1,
+                    now
+                ),
+                1
+            );
         }
-        assert!(t.accounts.lock().unwrap().slots.len() <= 100);
+    }
+
+    #[test]
+    fn memory_is_bounded_and_eviction_is_batched() {
+        let t = Throttle::with_capacity(policy(5, 3, 5), 100);
+        let now = Instant::now();
+        for n in 0..1000u64 {
+            let later = now + Duration::from_millis(n);
+            let from = format!("198.51.{}.{}", n / 250, n % 250);
+            if let Ok(a) = t.begin_at(
+                &format!("u{n}"),
+                Subject::User,
+                ip(&from),
+                ("p", b""),
+                later,
+            ) {
+                t.finish_at(a, Ending::Failure, later);
+            }
+        }
+        let st = t.state.lock().unwrap();
+        assert!(st.accounts.map.len() <= 100);
+        assert!(st.addresses.map.len() <= 100);
     }
 }

@@ -6,7 +6,7 @@
 use super::audit::Method;
 use super::cache::CredentialCache;
 use super::entra::{EntraClient, GrantTarget, Verdict};
-use super::throttle::{Ending, Throttle};
+use super::throttle::{Ending, Refusal, Subject, Throttle};
 use crate::config::{Config, UserBind};
 use crate::directory::entry::EntryKind;
 use crate::directory::snapshot::{EntryId, Snapshot};
@@ -138,7 +138,8 @@ pub struct UserBindResult {
     pub method: Method,
     /// The resolved entry's DN, when the name resolved.
     pub dn: Option<String>,
-    pub throttled: bool,
+    /// Answered by the throttle without a password check, and why.
+    pub refused: Option<Refusal>,
 }
 
 /// Everything user binds need besides the snapshot; one per server.
@@ -195,7 +196,7 @@ impl UserAuth {
             decision: Decision::Invalid(msg.to_owned()),
             method,
             dn,
-            throttled: false,
+            refused: None,
         };
         if mode == UserBind::None {
             return fail(
@@ -205,19 +206,38 @@ impl UserAuth {
             );
         }
         let resolved = resolve(snapshot, name);
-        // Unknown names are throttled by the name itself, so guessing cannot be used to probe.
-        let key = match &resolved {
-            Ok(u) => format!("user:{}/{}", u.tenant, u.id),
-            Err(_) => format!("name:{name}"),
+        // The local password is read before the throttle: its hash is part of what a
+        // remembered wrong password is tied to (a newly set password is checked afresh).
+        let local = match (&resolved, mode) {
+            (Ok(u), UserBind::Local | UserBind::EntraOrLocal) => self.local_phc(u),
+            _ => Ok(None),
         };
-        let attempt = match self.throttle.begin(&key, peer) {
+        // Unknown names are throttled by the name itself, so guessing cannot be used to probe.
+        let (key, version) = match &resolved {
+            Ok(u) => {
+                let mut v = u.fingerprint.to_vec();
+                if let Ok(Some(phc)) = &local {
+                    v.extend_from_slice(phc.as_bytes());
+                }
+                (format!("user:{}/{}", u.tenant, u.id), v)
+            }
+            Err(_) => (format!("name:{name}"), Vec::new()),
+        };
+        let attempt = match self
+            .throttle
+            .begin(&key, Subject::User, peer, password, &version)
+        {
             Ok(a) => a,
-            Err(_) => {
+            Err(refusal) => {
+                let message = match refusal {
+                    Refusal::Repeat => INVALID,
+                    _ => THROTTLED,
+                };
                 return UserBindResult {
-                    decision: Decision::Invalid(THROTTLED.into()),
+                    decision: Decision::Invalid(message.into()),
                     method: Method::None,
                     dn: resolved.ok().map(|u| u.dn),
-                    throttled: true,
+                    refused: Some(refusal),
                 };
             }
         };
@@ -242,7 +262,7 @@ impl UserAuth {
                 "invalid credentials: account is locked/inactive",
             );
         }
-        let result = self.check(&user, password, mode).await;
+        let result = self.check(&user, password, mode, local).await;
         let ending = match &result.0 {
             Decision::Bound { .. } => Ending::Success,
             Decision::Invalid(_) => Ending::Failure,
@@ -253,7 +273,7 @@ impl UserAuth {
             decision: result.0,
             method: result.1,
             dn: Some(user.dn),
-            throttled: false,
+            refused: None,
         }
     }
 
@@ -262,13 +282,14 @@ impl UserAuth {
         user: &ResolvedUser,
         password: &str,
         mode: UserBind,
+        local: Result<Option<String>, crate::store::StoreError>,
     ) -> (Decision, Method) {
         let bound = || Decision::Bound {
             dn: user.dn.clone(),
             tenant: user.tenant.clone(),
         };
         if matches!(mode, UserBind::Local | UserBind::EntraOrLocal) {
-            match self.local_phc(user) {
+            match local {
                 Ok(Some(phc)) => {
                     return match self
                         .slow(move |pw| super::password::verify_phc(&phc, &pw), password)

@@ -304,6 +304,7 @@ fn bind_lines(d: &Value) -> String {
     else {
         return String::new();
     };
+    let lockouts = d.get(0).and_then(|t| t.get("lockouts"));
     let mut out = String::from("\nBinds since start:\n");
     for (method, c) in binds {
         let n = |k: &str| c.get(k).and_then(Value::as_u64).unwrap_or(0);
@@ -314,6 +315,17 @@ fn bind_lines(d: &Value) -> String {
                 n("failed"),
                 n("throttled"),
                 n("unavailable")
+            ));
+        }
+    }
+    if let Some(l) = lockouts {
+        let n = |k: &str| l.get(k).and_then(Value::as_u64).unwrap_or(0);
+        if n("account") + n("account_unfamiliar") + n("address") > 0 {
+            out.push_str(&format!(
+                "Lockouts since start: account {}, account from unfamiliar addresses {}, address {}\n",
+                n("account"),
+                n("account_unfamiliar"),
+                n("address")
             ));
         }
     }

@@ -27,6 +27,11 @@ pub fn render_effective(cfg: &Config) -> String {
         "max_failures_per_account",
         &a.max_failures_per_account.to_string(),
     );
+    kv(
+        &mut out,
+        "max_failures_unfamiliar",
+        &a.max_failures_unfamiliar.to_string(),
+    );
     kv(&mut out, "account_window", &dur(a.account_window));
     kv(
         &mut out,
@@ -35,6 +40,18 @@ pub fn render_effective(cfg: &Config) -> String {
     );
     kv(&mut out, "ip_window", &dur(a.ip_window));
     kv(&mut out, "lockout", &dur(a.lockout));
+    kv(&mut out, "familiar_for", &dur(a.familiar_for));
+    kv(&mut out, "failure_delay", &dur(a.failure_delay));
+    let sources: Vec<String> = a
+        .trusted_sources
+        .iter()
+        .map(|s| quote(&s.to_string()))
+        .collect();
+    kv(
+        &mut out,
+        "trusted_sources",
+        &format!("[{}]", sources.join(", ")),
+    );
     kv(&mut out, "entra_timeout", &dur(a.entra_timeout));
     for a in &cfg.service_account {
         account(&mut out, a);
@@ -69,6 +86,7 @@ fn server(out: &mut String, s: &ServerConfig) {
         "max_filter_elements",
         &s.max_filter_elements.to_string(),
     );
+    kv(out, "max_attributes", &s.max_attributes.to_string());
     kv(out, "size_limit", &s.size_limit.to_string());
     kv(out, "log_format", &quote(s.log_format.as_str()));
 }

@@ -56,6 +56,9 @@ pub struct ServerConfig {
     pub max_filter_depth: usize,
     /// Most filter items (nodes) in one search filter.
     pub max_filter_elements: usize,
+    /// Most attribute descriptions in one search request's attribute list; more get
+    /// `adminLimitExceeded` before any of the list is looked at.
+    pub max_attributes: usize,
     /// Most entries a non-paged search returns before `sizeLimitExceeded`.
     pub size_limit: usize,
     /// Log format on stderr: `text` or `json`.
@@ -79,6 +82,7 @@ impl Default for ServerConfig {
             max_pdu_size: 1024 * 1024,
             max_filter_depth: 32,
             max_filter_elements: 512,
+            max_attributes: 256,
             size_limit: 1000,
             log_format: LogFormat::Text,
         }
@@ -108,17 +112,90 @@ pub struct AuthConfig {
     pub user_bind: UserBind,
     /// How long a password Entra accepted is remembered (as a salted slow hash); `"0s"` disables.
     pub cache_ttl: Dur,
-    /// Failed binds for one account within `account_window` before it is locked out locally.
-    /// Default 5, below Entra's smart-lockout threshold (about 10).
+    /// Failed binds for one user within `account_window`, from addresses the user is familiar
+    /// with (has bound from) or trusted sources, before those attempts are locked out locally.
     pub max_failures_per_account: u32,
+    /// Failed binds for one user within `account_window` from any other address before
+    /// attempts from unfamiliar addresses are locked out. The two budgets are separate, so a
+    /// stranger's guesses never lock the user out of the places the user binds from; together
+    /// they stay below Entra's smart-lockout threshold (about 10).
+    pub max_failures_unfamiliar: u32,
     pub account_window: Dur,
-    /// Failed binds from one source address within `ip_window` before it is locked out.
+    /// Failed binds from one source address within `ip_window` before it is locked out (for
+    /// accounts that never bound from it).
     pub max_failures_per_ip: u32,
     pub ip_window: Dur,
     /// How long a locked-out account or address is refused without checking the password.
     pub lockout: Dur,
+    /// How long a successful bind makes its source address familiar to that account.
+    pub familiar_for: Dur,
+    /// How long the answer to a failed bind is held back; slows guessing on one connection.
+    pub failure_delay: Dur,
+    /// Addresses or CIDR blocks of VPN gateways and proxies that bind for many users: exempt
+    /// from the per-address limit and familiar to every account (per-account limits still apply).
+    pub trusted_sources: Vec<Source>,
     /// Timeout of one password-grant request to Entra.
     pub entra_timeout: Dur,
+}
+
+/// One entry of `auth.trusted_sources`: an address (`192.0.2.10`, `2001:db8::1`) or a CIDR
+/// block (`10.8.0.0/16`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Source(pub ipnet::IpNet);
+
+impl Source {
+    pub fn contains(&self, ip: &std::net::IpAddr) -> bool {
+        // IPv4 clients on a dual-stack socket arrive as IPv4-mapped IPv6 addresses.
+        let ip = match ip {
+            std::net::IpAddr::V6(v6) => {
+                v6.to_ipv4_mapped().map(std::net::IpAddr::V4).unwrap_or(*ip)
+            }
+            v4 => *v4,
+        };
+        self.0.contains(&ip)
+    }
+}
+
+impl std::str::FromStr for Source {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if let Ok(net) = s.parse::<ipnet::IpNet>() {
+            return Ok(Source(net.trunc()));
+        }
+        s.parse::<std::net::IpAddr>()
+            .map(|ip| Source(ipnet::IpNet::from(ip)))
+            .map_err(|_| {
+                format!(
+                    "'{s}' is not an IP address or CIDR block; write e.g. \"192.0.2.10\" or \
+                     \"10.8.0.0/16\""
+                )
+            })
+    }
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0;
+        if n.prefix_len() == n.max_prefix_len() {
+            write!(f, "{}", n.addr())
+        } else {
+            write!(f, "{n}")
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Source {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for Source {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
 }
 
 impl Default for AuthConfig {
@@ -127,10 +204,14 @@ impl Default for AuthConfig {
             user_bind: UserBind::Entra,
             cache_ttl: Dur::from_secs(600),
             max_failures_per_account: 5,
+            max_failures_unfamiliar: 3,
             account_window: Dur::from_secs(900),
             max_failures_per_ip: 20,
             ip_window: Dur::from_secs(300),
             lockout: Dur::from_secs(900),
+            familiar_for: Dur::from_secs(30 * 86_400),
+            failure_delay: Dur::from_secs(1),
+            trusted_sources: Vec::new(),
             entra_timeout: Dur::from_secs(10),
         }
     }

@@ -585,6 +585,7 @@ fn server_problems() {
             "server.max_filter_elements",
             "at least 1",
         ),
+        ("max_attributes = 0", "server.max_attributes", "at least 1"),
         ("size_limit = 0", "server.size_limit", "at least 1"),
     ];
     for (extra, key, needle) in cases {
@@ -1317,4 +1318,43 @@ fn ssh_keys_and_number_attributes_are_selected_together() {
             .extra_group_properties()
             .is_empty()
     );
+}
+
+// ---- bind throttling -------------------------------------------------------------------------
+
+#[test]
+fn trusted_sources_take_addresses_and_cidr_blocks_and_name_a_bad_one() {
+    let fx = Fixture::new();
+    let text = format!(
+        "{}\n[auth]\ntrusted_sources = [\"192.0.2.10\", \"10.8.0.0/16\", \"2001:db8::/32\"]\n",
+        minimal()
+    );
+    let cfg = fx.load(&text).expect("valid");
+    let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+    let t = &cfg.auth.trusted_sources;
+    assert!(t[0].contains(&ip("192.0.2.10")) && !t[0].contains(&ip("192.0.2.11")));
+    assert!(t[1].contains(&ip("10.8.200.1")) && t[1].contains(&ip("::ffff:10.8.0.1")));
+    assert!(t[2].contains(&ip("2001:db8::1")));
+    let rendered = super::render_effective(&cfg);
+    assert!(
+        rendered.contains(r#"trusted_sources = ["192.0.2.10", "10.8.0.0/16", "2001:db8::/32"]"#),
+        "{rendered}"
+    );
+    let msg = parse_error(&format!(
+        "{}\n[auth]\ntrusted_sources = [\"10.8.0.0/33\"]\n",
+        minimal()
+    ));
+    assert!(msg.contains("auth.trusted_sources"), "{msg}");
+    assert!(msg.contains("not an IP address or CIDR block"), "{msg}");
+}
+
+#[test]
+fn the_two_account_budgets_must_stay_below_entras_lockout() {
+    let text = format!(
+        "{}\n[auth]\nmax_failures_per_account = 6\nmax_failures_unfamiliar = 4\n",
+        minimal()
+    );
+    assert_problem(&text, "auth.max_failures_per_account", "below Entra");
+    let text = format!("{}\n[auth]\nfailure_delay = \"1m\"\n", minimal());
+    assert_problem(&text, "auth.failure_delay", "at most");
 }

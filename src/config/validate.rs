@@ -98,6 +98,7 @@ pub(super) fn validate(cfg: &Config) -> Vec<Problem> {
 fn auth(a: &super::AuthConfig, p: &mut Problems) {
     let counts = [
         ("max_failures_per_account", a.max_failures_per_account),
+        ("max_failures_unfamiliar", a.max_failures_unfamiliar),
         ("max_failures_per_ip", a.max_failures_per_ip),
     ];
     for (name, n) in counts {
@@ -108,13 +109,29 @@ fn auth(a: &super::AuthConfig, p: &mut Problems) {
             );
         }
     }
-    if a.max_failures_per_account >= 10 {
+    // Both budgets can reach Entra within one window: their sum must stay below its
+    // smart-lockout threshold (about 10) or guesses through this server could lock the user
+    // out of Microsoft 365.
+    let sum = a
+        .max_failures_per_account
+        .saturating_add(a.max_failures_unfamiliar);
+    if sum >= 10 {
         p.push(
             "auth.max_failures_per_account",
             format!(
-                "is {}; keep it below Entra's smart-lockout threshold (about 10) so an attacker \
-                 cannot lock the user out of Microsoft 365 through this server (default 5)",
-                a.max_failures_per_account
+                "is {} and auth.max_failures_unfamiliar is {}: together {sum}, but they must stay \
+                 below Entra's smart-lockout threshold (about 10) so guesses through this server \
+                 cannot lock a user out of Microsoft 365; lower one of them (defaults 5 and 3)",
+                a.max_failures_per_account, a.max_failures_unfamiliar
+            ),
+        );
+    }
+    if a.failure_delay.get() > std::time::Duration::from_secs(10) {
+        p.push(
+            "auth.failure_delay",
+            format!(
+                "is {}; at most \"10s\" (clients time out), default \"1s\", \"0s\" turns it off",
+                a.failure_delay
             ),
         );
     }
@@ -122,6 +139,7 @@ fn auth(a: &super::AuthConfig, p: &mut Problems) {
         ("account_window", a.account_window),
         ("ip_window", a.ip_window),
         ("lockout", a.lockout),
+        ("familiar_for", a.familiar_for),
         ("entra_timeout", a.entra_timeout),
     ];
     for (name, d) in windows {
@@ -237,6 +255,7 @@ fn server(s: &ServerConfig, p: &mut Problems) {
     for (key, value, default) in [
         ("server.max_filter_depth", s.max_filter_depth, 32),
         ("server.max_filter_elements", s.max_filter_elements, 512),
+        ("server.max_attributes", s.max_attributes, 256),
         ("server.size_limit", s.size_limit, 1000),
     ] {
         if value == 0 {

@@ -3,6 +3,7 @@
 //! request.
 
 use super::dir::{self, AttrInfo};
+use std::collections::HashSet;
 
 /// One attribute asked for by name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,11 +42,15 @@ pub struct Selection {
 }
 
 impl Selection {
+    /// Resolve an attribute list. Linear in its length: duplicates are found with a set, not
+    /// by scanning what was already kept (a list of 100,000 names once cost seconds). The
+    /// caller caps the length first (`server.max_attributes`).
     pub fn parse(attrs: &[String]) -> Selection {
         let mut sel = Selection {
             all_user: attrs.is_empty(),
             ..Selection::default()
         };
+        let mut seen: HashSet<(String, Option<String>)> = HashSet::new();
         for a in attrs {
             let a = a.trim();
             match a {
@@ -60,7 +65,7 @@ impl Selection {
                     for name in
                         dir::object_class_attributes(a.get(1..).unwrap_or("")).unwrap_or_default()
                     {
-                        sel.add(name, None);
+                        sel.add(&mut seen, name, None);
                     }
                 }
                 _ => {
@@ -69,28 +74,31 @@ impl Selection {
                         Some((b, _)) => (b, None),
                         None => (a, None),
                     };
-                    sel.add(base, options);
+                    sel.add(&mut seen, base, options);
                 }
             }
         }
         sel
     }
 
-    fn add(&mut self, base: &str, options: Option<String>) {
-        let req = Requested {
-            base: base.to_owned(),
-            info: dir::attribute(base),
-            options,
+    fn add(
+        &mut self,
+        seen: &mut HashSet<(String, Option<String>)>,
+        base: &str,
+        options: Option<String>,
+    ) {
+        let info = dir::attribute(base);
+        // Two spellings of one attribute type (`cn`, `commonName`, `CN`) are one request.
+        let key = match info {
+            Some(i) => i.name.to_ascii_lowercase(),
+            None => base.to_ascii_lowercase(),
         };
-        let dup = self.named.iter().any(|r| {
-            r.options == req.options
-                && match (r.info, req.info) {
-                    (Some(x), Some(y)) => x.name == y.name,
-                    _ => r.base.eq_ignore_ascii_case(&req.base),
-                }
-        });
-        if !dup {
-            self.named.push(req);
+        if seen.insert((key, options.clone())) {
+            self.named.push(Requested {
+                base: base.to_owned(),
+                info,
+                options,
+            });
         }
     }
 

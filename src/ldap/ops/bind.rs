@@ -3,7 +3,7 @@
 
 use crate::auth::Decision;
 use crate::auth::audit::{self, BindEvent, Method, Outcome};
-use crate::auth::throttle::Ending;
+use crate::auth::throttle::{Ending, Refusal, Subject};
 use crate::ldap::LdapContext;
 use crate::ldap::dir;
 use crate::ldap::handler::result;
@@ -26,7 +26,8 @@ struct Decided {
     method: Method,
     /// The entry the bind name resolved to.
     dn: Option<String>,
-    throttled: bool,
+    /// Answered by the throttle without a password check, and why.
+    refused: Option<Refusal>,
 }
 
 impl Decided {
@@ -35,7 +36,7 @@ impl Decided {
             outcome: BindOutcome::Refused(code, message.into()),
             method,
             dn: None,
-            throttled: false,
+            refused: None,
         }
     }
 }
@@ -52,18 +53,16 @@ pub async fn bind(
     // leaves the connection anonymous).
     session.reset_identity();
     let decided = decide(session, ctx, &req).await;
+    let throttled = decided.refused.is_some_and(|r| r != Refusal::Repeat);
     let (outcome, reason) = match &decided.outcome {
         BindOutcome::Bound(_) => (Outcome::Success, ""),
-        BindOutcome::Refused(_, _) if decided.throttled => (Outcome::Throttled, ""),
+        BindOutcome::Refused(_, _) if throttled => {
+            (Outcome::Throttled, crate::auth::user::THROTTLED)
+        }
         BindOutcome::Refused(LdapResultCode::Unavailable | LdapResultCode::Other, m) => {
             (Outcome::Unavailable, m.as_str())
         }
         BindOutcome::Refused(_, m) => (Outcome::Failure, m.as_str()),
-    };
-    let reason = if decided.throttled {
-        crate::auth::user::THROTTLED
-    } else {
-        reason
     };
     let dn = match &decided.outcome {
         BindOutcome::Bound(identity) => identity.dn().map(str::to_owned),
@@ -76,8 +75,19 @@ pub async fn bind(
         method: decided.method,
         outcome,
         reason,
+        limit: decided.refused.map_or("", Refusal::as_str),
         tls: session.tls,
     });
+    // A wrong or refused password is answered after a pause (OpenLDAP ppolicy's
+    // pwdMinDelay): a script guessing on one connection is slowed, a person does not notice.
+    // Only this connection waits; its requests are handled one at a time anyway.
+    let delay = ctx.config.auth.failure_delay.get();
+    if matches!(outcome, Outcome::Failure | Outcome::Throttled)
+        && !req.dn.is_empty()
+        && !delay.is_zero()
+    {
+        tokio::time::sleep(delay).await;
+    }
     let res = match decided.outcome {
         BindOutcome::Bound(identity) => {
             session.identity = identity;
@@ -134,7 +144,7 @@ async fn decide(session: &Session, ctx: &LdapContext, req: &LdapBindRequest) -> 
                 outcome: BindOutcome::Bound(Identity::Anonymous),
                 method: Method::Anonymous,
                 dn: None,
-                throttled: false,
+                refused: None,
             };
         }
         (true, false) => {
@@ -178,21 +188,28 @@ async fn bind_service(
 ) -> Decided {
     let throttle = ctx.users.throttle();
     let key = format!("service:{}", account.name);
-    let decided = |outcome, throttled| Decided {
+    let decided = |outcome, refused| Decided {
         outcome,
         method: Method::Service,
         dn: Some(dn.clone()),
-        throttled,
+        refused,
     };
-    let attempt = match throttle.begin(&key, session.peer.map(|p| p.ip())) {
+    let attempt = match throttle.begin(
+        &key,
+        Subject::Service,
+        session.peer.map(|p| p.ip()),
+        password,
+        account.version(),
+    ) {
         Ok(a) => a,
-        Err(_) => {
+        Err(refusal) => {
+            let message = match refusal {
+                Refusal::Repeat => INVALID_CREDENTIALS,
+                _ => crate::auth::user::THROTTLED,
+            };
             return decided(
-                BindOutcome::Refused(
-                    LdapResultCode::InvalidCredentials,
-                    crate::auth::user::THROTTLED.into(),
-                ),
-                true,
+                BindOutcome::Refused(LdapResultCode::InvalidCredentials, message.into()),
+                Some(refusal),
             );
         }
     };
@@ -224,7 +241,7 @@ async fn bind_service(
         }
     };
     throttle.finish(attempt, ending);
-    decided(outcome, false)
+    decided(outcome, None)
 }
 
 /// The service account a normalised bind DN names, with the DN spelled as the server spells
@@ -273,6 +290,6 @@ async fn bind_user(session: &Session, ctx: &LdapContext, name: &str, password: &
         outcome,
         method: r.method,
         dn: r.dn,
-        throttled: r.throttled,
+        refused: r.refused,
     }
 }

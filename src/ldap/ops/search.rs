@@ -316,6 +316,19 @@ pub fn search(
         }
         _ => None,
     });
+    // Checked before anything else looks at the list: its length alone bounds the work.
+    if req.attrs.len() > server.max_attributes {
+        return fail(
+            msgid,
+            LdapResultCode::AdminLimitExceeded,
+            format!(
+                "the attribute list holds {} descriptions; at most {} are accepted \
+                 (server.max_attributes)",
+                req.attrs.len(),
+                server.max_attributes
+            ),
+        );
+    }
     if let Err(message) = dir::check_filter_limits(
         &req.filter,
         server.max_filter_depth,
