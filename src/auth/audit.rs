@@ -161,7 +161,7 @@ pub fn record(ev: &BindEvent<'_>) {
         event = "bind",
         time = %humantime::format_rfc3339_millis(std::time::SystemTime::now()),
         peer = %peer,
-        bind_name = %ev.bind_name,
+        bind_name = %crate::logging::clip(ev.bind_name, 256),
         dn = ev.dn.unwrap_or(""),
         method = ev.method.as_str(),
         outcome = ev.outcome.as_str(),

@@ -570,7 +570,8 @@ impl Throttle {
                     "too many failed binds from one address: it is locked out for accounts that never bound from it"
                 ),
                 _ => tracing::warn!(
-                    account = %a.account,
+                    peer = %a.ip.map(|i| i.to_string()).unwrap_or_default(),
+                    account = %crate::logging::clip(&a.account, 256),
                     limit = kind.as_str(),
                     "too many failed binds for one account: it is locked out locally"
                 ),

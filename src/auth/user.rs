@@ -262,7 +262,7 @@ impl UserAuth {
                 "invalid credentials: account is locked/inactive",
             );
         }
-        let result = self.check(&user, password, mode, local).await;
+        let result = self.check(&user, password, mode, local, peer).await;
         let ending = match &result.0 {
             Decision::Bound { .. } => Ending::Success,
             Decision::Invalid(_) => Ending::Failure,
@@ -283,6 +283,7 @@ impl UserAuth {
         password: &str,
         mode: UserBind,
         local: Result<Option<String>, crate::store::StoreError>,
+        peer: Option<IpAddr>,
     ) -> (Decision, Method) {
         let bound = || Decision::Bound {
             dn: user.dn.clone(),
@@ -315,7 +316,8 @@ impl UserAuth {
                 }
                 Ok(None) => {}
                 Err(e) => {
-                    tracing::error!(error = %e, "reading a local password failed");
+                    let peer = peer.map(|p| p.to_string()).unwrap_or_default();
+                    tracing::error!(%peer, error = %e, "reading a local password failed");
                     return (
                         Decision::Error("internal error reading the directory password".into()),
                         Method::Local,
@@ -323,7 +325,7 @@ impl UserAuth {
                 }
             }
         }
-        self.check_entra(user, password).await
+        self.check_entra(user, password, peer).await
     }
 
     fn local_phc(&self, user: &ResolvedUser) -> Result<Option<String>, crate::store::StoreError> {
@@ -333,7 +335,12 @@ impl UserAuth {
         }
     }
 
-    async fn check_entra(&self, user: &ResolvedUser, password: &str) -> (Decision, Method) {
+    async fn check_entra(
+        &self,
+        user: &ResolvedUser,
+        password: &str,
+        peer: Option<IpAddr>,
+    ) -> (Decision, Method) {
         let cache_key = format!("{}/{}", user.tenant.to_lowercase(), user.id);
         if self.cache.enabled() {
             let fp = user.fingerprint;
@@ -398,7 +405,8 @@ impl UserAuth {
                 (Decision::Invalid(message), Method::Entra)
             }
             Verdict::Misconfigured { message, .. } => {
-                tracing::error!(tenant = %user.tenant, client_id = %target.client_id, "{message}");
+                let peer = peer.map(|p| p.to_string()).unwrap_or_default();
+                tracing::error!(%peer, tenant = %user.tenant, client_id = %target.client_id, "{message}");
                 (Decision::Error(message), Method::Entra)
             }
             Verdict::Unavailable(message) => (Decision::Unavailable(message), Method::Entra),

@@ -31,10 +31,7 @@ pub async fn run() -> anyhow::Result<()> {
 }
 
 fn init_tracing_quiet() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("warn,ldap3_proto=error"))
-        .with_writer(std::io::stderr)
-        .try_init();
+    crate::logging::init(LogFormat::Text, "warn,ldap3_proto=off");
 }
 
 async fn demo_in(dir: &Path) -> anyhow::Result<()> {

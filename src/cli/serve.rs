@@ -90,18 +90,7 @@ impl Server {
 }
 
 pub fn init_tracing(format: LogFormat) {
-    use tracing_subscriber::EnvFilter;
-    // ldap3_proto warns about every request control it does not know (nslcd sends the deref
-    // control on each group lookup): client-driven noise, kept out of the default log.
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,ldap3_proto=error"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.try_init(),
-    };
+    crate::logging::init(format, crate::logging::DEFAULT_FILTER);
 }
 
 pub async fn run(path: &Path) -> anyhow::Result<()> {
@@ -120,18 +109,29 @@ pub async fn run(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Ctrl-C or SIGTERM (what systemd and Kubernetes send).
+/// Ctrl-C or SIGTERM (what systemd and Kubernetes send). SIGHUP, which would otherwise end
+/// the process, is taken and logged: the server keeps serving.
 pub async fn wait_for_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).ok();
+    let mut hup = signal(SignalKind::hangup()).ok();
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return,
+            _ = async {
+                match term.as_mut() {
+                    Some(s) => { s.recv().await; }
+                    None => std::future::pending::<()>().await,
+                }
+            } => return,
+            _ = async {
+                match hup.as_mut() {
+                    Some(s) => { s.recv().await; }
+                    None => std::future::pending::<()>().await,
+                }
+            } => {
+                tracing::info!("SIGHUP received: the server keeps running; restart it to apply a changed config or certificate");
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
     }
 }

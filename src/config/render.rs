@@ -77,9 +77,24 @@ fn server(out: &mut String, s: &ServerConfig) {
     );
     kv(out, "anonymous_read", &s.anonymous_read.to_string());
     kv(out, "max_connections", &s.max_connections.to_string());
+    kv(
+        out,
+        "max_connections_per_address",
+        &s.max_connections_per_address.to_string(),
+    );
     kv(out, "idle_timeout", &dur(s.idle_timeout));
+    kv(
+        out,
+        "anonymous_idle_timeout",
+        &dur(s.anonymous_idle_timeout),
+    );
     kv(out, "handshake_timeout", &dur(s.handshake_timeout));
     kv(out, "max_pdu_size", &s.max_pdu_size.to_string());
+    kv(
+        out,
+        "max_pdu_size_anonymous",
+        &s.max_pdu_size_anonymous.to_string(),
+    );
     kv(out, "max_filter_depth", &s.max_filter_depth.to_string());
     kv(
         out,

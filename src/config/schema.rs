@@ -44,14 +44,22 @@ pub struct ServerConfig {
     pub admin_socket: PathBuf,
     pub allow_plaintext_bind: bool,
     pub anonymous_read: bool,
-    /// Concurrent client connections; further connections are closed at accept.
+    /// Concurrent client connections. When all are taken, the longest-idle connection that has
+    /// not bound is closed to make room; otherwise the new one gets a `busy` notice.
     pub max_connections: usize,
+    /// Concurrent connections from one address (one /64 for IPv6); `auth.trusted_sources`
+    /// are exempt.
+    pub max_connections_per_address: usize,
     /// A connection with no request for this long is closed with a Notice of Disconnection.
     pub idle_timeout: Dur,
+    /// The idle timeout while a connection has not bound (anonymous).
+    pub anonymous_idle_timeout: Dur,
     /// Time allowed for a TLS handshake (LDAPS accept or StartTLS).
     pub handshake_timeout: Dur,
-    /// Largest LDAP message accepted, in bytes.
+    /// Largest LDAP message accepted after a bind, in bytes.
     pub max_pdu_size: usize,
+    /// Largest LDAP message accepted before a bind (anonymous), in bytes.
+    pub max_pdu_size_anonymous: usize,
     /// Deepest nesting of and/or/not in a search filter.
     pub max_filter_depth: usize,
     /// Most filter items (nodes) in one search filter.
@@ -77,9 +85,12 @@ impl Default for ServerConfig {
             allow_plaintext_bind: false,
             anonymous_read: false,
             max_connections: 4096,
+            max_connections_per_address: 256,
             idle_timeout: Dur::from_secs(900),
+            anonymous_idle_timeout: Dur::from_secs(30),
             handshake_timeout: Dur::from_secs(10),
             max_pdu_size: 1024 * 1024,
+            max_pdu_size_anonymous: 64 * 1024,
             max_filter_depth: 32,
             max_filter_elements: 512,
             max_attributes: 256,

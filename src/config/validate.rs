@@ -230,11 +230,26 @@ fn server(s: &ServerConfig, p: &mut Problems) {
             "is 0, so every client would be refused; set it to at least 1 (default 4096)",
         );
     }
-    if s.idle_timeout.get().is_zero() {
+    if s.max_connections_per_address == 0 {
         p.push(
-            "server.idle_timeout",
-            "is 0; set a positive duration, e.g. \"15m\"",
+            "server.max_connections_per_address",
+            "is 0, so every client would be refused; set it to at least 1 (default 256)",
         );
+    }
+    for (key, d, example) in [
+        ("server.idle_timeout", s.idle_timeout, "15m"),
+        (
+            "server.anonymous_idle_timeout",
+            s.anonymous_idle_timeout,
+            "30s",
+        ),
+    ] {
+        if d.get().is_zero() {
+            p.push(
+                key,
+                format!("is 0; set a positive duration, e.g. \"{example}\""),
+            );
+        }
     }
     if s.handshake_timeout.get().is_zero() {
         p.push(
@@ -249,6 +264,16 @@ fn server(s: &ServerConfig, p: &mut Problems) {
                 "is {} bytes; it must be between {MIN_PDU_SIZE} (4 KiB) and {MAX_PDU_SIZE} \
                  (64 MiB); the default is 1048576 (1 MiB)",
                 s.max_pdu_size
+            ),
+        );
+    }
+    if !(MIN_PDU_SIZE..=s.max_pdu_size.max(MIN_PDU_SIZE)).contains(&s.max_pdu_size_anonymous) {
+        p.push(
+            "server.max_pdu_size_anonymous",
+            format!(
+                "is {} bytes; it must be between {MIN_PDU_SIZE} (4 KiB) and server.max_pdu_size \
+                 ({}); the default is 65536 (64 KiB)",
+                s.max_pdu_size_anonymous, s.max_pdu_size
             ),
         );
     }

@@ -2,16 +2,18 @@
 //! StartTLS, idle/handshake/write timeouts and the Notice of Disconnection.
 
 use super::Server;
+use super::admission::Admitted;
+use super::codec::{Codec, FrameError, Limit};
 use super::handler::{self, Action, Reply};
 use super::session::{ListenerKind, Session};
 use bytes::{Buf, BytesMut};
 use futures::{SinkExt, StreamExt};
-use ldap3_proto::LdapCodec;
 use ldap3_proto::proto::LdapResultCode;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -104,13 +106,57 @@ impl AsyncWrite for Stream {
     }
 }
 
-type Conn = Framed<Stream, LdapCodec>;
+type Conn = Framed<Stream, Codec>;
 
 /// How long closing (flush, TLS close_notify) may take before the socket is just dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
-fn codec(server: &Server) -> LdapCodec {
-    LdapCodec::new(Some(server.ctx.config.server.max_pdu_size.max(1024)), None)
+/// The message size limit for a session: smaller until it has bound.
+fn limit(server: &Server, session: &Session) -> Limit {
+    let cfg = &server.ctx.config.server;
+    if session.identity.is_anonymous() {
+        Limit {
+            bytes: cfg.max_pdu_size_anonymous.max(1024),
+            key: "server.max_pdu_size_anonymous",
+        }
+    } else {
+        Limit {
+            bytes: cfg.max_pdu_size.max(1024),
+            key: "server.max_pdu_size",
+        }
+    }
+}
+
+/// Tell a refused connection why (`busy`) and close it. LDAPS needs the handshake first.
+pub(crate) async fn refuse(
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    handshake: Duration,
+    tcp: TcpStream,
+    kind: ListenerKind,
+    message: &str,
+) {
+    let handshake = handshake.min(Duration::from_secs(5));
+    let socket = Socket {
+        pre: BytesMut::new(),
+        tcp,
+    };
+    let stream = match (kind, tls) {
+        (ListenerKind::Ldap, _) => Stream::Plain(socket),
+        (ListenerKind::Ldaps, Some(acceptor)) => {
+            match timeout(handshake, acceptor.accept(socket)).await {
+                Ok(Ok(s)) => Stream::Tls(Box::new(s)),
+                _ => return,
+            }
+        }
+        (ListenerKind::Ldaps, None) => return,
+    };
+    let anonymous = Limit {
+        bytes: 1024,
+        key: "server.max_pdu_size_anonymous",
+    };
+    let mut conn: Conn = Framed::new(stream, Codec::new(anonymous));
+    notice(&mut conn, LdapResultCode::Busy, message, CLOSE_GRACE).await;
+    let _ = timeout(CLOSE_GRACE, conn.close()).await;
 }
 
 /// Serve one accepted connection until it closes. Never panics on client input.
@@ -120,11 +166,14 @@ pub(crate) async fn run(
     peer: SocketAddr,
     kind: ListenerKind,
     shutdown: CancellationToken,
+    admitted: &Admitted,
 ) {
     let _ = tcp.set_nodelay(true);
     let cfg = &server.ctx.config.server;
     let handshake = cfg.handshake_timeout.get();
     let idle = cfg.idle_timeout.get();
+    let anonymous_idle = cfg.anonymous_idle_timeout.get().min(idle);
+    let state = &admitted.state;
     let socket = Socket {
         pre: BytesMut::new(),
         tcp,
@@ -135,7 +184,11 @@ pub(crate) async fn run(
             let Some(acceptor) = server.tls.as_ref() else {
                 return;
             };
-            match timeout(handshake, acceptor.accept(socket)).await {
+            let accepted = tokio::select! {
+                _ = state.evicted.cancelled() => return,
+                r = timeout(handshake, acceptor.accept(socket)) => r,
+            };
+            match accepted {
                 Ok(Ok(s)) => Stream::Tls(Box::new(s)),
                 Ok(Err(e)) => {
                     tracing::debug!(%peer, error = %e, "TLS handshake failed");
@@ -148,35 +201,49 @@ pub(crate) async fn run(
             }
         }
     };
-    let mut conn: Conn = Framed::new(stream, codec(&server));
     let mut session = Session::new(kind, server.tls.is_some(), Some(peer));
+    let mut conn: Conn = Framed::new(stream, Codec::new(limit(&server, &session)));
     tracing::debug!(%peer, ?kind, "connection opened");
     loop {
+        let anonymous = session.identity.is_anonymous();
+        state.anonymous.store(anonymous, Ordering::Relaxed);
+        conn.codec_mut().set_limit(limit(&server, &session));
+        let wait = if anonymous { anonymous_idle } else { idle };
         let next = tokio::select! {
             _ = shutdown.cancelled() => {
                 notice(&mut conn, LdapResultCode::Unavailable, "the server is shutting down", idle).await;
                 break;
             }
-            r = timeout(idle, conn.next()) => r,
+            _ = state.evicted.cancelled() => {
+                notice(&mut conn, LdapResultCode::Busy, "the server is busy: an idle connection that had not bound was closed to make room", idle).await;
+                break;
+            }
+            r = timeout(wait, conn.next()) => r,
         };
         let msg = match next {
             Err(_) => {
-                notice(&mut conn, LdapResultCode::Unavailable, "idle timeout", idle).await;
+                let message = if anonymous {
+                    "idle timeout before a bind (server.anonymous_idle_timeout)"
+                } else {
+                    "idle timeout"
+                };
+                notice(&mut conn, LdapResultCode::Unavailable, message, idle).await;
                 break;
             }
             Ok(None) => break,
+            Ok(Some(Err(FrameError::Io(e)))) => {
+                tracing::debug!(%peer, error = %e, "read failed");
+                break;
+            }
             Ok(Some(Err(e))) => {
-                let message = if e.kind() == io::ErrorKind::OutOfMemory {
-                    "message too large (server.max_pdu_size)"
-                } else {
-                    "undecodable LDAP message"
-                };
-                tracing::debug!(%peer, error = %e, "{message}");
-                notice(&mut conn, LdapResultCode::ProtocolError, message, idle).await;
+                let message = e.to_string();
+                tracing::debug!(%peer, "{message}");
+                notice(&mut conn, LdapResultCode::ProtocolError, &message, idle).await;
                 break;
             }
             Ok(Some(Ok(m))) => m,
         };
+        state.touch(&server.connections);
         let response = handler::handle(&mut session, &server.ctx, msg).await;
         if let Err(e) = send(&mut conn, response.replies, idle).await {
             tracing::debug!(%peer, error = %e, "write failed");
@@ -189,7 +256,7 @@ pub(crate) async fn run(
                 notice(&mut conn, code, &message, idle).await;
                 break;
             }
-            Action::StartTls => match start_tls(&server, conn, handshake).await {
+            Action::StartTls => match start_tls(&server, conn, handshake, &session).await {
                 Some(c) => {
                     conn = c;
                     session.tls = true;
@@ -200,6 +267,9 @@ pub(crate) async fn run(
                 }
             },
         }
+        // Fairness: a client pipelining thousands of requests yields the worker thread once
+        // its task has used its scheduling budget, so other connections are served meanwhile.
+        tokio::task::coop::consume_budget().await;
     }
     let _ = timeout(CLOSE_GRACE, conn.close()).await;
     tracing::debug!(%peer, "connection closed");
@@ -207,7 +277,7 @@ pub(crate) async fn run(
 
 /// Write replies, encoding search entries one at a time; gives up when the client stops
 /// reading for `limit`.
-async fn send(conn: &mut Conn, replies: Vec<Reply>, limit: Duration) -> io::Result<()> {
+async fn send(conn: &mut Conn, replies: Vec<Reply>, limit: Duration) -> Result<(), FrameError> {
     let work = async {
         for r in replies {
             match r {
@@ -232,10 +302,10 @@ async fn send(conn: &mut Conn, replies: Vec<Reply>, limit: Duration) -> io::Resu
         conn.flush().await
     };
     timeout(limit, work).await.unwrap_or_else(|_| {
-        Err(io::Error::new(
+        Err(FrameError::Io(io::Error::new(
             io::ErrorKind::TimedOut,
             "client stopped reading",
-        ))
+        )))
     })
 }
 
@@ -246,7 +316,12 @@ async fn notice(conn: &mut Conn, code: LdapResultCode, message: &str, limit: Dur
 
 /// Take the TCP socket back from the framer and run the TLS handshake on it, keeping any
 /// bytes already read (they are the start of the handshake).
-async fn start_tls(server: &Server, conn: Conn, handshake: Duration) -> Option<Conn> {
+async fn start_tls(
+    server: &Server,
+    conn: Conn,
+    handshake: Duration,
+    session: &Session,
+) -> Option<Conn> {
     let acceptor = server.tls.as_ref()?;
     let parts = conn.into_parts();
     let Stream::Plain(mut socket) = parts.io else {
@@ -256,7 +331,10 @@ async fn start_tls(server: &Server, conn: Conn, handshake: Duration) -> Option<C
     pre.extend_from_slice(&socket.pre);
     socket.pre = pre;
     match timeout(handshake, acceptor.accept(socket)).await {
-        Ok(Ok(tls)) => Some(Framed::new(Stream::Tls(Box::new(tls)), codec(server))),
+        Ok(Ok(tls)) => Some(Framed::new(
+            Stream::Tls(Box::new(tls)),
+            Codec::new(limit(server, session)),
+        )),
         _ => None,
     }
 }

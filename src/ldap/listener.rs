@@ -1,4 +1,5 @@
-//! Accept loops for the LDAP and LDAPS listeners, with the shared connection limit.
+//! Accept loops for the LDAP and LDAPS listeners; admission (`admission.rs`) decides who
+//! gets a slot.
 
 use super::Server;
 use super::conn;
@@ -20,20 +21,35 @@ pub(crate) async fn accept_loop(
             r = listener.accept() => r,
         };
         match accepted {
-            Ok((tcp, peer)) => match Arc::clone(&server.slots).try_acquire_owned() {
-                Ok(permit) => {
-                    let server = Arc::clone(&server);
-                    let shutdown = shutdown.clone();
-                    tokio::spawn(async move {
-                        conn::run(server, tcp, peer, kind, shutdown).await;
-                        drop(permit);
-                    });
-                }
-                Err(_) => {
-                    tracing::warn!(%peer, limit = server.max_connections, "server.max_connections reached; closing the new connection");
-                    drop(tcp);
-                }
-            },
+            Ok((tcp, peer)) => {
+                let server = Arc::clone(&server);
+                let shutdown = shutdown.clone();
+                // Admission may wait a moment for an evicted connection's slot: never in the
+                // accept loop.
+                tokio::spawn(async move {
+                    match server.connections.admit(Some(peer.ip())).await {
+                        Ok(admitted) => {
+                            // The slot is released only after everything the connection held
+                            // (the server context with its store) is gone: stopping waits on it.
+                            conn::run(server, tcp, peer, kind, shutdown, &admitted).await;
+                            drop(admitted);
+                        }
+                        Err(why) => {
+                            tracing::debug!(%peer, reason = why.message(), "connection refused");
+                            let Ok(_permit) = Arc::clone(&server.refusals).try_acquire_owned()
+                            else {
+                                return;
+                            };
+                            // Only the TLS settings are kept: a refusal must not hold the
+                            // server (and its store) open past a stop.
+                            let tls = server.tls.clone();
+                            let handshake = server.ctx.config.server.handshake_timeout.get();
+                            drop(server);
+                            conn::refuse(tls, handshake, tcp, kind, why.message()).await;
+                        }
+                    }
+                });
+            }
             Err(e) => {
                 // Out of file descriptors and similar: back off instead of spinning.
                 tracing::warn!(error = %e, "accept failed");

@@ -4,8 +4,10 @@
 //! Start it with [`serve`]; it runs until the cancellation token fires.
 
 pub mod access;
+pub(crate) mod admission;
 pub mod attrs;
 pub mod ber;
+pub mod codec;
 pub(crate) mod conn;
 pub mod dir;
 pub mod handler;
@@ -81,8 +83,10 @@ pub enum LdapError {
 pub(crate) struct Server {
     pub(crate) ctx: Arc<LdapContext>,
     pub(crate) tls: Option<TlsAcceptor>,
-    pub(crate) slots: Arc<Semaphore>,
-    pub(crate) max_connections: usize,
+    pub(crate) connections: Arc<admission::Connections>,
+    /// Bounds the refused connections being told why (a Notice of Disconnection, after a TLS
+    /// handshake on LDAPS), so refusing cannot itself be used to tie the server up.
+    pub(crate) refusals: Arc<Semaphore>,
 }
 
 /// The running service: where it listens, and a way to wait for it to stop.
@@ -90,8 +94,7 @@ pub struct ServeHandle {
     pub ldap_addr: Option<SocketAddr>,
     pub ldaps_addr: Option<SocketAddr>,
     listeners: Vec<JoinHandle<()>>,
-    slots: Arc<Semaphore>,
-    max_connections: usize,
+    connections: Arc<admission::Connections>,
 }
 
 impl ServeHandle {
@@ -101,10 +104,17 @@ impl ServeHandle {
         for l in self.listeners {
             let _ = l.await;
         }
-        let all = u32::try_from(self.max_connections).unwrap_or(u32::MAX);
-        let _ = self.slots.acquire_many(all).await;
+        self.connections.wait_idle().await;
+    }
+
+    /// Client connections open now.
+    pub fn open_connections(&self) -> usize {
+        self.connections.open()
     }
 }
+
+/// Refused connections told why at once; beyond this they are just closed.
+const MAX_REFUSALS: usize = 64;
 
 async fn bind(key: &'static str, addr: &str) -> Result<TcpListener, LdapError> {
     TcpListener::bind(addr)
@@ -129,8 +139,11 @@ pub async fn serve(
         (None, None) if cfg.ldaps_listen.is_none() => None,
         _ => return Err(TlsError::Missing.into()),
     };
-    let max_connections = cfg.max_connections.max(1);
-    let slots = Arc::new(Semaphore::new(max_connections));
+    let connections = Arc::new(admission::Connections::new(
+        cfg.max_connections,
+        cfg.max_connections_per_address,
+        ctx.config.auth.trusted_sources.clone(),
+    ));
     let ldap = match &cfg.ldap_listen {
         Some(a) => Some(bind("ldap_listen", a).await?),
         None => None,
@@ -142,15 +155,14 @@ pub async fn serve(
     let server = Arc::new(Server {
         ctx: Arc::clone(&ctx),
         tls,
-        slots: Arc::clone(&slots),
-        max_connections,
+        connections: Arc::clone(&connections),
+        refusals: Arc::new(Semaphore::new(MAX_REFUSALS)),
     });
     let mut handle = ServeHandle {
         ldap_addr: None,
         ldaps_addr: None,
         listeners: Vec::new(),
-        slots,
-        max_connections,
+        connections,
     };
     for (listener, kind) in [(ldap, ListenerKind::Ldap), (ldaps, ListenerKind::Ldaps)] {
         let Some(listener) = listener else { continue };

@@ -230,7 +230,8 @@ async fn bind_service(
             Ending::Failure,
         ),
         Err(e) => {
-            tracing::error!(error = %e, "service account verification failed");
+            let peer = session.peer.map(|p| p.to_string()).unwrap_or_default();
+            tracing::error!(%peer, error = %e, "service account verification failed");
             (
                 BindOutcome::Refused(
                     LdapResultCode::Other,
