@@ -461,8 +461,8 @@ async fn idle_connections_get_a_notice() {
     let mut idle = TcpStream::connect(f.handle.ldap_addr.unwrap())
         .await
         .unwrap();
-    // Half a message, then nothing.
-    idle.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+    // Half a message (the header announces 16 bytes, 2 arrive), then nothing.
+    idle.write_all(&[0x30, 0x10, 0x02, 0x01]).await.unwrap();
     let m = read_msg(&mut idle)
         .await
         .expect("a notice of disconnection");
@@ -480,7 +480,10 @@ async fn connection_limit() {
     // Make sure both are accepted and being served before the third arrives.
     a.simple_bind("", "").await.unwrap().success().unwrap();
     b.simple_bind("", "").await.unwrap().success().unwrap();
+    // The third is told the server is busy, then closed.
     let mut c = TcpStream::connect(addr).await.unwrap();
+    let m = read_msg(&mut c).await.expect("a notice of disconnection");
+    assert_notice(&m, ldap3_proto::proto::LdapResultCode::Busy);
     assert_closed(&mut c).await;
     drop(a);
     b.unbind().await.unwrap();

@@ -116,7 +116,7 @@ fn limit(server: &Server, session: &Session) -> Limit {
     let cfg = &server.ctx.config.server;
     if session.identity.is_anonymous() {
         Limit {
-            bytes: cfg.max_pdu_size_anonymous.max(1024),
+            bytes: cfg.max_pdu_size_anonymous.min(cfg.max_pdu_size).max(1024),
             key: "server.max_pdu_size_anonymous",
         }
     } else {
