@@ -20,3 +20,4 @@ pub fn dump(s: &o365_ldap::directory::Snapshot) -> std::collections::BTreeMap<St
         })
         .collect()
 }
+pub mod raw;
