@@ -454,10 +454,7 @@ async fn kill_9_during_rounds_restarts_serving_the_state_before_or_after() {
     let text = env
         .config_text("allow_plaintext_bind = true", "")
         .replace(&env.graph_url, &emu.base_url())
-        .replace(
-            common::harness::CONTOSO_TENANT_ID,
-            &emu.tenant_id().to_string(),
-        )
+        .replace(common::harness::CONTOSO_TENANT_ID, emu.tenant_id())
         .replace(common::harness::CONTOSO_CLIENT_ID, scale::CLIENT_ID)
         .replace("contoso.secret", "scale.secret");
     let path = dir.join("serve.toml");
