@@ -17,7 +17,7 @@ fn main() -> ExitCode {
         Command::Check { config } => o365_ldap::cli::check::run(&config),
         Command::HashPassword => hash_password(),
         Command::Ctl(args) => block_on(o365_ldap::cli::ctl::run(args)),
-        Command::Serve { config } => block_on(o365_ldap::cli::serve::run(&config)),
+        Command::Serve { config, force } => block_on(o365_ldap::cli::serve::run(&config, force)),
         Command::Demo => block_on(o365_ldap::cli::demo::run()),
         Command::ExportLdif { config, tenant } => {
             o365_ldap::cli::export::run(&config, tenant.as_deref())

@@ -225,9 +225,14 @@ struct Serve {
 
 impl Serve {
     fn start(config: &std::path::Path) -> Serve {
+        Serve::start_with(config, &[])
+    }
+
+    fn start_with(config: &std::path::Path, extra: &[&str]) -> Serve {
         let mut child = Command::new(BIN)
             .args(["serve", "-c"])
             .arg(config)
+            .args(extra)
             .env_remove("RUST_LOG")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -501,4 +506,58 @@ async fn kill_9_during_rounds_restarts_serving_the_state_before_or_after() {
     }
     // At least one kill landed inside a round (the others may have hit after its commit).
     assert!(interrupted >= 1, "no kill interrupted a round");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_store_stops_the_server_with_what_to_do() {
+    let env = Env::contoso().await;
+    let path = env.dir.path().join("serve.toml");
+    std::fs::write(&path, env.config_text("", "")).unwrap();
+    let store = o365_ldap::store::Store::open(&env.data_dir()).expect("store");
+    store
+        .set_local_password(
+            "contoso",
+            "someone",
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
+        )
+        .expect("written");
+    drop(store);
+    let file = env.data_dir().join(o365_ldap::store::FILE_NAME);
+    let mut bytes = std::fs::read(&file).unwrap();
+    for b in bytes.iter_mut().take(8192) {
+        *b ^= 0x5a;
+    }
+    std::fs::write(&file, &bytes).unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "-c"])
+        .arg(&path)
+        .output()
+        .expect("serve runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("damaged") && err.contains("serve --force"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    // Emptied: refused too, not taken for a fresh install.
+    std::fs::write(&file, b"").unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "-c"])
+        .arg(&path)
+        .output()
+        .expect("serve runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("empty (zero bytes)"), "{err}");
+    // --force starts empty and serves.
+    let serve = Serve::start_with(&path, &["--force"]);
+    let mut c = Raw::connect_from("127.0.0.1", serve.ldap)
+        .await
+        .expect("connects");
+    assert_eq!(c.bind(1, "", "").await, Some(LdapResultCode::Success));
+    assert!(
+        serve.log_text().contains("moved aside"),
+        "{}",
+        serve.log_text()
+    );
 }

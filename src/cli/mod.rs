@@ -30,6 +30,11 @@ pub enum Command {
     Serve {
         #[arg(short, long, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
+        /// Start even if the store is damaged, missing or emptied: move it aside and start
+        /// empty (the next sync round refills the directory; directory passwords, SSH keys set
+        /// with `ctl` and numbers of deleted users are lost). Restoring a backup is better.
+        #[arg(long)]
+        force: bool,
     },
     /// Validate the config and print the effective settings (secrets redacted).
     Check {

@@ -93,9 +93,15 @@ pub fn init_tracing(format: LogFormat) {
     crate::logging::init(format, crate::logging::DEFAULT_FILTER);
 }
 
-pub async fn run(path: &Path) -> anyhow::Result<()> {
+pub async fn run(path: &Path, force: bool) -> anyhow::Result<()> {
     let cfg = crate::config::load(path)?;
     init_tracing(cfg.server.log_format);
+    if force && let Some(aside) = Store::set_aside_if_unusable(&cfg.server.data_dir)? {
+        tracing::warn!(
+            moved_to = %aside.display(),
+            "--force: the store could not be used and was moved aside; starting empty"
+        );
+    }
     let server = Server::start(cfg, true).await?;
     if let Some(a) = server.ldap_addr() {
         tracing::info!("LDAP (StartTLS) listening on {a}");

@@ -40,6 +40,24 @@ const HISTORY: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("histo
 
 const SCHEMA_VERSION: &[u8] = b"1";
 
+/// The database file in `data_dir`.
+pub const FILE_NAME: &str = "o365-ldap.redb";
+/// Written when the store is created, so a later missing or emptied file is noticed.
+const MARKER_NAME: &str = "o365-ldap.redb.created";
+
+/// Create (or replace) a file readable by its owner only.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(text.as_bytes())
+}
+
 /// redb's page cache (see `Store::open`).
 const CACHE_BYTES: usize = 32 * 1024 * 1024;
 
@@ -54,6 +72,25 @@ pub enum StoreError {
     Open {
         path: PathBuf,
         source: Box<redb::DatabaseError>,
+    },
+    #[error(
+        "the store {path} is damaged ({detail}). Restore it from a backup (docs/operations.md), \
+         or start empty with `o365-ldap serve --force`: the damaged file is kept beside it, the \
+         next sync round refills the directory from Microsoft 365, but directory passwords, SSH \
+         keys added with `ctl` and the numbers of deleted users are lost"
+    )]
+    Damaged { path: PathBuf, detail: String },
+    #[error(
+        "the store {path} is {what}, but this data directory held a store (created {created}). \
+         Restore it from a backup (docs/operations.md), or start empty with \
+         `o365-ldap serve --force`: the next sync round refills the directory from Microsoft \
+         365, but directory passwords, SSH keys added with `ctl` and the numbers of deleted \
+         users are lost"
+    )]
+    Missing {
+        path: PathBuf,
+        what: &'static str,
+        created: String,
     },
     #[error("database {path} has schema version {found}, this build understands {expected}")]
     Version {
@@ -138,26 +175,102 @@ pub struct Store {
 
 impl Store {
     /// Open (or create) `<data_dir>/o365-ldap.redb`.
+    ///
+    /// A store that was created here once must still be there: a missing or zero-length file
+    /// beside the creation marker is an error, not a fresh install (which would serve an empty
+    /// directory and hand out numbers again). Every page is checked on open, so a damaged file
+    /// is refused with a message that says what to do, never served and never a panic.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
         std::fs::create_dir_all(data_dir).map_err(|source| StoreError::CreateDir {
             path: data_dir.to_path_buf(),
             source,
         })?;
-        let path = data_dir.join("o365-ldap.redb");
-        // redb's page cache defaults to 1 GiB, and everything here is read in bulk once (the
-        // served directory at start, the mirror per round) and then held in our own
-        // structures: a large cache only doubles resident memory. The kernel's page cache
-        // still serves repeated reads.
-        let db = Database::builder()
-            .set_cache_size(CACHE_BYTES)
-            .create(&path)
-            .map_err(|e| StoreError::Open {
-                path: path.clone(),
-                source: Box::new(e),
-            })?;
-        let store = Store { db, path };
-        store.init()?;
+        let path = data_dir.join(FILE_NAME);
+        let marker = data_dir.join(MARKER_NAME);
+        let created = std::fs::read_to_string(&marker).ok();
+        if let Some(created) = &created {
+            let what = match std::fs::metadata(&path) {
+                Err(_) => Some("missing"),
+                Ok(m) if m.len() == 0 => Some("empty (zero bytes)"),
+                Ok(_) => None,
+            };
+            if let Some(what) = what {
+                return Err(StoreError::Missing {
+                    path,
+                    what,
+                    created: created.trim().to_owned(),
+                });
+            }
+        }
+        let damaged = |detail: String| StoreError::Damaged {
+            path: path.clone(),
+            detail,
+        };
+        // redb trusts a cleanly closed file and may panic on one altered since; checking every
+        // page on open turns that into an error. The catch is for whatever the check misses.
+        let opened = std::panic::catch_unwind(|| {
+            // redb's page cache defaults to 1 GiB, and everything here is read in bulk once
+            // (the served directory at start, the mirror per round) and then held in our own
+            // structures: a large cache only doubles resident memory. The kernel's page cache
+            // still serves repeated reads.
+            let db = Database::builder()
+                .set_cache_size(CACHE_BYTES)
+                .set_check_integrity_on_open(true)
+                .create(&path);
+            db.map(|db| {
+                let store = Store {
+                    db,
+                    path: path.clone(),
+                };
+                let init = store.init();
+                (store, init)
+            })
+        });
+        let store = match opened {
+            Ok(Ok((store, Ok(())))) => store,
+            Ok(Ok((_, Err(e @ StoreError::Version { .. })))) => return Err(e),
+            Ok(Ok((_, Err(e)))) => return Err(damaged(e.to_string())),
+            Ok(Err(redb::DatabaseError::Storage(e))) => return Err(damaged(e.to_string())),
+            Ok(Err(e)) => {
+                return Err(StoreError::Open {
+                    path,
+                    source: Box::new(e),
+                });
+            }
+            Err(_) => return Err(damaged("the database engine failed reading it".into())),
+        };
+        if created.is_none() {
+            write_private(
+                &marker,
+                &format!(
+                    "{}\n",
+                    crate::sync::mirror::generalized_time(crate::sync::mirror::now_unix(),)
+                ),
+            )
+            .map_err(|e| StoreError::Db(format!("cannot write {}: {e}", marker.display())))?;
+        }
         Ok(store)
+    }
+
+    /// For `serve --force`: when the store in `data_dir` cannot be opened because it is
+    /// damaged, missing or empty, move what is there aside (`o365-ldap.redb.damaged-<time>`)
+    /// so the next open starts empty. Returns the path it was moved to, if anything was moved.
+    pub fn set_aside_if_unusable(data_dir: &Path) -> Result<Option<PathBuf>, StoreError> {
+        match Store::open(data_dir) {
+            Ok(_) => Ok(None),
+            Err(StoreError::Damaged { path, .. } | StoreError::Missing { path, .. }) => {
+                let stamp = crate::sync::mirror::now_unix();
+                let aside = path.with_extension(format!("redb.damaged-{stamp}"));
+                let io = |e: std::io::Error| StoreError::Db(format!("{}: {e}", path.display()));
+                let moved = path.exists();
+                if moved {
+                    std::fs::rename(&path, &aside).map_err(io)?;
+                }
+                std::fs::remove_file(data_dir.join(MARKER_NAME)).map_err(io)?;
+                Ok(moved.then_some(aside))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -652,3 +765,7 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+#[path = "integrity_tests.rs"]
+mod integrity_tests;
