@@ -113,3 +113,25 @@ fn force_moves_a_damaged_file_aside_and_starts_empty() {
     drop(store);
     assert_eq!(Store::set_aside_if_unusable(dir.path()).unwrap(), None);
 }
+
+#[test]
+fn the_data_directory_and_file_are_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("a/b/data");
+    // SAFETY: umask only affects this process's file creation; tests creating files at the
+    // same moment get at most more permissive modes, which no other test checks.
+    let old = unsafe { libc_umask(0o002) };
+    let store = Store::open(&data);
+    unsafe { libc_umask(old) };
+    drop(store.unwrap());
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join(FILE_NAME)), 0o600);
+    assert_eq!(mode(&data.join(MARKER_NAME)), 0o600);
+}
+
+unsafe extern "C" {
+    #[link_name = "umask"]
+    fn libc_umask(mask: u32) -> u32;
+}

@@ -181,10 +181,19 @@ impl Store {
     /// directory and hand out numbers again). Every page is checked on open, so a damaged file
     /// is refused with a message that says what to do, never served and never a panic.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::CreateDir {
-            path: data_dir.to_path_buf(),
-            source,
-        })?;
+        // Private by construction, whatever the umask: the store holds personal data of the
+        // tenant and password hashes.
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(data_dir)
+                .map_err(|source| StoreError::CreateDir {
+                    path: data_dir.to_path_buf(),
+                    source,
+                })?;
+        }
         let path = data_dir.join(FILE_NAME);
         let marker = data_dir.join(MARKER_NAME);
         let created = std::fs::read_to_string(&marker).ok();
@@ -239,6 +248,12 @@ impl Store {
             }
             Err(_) => return Err(damaged("the database engine failed reading it".into())),
         };
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(
+                |e| StoreError::Db(format!("cannot make {} private: {e}", path.display())),
+            )?;
+        }
         if created.is_none() {
             write_private(
                 &marker,
