@@ -345,6 +345,33 @@ async fn starttls_and_plaintext_refusal() {
     f.stop().await;
 }
 
+#[tokio::test]
+async fn hundreds_of_requests_on_one_connection() {
+    // Message ids past 127 take two octets (128 = 02 02 00 80): every id up to 1000 works.
+    let f = start(|_| {}).await;
+    let mut ldap = f.connect(&f.ldaps_url(), f.settings()).await;
+    ldap.simple_bind(VPN_DN, VPN_PW)
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
+    for n in 0..1000 {
+        let (rs, _) = ldap
+            .search(
+                "dc=contoso,dc=com",
+                Scope::Subtree,
+                &format!("(uid=user{:02})", n % 25),
+                vec!["uid"],
+            )
+            .await
+            .unwrap()
+            .success()
+            .unwrap();
+        assert_eq!(rs.len(), 1, "request {n}");
+    }
+    f.stop().await;
+}
+
 /// Read one LDAP message from a raw socket.
 async fn read_msg(sock: &mut TcpStream) -> Option<ldap3_proto::proto::LdapMsg> {
     use tokio_util::codec::Decoder;

@@ -91,24 +91,28 @@ fn check_message_id(frame: &[u8]) -> Result<(), FrameError> {
     let (off, len) = header(id)?.ok_or(FrameError::Undecodable)?;
     let len = usize::try_from(len).map_err(|_| FrameError::BadMessageId)?;
     let bytes = id.get(off..off + len).ok_or(FrameError::Undecodable)?;
-    // A positive INTEGER up to 2^31-1 has at most 4 content octets (5 with a leading zero
-    // octet, which minimal encoding forbids but some encoders send).
-    let bytes = match bytes {
-        [0, rest @ ..] if !rest.is_empty() => rest,
-        b => b,
+    // Two's complement: a set high bit in the first octet is a negative number. Leading zero
+    // octets (one is needed before a high bit, e.g. 128 = 00 80; more are tolerated) carry no
+    // value.
+    match bytes.first() {
+        None => return Err(FrameError::BadMessageId),
+        Some(first) if first & 0x80 != 0 => return Err(FrameError::BadMessageId),
+        Some(_) => {}
+    }
+    let significant = match bytes.iter().position(|b| *b != 0) {
+        Some(at) => bytes.get(at..).unwrap_or(&[]),
+        None => return Err(FrameError::BadMessageId),
     };
-    match bytes {
-        [] => Err(FrameError::BadMessageId),
-        [first, ..] if first & 0x80 != 0 => Err(FrameError::BadMessageId),
-        b if b.len() > 4 => Err(FrameError::BadMessageId),
-        b => {
-            let v = b.iter().fold(0u32, |acc, x| (acc << 8) | u32::from(*x));
-            if v == 0 {
-                Err(FrameError::BadMessageId)
-            } else {
-                Ok(())
-            }
-        }
+    if significant.len() > 4 {
+        return Err(FrameError::BadMessageId);
+    }
+    let v = significant
+        .iter()
+        .fold(0u64, |acc, x| (acc << 8) | u64::from(*x));
+    if (1..=i32::MAX as u64).contains(&v) {
+        Ok(())
+    } else {
+        Err(FrameError::BadMessageId)
     }
 }
 
@@ -225,10 +229,14 @@ mod tests {
                 "{bytes:?}"
             );
         }
-        // 2^31-1, with and without a leading zero octet, is fine.
-        for bytes in [
-            vec![0x7f, 0xff, 0xff, 0xff],
-            vec![0x00, 0x7f, 0xff, 0xff, 0xff],
+        // Positive ids need a leading zero octet when their high bit is set (128 = 00 80).
+        for (bytes, id) in [
+            (vec![0x7f, 0xff, 0xff, 0xff], i32::MAX),
+            (vec![0x00, 0x7f, 0xff, 0xff, 0xff], i32::MAX),
+            (vec![0x00, 0x80], 128),
+            (vec![0x00, 0xff], 255),
+            (vec![0x00, 0x80, 0x00, 0x00], 0x0080_0000),
+            (vec![0x05], 5),
         ] {
             let mut body = vec![0x02, bytes.len() as u8];
             body.extend_from_slice(&bytes);
@@ -237,7 +245,7 @@ mod tests {
             msg.extend_from_slice(&body);
             let mut buf = BytesMut::from(&msg[..]);
             let got = Codec::new(limit(1024)).decode(&mut buf).unwrap().unwrap();
-            assert_eq!(got.msgid, i32::MAX);
+            assert_eq!(got.msgid, id, "{bytes:?}");
         }
     }
 
