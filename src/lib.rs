@@ -9,6 +9,7 @@ pub mod directory;
 pub mod emulator;
 pub mod graph;
 pub mod ldap;
+pub mod model;
 pub mod policy;
 pub mod selfsigned;
 pub mod store;

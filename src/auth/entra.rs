@@ -2,8 +2,9 @@
 //! password, and the mapping of every documented token-endpoint error to an LDAP answer
 //! (graph.md §1.6). The password is sent once, never trimmed, logged or kept.
 
-use crate::config::{Secret, TenantConfig};
+use crate::config::TenantConfig;
 use crate::graph::TokenErrorBody;
+use crate::model::Secret;
 use std::time::Duration;
 
 /// Where and as whom the password grant is made for one tenant.

@@ -210,7 +210,7 @@ fn s(v: &Value) -> String {
 fn when(v: &Value) -> String {
     match v.as_i64() {
         Some(t) => {
-            crate::sync::mirror::generalized_time(t)
+            crate::model::time::generalized_time(t)
                 .trim_end_matches('Z')
                 .chars()
                 .enumerate()

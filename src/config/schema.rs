@@ -648,7 +648,7 @@ impl NestedMode {
     }
 }
 
-/// The four kinds of group Microsoft 365 has; the names match `graph::models::GroupKind`.
+/// The four kinds of group Microsoft 365 has; the names match `model::graph::GroupKind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GroupType {

@@ -1261,15 +1261,15 @@ fn ssh_keys_attribute_is_checked_selected_and_rendered() {
     );
     let cfg = load_ok(&with("onPremisesExtensionAttributes.extensionAttribute10"));
     assert_eq!(
-        crate::graph::models::select_with(
-            crate::graph::models::USER_SELECT,
+        crate::model::graph::select_with(
+            crate::model::graph::USER_SELECT,
             &cfg.tenant[0].users.extra_user_properties()
         ),
-        crate::graph::models::USER_SELECT,
+        crate::model::graph::USER_SELECT,
         "onPremisesExtensionAttributes is selected already"
     );
     assert!(
-        crate::graph::models::select_with(crate::graph::models::USER_SELECT, &[ext])
+        crate::model::graph::select_with(crate::model::graph::USER_SELECT, &[ext])
             .ends_with(&format!(",{ext}")),
         "a directory extension is added to $select"
     );
@@ -1281,7 +1281,7 @@ fn ssh_keys_attribute_is_checked_selected_and_rendered() {
 
 #[test]
 fn ssh_keys_and_number_attributes_are_selected_together() {
-    use crate::graph::models::{GROUP_SELECT, USER_SELECT, select_with};
+    use crate::model::graph::{GROUP_SELECT, USER_SELECT, select_with};
     let keys = "extension_0123456789abcdef0123456789abcdef_sshPublicKey";
     let uid = "extension_0123456789abcdef0123456789abcdef_uidNumber";
     let gid = "extension_0123456789abcdef0123456789abcdef_gidNumber";

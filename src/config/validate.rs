@@ -496,7 +496,7 @@ fn ssh_keys_attribute(attr: &str) -> Result<(), String> {
             )),
         };
     }
-    if !crate::graph::models::is_extension_property(first) {
+    if !crate::model::graph::is_extension_property(first) {
         return Err(format!(
             "`{attr}` is not a property that can hold SSH keys; {EXAMPLE}"
         ));

@@ -8,9 +8,10 @@ use super::ids::{Allocations, Claim, Collision, NumberSpace, Unmatched, creation
 use super::posix;
 use super::snapshot::TenantInfo;
 use crate::config::{ServiceAccount, TenantConfig};
-use crate::graph::models::{MemberKind, User};
+use crate::model::Mirror;
+use crate::model::graph::{MemberKind, User};
+use crate::model::time::generalized_from_iso;
 use crate::policy::{self, UserStatus};
-use crate::sync::mirror::{Mirror, generalized_from_iso};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::BTreeMap;
 

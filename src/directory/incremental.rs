@@ -29,9 +29,9 @@ use super::ids::{Allocations, Claim, NumberSpace, creation_order, unmatched};
 use super::snapshot::Snapshot;
 use crate::config::PRIMARY_GROUP_PRIVATE;
 use crate::config::{NestedMode, TenantConfig};
-use crate::graph::models::MemberKind;
+use crate::model::Mirror;
+use crate::model::graph::MemberKind;
 use crate::policy::{self, Judge, UserVerdict, group_served_as, merged_key};
-use crate::sync::mirror::Mirror;
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -14,7 +14,7 @@ use super::dn;
 use super::entry::Entry;
 use super::ids::{Allocations, Claim, NumberSpace};
 use crate::config::{NestedMode, PRIMARY_GROUP_PRIVATE, TenantConfig};
-use crate::graph::models::{Group, MemberKind, User, extension_value, is_extension_property};
+use crate::model::graph::{Group, MemberKind, User, extension_value, is_extension_property};
 use rustc_hash::FxHashMap;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};

@@ -4,7 +4,7 @@
 //! from Graph keys merged with admin-managed ones (`o365-ldap ctl ssh-key`).
 
 use super::entry::Attr;
-use crate::graph::models::User;
+use crate::model::graph::User;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use serde_json::Value;
@@ -230,7 +230,7 @@ pub fn graph_key_lines(user: &User, path: &str) -> Vec<String> {
             .and_then(|(_, v)| v.as_deref());
         push_lines(text, &mut out);
     } else {
-        let value = crate::graph::models::extension_value(&user.extensions, first)
+        let value = crate::model::graph::extension_value(&user.extensions, first)
             .and_then(|v| descend(v, rest));
         collect_lines(value, &mut out);
     }

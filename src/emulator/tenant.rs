@@ -153,7 +153,7 @@ pub(crate) fn graph_props(
         // Directory extensions (`extension_<appid>_<name>`) exist on users and groups once an
         // app registers them; the emulator takes any such name as registered.
         if matches!(entity, Entity::User | Entity::Group)
-            && crate::graph::models::is_extension_property(key)
+            && crate::model::graph::is_extension_property(key)
         {
             out.insert(key.clone(), value.clone());
             continue;

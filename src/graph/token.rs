@@ -4,7 +4,8 @@
 use super::certificate::CertificateKey;
 use super::error::{GraphError, TokenError, TokenErrorBody};
 use super::retry::{RetryPolicy, send_with_retry};
-use crate::config::{CredentialConfig, Secret};
+use crate::config::CredentialConfig;
+use crate::model::Secret;
 use serde::Deserialize;
 use std::fmt;
 use std::sync::Arc;

@@ -5,8 +5,8 @@
 use super::membership::names_group;
 use super::{GroupVerdict, MergedGroup, Outcome};
 use crate::config::{GroupType, TenantConfig};
-use crate::graph::models::{Group, GroupKind};
-use crate::sync::mirror::Mirror;
+use crate::model::Mirror;
+use crate::model::graph::{Group, GroupKind};
 use std::collections::BTreeMap;
 
 /// The key of a directory group made by `groups.map` or a local group: `dir:` and the name

@@ -14,8 +14,9 @@ mod users;
 mod tests;
 
 use crate::config::{TenantConfig, UsernameFrom};
-use crate::graph::models::User;
-use crate::sync::mirror::{Mirror, now_unix};
+use crate::model::Mirror;
+use crate::model::graph::User;
+use crate::model::time::now_unix;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use groups::{merged_key, served_as as group_served_as};

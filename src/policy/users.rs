@@ -5,8 +5,8 @@
 use super::membership::GroupSet;
 use super::{UserStatus, UserVerdict, username};
 use crate::config::{InactiveMode, TenantConfig};
-use crate::graph::models::User;
-use crate::sync::mirror::Mirror;
+use crate::model::Mirror;
+use crate::model::graph::User;
 
 /// What one rule does to a user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

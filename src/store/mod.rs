@@ -4,8 +4,8 @@
 //! stored, so a small change costs a small write.
 
 use crate::directory::ids::Allocations;
-use crate::graph::models::MemberRef;
-use crate::sync::mirror::{Map, Mirror};
+use crate::model::graph::MemberRef;
+use crate::model::mirror::{Map, Mirror};
 use imbl::ordmap::DiffItem;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::de::DeserializeOwned;
@@ -118,7 +118,7 @@ impl DeltaLinks {
     pub fn selects_users(&self, select: &str) -> bool {
         self.user_select
             .as_deref()
-            .unwrap_or(crate::graph::models::USER_SELECT)
+            .unwrap_or(crate::model::graph::USER_SELECT)
             == select
     }
 
@@ -126,7 +126,7 @@ impl DeltaLinks {
     pub fn selects_groups(&self, select: &str) -> bool {
         self.group_select
             .as_deref()
-            .unwrap_or(crate::graph::models::GROUP_SELECT)
+            .unwrap_or(crate::model::graph::GROUP_SELECT)
             == select
     }
 }
@@ -602,8 +602,8 @@ fn put_json<T: Serialize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::models::User;
-    use crate::sync::mirror::DeletedUser;
+    use crate::model::DeletedUser;
+    use crate::model::graph::User;
 
     #[test]
     fn delta_links_deleted_users_and_history_persist() {

@@ -4,9 +4,9 @@
 //! objects in the delta (a deleted user is found in its groups through the engine's
 //! membership index; without one, one pass over the groups per deleted user).
 
-use super::mirror::{DeletedUser, Mirror};
 use crate::directory::incremental::MemberIndex;
-use crate::graph::models::{Group, MemberKind, MemberRef, User};
+use crate::model::graph::{Group, MemberKind, MemberRef, User};
+use crate::model::{DeletedUser, Mirror};
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -229,7 +229,7 @@ fn fold_delta_extensions(existing: Option<&BTreeMap<String, Value>>, obj: &Value
     let o = obj.as_object()?;
     if !o
         .keys()
-        .any(|k| crate::graph::models::is_extension_property(k))
+        .any(|k| crate::model::graph::is_extension_property(k))
     {
         return None;
     }
@@ -238,7 +238,7 @@ fn fold_delta_extensions(existing: Option<&BTreeMap<String, Value>>, obj: &Value
         .map(|e| e.clone().into_iter().collect())
         .unwrap_or_default();
     o.insert("extensions".into(), Value::Object(kept));
-    crate::graph::models::fold_extensions(&mut o);
+    crate::model::graph::fold_extensions(&mut o);
     Some(Value::Object(o))
 }
 

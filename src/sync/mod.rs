@@ -18,10 +18,10 @@ use crate::directory::build::{BuildReport, TenantInput, build_tenant};
 use crate::directory::ids::Allocations;
 use crate::directory::{Snapshot, build::TenantBuild};
 use crate::graph::GraphClient;
+use crate::model::time::{generalized_time, now_unix};
 use crate::store::{Store, StoreError, TenantState};
 use arc_swap::ArcSwap;
 use delta::DeltaStats;
-use mirror::{generalized_time, now_unix};
 pub use report::{Changes, HistoryRecord, Mode, Outcome as HistoryOutcome, Trigger};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -718,7 +718,7 @@ impl SyncEngine {
                     if !mirror.users.contains_key(id) && keep_secs > 0 {
                         mirror.deleted_users.insert(
                             id.clone(),
-                            mirror::DeletedUser {
+                            crate::model::DeletedUser {
                                 user: u.clone(),
                                 deleted_at: now,
                             },

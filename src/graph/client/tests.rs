@@ -2,9 +2,9 @@
 //! retries, token refresh, credential fallback, bounded concurrency.
 
 use super::*;
-use crate::config::Secret;
-use crate::graph::models::MemberKind;
 use crate::graph::test_server::{Reply, TOKEN_PATH, TestServer};
+use crate::model::Secret;
+use crate::model::graph::MemberKind;
 use serde_json::json;
 use std::time::Instant;
 
