@@ -31,87 +31,10 @@ use crate::config::PRIMARY_GROUP_PRIVATE;
 use crate::config::{NestedMode, TenantConfig};
 use crate::model::Mirror;
 use crate::model::graph::MemberKind;
+use crate::model::mirror::MemberIndex;
 use crate::policy::{self, Judge, UserVerdict, group_served_as, merged_key};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::{BTreeMap, BTreeSet};
-
-/// Direct group memberships of users and groups, by member id: the reverse of
-/// `Mirror::members`, which a delta round needs for the entries it rebuilds (a re-enabled
-/// user's groups, the groups above a changed one).
-#[derive(Debug, Clone, Default)]
-pub struct MemberIndex {
-    groups_of: FxHashMap<Box<str>, Vec<Box<str>>>,
-}
-
-impl MemberIndex {
-    pub fn build(mirror: &Mirror) -> MemberIndex {
-        let mut groups_of: FxHashMap<Box<str>, Vec<Box<str>>> = FxHashMap::default();
-        for (g, set) in &mirror.members {
-            for m in set
-                .iter()
-                .filter(|m| matches!(m.kind, MemberKind::User | MemberKind::Group))
-            {
-                groups_of
-                    .entry(Box::from(m.id.as_str()))
-                    .or_default()
-                    .push(Box::from(g.as_str()));
-            }
-        }
-        MemberIndex { groups_of }
-    }
-
-    /// The index as sorted sets, to compare two indexes whatever order they were built in.
-    #[cfg(test)]
-    fn normalized(&self) -> BTreeMap<&str, BTreeSet<&str>> {
-        self.groups_of
-            .iter()
-            .map(|(u, gs)| (&**u, gs.iter().map(|g| &**g).collect()))
-            .collect()
-    }
-
-    /// Groups listing `user` (or group) directly.
-    pub fn groups_of(&self, user: &str) -> &[Box<str>] {
-        self.groups_of.get(user).map(Vec::as_slice).unwrap_or(&[])
-    }
-
-    /// Follow the membership changes of `groups` from `old` to `new`.
-    pub fn update<'a>(
-        &mut self,
-        groups: impl IntoIterator<Item = &'a str>,
-        old: &Mirror,
-        new: &Mirror,
-    ) {
-        for g in groups {
-            let before: BTreeSet<&str> = direct_members(old, g).into_iter().map(|m| m.0).collect();
-            let after: BTreeSet<&str> = direct_members(new, g).into_iter().map(|m| m.0).collect();
-            for u in before.difference(&after) {
-                if let Some(list) = self.groups_of.get_mut(*u) {
-                    list.retain(|x| &**x != g);
-                    if list.is_empty() {
-                        self.groups_of.remove(*u);
-                    }
-                }
-            }
-            for u in after.difference(&before) {
-                self.groups_of
-                    .entry(Box::from(*u))
-                    .or_default()
-                    .push(Box::from(g));
-            }
-        }
-    }
-}
-
-/// A group's direct user and group members in `m`.
-fn direct_members<'m>(m: &'m Mirror, g: &str) -> BTreeSet<(&'m str, MemberKind)> {
-    m.members
-        .get(g)
-        .into_iter()
-        .flatten()
-        .filter(|r| matches!(r.kind, MemberKind::User | MemberKind::Group))
-        .map(|r| (r.id.as_str(), r.kind))
-        .collect()
-}
 
 /// What the previous round left: the snapshot being served, the mirror it was derived from,
 /// that derivation's report and the membership index of that mirror.
@@ -276,7 +199,7 @@ impl<'a> Delta<'a> {
             d.dirty_groups.insert(g);
             // Entries below it whose memberOf changes: all of them when the group appears,
             // goes or is renamed, else the members that joined or left and what is under them.
-            let (before, after) = (direct_members(old, g), direct_members(new, g));
+            let (before, after) = (old.direct_members(g), new.direct_members(g));
             let moved: Vec<(&str, MemberKind)> = if old_as.map(|a| a.0) != new_as.map(|a| a.0) {
                 before.union(&after).copied().collect()
             } else {

@@ -8,8 +8,8 @@ use crate::config::TenantConfig;
 use crate::directory::build::build_tenant;
 use crate::directory::ssh_keys::AdminKeys;
 use crate::model::graph::{Domain, Group, MemberRef, User};
+use crate::model::mirror::merge::{self as delta, DeltaStats};
 use crate::model::time::generalized_time;
-use crate::sync::delta::{self, DeltaStats};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
@@ -321,7 +321,7 @@ fn run(extra: &str, seed: u64, rounds: usize, nesting: bool) -> usize {
         let (u, g) = world.round(&mirror);
         let mut next = mirror.clone();
         let touched = merge_round(&mut next, &u, &g, keep, now, Some(&index));
-        crate::sync::delta::purge_deleted(
+        delta::purge_deleted(
             &mut next,
             cfg.users.keep_deleted_for.get().as_secs() as i64,
             now,

@@ -2,7 +2,6 @@
 //! store in one transaction, and swapping in the snapshot derived from it. Readers never wait:
 //! a failed round commits nothing and the previous snapshot keeps being served.
 
-pub mod delta;
 pub mod fetch;
 pub mod guard;
 pub mod mirror;
@@ -18,10 +17,10 @@ use crate::directory::build::{BuildReport, TenantInput, build_tenant};
 use crate::directory::ids::Allocations;
 use crate::directory::{Snapshot, build::TenantBuild};
 use crate::graph::GraphClient;
+use crate::model::mirror::merge::{self as delta, DeltaStats};
 use crate::model::time::{generalized_time, now_unix};
 use crate::store::{Store, StoreError, TenantState};
 use arc_swap::ArcSwap;
-use delta::DeltaStats;
 pub use report::{Changes, HistoryRecord, Mode, Outcome as HistoryOutcome, Trigger};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -828,7 +827,7 @@ impl SyncEngine {
         now: i64,
         stats: &mut DeltaStats,
         progress: Option<&Progress>,
-        index: Option<&crate::directory::incremental::MemberIndex>,
+        index: Option<&crate::model::mirror::MemberIndex>,
     ) -> Result<TenantState, SyncError> {
         let tenant = client.tenant_name().to_string();
         let graph_err = |source| SyncError::Graph {

@@ -7,9 +7,9 @@ use super::report::{Changes, cn, locked, uid};
 use crate::directory::build::BuildReport;
 use crate::directory::entry::{Entry, EntryKind};
 use crate::directory::ids::Unmatched;
-use crate::directory::incremental::MemberIndex;
 use crate::directory::{Snapshot, TenantInfo};
 use crate::model::Mirror;
+use crate::model::mirror::MemberIndex;
 use crate::store::directory::DirectoryWrite;
 use rustc_hash::FxHashMap;
 

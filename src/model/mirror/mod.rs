@@ -2,7 +2,12 @@
 //! returned them. The directory is derived from it (policy is a pure function), so a config
 //! change is re-applied without refetching and `explain` can reason over the raw facts.
 
-use super::graph::{Domain, Group, MemberRef, Organization, User};
+mod index;
+pub mod merge;
+
+pub use index::MemberIndex;
+
+use super::graph::{Domain, Group, MemberKind, MemberRef, Organization, User};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -58,6 +63,17 @@ impl Mirror {
             changed.insert(id.clone(), stamp(previous, id, same, now));
         }
         self.changed = changed;
+    }
+
+    /// A group's direct user and group members.
+    pub fn direct_members(&self, g: &str) -> BTreeSet<(&str, MemberKind)> {
+        self.members
+            .get(g)
+            .into_iter()
+            .flatten()
+            .filter(|r| matches!(r.kind, MemberKind::User | MemberKind::Group))
+            .map(|r| (r.id.as_str(), r.kind))
+            .collect()
     }
 }
 

@@ -4,7 +4,7 @@
 //! objects in the delta (a deleted user is found in its groups through the engine's
 //! membership index; without one, one pass over the groups per deleted user).
 
-use crate::directory::incremental::MemberIndex;
+use super::MemberIndex;
 use crate::model::graph::{Group, MemberKind, MemberRef, User};
 use crate::model::{DeletedUser, Mirror};
 use serde::{Serialize, de::DeserializeOwned};
