@@ -680,7 +680,7 @@ mod pure_build {
             cfg: &c,
             mirror: &m,
             services: vec![],
-            now: "20250101000000Z",
+            now: 1_735_689_600,
             admin_ssh_keys: &Default::default(),
         };
         let b = build_tenant(&input, &mut Allocations::default()).expect("builds");

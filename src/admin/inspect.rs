@@ -128,7 +128,7 @@ pub async fn explain(engine: &SyncEngine, who: &str) -> Result<Value, String> {
         let Some((u, deleted_at)) = found else {
             continue;
         };
-        let outcome = crate::policy::apply(m, t);
+        let outcome = crate::policy::apply_at(m, t, engine.clock().now_unix());
         let verdict = outcome.users.get(&u.id);
         let entry = snap.iter().map(|(_, e)| e).find(|e| {
             e.kind == crate::directory::entry::EntryKind::User

@@ -10,7 +10,7 @@ use super::snapshot::TenantInfo;
 use crate::config::{ServiceAccount, TenantConfig};
 use crate::model::Mirror;
 use crate::model::graph::{MemberKind, User};
-use crate::model::time::generalized_from_iso;
+use crate::model::time::{generalized_from_iso, generalized_time};
 use crate::policy::{self, UserStatus};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::BTreeMap;
@@ -21,8 +21,9 @@ pub struct TenantInput<'a> {
     pub mirror: &'a Mirror,
     /// Service accounts allowed to read this tenant (served under `ou=services`).
     pub services: Vec<&'a ServiceAccount>,
-    /// GeneralizedTime used where Graph gives no timestamp.
-    pub now: &'a str,
+    /// Unix time of the derivation: what policy judges against, and the timestamp of entries
+    /// Graph gives none for.
+    pub now: i64,
     /// Admin-managed SSH keys (`ctl ssh-key add`), merged with Graph keys.
     pub admin_ssh_keys: &'a super::ssh_keys::AdminKeys,
 }
@@ -124,7 +125,8 @@ pub fn build_tenant(
     let people = format!("ou=people,{base}");
     let groups_dn = format!("ou=groups,{base}");
     let services_dn = format!("ou=services,{base}");
-    let outcome = policy::apply(mirror, cfg);
+    let outcome = policy::apply_at(mirror, cfg, input.now);
+    let now = generalized_time(input.now);
     let mut report = BuildReport::default();
 
     // Users in Microsoft 365 creation order: the order names and numbers are allocated in.
@@ -397,12 +399,12 @@ pub fn build_tenant(
         EntryKind::Root,
         tenant,
         root_attrs,
-        input.now,
-        input.now,
+        &now,
+        &now,
     ));
 
     // ou=people
-    entries.push(container(&people, "people", tenant, input.now));
+    entries.push(container(&people, "people", tenant, &now));
     let mut by_uid: Vec<&ServedUser> = users.values().collect();
     by_uid.sort_by(|a, b| a.uid.cmp(&b.uid));
     for su in &by_uid {
@@ -421,7 +423,7 @@ pub fn build_tenant(
     }
 
     // ou=groups: real groups and user-private groups, sorted by cn.
-    entries.push(container(&groups_dn, "groups", tenant, input.now));
+    entries.push(container(&groups_dn, "groups", tenant, &now));
     let mut group_entries: Vec<(String, Entry)> = Vec::new();
     for (id, g) in &groups {
         let graph = mirror.groups.get(*id);
@@ -472,7 +474,7 @@ pub fn build_tenant(
                     .created
                     .as_deref()
                     .and_then(generalized_from_iso)
-                    .unwrap_or_else(|| input.now.to_string());
+                    .unwrap_or_else(|| now.clone());
                 // Modified when any source last changed.
                 let m = mg
                     .sources
@@ -512,7 +514,7 @@ pub fn build_tenant(
     entries.extend(group_entries.into_iter().map(|(_, e)| e));
 
     // ou=services
-    entries.push(container(&services_dn, "services", tenant, input.now));
+    entries.push(container(&services_dn, "services", tenant, &now));
     let mut services = input.services.clone();
     services.sort_by(|a, b| a.name.cmp(&b.name));
     for s in services {
@@ -527,8 +529,8 @@ pub fn build_tenant(
             EntryKind::ServiceAccount,
             tenant,
             attrs,
-            input.now,
-            input.now,
+            &now,
+            &now,
         ));
     }
 
@@ -556,7 +558,7 @@ pub(super) fn stamp(
 ) -> (Box<str>, Box<str>) {
     let c = created
         .and_then(generalized_from_iso)
-        .unwrap_or_else(|| input.now.to_string());
+        .unwrap_or_else(|| generalized_time(input.now));
     let m = input
         .mirror
         .changed

@@ -76,10 +76,9 @@ pub fn derive_patch(
     input: &TenantInput<'_>,
     prior: &Prior<'_>,
     touched: &BTreeSet<String>,
-    now: i64,
     alloc: &mut Allocations,
 ) -> Result<Derivation, BuildError> {
-    let d = match Delta::prepare(input, prior, touched, now)? {
+    let d = match Delta::prepare(input, prior, touched)? {
         Ok(d) => d,
         Err(reason) => return Ok(Derivation::Full(reason)),
     };
@@ -113,9 +112,9 @@ impl<'a> Delta<'a> {
         input: &'a TenantInput<'a>,
         prior: &'a Prior<'a>,
         touched: &'a BTreeSet<String>,
-        now: i64,
     ) -> Result<Result<Delta<'a>, String>, BuildError> {
         let cfg = input.cfg;
+        let now = input.now;
         let (new, old) = (input.mirror, prior.mirror);
         if cfg.users.uid_number_attribute.is_some() || cfg.groups.gid_number_attribute.is_some() {
             return full("numbers come from a Graph attribute");

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use super::dn;
+use crate::model::time::{generalized_time, unix_days};
 
 /// How values of an attribute compare for equality (and, where the type allows, ordering and
 /// substrings). One variant per family of matching rules we evaluate.
@@ -1104,42 +1105,6 @@ pub fn parse_boolean(v: &str) -> Option<bool> {
 
 const NANOS: i128 = 1_000_000_000;
 
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-fn is_leap(y: i64) -> bool {
-    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        2 if is_leap(y) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
 /// GeneralizedTime (RFC 4517 §3.3.13) → nanoseconds since the Unix epoch, UTC.
 /// `YYYYMMDDHH[MM[SS]][(.|,)fraction](Z|(+|-)HH[MM])`; the fraction applies to the last unit given.
 pub fn parse_generalized_time(v: &str) -> Option<i128> {
@@ -1169,13 +1134,8 @@ pub fn parse_generalized_time(v: &str) -> Option<i128> {
             unit = 1;
         }
     }
-    if !(1..=12).contains(&month)
-        || day < 1
-        || day > days_in_month(year, month)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
+    let days = unix_days(year, month, day)?;
+    if hour > 23 || minute > 59 || second > 60 {
         return None;
     }
     let mut frac_nanos: i128 = 0;
@@ -1215,7 +1175,6 @@ pub fn parse_generalized_time(v: &str) -> Option<i128> {
         }
         _ => return None,
     };
-    let days = days_from_civil(year, month, day);
     let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_secs;
     Some(i128::from(secs) * NANOS + frac_nanos)
 }
@@ -1224,17 +1183,12 @@ pub fn parse_generalized_time(v: &str) -> Option<i128> {
 fn format_generalized_time(nanos: i128) -> Option<String> {
     let secs = i64::try_from(nanos.div_euclid(NANOS)).ok()?;
     let frac = nanos.rem_euclid(NANOS);
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-    if !(0..=9999).contains(&y) {
+    // Years 0000 to 9999: what GeneralizedTime's four year digits can spell.
+    if !(-62_167_219_200..=253_402_300_799).contains(&secs) {
         return None;
     }
-    let sod = secs.rem_euclid(86_400);
-    let mut out = format!(
-        "{y:04}{m:02}{d:02}{:02}{:02}{:02}",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60
-    );
+    let mut out = generalized_time(secs);
+    out.pop();
     if frac != 0 {
         let digits = format!("{frac:09}");
         out.push('.');

@@ -13,6 +13,7 @@ use super::fixture::JsonObject;
 use super::ids::{canonical_guid, random_guid};
 use super::schema::Entity;
 use super::tenant::{TenantState, sign_in_of};
+use crate::model::time::{Clock, SystemClock, iso};
 
 /// A change to the tenant, applied with [`super::RunningEmulator::mutate`] or
 /// `POST /_emulator/mutate` (JSON: `{"op":"create_user","user":{...}}`, snake_case op names).
@@ -201,7 +202,7 @@ impl TenantState {
             }));
         props
             .entry("createdDateTime")
-            .or_insert_with(|| json!(super::clock::Utc::now().iso()));
+            .or_insert_with(|| json!(iso(SystemClock.now_unix())));
         let nick = local.split("#EXT#").next().unwrap_or(local).to_string();
         props.entry("mailNickname").or_insert(json!(nick));
         self.seq += 1;
@@ -383,7 +384,7 @@ impl TenantState {
         props.entry("securityEnabled").or_insert(json!(false));
         props
             .entry("createdDateTime")
-            .or_insert_with(|| json!(super::clock::Utc::now().iso()));
+            .or_insert_with(|| json!(iso(SystemClock.now_unix())));
         props.entry("mailNickname").or_insert(json!(
             name.chars()
                 .filter(|c| c.is_ascii_alphanumeric())

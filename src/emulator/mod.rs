@@ -19,7 +19,6 @@
 mod access;
 mod cert;
 mod changes;
-mod clock;
 mod control;
 mod delta;
 mod error;

@@ -10,9 +10,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::clock::Utc;
 use super::ids::random_guid;
 use super::state::Shared;
+use crate::model::time::{Clock, SystemClock, iso};
 
 /// Exactly what Graph sends for OData JSON (graph.md §0).
 pub(crate) const ODATA_JSON: &str = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
@@ -110,7 +110,8 @@ impl GraphError {
 
     fn render(&self, ids: &RequestIds, base_url: &str) -> Response {
         let inner = json!({
-            "date": Utc::now().graph_inner_date(),
+            // Graph's `innerError.date` carries no zone designator.
+            "date": iso(SystemClock.now_unix()).trim_end_matches('Z'),
             "request-id": ids.request_id,
             "client-request-id": ids.client_request_id,
         });

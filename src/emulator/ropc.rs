@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use super::state::Shared;
 use super::tenant::{App, SignInOutcome, TenantState};
 use super::token::{EntraError, GRAPH_APP_ID, check_secret};
+use crate::model::time::{Clock, SystemClock};
 
 #[derive(Default)]
 struct LockState {
@@ -266,10 +267,7 @@ pub(crate) fn password_grant(
     if openid {
         scopes.extend(["profile", "openid", "email"].map(str::to_string));
     }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let now = u64::try_from(SystemClock.now_unix()).unwrap_or(0);
     let mut body = json!({
         "token_type": "Bearer",
         "scope": scopes.join(" "),

@@ -10,6 +10,8 @@ use std::net::SocketAddr;
 use anyhow::Context;
 use serde_json::{Value, json};
 
+use crate::model::time::iso;
+
 use super::fixture::{Fixture, FixtureApp, JsonObject};
 use super::{EmulatorOptions, start};
 
@@ -224,28 +226,7 @@ fn created(rng: &mut Rng) -> String {
     const START: u64 = 1_420_070_400; // 2015-01-01T00:00:00Z
     const SPAN: u64 = 10 * 365 * 86_400;
     let t = START + rng.next() % SPAN;
-    let (days, secs) = (t / 86_400, t % 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        (secs / 60) % 60,
-        secs % 60
-    )
-}
-
-/// Days since 1970-01-01 to (year, month, day), Howard Hinnant's algorithm.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+    iso(i64::try_from(t).unwrap_or(0))
 }
 
 /// A login-safe lower-case ASCII form of a name part (`Siobhán` → `siobhan`, `O'Brien` → `obrien`).
@@ -575,8 +556,8 @@ mod tests {
 
     #[test]
     fn dates_are_valid_calendar_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
+        assert_eq!(iso(0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso(19_782 * 86_400), "2024-02-29T00:00:00Z");
         let mut rng = Rng(1);
         for _ in 0..1000 {
             let d = created(&mut rng);

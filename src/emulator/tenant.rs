@@ -11,11 +11,11 @@ use std::ops::Bound;
 use serde_json::{Value, json};
 
 use super::access;
-use super::clock::Utc;
 use super::error::EmulatorError;
 use super::fixture::{Fixture, FixtureApp, JsonObject};
 use super::ids::{canonical_guid, derived_guid};
 use super::schema::{Entity, Fill};
+use crate::model::time::iso;
 
 /// An app registration as the token endpoint needs it.
 #[derive(Debug, Clone)]
@@ -133,8 +133,7 @@ fn invalid(msg: impl Into<String>) -> EmulatorError {
 fn derived_created(kind_offset: i64, index: usize) -> String {
     let index = i64::try_from(index).unwrap_or(0);
     // 2020-01-06T08:30:00Z, then roughly every 3 days and a few minutes apart.
-    Utc::from_unix(1_578_299_400 + kind_offset * 3_600 + index * 259_200 + (index * 7_919) % 3_600)
-        .iso()
+    iso(1_578_299_400 + kind_offset * 3_600 + index * 259_200 + (index * 7_919) % 3_600)
 }
 
 /// Copies the Graph-visible properties of a fixture object, rejecting keys Graph does not have

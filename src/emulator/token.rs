@@ -18,10 +18,10 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::clock::Utc;
 use super::ids::random_guid;
 use super::state::Shared;
 use super::tenant::App;
+use crate::model::time::{Clock, SystemClock, iso};
 
 /// The first-party application id of Microsoft Graph; `{appId}/.default` is a valid Graph scope.
 pub(crate) const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
@@ -118,7 +118,8 @@ impl EntraError {
     }
 
     fn render(&self, base_url: &str, trace_id: &str, correlation_id: &str) -> Response {
-        let ts = Utc::now().entra();
+        // Entra's `timestamp` separates date and time with a space, not `T`.
+        let ts = iso(SystemClock.now_unix()).replacen('T', " ", 1);
         let mut body = json!({
             "error": self.error,
             "error_description": format!(
@@ -327,10 +328,7 @@ async fn grant(
                 format!("{}/{tenant_name}/oauth2/v2.0/token", shared.base_url),
                 format!("{}/{}/oauth2/v2.0/token", shared.base_url, tenant.tenant_id),
             ];
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
+            let now = u64::try_from(SystemClock.now_unix()).unwrap_or(0);
             return match super::cert::verify_assertion(
                 &app.certificates,
                 assertion,

@@ -11,6 +11,7 @@ use super::models::{
 use super::retry::{RawResponse, RetryPolicy, send_with_retry, transport_error};
 use super::token::{Credential, TokenSource};
 use crate::config::TenantConfig;
+use crate::model::time::{Clock, SystemClock};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use reqwest::header::ACCEPT;
 use serde::Deserialize;
@@ -26,12 +27,14 @@ const API_VERSION: &str = "v1.0";
 const PAGE_SIZE: u32 = 999;
 
 /// Tunables of a client.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct ClientOptions {
     pub retry: RetryPolicy,
     /// Pages followed for one listing before giving up: 300,000 users at 999 a page is ~300 pages
     /// and a delta round at ~200 a page ~1,500, so this only trips on a server that never ends.
     pub max_pages: usize,
+    /// Read for `Retry-After` dates and certificate assertions.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Default for ClientOptions {
@@ -39,6 +42,7 @@ impl Default for ClientOptions {
         ClientOptions {
             retry: RetryPolicy::default(),
             max_pages: 20_000,
+            clock: Arc::new(SystemClock),
         }
     }
 }
@@ -187,7 +191,8 @@ impl GraphClient {
             tenant_name,
             credentials,
             options.retry.clone(),
-        )?;
+        )?
+        .with_clock(Arc::clone(&options.clock));
         Ok(GraphClient {
             inner: Arc::new(Inner {
                 http,
@@ -443,19 +448,24 @@ impl GraphClient {
         let mut refreshed = false;
         loop {
             let token = self.inner.tokens.token().await?;
-            let resp = send_with_retry(&self.inner.options.retry, &what, |attempt| {
-                let mut rb = self
-                    .inner
-                    .http
-                    .get(url.clone())
-                    .bearer_auth(token.expose())
-                    .header(ACCEPT, "application/json")
-                    .header("client-request-id", client_request_id.to_string());
-                if attempt > 1 {
-                    rb = rb.header("retry-attempt", (attempt - 1).to_string());
-                }
-                rb
-            })
+            let resp = send_with_retry(
+                &self.inner.options.retry,
+                &*self.inner.options.clock,
+                &what,
+                |attempt| {
+                    let mut rb = self
+                        .inner
+                        .http
+                        .get(url.clone())
+                        .bearer_auth(token.expose())
+                        .header(ACCEPT, "application/json")
+                        .header("client-request-id", client_request_id.to_string());
+                    if attempt > 1 {
+                        rb = rb.header("retry-attempt", (attempt - 1).to_string());
+                    }
+                    rb
+                },
+            )
             .await?;
             let status = resp.status.as_u16();
             if resp.status.is_success() {

@@ -2,6 +2,7 @@
 //! jitter, and the retrying send loop shared by Graph calls and the token endpoint.
 
 use super::error::GraphError;
+use crate::model::time::Clock;
 use bytes::Bytes;
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
@@ -106,9 +107,9 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     Some(when.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
-fn retry_after_of(headers: &HeaderMap) -> Option<Duration> {
+fn retry_after_of(headers: &HeaderMap, clock: &dyn Clock) -> Option<Duration> {
     let v = headers.get(RETRY_AFTER)?.to_str().ok()?;
-    parse_retry_after(v, SystemTime::now())
+    parse_retry_after(v, clock.now())
 }
 
 /// A complete HTTP response: status, headers, body.
@@ -172,6 +173,7 @@ pub(crate) fn transport_error(what: &str, e: reqwest::Error) -> GraphError {
 /// `what` names the request in logs and errors, e.g. `GET /v1.0/users`; it must not contain secrets.
 pub(crate) async fn send_with_retry<F>(
     policy: &RetryPolicy,
+    clock: &dyn Clock,
     what: &str,
     mut build: F,
 ) -> Result<RawResponse, GraphError>
@@ -246,7 +248,7 @@ where
         if !retryable {
             return Ok(resp);
         }
-        let retry_after = retry_after_of(&resp.headers);
+        let retry_after = retry_after_of(&resp.headers, clock);
         let delay = policy.delay(retry_after, attempt);
         tracing::warn!(
             request = what,

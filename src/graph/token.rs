@@ -6,11 +6,12 @@ use super::error::{GraphError, TokenError, TokenErrorBody};
 use super::retry::{RetryPolicy, send_with_retry};
 use crate::config::CredentialConfig;
 use crate::model::Secret;
+use crate::model::time::{Clock, SystemClock};
 use serde::Deserialize;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 use url::Url;
 
 /// How a client proves its identity to the token endpoint; each variant only decides the form
@@ -114,7 +115,11 @@ impl Credential {
     }
 
     /// The form fields that authenticate the client. `token_url` is the assertion's audience.
-    fn auth_fields(&self, token_url: &Url) -> Result<Vec<(&'static str, String)>, GraphError> {
+    fn auth_fields(
+        &self,
+        token_url: &Url,
+        clock: &dyn Clock,
+    ) -> Result<Vec<(&'static str, String)>, GraphError> {
         match self {
             Credential::ClientSecret { client_id, secret } => Ok(vec![
                 ("client_id", client_id.clone()),
@@ -122,7 +127,7 @@ impl Credential {
             ]),
             Credential::Certificate { client_id, cert } => {
                 let assertion = cert
-                    .client_assertion(client_id, token_url.as_str(), SystemTime::now())
+                    .client_assertion(client_id, token_url.as_str(), clock.now())
                     .map_err(|e| GraphError::Config {
                         key: format!("certificate of client {client_id}"),
                         message: e.to_string(),
@@ -226,11 +231,18 @@ pub struct TokenSource {
     cache: tokio::sync::Mutex<Option<Cached>>,
     used: AtomicUsize,
     generation: AtomicU64,
+    clock: Arc<dyn Clock>,
 }
 
 const NONE_USED: usize = usize::MAX;
 
 impl TokenSource {
+    /// Read the time for certificate assertions and `Retry-After` dates from `clock`.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> TokenSource {
+        self.clock = clock;
+        self
+    }
+
     /// `login_url` and `graph_url` must already be validated. `tenant` is the display name used in
     /// errors and logs.
     pub fn new(
@@ -280,6 +292,7 @@ impl TokenSource {
             cache: tokio::sync::Mutex::new(None),
             used: AtomicUsize::new(NONE_USED),
             generation: AtomicU64::new(0),
+            clock: Arc::new(SystemClock),
         })
     }
 
@@ -395,15 +408,15 @@ impl TokenSource {
             ("scope", self.scope.clone()),
             ("grant_type", "client_credentials".to_owned()),
         ];
-        let mut form = cred.auth_fields(&self.token_url)?;
+        let mut form = cred.auth_fields(&self.token_url, &*self.clock)?;
         form.extend(common.iter().cloned());
-        let resp = send_with_retry(&self.policy, &what, |attempt| {
+        let resp = send_with_retry(&self.policy, &*self.clock, &what, |attempt| {
             // A retried request gets a fresh assertion: its `jti` must not be replayed, and the
             // first one may be near expiry after long Retry-After waits. Signing cannot fail
             // where it just succeeded, so falling back to the first form is only a formality.
             if attempt > 1
                 && matches!(cred, Credential::Certificate { .. })
-                && let Ok(mut fresh) = cred.auth_fields(&self.token_url)
+                && let Ok(mut fresh) = cred.auth_fields(&self.token_url, &*self.clock)
             {
                 fresh.extend(common.iter().cloned());
                 return self.http.post(self.token_url.clone()).form(&fresh);
@@ -537,7 +550,7 @@ mod tests {
         assert_eq!(s.credential_label(2), None);
         assert!(!format!("{cred:?}").contains("PRIVATE"));
 
-        let fields = cred.auth_fields(s.token_url()).unwrap();
+        let fields = cred.auth_fields(s.token_url(), &SystemClock).unwrap();
         let get = |k: &str| {
             fields
                 .iter()

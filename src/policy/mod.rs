@@ -16,7 +16,6 @@ mod tests;
 use crate::config::{TenantConfig, UsernameFrom};
 use crate::model::Mirror;
 use crate::model::graph::User;
-use crate::model::time::now_unix;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use groups::{merged_key, served_as as group_served_as};
@@ -117,11 +116,6 @@ pub fn user_of<'m>(mirror: &'m Mirror, id: &str) -> Option<&'m User> {
         .users
         .get(id)
         .or_else(|| mirror.deleted_users.get(id).map(|d| &d.user))
-}
-
-/// Apply the tenant's policy to its mirror, now.
-pub fn apply(mirror: &Mirror, cfg: &TenantConfig) -> Outcome {
-    apply_at(mirror, cfg, now_unix())
 }
 
 /// Apply the tenant's policy as of `now` (Unix seconds; only `users.keep_deleted_for` reads it).

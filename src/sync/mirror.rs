@@ -1,2 +1,2 @@
 pub use crate::model::mirror::*;
-pub use crate::model::time::{generalized_from_iso, generalized_time, now_unix};
+pub use crate::model::time::{generalized_from_iso, generalized_time};
