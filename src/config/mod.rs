@@ -11,6 +11,7 @@ mod parse;
 mod render;
 mod resolve;
 pub mod schema;
+pub mod template;
 mod validate;
 
 pub use duration::Dur;
