@@ -3,6 +3,7 @@
 //! password hash.
 
 use super::{Config, CredentialConfig, Problem, ServerConfig, ServiceAccount, TenantConfig};
+use crate::model::dn::DnError;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -755,32 +756,37 @@ pub(super) fn parse_base_dn(dn: &str) -> Result<String, String> {
     if dn.trim().is_empty() {
         return Err("is empty".into());
     }
+    let parsed = crate::model::dn::parse(dn).map_err(|e| match e {
+        DnError::MissingEquals(at) => {
+            format!("has a part without `=` (`{}`)", part_around(dn, at))
+        }
+        e => format!("is not a valid DN: {e}"),
+    })?;
     let mut normal = Vec::new();
-    for rdn in split_unescaped(dn, ',') {
-        let pieces = split_unescaped(rdn, '=');
-        let attr = pieces.first().copied().unwrap_or("");
-        if pieces.len() < 2 {
-            return Err(format!("has a part without `=` (`{}`)", rdn.trim()));
-        }
-        // Everything after the first unescaped `=` is the value.
-        let raw = rdn.get(attr.len() + 1..).unwrap_or("");
-        let attr = attr.trim();
-        if split_unescaped(raw, '+').len() > 1 {
+    for rdn in parsed.rdns() {
+        let [ava] = rdn.avas() else {
             return Err("has a multi-valued RDN (`+`), which a base DN cannot use".into());
-        }
-        let attr = attr.to_ascii_lowercase();
+        };
+        let attr = ava.attr().to_ascii_lowercase();
         if !matches!(attr.as_str(), "dc" | "o" | "ou") {
             return Err(format!(
                 "uses `{attr}=`; only dc=, o= and ou= parts are allowed"
             ));
         }
-        let value = unescape(raw.trim()).ok_or_else(|| format!("has a bad escape in `{raw}`"))?;
+        if ava.is_hex() {
+            return Err(format!(
+                "has `{attr}={}`, a BER hex string; write the value as text",
+                ava.value()
+            ));
+        }
+        let value = ava.value();
         if value.is_empty() {
             return Err(format!("has an empty `{attr}=` value"));
         }
         if attr == "dc" && !value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
             return Err(format!(
-                "has `dc={raw}`; a dc= value is one domain label (letters, digits, `-`)"
+                "has `dc={}`; a dc= value is one domain label (letters, digits, `-`)",
+                crate::model::dn::escape_value(value)
             ));
         }
         normal.push(format!("{attr}={}", value.to_lowercase()));
@@ -788,46 +794,17 @@ pub(super) fn parse_base_dn(dn: &str) -> Result<String, String> {
     Ok(normal.join(","))
 }
 
-/// Split on `sep` where it is not escaped by a backslash.
-fn split_unescaped(s: &str, sep: char) -> Vec<&str> {
-    let mut parts = Vec::new();
-    let mut start = 0;
-    let mut escaped = false;
-    for (i, c) in s.char_indices() {
-        if escaped {
-            escaped = false;
-        } else if c == '\\' {
-            escaped = true;
-        } else if c == sep {
-            parts.push(s.get(start..i).unwrap_or(""));
-            start = i + c.len_utf8();
-        }
-    }
-    parts.push(s.get(start..).unwrap_or(""));
-    parts
-}
-
-/// RFC 4514 value unescaping: `\,` and friends, and `\XX` hex pairs forming UTF-8.
-fn unescape(s: &str) -> Option<String> {
-    let mut bytes = Vec::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            let mut buf = [0u8; 4];
-            bytes.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-            continue;
-        }
-        let next = chars.next()?;
-        if next.is_ascii_hexdigit() {
-            let lo = chars.next()?;
-            let byte = u8::from_str_radix(&format!("{next}{lo}"), 16).ok()?;
-            bytes.push(byte);
-        } else {
-            let mut buf = [0u8; 4];
-            bytes.extend_from_slice(next.encode_utf8(&mut buf).as_bytes());
-        }
-    }
-    String::from_utf8(bytes).ok()
+/// The RDN text around byte `at` of `dn`, to show which part is malformed.
+fn part_around(dn: &str, at: usize) -> &str {
+    let sep = |c: char| matches!(c, ',' | ';' | '+');
+    let at = (0..=at.min(dn.len()))
+        .rev()
+        .find(|&i| dn.is_char_boundary(i))
+        .unwrap_or(0);
+    let (before, after) = dn.split_at(at);
+    let start = before.rfind(sep).map_or(0, |i| i + 1);
+    let end = after.find(sep).map_or(dn.len(), |i| at + i);
+    dn.get(start..end).unwrap_or("").trim()
 }
 
 /// The policy keys (users.*_members_of, groups.*, local groups): empty entries, map targets
