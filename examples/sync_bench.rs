@@ -104,7 +104,7 @@ login_url = "{url}"
     );
     let path = dir.path().join("bench.toml");
     std::fs::write(&path, toml)?;
-    let cfg = Arc::new(o365_ldap::config::load(&path)?);
+    let cfg = Arc::new(o365_ldap::settings::load(&path)?);
     let store = Arc::new(Store::open(&cfg.server.data_dir)?);
     let engine = SyncEngine::load(cfg, store)?;
     let base_kib = peak_kib();

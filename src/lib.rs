@@ -12,5 +12,6 @@ pub mod ldap;
 pub mod model;
 pub mod policy;
 pub mod selfsigned;
+pub mod settings;
 pub mod store;
 pub mod sync;

@@ -193,10 +193,11 @@ pub async fn verify(engine: &SyncEngine, tenant: Option<&str>) -> Result<Value, 
         if tenant.is_some_and(|n| n != t.name) {
             continue;
         }
-        for (i, c) in t.credential.iter().enumerate() {
+        let options = crate::settings::tenant_options(t);
+        for (i, (c, spec)) in t.credential.iter().zip(&options.credentials).enumerate() {
             let mut problems = Vec::new();
             let mut probes = Vec::new();
-            let client = Credential::from_config(i, c).and_then(|cred| {
+            let client = Credential::load(i, spec).and_then(|cred| {
                 GraphClient::from_parts(
                     &t.name,
                     &t.tenant_id,

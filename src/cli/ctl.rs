@@ -101,7 +101,7 @@ fn key_text(words: &[String]) -> anyhow::Result<String> {
 }
 
 pub async fn run(args: CtlArgs) -> anyhow::Result<()> {
-    let cfg = crate::config::load(&args.config)?;
+    let cfg = crate::settings::load(&args.config)?;
     let path = cfg.server.admin_socket.clone();
     let req = match &args.command {
         CtlCommand::Status => Request::Status,

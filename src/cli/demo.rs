@@ -101,7 +101,7 @@ login_url = "{url}"
         secret = secret_file.display().to_string(),
     );
     std::fs::write(&config_path, toml)?;
-    let cfg = crate::config::load(&config_path)?;
+    let cfg = crate::settings::load(&config_path)?;
     let server = Server::start(cfg, false).await?;
     let report = server.engine.sync_tenant(TENANT_NAME).await?;
     let base = server

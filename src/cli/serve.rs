@@ -105,7 +105,7 @@ pub fn init_tracing(format: LogFormat) {
 }
 
 pub async fn run(path: &Path) -> anyhow::Result<()> {
-    let cfg = crate::config::load(path)?;
+    let cfg = crate::settings::load(path)?;
     init_tracing(cfg.server.log_format);
     let server = Server::start(cfg, true).await?;
     if let Some(a) = server.ldap_addr() {

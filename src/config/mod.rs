@@ -17,6 +17,7 @@ mod validate;
 pub use duration::Dur;
 pub use render::render_effective;
 pub use schema::*;
+pub use validate::{credential_key, tenant_key};
 
 pub use crate::model::Secret;
 
@@ -68,11 +69,29 @@ fn invalid_lines(path: &str, problems: &[Problem]) -> String {
 
 /// Read, parse, resolve paths and secrets, and validate a config file.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    load_with(path, &|_| Vec::new())
+}
+
+/// `load`, with `extra` adding the problems of checks this crate cannot make itself (reading
+/// the certificate files a credential names, for one).
+pub fn load_with(
+    path: &Path,
+    extra: &dyn Fn(&Config) -> Vec<Problem>,
+) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.display().to_string(),
         source,
     })?;
-    load_str(&text, path)
+    load_str_with(&text, path, extra)
+}
+
+/// `load_with` for text already in memory.
+pub fn load_str_with(
+    text: &str,
+    origin: &Path,
+    extra: &dyn Fn(&Config) -> Vec<Problem>,
+) -> Result<Config, ConfigError> {
+    load_text(text, origin, &|name| std::env::var(name), extra)
 }
 
 /// `load` for text already in memory. `origin` is where the text came from: it names the file
@@ -89,6 +108,15 @@ pub fn load_str_with_env(
     origin: &Path,
     env: impl Fn(&str) -> Result<String, VarError>,
 ) -> Result<Config, ConfigError> {
+    load_text(text, origin, &env, &|_| Vec::new())
+}
+
+fn load_text(
+    text: &str,
+    origin: &Path,
+    env: &dyn Fn(&str) -> Result<String, VarError>,
+    extra: &dyn Fn(&Config) -> Vec<Problem>,
+) -> Result<Config, ConfigError> {
     let path = origin.display().to_string();
     let mut cfg = parse::parse(text).map_err(|message| ConfigError::Parse {
         path: path.clone(),
@@ -98,7 +126,8 @@ pub fn load_str_with_env(
     let placement = place_local_groups(&mut cfg);
     let mut problems = validate::validate(&cfg);
     problems.extend(placement);
-    resolve::secrets(&mut cfg, &env, &mut problems);
+    resolve::secrets(&mut cfg, env, &mut problems);
+    problems.extend(extra(&cfg));
     if problems.is_empty() {
         Ok(cfg)
     } else {

@@ -59,17 +59,8 @@ pub(super) fn secrets(
         let tkey = tenant_key(ti, &tenant.name);
         for (ci, cred) in tenant.credential.iter_mut().enumerate() {
             let ckey = credential_key(&tkey, ci);
+            // Certificate files are read by whoever builds the Graph client (see `load_with`).
             if cred.certificate_file.is_some() || cred.private_key_file.is_some() {
-                if cred.client_secret_file.is_none()
-                    && cred.client_secret_env.is_none()
-                    && let (Some(cert), Some(key)) =
-                        (&cred.certificate_file, &cred.private_key_file)
-                    && !cert.as_os_str().is_empty()
-                    && !key.as_os_str().is_empty()
-                    && let Err(e) = crate::graph::CertificateKey::load(cert, key)
-                {
-                    found.push(format!("{ckey}.{}", e.config_key()), e.to_string());
-                }
                 continue;
             }
             let secret = match (&cred.client_secret_file, &cred.client_secret_env) {

@@ -40,7 +40,7 @@ impl Problems {
 }
 
 /// `tenant[contoso]` when the name is usable as a label, `tenant[2]` otherwise.
-pub(super) fn tenant_key(index: usize, name: &str) -> String {
+pub fn tenant_key(index: usize, name: &str) -> String {
     if is_name(name) {
         format!("tenant[{name}]")
     } else {
@@ -48,7 +48,7 @@ pub(super) fn tenant_key(index: usize, name: &str) -> String {
     }
 }
 
-pub(super) fn credential_key(tenant_key: &str, index: usize) -> String {
+pub fn credential_key(tenant_key: &str, index: usize) -> String {
     format!("{tenant_key}.credential[{index}]")
 }
 

@@ -8,9 +8,9 @@ use super::models::{
     Domain, GROUP_SELECT, Group, MEMBER_SELECT, MemberRef, Organization, RawMember, USER_SELECT,
     User, select_with,
 };
+use super::options::TenantOptions;
 use super::retry::{RawResponse, RetryPolicy, send_with_retry, transport_error};
 use super::token::{Credential, TokenSource};
-use crate::config::TenantConfig;
 use crate::model::time::{Clock, SystemClock};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use reqwest::header::ACCEPT;
@@ -97,22 +97,16 @@ impl std::fmt::Debug for GraphClient {
 }
 
 impl GraphClient {
-    pub fn new(tenant: &TenantConfig) -> Result<GraphClient, GraphError> {
-        GraphClient::with_options(tenant, ClientOptions::default())
-    }
-
-    pub fn with_options(
-        tenant: &TenantConfig,
-        options: ClientOptions,
-    ) -> Result<GraphClient, GraphError> {
+    /// A client for `tenant`; its credentials are loaded now.
+    pub fn new(tenant: &TenantOptions, options: ClientOptions) -> Result<GraphClient, GraphError> {
         let credentials = tenant
-            .credential
+            .credentials
             .iter()
             .enumerate()
-            .map(|(i, c)| Credential::from_config(i, c))
+            .map(|(i, c)| Credential::load(i, c))
             .collect::<Result<Vec<_>, _>>()?;
-        let users: Vec<&str> = tenant.users.extra_user_properties();
-        let groups: Vec<&str> = tenant.groups.extra_group_properties();
+        let users: Vec<&str> = tenant.user_properties.iter().map(String::as_str).collect();
+        let groups: Vec<&str> = tenant.group_properties.iter().map(String::as_str).collect();
         GraphClient::from_parts(
             &tenant.name,
             &tenant.tenant_id,
@@ -156,8 +150,7 @@ impl GraphClient {
         &self.inner.group_select
     }
 
-    /// Build from explicit values, for callers that do not hold a `TenantConfig` (and for
-    /// certificate credentials once the config can express them).
+    /// Build from explicit values and credentials already loaded.
     pub fn from_parts(
         tenant_name: &str,
         tenant_id: &str,

@@ -3,8 +3,8 @@
 
 use super::certificate::CertificateKey;
 use super::error::{GraphError, TokenError, TokenErrorBody};
+use super::options::{CredentialSource, CredentialSpec};
 use super::retry::{RetryPolicy, send_with_retry};
-use crate::config::CredentialConfig;
 use crate::model::Secret;
 use crate::model::time::{Clock, SystemClock};
 use serde::Deserialize;
@@ -44,41 +44,34 @@ impl Credential {
         }
     }
 
-    /// Build from `[[tenant.credential]]` number `index` (for the error's key). A certificate
+    /// Load credential number `index` of a tenant (the number names it in errors). A certificate
     /// credential reads its two files here, so a renewed certificate is picked up when the client
     /// is rebuilt.
-    pub fn from_config(index: usize, cfg: &CredentialConfig) -> Result<Credential, GraphError> {
-        if cfg.client_id.trim().is_empty() {
+    pub fn load(index: usize, spec: &CredentialSpec) -> Result<Credential, GraphError> {
+        let client_id = spec.client_id.trim();
+        if client_id.is_empty() {
             return Err(GraphError::Config {
                 key: format!("tenant.credential[{index}].client_id"),
                 message: "is empty; set the application (client) id of the app registration".into(),
             });
         }
-        match (&cfg.certificate_file, &cfg.private_key_file) {
-            (Some(cert), Some(key)) => {
-                return CertificateKey::load(cert, key)
-                    .map(|c| Credential::certificate(cfg.client_id.trim(), c))
-                    .map_err(|e| GraphError::Config {
-                        key: format!("tenant.credential[{index}].{}", e.config_key()),
-                        message: e.to_string(),
-                    });
+        match &spec.source {
+            CredentialSource::CertificateFiles { cert, key } => CertificateKey::load(cert, key)
+                .map(|c| Credential::certificate(client_id, c))
+                .map_err(|e| GraphError::Config {
+                    key: format!("tenant.credential[{index}].{}", e.config_key()),
+                    message: e.to_string(),
+                }),
+            CredentialSource::Incomplete => Err(GraphError::Config {
+                key: format!("tenant.credential[{index}]"),
+                message:
+                    "a certificate credential needs both certificate_file and private_key_file"
+                        .into(),
+            }),
+            CredentialSource::Secret(Some(secret)) if !secret.expose().is_empty() => {
+                Ok(Credential::client_secret(client_id, secret.clone()))
             }
-            (Some(_), None) | (None, Some(_)) => {
-                return Err(GraphError::Config {
-                    key: format!("tenant.credential[{index}]"),
-                    message:
-                        "a certificate credential needs both certificate_file and private_key_file"
-                            .into(),
-                });
-            }
-            (None, None) => {}
-        }
-        match &cfg.resolved_secret {
-            Some(secret) if !secret.expose().is_empty() => Ok(Credential::client_secret(
-                cfg.client_id.trim(),
-                secret.clone(),
-            )),
-            _ => Err(GraphError::Config {
+            CredentialSource::Secret(_) => Err(GraphError::Config {
                 key: format!("tenant.credential[{index}]"),
                 message: "no client secret was loaded; set client_secret_file or client_secret_env"
                     .into(),
@@ -577,18 +570,19 @@ mod tests {
     }
 
     #[test]
-    fn credential_from_config_requires_a_secret() {
-        // Parsed rather than built literally so fields the config module adds later keep defaults.
-        let mut cfg: CredentialConfig =
-            toml::from_str(r#"client_id = "11111111-1111-1111-1111-111111111111""#).unwrap();
-        let e = Credential::from_config(1, &cfg).map(|_| ()).unwrap_err();
+    fn credential_load_requires_a_secret() {
+        let mut spec = CredentialSpec {
+            client_id: "11111111-1111-1111-1111-111111111111".into(),
+            source: CredentialSource::Secret(None),
+        };
+        let e = Credential::load(1, &spec).map(|_| ()).unwrap_err();
         assert!(
             e.to_string()
                 .starts_with("tenant.credential[1]: no client secret"),
             "{e}"
         );
-        cfg.resolved_secret = Some(Secret::new("v"));
-        let c = Credential::from_config(1, &cfg).unwrap();
+        spec.source = CredentialSource::Secret(Some(Secret::new("v")));
+        let c = Credential::load(1, &spec).unwrap();
         assert_eq!(c.client_id(), "11111111-1111-1111-1111-111111111111");
     }
 }

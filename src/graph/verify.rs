@@ -4,8 +4,8 @@
 
 use super::client::{ClientOptions, GraphClient};
 use super::error::GraphError;
+use super::options::TenantOptions;
 use super::token::Credential;
-use crate::config::TenantConfig;
 use serde::{Deserialize, Serialize};
 
 /// The outcome of one step (the token request or a permission probe).
@@ -73,17 +73,17 @@ impl CredentialCheck {
 }
 
 /// Check every credential of `tenant`, in config order, with the default retry policy.
-pub async fn verify_tenant(tenant: &TenantConfig) -> Vec<CredentialCheck> {
+pub async fn verify_tenant(tenant: &TenantOptions) -> Vec<CredentialCheck> {
     verify_tenant_with(tenant, ClientOptions::default()).await
 }
 
 /// [`verify_tenant`] with explicit client options (tests use fast retries).
 pub async fn verify_tenant_with(
-    tenant: &TenantConfig,
+    tenant: &TenantOptions,
     options: ClientOptions,
 ) -> Vec<CredentialCheck> {
-    let mut out = Vec::with_capacity(tenant.credential.len());
-    for (index, cfg) in tenant.credential.iter().enumerate() {
+    let mut out = Vec::with_capacity(tenant.credentials.len());
+    for (index, cfg) in tenant.credentials.iter().enumerate() {
         let mut check = CredentialCheck {
             tenant: tenant.name.clone(),
             index,
@@ -93,7 +93,7 @@ pub async fn verify_tenant_with(
             token: ProbeOutcome::Ok,
             probes: Vec::new(),
         };
-        let credential = match Credential::from_config(index, cfg) {
+        let credential = match Credential::load(index, cfg) {
             Ok(c) => c,
             Err(e) => {
                 check.token = failed(tenant, None, &e);
@@ -129,7 +129,7 @@ pub async fn verify_tenant_with(
     out
 }
 
-async fn probe_permissions(tenant: &TenantConfig, client: &GraphClient) -> Vec<Probe> {
+async fn probe_permissions(tenant: &TenantOptions, client: &GraphClient) -> Vec<Probe> {
     let mut probes = Vec::with_capacity(4);
     let (users, _) = probe(
         tenant,
@@ -194,7 +194,7 @@ async fn probe_permissions(tenant: &TenantConfig, client: &GraphClient) -> Vec<P
 }
 
 async fn probe(
-    tenant: &TenantConfig,
+    tenant: &TenantOptions,
     client: &GraphClient,
     name: &str,
     path: &str,
@@ -216,7 +216,7 @@ async fn probe(
     )
 }
 
-fn failed_probe(tenant: &TenantConfig, permission: &str, e: &GraphError) -> ProbeOutcome {
+fn failed_probe(tenant: &TenantOptions, permission: &str, e: &GraphError) -> ProbeOutcome {
     if let Some(api) = e.api() {
         let code = (!api.code.is_empty()).then(|| api.code.clone());
         let message = if api.status == 403
@@ -241,7 +241,7 @@ fn failed_probe(tenant: &TenantConfig, permission: &str, e: &GraphError) -> Prob
 }
 
 /// The sentence for a failure to get a token (or to set the credential up).
-fn failed(tenant: &TenantConfig, credential: Option<&Credential>, e: &GraphError) -> ProbeOutcome {
+fn failed(tenant: &TenantOptions, credential: Option<&Credential>, e: &GraphError) -> ProbeOutcome {
     let tid = tenant.tenant_id.trim();
     let detail = e.to_string();
     let (code, message) = match e {
@@ -280,7 +280,7 @@ fn failed(tenant: &TenantConfig, credential: Option<&Credential>, e: &GraphError
 fn token_sentence(
     code: u64,
     tenant_id: &str,
-    tenant: &TenantConfig,
+    tenant: &TenantOptions,
     credential: Option<&Credential>,
 ) -> Option<String> {
     Some(match code {

@@ -673,7 +673,11 @@ impl SyncEngine {
             tenant: tenant.to_string(),
             source,
         };
-        let client = GraphClient::new(cfg).map_err(graph_err)?;
+        let client = GraphClient::new(
+            &crate::settings::tenant_options(cfg),
+            crate::graph::ClientOptions::default(),
+        )
+        .map_err(graph_err)?;
         let empty = TenantState::default();
         let old = states.get(tenant).unwrap_or(&empty);
         let keep_secs = cfg.users.keep_deleted_for.get().as_secs() as i64;

@@ -120,7 +120,7 @@ login_url = "{url}"
         let text = self.config_text(server_extra, extra);
         let path = self.dir.path().join("o365-ldap.toml");
         std::fs::write(&path, &text).unwrap();
-        o365_ldap::config::load(&path)
+        o365_ldap::settings::load(&path)
             .unwrap_or_else(|e| panic!("test config invalid: {e}\n{text}"))
     }
 

@@ -2,6 +2,7 @@
 //! retries, token refresh, credential fallback, bounded concurrency.
 
 use super::*;
+use crate::graph::options::{CredentialSource, CredentialSpec};
 use crate::graph::test_server::{Reply, TOKEN_PATH, TestServer};
 use crate::model::Secret;
 use crate::model::graph::MemberKind;
@@ -10,24 +11,26 @@ use std::time::Instant;
 
 const USERS: &str = "/v1.0/users";
 
-fn tenant(base: &str, secrets: &[&str]) -> TenantConfig {
-    let mut toml_text = format!(
-        "name = \"contoso\"\ntenant_id = \"tenant-1\"\ngraph_url = \"{base}\"\nlogin_url = \"{base}/\"\n"
-    );
-    for i in 0..secrets.len() {
-        toml_text.push_str(&format!(
-            "[[credential]]\nclient_id = \"app-{i}\"\nclient_secret_env = \"UNUSED_{i}\"\n"
-        ));
+fn tenant(base: &str, secrets: &[&str]) -> TenantOptions {
+    TenantOptions {
+        name: "contoso".into(),
+        tenant_id: "tenant-1".into(),
+        graph_url: base.into(),
+        login_url: format!("{base}/"),
+        credentials: secrets
+            .iter()
+            .enumerate()
+            .map(|(i, s)| CredentialSpec {
+                client_id: format!("app-{i}"),
+                source: CredentialSource::Secret(Some(Secret::new(*s))),
+            })
+            .collect(),
+        ..TenantOptions::default()
     }
-    let mut t: TenantConfig = toml::from_str(&toml_text).expect("tenant toml");
-    for (c, s) in t.credential.iter_mut().zip(secrets) {
-        c.resolved_secret = Some(Secret::new(*s));
-    }
-    t
 }
 
 fn client_with(server: &TestServer, secrets: &[&str], options: ClientOptions) -> GraphClient {
-    GraphClient::with_options(&tenant(&server.base, secrets), options).expect("client")
+    GraphClient::new(&tenant(&server.base, secrets), options).expect("client")
 }
 
 fn client(server: &TestServer) -> GraphClient {
@@ -501,8 +504,7 @@ async fn unreachable_login_endpoint_is_a_transport_error_naming_the_client() {
         l.local_addr().expect("addr").port()
     };
     let base = format!("http://127.0.0.1:{port}");
-    let c =
-        GraphClient::with_options(&tenant(&base, &["s"]), ClientOptions::fast()).expect("client");
+    let c = GraphClient::new(&tenant(&base, &["s"]), ClientOptions::fast()).expect("client");
     let e = c.list_users().await.unwrap_err();
     assert!(
         matches!(e, GraphError::Transport { timeout: false, .. }),
@@ -696,11 +698,13 @@ async fn non_json_success_body_is_a_decode_error() {
 fn construction_validates_endpoints_and_credentials() {
     let mut t = tenant("https://graph.microsoft.com", &["s"]);
     t.login_url = "https://login.microsoftonline.com".into();
-    assert!(GraphClient::new(&t).is_ok());
+    assert!(GraphClient::new(&t, ClientOptions::default()).is_ok());
 
     let mut bad = t.clone();
     bad.graph_url = "http://graph.microsoft.com".into();
-    let e = GraphClient::new(&bad).unwrap_err().to_string();
+    let e = GraphClient::new(&bad, ClientOptions::default())
+        .unwrap_err()
+        .to_string();
     assert!(
         e.starts_with("tenant.graph_url: http:// is only allowed for loopback hosts"),
         "{e}"
@@ -708,16 +712,22 @@ fn construction_validates_endpoints_and_credentials() {
 
     let mut bad = t.clone();
     bad.login_url = "http://login.example.com".into();
-    let e = GraphClient::new(&bad).unwrap_err().to_string();
+    let e = GraphClient::new(&bad, ClientOptions::default())
+        .unwrap_err()
+        .to_string();
     assert!(e.starts_with("tenant.login_url:"), "{e}");
 
     let mut bad = t.clone();
-    bad.credential.clear();
-    let e = GraphClient::new(&bad).unwrap_err().to_string();
+    bad.credentials.clear();
+    let e = GraphClient::new(&bad, ClientOptions::default())
+        .unwrap_err()
+        .to_string();
     assert!(e.starts_with("tenant.credential:"), "{e}");
 
     let mut bad = t.clone();
     bad.tenant_id = "contoso.com/../x".into();
-    let e = GraphClient::new(&bad).unwrap_err().to_string();
+    let e = GraphClient::new(&bad, ClientOptions::default())
+        .unwrap_err()
+        .to_string();
     assert!(e.starts_with("tenant.tenant_id:"), "{e}");
 }
