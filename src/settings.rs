@@ -3,6 +3,7 @@
 //! the Graph client reads no config type.
 
 use crate::config::{self, Config, ConfigError, CredentialConfig, Problem, TenantConfig};
+use crate::graph::ropc::GrantTarget;
 use crate::graph::{CertificateKey, CredentialSource, CredentialSpec, TenantOptions};
 use std::path::Path;
 
@@ -22,6 +23,29 @@ pub fn tenant_options(t: &TenantConfig) -> TenantOptions {
         user_properties: strings(t.users.extra_user_properties()),
         group_properties: strings(t.groups.extra_group_properties()),
     }
+}
+
+/// Where and as whom a tenant's password grant is made: `password_grant_client_id` (a public
+/// client) when set, else the first credential's app with its secret. `None` when the tenant
+/// has neither.
+pub fn grant_target(t: &TenantConfig) -> Option<GrantTarget> {
+    let (client_id, secret) = match &t.password_grant_client_id {
+        Some(id) => (id.clone(), None),
+        None => {
+            let c = t.credential.first()?;
+            (c.client_id.clone(), c.resolved_secret.clone())
+        }
+    };
+    Some(GrantTarget {
+        token_url: format!(
+            "{}/{}/oauth2/v2.0/token",
+            t.login_url.trim_end_matches('/'),
+            t.tenant_id
+        ),
+        client_id,
+        secret,
+        scope: format!("openid {}/User.Read", t.graph_url.trim_end_matches('/')),
+    })
 }
 
 fn strings(v: Vec<&str>) -> Vec<String> {
@@ -196,5 +220,34 @@ base_dn = "dc=contoso,dc=com"
             &format!("{key}.private_key_file"),
             "is not set",
         );
+    }
+
+    #[test]
+    fn target_prefers_password_grant_client() {
+        let mut t = TenantConfig {
+            name: "contoso".into(),
+            tenant_id: "11111111-2222-3333-4444-555555555555".into(),
+            login_url: "http://127.0.0.1:9/".into(),
+            graph_url: "http://127.0.0.1:9".into(),
+            ..Default::default()
+        };
+        assert!(grant_target(&t).is_none());
+        t.credential.push(CredentialConfig {
+            client_id: "aaaaaaaa-0000-0000-0000-000000000001".into(),
+            resolved_secret: Some(crate::model::Secret::new("s3cret")),
+            ..Default::default()
+        });
+        let g = grant_target(&t).unwrap();
+        assert_eq!(
+            g.token_url,
+            "http://127.0.0.1:9/11111111-2222-3333-4444-555555555555/oauth2/v2.0/token"
+        );
+        assert_eq!(g.scope, "openid http://127.0.0.1:9/User.Read");
+        assert_eq!(g.client_id, "aaaaaaaa-0000-0000-0000-000000000001");
+        assert!(g.secret.is_some());
+        t.password_grant_client_id = Some("bbbbbbbb-0000-0000-0000-000000000002".into());
+        let g = grant_target(&t).unwrap();
+        assert_eq!(g.client_id, "bbbbbbbb-0000-0000-0000-000000000002");
+        assert!(g.secret.is_none(), "a public client gets no secret");
     }
 }

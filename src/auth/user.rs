@@ -5,11 +5,11 @@
 
 use super::audit::Method;
 use super::cache::CredentialCache;
-use super::entra::{EntraClient, GrantTarget, Verdict};
 use super::throttle::{Ending, Refusal, Subject, Throttle};
 use crate::config::{Config, UserBind};
 use crate::directory::entry::EntryKind;
 use crate::directory::snapshot::{EntryId, Snapshot};
+use crate::graph::ropc::{EntraClient, Verdict};
 use crate::store::Store;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -361,7 +361,7 @@ impl UserAuth {
         let Some(target) = self
             .config
             .tenant(&user.tenant)
-            .and_then(GrantTarget::from_tenant)
+            .and_then(crate::settings::grant_target)
         else {
             return (
                 Decision::Error(format!(

@@ -4,12 +4,13 @@
 
 use super::endpoint::{is_loopback, same_origin, validate_endpoint};
 use super::error::{ApiError, GraphError};
+use super::http::{self, HttpOptions};
 use super::models::{
     Domain, GROUP_SELECT, Group, MEMBER_SELECT, MemberRef, Organization, RawMember, USER_SELECT,
     User, select_with,
 };
 use super::options::TenantOptions;
-use super::retry::{RawResponse, RetryPolicy, send_with_retry, transport_error};
+use super::retry::{RawResponse, RetryPolicy, send_with_retry};
 use super::token::{Credential, TokenSource};
 use crate::model::time::{Clock, SystemClock};
 use futures::stream::{self, StreamExt, TryStreamExt};
@@ -161,21 +162,13 @@ impl GraphClient {
     ) -> Result<GraphClient, GraphError> {
         let root = validate_endpoint("tenant.graph_url", graph_url)?;
         let login = validate_endpoint("tenant.login_url", login_url)?;
-        let mut builder = reqwest::Client::builder()
-            .user_agent(concat!("o365-ldap/", env!("CARGO_PKG_VERSION")))
-            // A redirect could carry the request (and its token) to another host; Graph does not
-            // redirect API calls, so any 3xx is reported instead of followed.
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(options.retry.request_timeout.min(Duration::from_secs(10)))
-            .pool_idle_timeout(Duration::from_secs(60));
-        // A proxy from the environment must not capture traffic meant for a local emulator.
         let local = |u: &Url| u.host().is_some_and(|h| is_loopback(&h.to_owned()));
-        if local(&root) && local(&login) {
-            builder = builder.no_proxy();
-        }
-        let http = builder
-            .build()
-            .map_err(|e| transport_error("building the HTTP client", e))?;
+        // Requests get their timeout from the retry policy, one attempt at a time.
+        let http = http::client(&HttpOptions {
+            timeout: None,
+            connect_timeout: options.retry.request_timeout.min(Duration::from_secs(10)),
+            loopback_only: local(&root) && local(&login),
+        })?;
         let tokens = TokenSource::new(
             http.clone(),
             &login,

@@ -11,9 +11,11 @@ pub mod certificate;
 pub mod client;
 pub mod endpoint;
 pub mod error;
+pub mod http;
 pub mod models;
 pub mod options;
 pub mod retry;
+pub mod ropc;
 pub mod token;
 pub mod verify;
 

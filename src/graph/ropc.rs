@@ -2,8 +2,8 @@
 //! password, and the mapping of every documented token-endpoint error to an LDAP answer
 //! (graph.md §1.6). The password is sent once, never trimmed, logged or kept.
 
-use crate::config::TenantConfig;
-use crate::graph::TokenErrorBody;
+use super::TokenErrorBody;
+use super::http::{self, HttpOptions};
 use crate::model::Secret;
 use std::time::Duration;
 
@@ -14,30 +14,6 @@ pub struct GrantTarget {
     pub client_id: String,
     pub secret: Option<Secret>,
     pub scope: String,
-}
-
-impl GrantTarget {
-    /// From the tenant's config: `password_grant_client_id` (a public client) when set, else the
-    /// first credential's app with its secret. `None` when the tenant has neither.
-    pub fn from_tenant(t: &TenantConfig) -> Option<GrantTarget> {
-        let (client_id, secret) = match &t.password_grant_client_id {
-            Some(id) => (id.clone(), None),
-            None => {
-                let c = t.credential.first()?;
-                (c.client_id.clone(), c.resolved_secret.clone())
-            }
-        };
-        Some(GrantTarget {
-            token_url: format!(
-                "{}/{}/oauth2/v2.0/token",
-                t.login_url.trim_end_matches('/'),
-                t.tenant_id
-            ),
-            client_id,
-            secret,
-            scope: format!("openid {}/User.Read", t.graph_url.trim_end_matches('/')),
-        })
-    }
 }
 
 /// What Entra said about a password.
@@ -160,21 +136,19 @@ fn message_for(code: u64) -> Option<Msg> {
 /// Makes password-grant requests. Cheap to clone (one connection pool).
 #[derive(Debug, Clone)]
 pub struct EntraClient {
-    http: reqwest::Client,
+    /// Why no client could be built, if so: every check then answers `Unavailable`, rather
+    /// than falling back to a client that follows redirects and never times out.
+    http: Result<reqwest::Client, String>,
 }
 
 impl EntraClient {
     pub fn new(timeout: Duration) -> EntraClient {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("o365-ldap/", env!("CARGO_PKG_VERSION")))
-            // A redirect could carry the password to another host.
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .timeout(timeout)
-            .pool_idle_timeout(Duration::from_secs(60))
-            // Proxies from the environment are honoured except for loopback (tests, emulator).
-            .build()
-            .unwrap_or_default();
+        let http = http::client(&HttpOptions {
+            timeout: Some(timeout),
+            connect_timeout: timeout.min(Duration::from_secs(10)),
+            loopback_only: false,
+        })
+        .map_err(|e| e.to_string());
         EntraClient { http }
     }
 
@@ -190,7 +164,15 @@ impl EntraClient {
         if let Some(s) = &target.secret {
             form.push(("client_secret", s.expose()));
         }
-        let resp = match self.http.post(&target.token_url).form(&form).send().await {
+        let http = match &self.http {
+            Ok(h) => h,
+            Err(why) => {
+                return Verdict::Unavailable(format!(
+                    "no HTTP client for Microsoft Entra ({why}); try again later"
+                ));
+            }
+        };
+        let resp = match http.post(&target.token_url).form(&form).send().await {
             Ok(r) => r,
             Err(e) => {
                 // reqwest errors carry the URL, never the body, so they are safe to show.
@@ -310,34 +292,5 @@ mod tests {
         // An unknown code on a 400 fails closed as invalid credentials.
         let v = classify(400, &body("invalid_grant", &[99999], None));
         assert_eq!(rejected(&v), "invalid credentials");
-    }
-
-    #[test]
-    fn target_prefers_password_grant_client() {
-        let mut t = TenantConfig {
-            name: "contoso".into(),
-            tenant_id: "11111111-2222-3333-4444-555555555555".into(),
-            login_url: "http://127.0.0.1:9/".into(),
-            graph_url: "http://127.0.0.1:9".into(),
-            ..Default::default()
-        };
-        assert!(GrantTarget::from_tenant(&t).is_none());
-        t.credential.push(crate::config::CredentialConfig {
-            client_id: "aaaaaaaa-0000-0000-0000-000000000001".into(),
-            resolved_secret: Some(Secret::new("s3cret")),
-            ..Default::default()
-        });
-        let g = GrantTarget::from_tenant(&t).unwrap();
-        assert_eq!(
-            g.token_url,
-            "http://127.0.0.1:9/11111111-2222-3333-4444-555555555555/oauth2/v2.0/token"
-        );
-        assert_eq!(g.scope, "openid http://127.0.0.1:9/User.Read");
-        assert_eq!(g.client_id, "aaaaaaaa-0000-0000-0000-000000000001");
-        assert!(g.secret.is_some());
-        t.password_grant_client_id = Some("bbbbbbbb-0000-0000-0000-000000000002".into());
-        let g = GrantTarget::from_tenant(&t).unwrap();
-        assert_eq!(g.client_id, "bbbbbbbb-0000-0000-0000-000000000002");
-        assert!(g.secret.is_none(), "a public client gets no secret");
     }
 }
