@@ -42,7 +42,7 @@ pub enum Unresolved {
 /// Resolve a DN, UPN or primary mail address (case-insensitive) to one served user.
 pub fn resolve(snapshot: &Snapshot, name: &str) -> Result<ResolvedUser, Unresolved> {
     let mut ids: Vec<EntryId> = Vec::new();
-    if let Some(ndn) = crate::ldap::dir::normalize_dn(name)
+    if let Some(ndn) = crate::directory::dn::normalize(name).ok()
         && let Some(id) = snapshot.lookup(&ndn)
     {
         ids.push(id);
