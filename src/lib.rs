@@ -9,9 +9,11 @@ pub mod directory;
 pub mod emulator;
 pub mod graph;
 pub mod ldap;
-pub mod model;
 pub mod policy;
 pub mod selfsigned;
 pub mod settings;
 pub mod store;
 pub mod sync;
+
+// The lower crates under the paths the server's modules and tests have always used.
+pub use model;

@@ -1,5 +1,5 @@
 use super::Mirror;
-use crate::model::graph::MemberKind;
+use crate::graph::MemberKind;
 use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,9 +1,9 @@
 //! Time: the one clock the server reads, and the calendar spellings the directory and Graph use.
 
+use ::time::{Date, Month, OffsetDateTime};
 use std::fmt;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use time::{Date, Month, OffsetDateTime};
 
 /// Where the server reads the time, so a test (or a replay) can fix it.
 pub trait Clock: Send + Sync + fmt::Debug {

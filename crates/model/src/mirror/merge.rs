@@ -5,8 +5,8 @@
 //! membership index; without one, one pass over the groups per deleted user).
 
 use super::MemberIndex;
-use crate::model::graph::{Group, MemberKind, MemberRef, User};
-use crate::model::{DeletedUser, Mirror};
+use crate::graph::{Group, MemberKind, MemberRef, User};
+use crate::{DeletedUser, Mirror};
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -227,10 +227,7 @@ pub fn apply_groups(
 /// delta carries only the extension properties that changed, so the others are kept.
 fn fold_delta_extensions(existing: Option<&BTreeMap<String, Value>>, obj: &Value) -> Option<Value> {
     let o = obj.as_object()?;
-    if !o
-        .keys()
-        .any(|k| crate::model::graph::is_extension_property(k))
-    {
+    if !o.keys().any(|k| crate::graph::is_extension_property(k)) {
         return None;
     }
     let mut o = o.clone();
@@ -238,7 +235,7 @@ fn fold_delta_extensions(existing: Option<&BTreeMap<String, Value>>, obj: &Value
         .map(|e| e.clone().into_iter().collect())
         .unwrap_or_default();
     o.insert("extensions".into(), Value::Object(kept));
-    crate::model::graph::fold_extensions(&mut o);
+    crate::graph::fold_extensions(&mut o);
     Some(Value::Object(o))
 }
 
