@@ -4,7 +4,6 @@
 pub mod admin;
 pub mod auth;
 pub mod cli;
-pub mod config;
 pub mod directory;
 pub mod emulator;
 pub mod graph;
@@ -16,4 +15,5 @@ pub mod store;
 pub mod sync;
 
 // The lower crates under the paths the server's modules and tests have always used.
+pub use config;
 pub use model;

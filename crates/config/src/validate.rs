@@ -3,7 +3,7 @@
 //! password hash.
 
 use super::{Config, CredentialConfig, Problem, ServerConfig, ServiceAccount, TenantConfig};
-use crate::model::dn::DnError;
+use model::dn::DnError;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -497,7 +497,7 @@ fn ssh_keys_attribute(attr: &str) -> Result<(), String> {
             )),
         };
     }
-    if !crate::model::graph::is_extension_property(first) {
+    if !model::graph::is_extension_property(first) {
         return Err(format!(
             "`{attr}` is not a property that can hold SSH keys; {EXAMPLE}"
         ));
@@ -756,7 +756,7 @@ pub(super) fn parse_base_dn(dn: &str) -> Result<String, String> {
     if dn.trim().is_empty() {
         return Err("is empty".into());
     }
-    let parsed = crate::model::dn::parse(dn).map_err(|e| match e {
+    let parsed = model::dn::parse(dn).map_err(|e| match e {
         DnError::MissingEquals(at) => {
             format!("has a part without `=` (`{}`)", part_around(dn, at))
         }
@@ -786,7 +786,7 @@ pub(super) fn parse_base_dn(dn: &str) -> Result<String, String> {
         if attr == "dc" && !value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
             return Err(format!(
                 "has `dc={}`; a dc= value is one domain label (letters, digits, `-`)",
-                crate::model::dn::escape_value(value)
+                model::dn::escape_value(value)
             ));
         }
         normal.push(format!("{attr}={}", value.to_lowercase()));

@@ -19,7 +19,7 @@ pub use render::render_effective;
 pub use schema::*;
 pub use validate::{credential_key, tenant_key};
 
-pub use crate::model::Secret;
+pub use model::Secret;
 
 use std::env::VarError;
 use std::fmt;

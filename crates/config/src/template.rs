@@ -1,7 +1,7 @@
 //! The `users.home_directory` and `users.gecos` template grammar, and the attribute paths
 //! number attributes name. Validation checks templates with it, derivation fills them.
 
-use crate::model::graph::is_extension_property;
+use model::graph::is_extension_property;
 
 /// Placeholders `users.home_directory` understands.
 pub const HOME_PLACEHOLDERS: &[&str] = &["uid", "upn", "mail_local"];

@@ -134,7 +134,7 @@ fn parse_error(text: &str) -> String {
 #[test]
 fn example_config_loads() {
     let fx = Fixture::new();
-    let text = include_str!("../../config/o365-ldap.example.toml");
+    let text = include_str!("../../../config/o365-ldap.example.toml");
     let cfg = match fx.load(text) {
         Ok(c) => c,
         Err(e) => panic!("example rejected:\n{e}"),
@@ -158,7 +158,7 @@ fn example_config_loads() {
 fn example_documents_every_default() {
     // A config with only the required keys must equal the example wherever the example
     // claims to show the default, so the comments cannot drift from the code.
-    let ex = load_ok(include_str!("../../config/o365-ldap.example.toml"));
+    let ex = load_ok(include_str!("../../../config/o365-ldap.example.toml"));
     let min = load_ok(&minimal());
     let (mut a, mut b) = (ex.server.clone(), min.server.clone());
     // The only server keys MINIMAL sets differently.
@@ -1025,7 +1025,7 @@ fn secret_display_and_debug_are_redacted() {
 
 #[test]
 fn documented_minimal_config_is_valid() {
-    let doc = include_str!("../../docs/configuration.md");
+    let doc = include_str!("../../../docs/configuration.md");
     let block = doc
         .split("## Minimal configuration")
         .nth(1)
@@ -1182,16 +1182,15 @@ fn ssh_keys_attribute_is_checked_selected_and_rendered() {
     );
     let cfg = load_ok(&with("onPremisesExtensionAttributes.extensionAttribute10"));
     assert_eq!(
-        crate::model::graph::select_with(
-            crate::model::graph::USER_SELECT,
+        model::graph::select_with(
+            model::graph::USER_SELECT,
             &cfg.tenant[0].users.extra_user_properties()
         ),
-        crate::model::graph::USER_SELECT,
+        model::graph::USER_SELECT,
         "onPremisesExtensionAttributes is selected already"
     );
     assert!(
-        crate::model::graph::select_with(crate::model::graph::USER_SELECT, &[ext])
-            .ends_with(&format!(",{ext}")),
+        model::graph::select_with(model::graph::USER_SELECT, &[ext]).ends_with(&format!(",{ext}")),
         "a directory extension is added to $select"
     );
     // Not set: nothing extra is selected, and `check` says where keys come from.
@@ -1202,7 +1201,7 @@ fn ssh_keys_attribute_is_checked_selected_and_rendered() {
 
 #[test]
 fn ssh_keys_and_number_attributes_are_selected_together() {
-    use crate::model::graph::{GROUP_SELECT, USER_SELECT, select_with};
+    use model::graph::{GROUP_SELECT, USER_SELECT, select_with};
     let keys = "extension_0123456789abcdef0123456789abcdef_sshPublicKey";
     let uid = "extension_0123456789abcdef0123456789abcdef_uidNumber";
     let gid = "extension_0123456789abcdef0123456789abcdef_gidNumber";
