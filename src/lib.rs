@@ -6,7 +6,6 @@ pub mod auth;
 pub mod cli;
 pub mod directory;
 pub mod emulator;
-pub mod graph;
 pub mod ldap;
 pub mod policy;
 pub mod selfsigned;
@@ -16,4 +15,5 @@ pub mod sync;
 
 // The lower crates under the paths the server's modules and tests have always used.
 pub use config;
+pub use graph;
 pub use model;

@@ -295,11 +295,11 @@ mod tests {
     use ring::signature::{RSA_PSS_2048_8192_SHA256, UnparsedPublicKey};
     use serde_json::Value;
 
-    const CERT: &[u8] = include_bytes!("../../tests/fixtures/certs/app.crt");
-    const KEY: &[u8] = include_bytes!("../../tests/fixtures/certs/app.key");
-    const KEY_PKCS1: &[u8] = include_bytes!("../../tests/fixtures/certs/app-pkcs1.key");
-    const OTHER_KEY: &[u8] = include_bytes!("../../tests/fixtures/certs/other.key");
-    const EC_KEY: &[u8] = include_bytes!("../../tests/fixtures/certs/ec.key");
+    const CERT: &[u8] = include_bytes!("../../../tests/fixtures/certs/app.crt");
+    const KEY: &[u8] = include_bytes!("../../../tests/fixtures/certs/app.key");
+    const KEY_PKCS1: &[u8] = include_bytes!("../../../tests/fixtures/certs/app-pkcs1.key");
+    const OTHER_KEY: &[u8] = include_bytes!("../../../tests/fixtures/certs/other.key");
+    const EC_KEY: &[u8] = include_bytes!("../../../tests/fixtures/certs/ec.key");
 
     fn load(cert: &[u8], key: &[u8]) -> Result<CertificateKey, CertificateError> {
         CertificateKey::from_pem(cert, key, "app.crt", "app.key")

@@ -2,10 +2,10 @@
 //! retries, token refresh, credential fallback, bounded concurrency.
 
 use super::*;
-use crate::graph::options::{CredentialSource, CredentialSpec};
-use crate::graph::test_server::{Reply, TOKEN_PATH, TestServer};
-use crate::model::Secret;
-use crate::model::graph::MemberKind;
+use crate::options::{CredentialSource, CredentialSpec};
+use crate::test_server::{Reply, TOKEN_PATH, TestServer};
+use model::Secret;
+use model::graph::MemberKind;
 use serde_json::json;
 use std::time::Instant;
 

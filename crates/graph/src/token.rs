@@ -5,8 +5,8 @@ use super::certificate::CertificateKey;
 use super::error::{GraphError, TokenError, TokenErrorBody};
 use super::options::{CredentialSource, CredentialSpec};
 use super::retry::{RetryPolicy, send_with_retry};
-use crate::model::Secret;
-use crate::model::time::{Clock, SystemClock};
+use model::Secret;
+use model::time::{Clock, SystemClock};
 use serde::Deserialize;
 use std::fmt;
 use std::sync::Arc;
@@ -519,8 +519,8 @@ mod tests {
     #[test]
     fn a_certificate_credential_sends_an_assertion_for_the_token_url_and_no_secret() {
         let cert = CertificateKey::from_pem(
-            include_bytes!("../../tests/fixtures/certs/app.crt"),
-            include_bytes!("../../tests/fixtures/certs/app.key"),
+            include_bytes!("../../../tests/fixtures/certs/app.crt"),
+            include_bytes!("../../../tests/fixtures/certs/app.key"),
             "app.crt",
             "app.key",
         )

@@ -1,6 +1,6 @@
 //! Wire types only the Graph client reads; the object types live in the model.
 
-pub use crate::model::graph::*;
+pub use model::graph::*;
 
 use serde::Deserialize;
 

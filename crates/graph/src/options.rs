@@ -1,7 +1,7 @@
 //! What the Graph client needs to know about a tenant, in its own terms: the server turns its
 //! configuration into these, so this module never reads the config file's types.
 
-use crate::model::Secret;
+use model::Secret;
 use std::path::PathBuf;
 
 /// One tenant as the client sees it. `graph_url` and `login_url` are validated when a client is

@@ -4,7 +4,7 @@
 
 use super::TokenErrorBody;
 use super::http::{self, HttpOptions};
-use crate::model::Secret;
+use model::Secret;
 use std::time::Duration;
 
 /// Where and as whom the password grant is made for one tenant.

@@ -12,8 +12,8 @@ use super::models::{
 use super::options::TenantOptions;
 use super::retry::{RawResponse, RetryPolicy, send_with_retry};
 use super::token::{Credential, TokenSource};
-use crate::model::time::{Clock, SystemClock};
 use futures::stream::{self, StreamExt, TryStreamExt};
+use model::time::{Clock, SystemClock};
 use reqwest::header::ACCEPT;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;

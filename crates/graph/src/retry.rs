@@ -2,8 +2,8 @@
 //! jitter, and the retrying send loop shared by Graph calls and the token endpoint.
 
 use super::error::GraphError;
-use crate::model::time::Clock;
 use bytes::Bytes;
+use model::time::Clock;
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use std::time::{Duration, SystemTime};
