@@ -4,10 +4,8 @@
 pub mod admin;
 pub mod auth;
 pub mod cli;
-pub mod directory;
 pub mod emulator;
 pub mod ldap;
-pub mod policy;
 pub mod selfsigned;
 pub mod settings;
 pub mod store;
@@ -15,5 +13,7 @@ pub mod sync;
 
 // The lower crates under the paths the server's modules and tests have always used.
 pub use config;
+pub use directory;
+pub use directory::policy;
 pub use graph;
 pub use model;

@@ -4,9 +4,9 @@
 
 use super::membership::names_group;
 use super::{GroupVerdict, MergedGroup, Outcome};
-use crate::config::{GroupType, TenantConfig};
-use crate::model::Mirror;
-use crate::model::graph::{Group, GroupKind};
+use config::{GroupType, TenantConfig};
+use model::Mirror;
+use model::graph::{Group, GroupKind};
 use std::collections::BTreeMap;
 
 /// The key of a directory group made by `groups.map` or a local group: `dir:` and the name

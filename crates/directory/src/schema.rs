@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use super::dn;
-use crate::model::time::{generalized_time, unix_days};
+use model::time::{generalized_time, unix_days};
 
 /// How values of an attribute compare for equality (and, where the type allows, ordering and
 /// substrings). One variant per family of matching rules we evaluate.

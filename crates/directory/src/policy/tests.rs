@@ -1,8 +1,8 @@
 //! Unit tests, one module per control, over a small hand-made tenant; then combinations.
 
 use super::*;
-use crate::model::DeletedUser;
-use crate::model::graph::{Domain, Group, MemberKind, MemberRef};
+use model::DeletedUser;
+use model::graph::{Domain, Group, MemberKind, MemberRef};
 
 const NOW: i64 = 1_700_000_000;
 

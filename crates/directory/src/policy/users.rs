@@ -4,9 +4,9 @@
 
 use super::membership::GroupSet;
 use super::{UserStatus, UserVerdict, username};
-use crate::config::{InactiveMode, TenantConfig};
-use crate::model::Mirror;
-use crate::model::graph::User;
+use config::{InactiveMode, TenantConfig};
+use model::Mirror;
+use model::graph::User;
 
 /// What one rule does to a user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -610,7 +610,7 @@ fn dn_attributes_match(x: &Extensible, e: &Entry) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::directory::entry::Attr;
+    use crate::entry::Attr;
     use ldap3_proto::parse_ldap_filter_str;
     use std::collections::HashMap;
 

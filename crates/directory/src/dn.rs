@@ -2,7 +2,7 @@
 //! the directory. RDN values compare by their attribute's matching rule, which is why this half
 //! of RFC 4514 lives here and the grammar in the model.
 
-pub use crate::model::dn::{Ava, Dn, DnError, Rdn, escape_value, parse};
+pub use model::dn::{Ava, Dn, DnError, Rdn, escape_value, parse};
 
 use super::schema::{self, AttributeType, Matching};
 

@@ -4,9 +4,9 @@
 //! from Graph keys merged with admin-managed ones (`o365-ldap ctl ssh-key`).
 
 use super::entry::Attr;
-use crate::model::graph::User;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use model::graph::User;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 
@@ -230,8 +230,8 @@ pub fn graph_key_lines(user: &User, path: &str) -> Vec<String> {
             .and_then(|(_, v)| v.as_deref());
         push_lines(text, &mut out);
     } else {
-        let value = crate::model::graph::extension_value(&user.extensions, first)
-            .and_then(|v| descend(v, rest));
+        let value =
+            model::graph::extension_value(&user.extensions, first).and_then(|v| descend(v, rest));
         collect_lines(value, &mut out);
     }
     out

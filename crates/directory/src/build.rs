@@ -7,11 +7,11 @@ use super::entry::{Attr, Entry, EntryKind};
 use super::ids::{Allocations, Claim, Collision, NumberSpace, Unmatched, creation_order};
 use super::posix;
 use super::snapshot::TenantInfo;
-use crate::config::{ServiceAccount, TenantConfig};
-use crate::model::Mirror;
-use crate::model::graph::{MemberKind, User};
-use crate::model::time::{generalized_from_iso, generalized_time};
 use crate::policy::{self, UserStatus};
+use config::{ServiceAccount, TenantConfig};
+use model::Mirror;
+use model::graph::{MemberKind, User};
+use model::time::{generalized_from_iso, generalized_time};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::BTreeMap;
 

@@ -4,12 +4,12 @@
 //! the same report.
 
 use super::*;
-use crate::config::TenantConfig;
-use crate::directory::build::build_tenant;
-use crate::directory::ssh_keys::AdminKeys;
-use crate::model::graph::{Domain, Group, MemberRef, User};
-use crate::model::mirror::merge::{self as delta, DeltaStats};
-use crate::model::time::generalized_time;
+use crate::build::build_tenant;
+use crate::ssh_keys::AdminKeys;
+use config::TenantConfig;
+use model::graph::{Domain, Group, MemberRef, User};
+use model::mirror::merge::{self as delta, DeltaStats};
+use model::time::generalized_time;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};

@@ -2,8 +2,8 @@
 //! like one built whole (`Snapshot::new`) over the same final entries.
 
 use super::*;
-use crate::directory::build::BuildReport;
-use crate::directory::entry::{Attr, EntryKind};
+use crate::build::BuildReport;
+use crate::entry::{Attr, EntryKind};
 use ldap3_proto::parse_ldap_filter_str;
 use ldap3_proto::proto::LdapMatchingRuleAssertion;
 use rand::rngs::StdRng;

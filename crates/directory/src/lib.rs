@@ -8,12 +8,13 @@ pub mod entry;
 pub mod filter;
 pub mod ids;
 pub mod incremental;
+pub mod policy;
 pub mod posix;
 pub mod schema;
 pub mod snapshot;
 pub mod ssh_keys;
 
-pub use dn::{Dn, DnError};
 pub use entry::{Attr, Entry, EntryKind};
 pub use filter::{CompiledFilter, FilterLimitError, Membership, Tri};
+pub use model::dn::{Dn, DnError};
 pub use snapshot::{EntryId, SearchError, Snapshot, TenantInfo};

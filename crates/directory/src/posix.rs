@@ -13,9 +13,9 @@
 use super::dn;
 use super::entry::Entry;
 use super::ids::{Allocations, Claim, NumberSpace};
-use crate::config::template::render_template;
-use crate::config::{NestedMode, PRIMARY_GROUP_PRIVATE, TenantConfig};
-use crate::model::graph::{Group, MemberKind, User, extension_value, is_extension_property};
+use config::template::render_template;
+use config::{NestedMode, PRIMARY_GROUP_PRIVATE, TenantConfig};
+use model::graph::{Group, MemberKind, User, extension_value, is_extension_property};
 use rustc_hash::FxHashMap;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -378,7 +378,7 @@ pub fn member_closure<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::template::check_attribute_path;
+    use config::template::check_attribute_path;
     use std::collections::BTreeMap;
 
     fn cfg() -> TenantConfig {
@@ -631,7 +631,7 @@ mod tests {
 
     #[test]
     fn closure_comes_from_transitive_member_of() {
-        use crate::directory::entry::{Attr, EntryKind};
+        use crate::entry::{Attr, EntryKind};
         let e = |dn_s: &str, member_of: &[&str]| Entry {
             dn: dn_s.into(),
             ndn: dn::normalize(dn_s).unwrap_or_default().into(),

@@ -13,9 +13,9 @@ mod users;
 #[cfg(test)]
 mod tests;
 
-use crate::config::{TenantConfig, UsernameFrom};
-use crate::model::Mirror;
-use crate::model::graph::User;
+use config::{TenantConfig, UsernameFrom};
+use model::Mirror;
+use model::graph::User;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use groups::{merged_key, served_as as group_served_as};

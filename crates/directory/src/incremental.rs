@@ -27,12 +27,12 @@ use super::dn;
 use super::entry::{Entry, EntryKind};
 use super::ids::{Allocations, Claim, NumberSpace, creation_order, unmatched};
 use super::snapshot::Snapshot;
-use crate::config::PRIMARY_GROUP_PRIVATE;
-use crate::config::{NestedMode, TenantConfig};
-use crate::model::Mirror;
-use crate::model::graph::MemberKind;
-use crate::model::mirror::MemberIndex;
 use crate::policy::{self, Judge, UserVerdict, group_served_as, merged_key};
+use config::PRIMARY_GROUP_PRIVATE;
+use config::{NestedMode, TenantConfig};
+use model::Mirror;
+use model::graph::MemberKind;
+use model::mirror::MemberIndex;
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,8 +1,8 @@
 //! Group references in the config (display names or object ids) and transitive membership:
 //! the facts `users.*_members_of` and `groups.select`/`groups.map` are decided on.
 
-use crate::model::Mirror;
-use crate::model::graph::{Group, MemberKind};
+use model::Mirror;
+use model::graph::{Group, MemberKind};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Whether a config entry names this group: its object id, or its display name (both
