@@ -5,8 +5,8 @@
 //! `cargo run --release --example sync_bench -- 100000 1000` (users, groups). Peak memory is the
 //! process's VmHWM and includes the emulator, which runs in the same process.
 
-use o365_ldap::emulator::scale::{self, ScaleSpec};
-use o365_ldap::emulator::{self, EmulatorOptions, Mutation};
+use emulator::scale::{self, ScaleSpec};
+use emulator::{self as _, EmulatorOptions, Mutation};
 use o365_ldap::store::Store;
 use o365_ldap::sync::SyncEngine;
 use serde_json::json;
@@ -17,7 +17,7 @@ use std::time::Instant;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const SECRET: &str = o365_ldap::emulator::scale::CLIENT_SECRET;
+const SECRET: &str = emulator::scale::CLIENT_SECRET;
 
 fn peak_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")

@@ -4,9 +4,7 @@
 pub mod admin;
 pub mod auth;
 pub mod cli;
-pub mod emulator;
 pub mod ldap;
-pub mod selfsigned;
 pub mod settings;
 pub mod store;
 pub mod sync;

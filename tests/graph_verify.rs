@@ -1,8 +1,8 @@
 //! `verify_tenant` against the Graph emulator: each credential's token request and permission
 //! probes, and the plain sentence for each kind of failure.
 
+use emulator::{EmulatorOptions, Fixture, RunningEmulator};
 use o365_ldap::config::{Secret, TenantConfig};
-use o365_ldap::emulator::{self, EmulatorOptions, Fixture, RunningEmulator};
 use o365_ldap::graph::{ClientOptions, CredentialCheck, ProbeOutcome, verify_tenant_with};
 use std::path::{Path, PathBuf};
 

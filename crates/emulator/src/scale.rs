@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use anyhow::Context;
 use serde_json::{Value, json};
 
-use crate::model::time::iso;
+use model::time::iso;
 
 use super::fixture::{Fixture, FixtureApp, JsonObject};
 use super::{EmulatorOptions, start};

@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use super::ids::random_guid;
 use super::state::Shared;
 use super::tenant::App;
-use crate::model::time::{Clock, SystemClock, iso};
+use model::time::{Clock, SystemClock, iso};
 
 /// The first-party application id of Microsoft Graph; `{appId}/.default` is a valid Graph scope.
 pub(crate) const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";

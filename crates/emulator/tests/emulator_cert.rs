@@ -3,7 +3,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use o365_ldap::emulator::{self, EmulatorOptions, Fixture, FixtureApp, RunningEmulator};
+use o365_emulator::{self as emulator, EmulatorOptions, Fixture, FixtureApp, RunningEmulator};
 use ring::rand::SystemRandom;
 use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 use serde_json::{Value, json};

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::ids::random_guid;
 use super::state::Shared;
-use crate::model::time::{Clock, SystemClock, iso};
+use model::time::{Clock, SystemClock, iso};
 
 /// Exactly what Graph sends for OData JSON (graph.md §0).
 pub(crate) const ODATA_JSON: &str = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";

@@ -19,6 +19,7 @@
 mod access;
 mod cert;
 mod changes;
+pub mod cli;
 mod control;
 mod delta;
 mod error;
@@ -30,6 +31,7 @@ mod ropc;
 mod routes;
 pub mod scale;
 mod schema;
+pub mod selfsigned;
 mod skiptoken;
 mod state;
 mod tenant;

@@ -15,7 +15,7 @@ use super::error::EmulatorError;
 use super::fixture::{Fixture, FixtureApp, JsonObject};
 use super::ids::{canonical_guid, derived_guid};
 use super::schema::{Entity, Fill};
-use crate::model::time::iso;
+use model::time::iso;
 
 /// An app registration as the token endpoint needs it.
 #[derive(Debug, Clone)]
@@ -152,7 +152,7 @@ pub(crate) fn graph_props(
         // Directory extensions (`extension_<appid>_<name>`) exist on users and groups once an
         // app registers them; the emulator takes any such name as registered.
         if matches!(entity, Entity::User | Entity::Group)
-            && crate::model::graph::is_extension_property(key)
+            && model::graph::is_extension_property(key)
         {
             out.insert(key.clone(), value.clone());
             continue;

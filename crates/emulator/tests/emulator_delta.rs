@@ -4,7 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use o365_ldap::emulator::{self, EmulatorOptions, Faults, Fixture, Mutation, RunningEmulator};
+use o365_emulator::{
+    self as emulator, EmulatorOptions, Faults, Fixture, Mutation, RunningEmulator,
+};
 use serde_json::{Value, json};
 
 const TENANT: &str = "0d5c4b3a-2918-4765-a4b3-c2d1e0f9a8b7";

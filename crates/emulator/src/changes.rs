@@ -13,7 +13,7 @@ use super::fixture::JsonObject;
 use super::ids::{canonical_guid, random_guid};
 use super::schema::Entity;
 use super::tenant::{TenantState, sign_in_of};
-use crate::model::time::{Clock, SystemClock, iso};
+use model::time::{Clock, SystemClock, iso};
 
 /// A change to the tenant, applied with [`super::RunningEmulator::mutate`] or
 /// `POST /_emulator/mutate` (JSON: `{"op":"create_user","user":{...}}`, snake_case op names).

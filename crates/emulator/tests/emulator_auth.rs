@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use o365_ldap::emulator::{self, EmulatorOptions, Fixture, FixtureApp, Mutation, RunningEmulator};
+use o365_emulator::{
+    self as emulator, EmulatorOptions, Fixture, FixtureApp, Mutation, RunningEmulator,
+};
 use serde_json::{Value, json};
 
 const TENANT: &str = "6f1e3a52-8d2b-4c7e-9a10-3b5c2d7e8f90";

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::time::Duration;
 
-use o365_ldap::emulator::{self, EmulatorOptions, Fixture, FixtureApp, RunningEmulator};
+use o365_emulator::{self as emulator, EmulatorOptions, Fixture, FixtureApp, RunningEmulator};
 use serde_json::Value;
 
 const TENANT: &str = "6f1e3a52-8d2b-4c7e-9a10-3b5c2d7e8f90";
@@ -802,7 +802,7 @@ async fn domains_and_organization() {
 
 #[tokio::test]
 async fn fixtures_load_from_disk_and_shutdown_frees_the_port() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
     let minimal = Fixture::load(&dir.join("minimal.json")).expect("minimal.json loads");
     assert_eq!(minimal.users.len(), 3);
     assert_eq!(minimal.groups.len(), 1);

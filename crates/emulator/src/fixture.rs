@@ -17,7 +17,7 @@ use super::tenant::TenantState;
 pub type JsonObject = serde_json::Map<String, serde_json::Value>;
 
 /// The bundled demo tenant (also the default fixture of the integration tests).
-const SAMPLE_JSON: &str = include_str!("../../tests/fixtures/contoso.json");
+const SAMPLE_JSON: &str = include_str!("../../../tests/fixtures/contoso.json");
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

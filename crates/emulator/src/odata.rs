@@ -237,7 +237,7 @@ impl Selection {
                 && types
                     .iter()
                     .any(|e| matches!(e, Entity::User | Entity::Group))
-                && crate::model::graph::is_extension_property(name)
+                && model::graph::is_extension_property(name)
             {
                 if !extensions.iter().any(|x| x.eq_ignore_ascii_case(name)) {
                     extensions.push(name.clone());

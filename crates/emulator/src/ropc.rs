@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::state::Shared;
 use super::tenant::{App, SignInOutcome, TenantState};
 use super::token::{EntraError, GRAPH_APP_ID, check_secret};
-use crate::model::time::{Clock, SystemClock};
+use model::time::{Clock, SystemClock};
 
 #[derive(Default)]
 struct LockState {
