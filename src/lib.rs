@@ -1,5 +1,11 @@
 //! o365-ldap: an LDAP directory server whose contents come from a Microsoft 365 tenant.
-//! See DESIGN.md (in the shared folder) for the architecture; each module owns one concern.
+//!
+//! This crate is the server: LDAP listeners and operations, authentication, the sync engine,
+//! the store, the admin socket and the command line. What it serves is built in the crates
+//! under `crates/`, each of which only uses the ones below it: `model` (Graph objects, the
+//! mirror, time), `config`, `graph` (the Graph client) and `directory` (policy, derivation,
+//! schema, filters, the snapshot). The Graph emulator (`crates/emulator`) is linked only with
+//! the `demo` feature.
 
 pub mod admin;
 pub mod auth;
