@@ -539,7 +539,7 @@ fn main() -> std::process::ExitCode {
     if let Some(dir) = &args.make_certs {
         return match std::fs::create_dir_all(dir)
             .map_err(|e| e.to_string())
-            .and_then(|_| o365_ldap::selfsigned::generate(dir).map_err(|e| e.to_string()))
+            .and_then(|_| emulator::selfsigned::generate(dir).map_err(|e| e.to_string()))
         {
             Ok(_) => std::process::ExitCode::SUCCESS,
             Err(e) => {

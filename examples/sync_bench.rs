@@ -5,8 +5,8 @@
 //! `cargo run --release --example sync_bench -- 100000 1000` (users, groups). Peak memory is the
 //! process's VmHWM and includes the emulator, which runs in the same process.
 
-use o365_ldap::emulator::scale::{self, ScaleSpec};
-use o365_ldap::emulator::{self, EmulatorOptions, Mutation};
+use emulator::scale::{self, ScaleSpec};
+use emulator::{self as _, EmulatorOptions, Mutation};
 use o365_ldap::store::Store;
 use o365_ldap::sync::SyncEngine;
 use serde_json::json;
@@ -17,7 +17,7 @@ use std::time::Instant;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const SECRET: &str = o365_ldap::emulator::scale::CLIENT_SECRET;
+const SECRET: &str = emulator::scale::CLIENT_SECRET;
 
 fn peak_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -104,7 +104,7 @@ login_url = "{url}"
     );
     let path = dir.path().join("bench.toml");
     std::fs::write(&path, toml)?;
-    let cfg = Arc::new(o365_ldap::config::load(&path)?);
+    let cfg = Arc::new(o365_ldap::settings::load(&path)?);
     let store = Arc::new(Store::open(&cfg.server.data_dir)?);
     let engine = SyncEngine::load(cfg, store)?;
     let base_kib = peak_kib();

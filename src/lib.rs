@@ -1,16 +1,24 @@
 //! o365-ldap: an LDAP directory server whose contents come from a Microsoft 365 tenant.
-//! See DESIGN.md (in the shared folder) for the architecture; each module owns one concern.
+//!
+//! This crate is the server: LDAP listeners and operations, authentication, the sync engine,
+//! the store, the admin socket and the command line. What it serves is built in the crates
+//! under `crates/`, each of which only uses the ones below it: `model` (Graph objects, the
+//! mirror, time), `config`, `graph` (the Graph client) and `directory` (policy, derivation,
+//! schema, filters, the snapshot). The Graph emulator (`crates/emulator`) is linked only with
+//! the `demo` feature.
 
 pub mod admin;
 pub mod auth;
 pub mod cli;
-pub mod config;
-pub mod directory;
-pub mod emulator;
-pub mod graph;
 pub mod ldap;
 pub mod logging;
-pub mod policy;
-pub mod selfsigned;
+pub mod settings;
 pub mod store;
 pub mod sync;
+
+// The lower crates under the paths the server's modules and tests have always used.
+pub use config;
+pub use directory;
+pub use directory::policy;
+pub use graph;
+pub use model;

@@ -18,37 +18,15 @@ fn main() -> ExitCode {
         Command::HashPassword => hash_password(),
         Command::Ctl(args) => block_on(o365_ldap::cli::ctl::run(args)),
         Command::Serve { config, force } => block_on(o365_ldap::cli::serve::run(&config, force)),
+        #[cfg(feature = "demo")]
         Command::Demo => block_on(o365_ldap::cli::demo::run()),
         Command::ExportLdif { config, tenant } => {
             o365_ldap::cli::export::run(&config, tenant.as_deref())
         }
-        Command::Emulator {
-            fixture,
-            users,
-            groups,
-            seed,
-            listen,
-            page_size,
-        } => block_on(async move {
+        #[cfg(feature = "demo")]
+        Command::Emulator(args) => block_on(async move {
             o365_ldap::cli::serve::init_tracing(o365_ldap::config::LogFormat::Text);
-            let opts = o365_ldap::emulator::EmulatorOptions {
-                page_size,
-                ..Default::default()
-            };
-            match (fixture, users, groups) {
-                (_, Some(users), Some(groups)) => {
-                    let spec = o365_ldap::emulator::scale::ScaleSpec {
-                        users,
-                        groups,
-                        seed,
-                    };
-                    o365_ldap::emulator::scale::run_cli(spec, listen, opts).await
-                }
-                (Some(fixture), _, _) => o365_ldap::emulator::run_cli(&fixture, listen, opts).await,
-                _ => Err(anyhow::anyhow!(
-                    "give --fixture FILE or --users N --groups M"
-                )),
-            }
+            emulator::cli::run(args).await
         }),
     };
     ExitCode::from(code as u8)

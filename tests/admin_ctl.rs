@@ -5,8 +5,8 @@
 mod common;
 
 use common::harness::Env;
+use emulator::Mutation;
 use o365_ldap::cli::serve::Server;
-use o365_ldap::emulator::Mutation;
 use serde_json::{Value, json};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

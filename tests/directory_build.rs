@@ -149,7 +149,7 @@ fn snapshot(m: &Mirror, alloc: &mut Allocations) -> Snapshot {
         cfg: &cfg,
         mirror: m,
         services: vec![],
-        now: "20250101000000Z",
+        now: 1_735_689_600,
         admin_ssh_keys: &Default::default(),
     };
     let b = build_tenant(&input, alloc).expect("builds");

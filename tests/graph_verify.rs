@@ -1,8 +1,8 @@
 //! `verify_tenant` against the Graph emulator: each credential's token request and permission
 //! probes, and the plain sentence for each kind of failure.
 
+use emulator::{EmulatorOptions, Fixture, RunningEmulator};
 use o365_ldap::config::{Secret, TenantConfig};
-use o365_ldap::emulator::{self, EmulatorOptions, Fixture, RunningEmulator};
 use o365_ldap::graph::{ClientOptions, CredentialCheck, ProbeOutcome, verify_tenant_with};
 use std::path::{Path, PathBuf};
 
@@ -54,7 +54,11 @@ fn tenant(emu: &RunningEmulator, tenant_id: &str, creds: &[(&str, Option<&str>)]
 }
 
 async fn verify(t: &TenantConfig) -> Vec<CredentialCheck> {
-    verify_tenant_with(t, ClientOptions::fast()).await
+    verify_tenant_with(
+        &o365_ldap::settings::tenant_options(t),
+        ClientOptions::fast(),
+    )
+    .await
 }
 
 fn message(o: &ProbeOutcome) -> String {
@@ -215,8 +219,11 @@ async fn a_registered_certificate_gets_a_token_and_syncs_end_to_end() {
     assert_eq!(checks[0].kind, "certificate");
     assert!(checks[1].token.is_failed());
 
-    let client =
-        o365_ldap::graph::GraphClient::with_options(&t, ClientOptions::fast()).expect("client");
+    let client = o365_ldap::graph::GraphClient::new(
+        &o365_ldap::settings::tenant_options(&t),
+        ClientOptions::fast(),
+    )
+    .expect("client");
     let users = client
         .list_users()
         .await

@@ -434,8 +434,8 @@ async fn ctl(config: &std::path::Path, args: &[&str]) -> std::process::Output {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_rounds_restarts_serving_the_state_before_or_after() {
-    use o365_ldap::emulator::scale::{self, ScaleSpec};
-    use o365_ldap::emulator::{self, EmulatorOptions, Mutation};
+    use emulator::scale::{self, ScaleSpec};
+    use emulator::{EmulatorOptions, Mutation};
     let fx = scale::generate(ScaleSpec {
         users: 2000,
         groups: 40,

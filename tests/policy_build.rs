@@ -6,7 +6,10 @@ use o365_ldap::directory::build::{TenantInput, build_tenant};
 use o365_ldap::directory::ids::Allocations;
 use o365_ldap::directory::{Entry, EntryKind};
 use o365_ldap::graph::models::{Domain, Group, MemberKind, MemberRef, User};
-use o365_ldap::sync::mirror::{DeletedUser, Mirror, now_unix};
+use o365_ldap::sync::mirror::{DeletedUser, Mirror};
+
+/// When the tenants of these tests are derived.
+const NOW: i64 = 1_735_689_600;
 
 fn cfg(extra: &str) -> TenantConfig {
     toml::from_str(&format!(
@@ -46,7 +49,7 @@ fn mirror() -> Mirror {
         "u-old".into(),
         DeletedUser {
             user: user("u-old", "old@contoso.com", true),
-            deleted_at: now_unix() - 60,
+            deleted_at: NOW - 60,
         },
     );
     m.groups.insert(
@@ -81,7 +84,7 @@ fn build(extra: &str) -> Vec<Entry> {
         cfg: &c,
         mirror: &m,
         services: vec![],
-        now: "20250101000000Z",
+        now: NOW,
         admin_ssh_keys: &Default::default(),
     };
     build_tenant(&input, &mut Allocations::default())

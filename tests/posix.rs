@@ -469,7 +469,7 @@ const EXT_SSH: &str = "extension_5f1d2c3b4a5948e7b6c5d4e3f2a1b0c9_sshPublicKey";
 const BOB_SSH: &str =
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICqK6QsY1Y4CHzOI9SpArQUFRKlq4+gAMJ65DMvOHjrO bob@desk";
 
-async fn mutate(r: &Running, m: o365_ldap::emulator::Mutation) {
+async fn mutate(r: &Running, m: emulator::Mutation) {
     r.env
         .emu
         .as_ref()
@@ -485,7 +485,7 @@ fn patch(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ssh_keys_and_number_attributes_share_the_select_and_each_forces_one_full_read() {
-    use o365_ldap::emulator::Mutation;
+    use emulator::Mutation;
     // SSH keys from one directory extension only.
     let env = Env::contoso().await;
     let ssh = format!("  [tenant.users]\n  ssh_keys_attribute = \"{EXT_SSH}\"\n");
@@ -680,7 +680,7 @@ mod pure_build {
             cfg: &c,
             mirror: &m,
             services: vec![],
-            now: "20250101000000Z",
+            now: 1_735_689_600,
             admin_ssh_keys: &Default::default(),
         };
         let b = build_tenant(&input, &mut Allocations::default()).expect("builds");

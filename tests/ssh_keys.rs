@@ -7,8 +7,8 @@ mod common;
 
 use common::clients::{Run, ldapsearch, ldif_values};
 use common::harness::{BASE, Env, Running, SERVICE, SERVICE_PASSWORD};
+use emulator::Mutation;
 use o365_ldap::cli::serve::Server;
-use o365_ldap::emulator::Mutation;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

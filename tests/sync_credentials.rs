@@ -4,7 +4,7 @@
 mod common;
 
 use common::harness::{CONTOSO_CLIENT_ID, CONTOSO_SECRET, Env};
-use o365_ldap::emulator::Mutation;
+use emulator::Mutation;
 use o365_ldap::store::Store;
 use o365_ldap::sync::SyncEngine;
 use std::sync::Arc;

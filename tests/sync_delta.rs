@@ -6,9 +6,9 @@ mod common;
 
 use common::dump;
 use common::harness::{BASE, Env, fixture_json};
+use emulator::{Faults, Mutation};
 use ldap3_proto::proto::LdapSearchScope;
 use o365_ldap::directory::{Snapshot, dn};
-use o365_ldap::emulator::{Faults, Mutation};
 use o365_ldap::store::Store;
 use o365_ldap::sync::{HistoryOutcome, Mode, RoundOptions, SyncEngine, SyncError};
 use serde_json::json;
@@ -47,7 +47,7 @@ async fn mutate(env: &Env, m: Mutation) {
         .expect("mutation applies");
 }
 
-fn emu(env: &Env) -> &o365_ldap::emulator::RunningEmulator {
+fn emu(env: &Env) -> &emulator::RunningEmulator {
     env.emu.as_ref().expect("emulator runs")
 }
 

@@ -6,8 +6,8 @@ mod common;
 
 use common::clients::{connect, tool};
 use common::harness::{Env, Running};
+use emulator::Mutation;
 use o365_ldap::cli::serve::Server;
-use o365_ldap::emulator::Mutation;
 
 const ALICE_PW: &str = "Alice-Passw0rd!";
 const ALICE_DN: &str = "uid=alice,ou=people,dc=contoso,dc=com";

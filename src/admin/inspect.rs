@@ -128,7 +128,7 @@ pub async fn explain(engine: &SyncEngine, who: &str) -> Result<Value, String> {
         let Some((u, deleted_at)) = found else {
             continue;
         };
-        let outcome = crate::policy::apply(m, t);
+        let outcome = crate::policy::apply_at(m, t, engine.clock().now_unix());
         let verdict = outcome.users.get(&u.id);
         let entry = snap.iter().map(|(_, e)| e).find(|e| {
             e.kind == crate::directory::entry::EntryKind::User
@@ -193,10 +193,11 @@ pub async fn verify(engine: &SyncEngine, tenant: Option<&str>) -> Result<Value, 
         if tenant.is_some_and(|n| n != t.name) {
             continue;
         }
-        for (i, c) in t.credential.iter().enumerate() {
+        let options = crate::settings::tenant_options(t);
+        for (i, (c, spec)) in t.credential.iter().zip(&options.credentials).enumerate() {
             let mut problems = Vec::new();
             let mut probes = Vec::new();
-            let client = Credential::from_config(i, c).and_then(|cred| {
+            let client = Credential::load(i, spec).and_then(|cred| {
                 GraphClient::from_parts(
                     &t.name,
                     &t.tenant_id,

@@ -4,7 +4,6 @@
 
 pub mod audit;
 pub mod cache;
-pub mod entra;
 pub mod local;
 pub mod password;
 pub mod service;

@@ -5,11 +5,11 @@
 
 use super::audit::Method;
 use super::cache::CredentialCache;
-use super::entra::{EntraClient, GrantTarget, Verdict};
 use super::throttle::{Ending, Refusal, Subject, Throttle};
 use crate::config::{Config, UserBind};
 use crate::directory::entry::EntryKind;
 use crate::directory::snapshot::{EntryId, Snapshot};
+use crate::graph::ropc::{EntraClient, Verdict};
 use crate::store::Store;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -42,7 +42,7 @@ pub enum Unresolved {
 /// Resolve a DN, UPN or primary mail address (case-insensitive) to one served user.
 pub fn resolve(snapshot: &Snapshot, name: &str) -> Result<ResolvedUser, Unresolved> {
     let mut ids: Vec<EntryId> = Vec::new();
-    if let Some(ndn) = crate::ldap::dir::normalize_dn(name)
+    if let Some(ndn) = crate::directory::dn::normalize(name).ok()
         && let Some(id) = snapshot.lookup(&ndn)
     {
         ids.push(id);
@@ -368,7 +368,7 @@ impl UserAuth {
         let Some(target) = self
             .config
             .tenant(&user.tenant)
-            .and_then(GrantTarget::from_tenant)
+            .and_then(crate::settings::grant_target)
         else {
             return (
                 Decision::Error(format!(

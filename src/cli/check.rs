@@ -4,7 +4,7 @@ use std::path::Path;
 
 /// Exit code 0 when the config is valid, 1 (with every problem listed) when it is not.
 pub fn run(path: &Path) -> i32 {
-    match crate::config::load(path) {
+    match crate::settings::load(path) {
         Ok(cfg) => {
             println!("# {} is valid. Effective settings:", path.display());
             print!("{}", crate::config::render_effective(&cfg));

@@ -101,7 +101,7 @@ fn key_text(words: &[String]) -> anyhow::Result<String> {
 }
 
 pub async fn run(args: CtlArgs) -> anyhow::Result<()> {
-    let cfg = crate::config::load(&args.config)?;
+    let cfg = crate::settings::load(&args.config)?;
     let path = cfg.server.admin_socket.clone();
     let req = match &args.command {
         CtlCommand::Status => Request::Status,
@@ -210,7 +210,7 @@ fn s(v: &Value) -> String {
 fn when(v: &Value) -> String {
     match v.as_i64() {
         Some(t) => {
-            crate::sync::mirror::generalized_time(t)
+            crate::model::time::generalized_time(t)
                 .trim_end_matches('Z')
                 .chars()
                 .enumerate()

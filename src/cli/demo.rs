@@ -4,7 +4,7 @@
 
 use super::serve::{Server, init_tracing, wait_for_signal};
 use crate::config::LogFormat;
-use crate::emulator::{self, EmulatorOptions, Fixture};
+use emulator::{EmulatorOptions, Fixture};
 use rand::Rng;
 use rand::distr::Alphanumeric;
 use std::fmt::Write as _;
@@ -35,7 +35,7 @@ fn init_tracing_quiet() {
 }
 
 async fn demo_in(dir: &Path) -> anyhow::Result<()> {
-    let certs = crate::selfsigned::generate(dir)?;
+    let certs = emulator::selfsigned::generate(dir)?;
     let fixture = Fixture::sample();
     let tenant_id = fixture.tenant_id.clone();
     let (client_id, secret) = fixture
@@ -98,7 +98,7 @@ login_url = "{url}"
         secret = secret_file.display().to_string(),
     );
     std::fs::write(&config_path, toml)?;
-    let cfg = crate::config::load(&config_path)?;
+    let cfg = crate::settings::load(&config_path)?;
     let server = Server::start(cfg, false).await?;
     let report = server.engine.sync_tenant(TENANT_NAME).await?;
     let base = server

@@ -55,7 +55,7 @@ pub fn export(
     tenant: Option<&str>,
     out: &mut impl Write,
 ) -> Result<usize, ExportError> {
-    let cfg = crate::config::load(config)?;
+    let cfg = crate::settings::load(config)?;
     if let Some(t) = tenant
         && cfg.tenant(t).is_none()
     {

@@ -2,13 +2,13 @@
 
 pub mod check;
 pub mod ctl;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod export;
 pub mod serve;
 pub mod setpw;
 
 use clap::{Parser, Subcommand};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 pub const DEFAULT_CONFIG: &str = "config/o365-ldap.toml";
@@ -42,27 +42,11 @@ pub enum Command {
         config: PathBuf,
     },
     /// A sample tenant in the built-in Graph emulator plus the server, on localhost.
+    #[cfg(feature = "demo")]
     Demo,
     /// The Microsoft Graph emulator on its own.
-    Emulator {
-        /// Tenant fixture (JSON); see docs/emulator.md.
-        #[arg(long, required_unless_present = "users", conflicts_with = "users")]
-        fixture: Option<PathBuf>,
-        /// Generate a scale tenant with this many users instead of reading a fixture.
-        #[arg(long, requires = "groups")]
-        users: Option<usize>,
-        /// Groups in the generated scale tenant.
-        #[arg(long, requires = "users")]
-        groups: Option<usize>,
-        /// Seed of the generated scale tenant (same seed, same tenant).
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
-        /// Largest page the emulator returns, whatever `$top` asks (shows paging on small tenants).
-        #[arg(long, default_value_t = 100)]
-        page_size: usize,
-    },
+    #[cfg(feature = "demo")]
+    Emulator(emulator::cli::EmulatorArgs),
     /// Print the served directory as LDIF (RFC 2849) from the store; the server must be
     /// stopped (redb allows one process at a time), or point the config at a copy of data_dir.
     ExportLdif {

@@ -94,7 +94,7 @@ pub fn init_tracing(format: LogFormat) {
 }
 
 pub async fn run(path: &Path, force: bool) -> anyhow::Result<()> {
-    let cfg = crate::config::load(path)?;
+    let cfg = crate::settings::load(path)?;
     init_tracing(cfg.server.log_format);
     if force && let Some(aside) = Store::set_aside_if_unusable(&cfg.server.data_dir)? {
         tracing::warn!(

@@ -4,8 +4,9 @@
 //! stored, so a small change costs a small write.
 
 use crate::directory::ids::Allocations;
-use crate::graph::models::MemberRef;
-use crate::sync::mirror::{Map, Mirror};
+use crate::model::graph::MemberRef;
+use crate::model::mirror::{Map, Mirror};
+use crate::model::time::{Clock, SystemClock, generalized_time};
 use imbl::ordmap::DiffItem;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::de::DeserializeOwned;
@@ -155,7 +156,7 @@ impl DeltaLinks {
     pub fn selects_users(&self, select: &str) -> bool {
         self.user_select
             .as_deref()
-            .unwrap_or(crate::graph::models::USER_SELECT)
+            .unwrap_or(crate::model::graph::USER_SELECT)
             == select
     }
 
@@ -163,7 +164,7 @@ impl DeltaLinks {
     pub fn selects_groups(&self, select: &str) -> bool {
         self.group_select
             .as_deref()
-            .unwrap_or(crate::graph::models::GROUP_SELECT)
+            .unwrap_or(crate::model::graph::GROUP_SELECT)
             == select
     }
 }
@@ -257,10 +258,7 @@ impl Store {
         if created.is_none() {
             write_private(
                 &marker,
-                &format!(
-                    "{}\n",
-                    crate::sync::mirror::generalized_time(crate::sync::mirror::now_unix(),)
-                ),
+                &format!("{}\n", generalized_time(SystemClock.now_unix())),
             )
             .map_err(|e| StoreError::Db(format!("cannot write {}: {e}", marker.display())))?;
         }
@@ -274,7 +272,7 @@ impl Store {
         match Store::open(data_dir) {
             Ok(_) => Ok(None),
             Err(StoreError::Damaged { path, .. } | StoreError::Missing { path, .. }) => {
-                let stamp = crate::sync::mirror::now_unix();
+                let stamp = SystemClock.now_unix();
                 let aside = path.with_extension(format!("redb.damaged-{stamp}"));
                 let io = |e: std::io::Error| StoreError::Db(format!("{}: {e}", path.display()));
                 let moved = path.exists();
@@ -730,8 +728,8 @@ fn put_json<T: Serialize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::models::User;
-    use crate::sync::mirror::DeletedUser;
+    use crate::model::DeletedUser;
+    use crate::model::graph::User;
 
     #[test]
     fn delta_links_deleted_users_and_history_persist() {

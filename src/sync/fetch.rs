@@ -2,9 +2,9 @@
 //! domains, users, groups and every group's direct members) and a delta read (the raw pages of
 //! `/users/delta` and `/groups/delta` from stored links up to the next deltaLinks).
 
-use super::mirror::Mirror;
-use crate::graph::models::MemberRef;
 use crate::graph::{GraphClient, GraphError};
+use crate::model::Mirror;
+use crate::model::graph::MemberRef;
 use crate::store::DeltaLinks;
 use futures::{StreamExt, TryStreamExt, stream};
 use std::collections::{BTreeSet, HashSet};

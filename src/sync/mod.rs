@@ -2,7 +2,6 @@
 //! store in one transaction, and swapping in the snapshot derived from it. Readers never wait:
 //! a failed round commits nothing and the previous snapshot keeps being served.
 
-pub mod delta;
 pub mod fetch;
 pub mod guard;
 pub mod mirror;
@@ -18,10 +17,10 @@ use crate::directory::build::{BuildReport, TenantInput, build_tenant};
 use crate::directory::ids::Allocations;
 use crate::directory::{Snapshot, build::TenantBuild};
 use crate::graph::GraphClient;
+use crate::model::mirror::merge::{self as delta, DeltaStats};
+use crate::model::time::{Clock, SystemClock, generalized_time};
 use crate::store::{Store, StoreError, TenantState};
 use arc_swap::ArcSwap;
-use delta::DeltaStats;
-use mirror::{generalized_time, now_unix};
 pub use report::{Changes, HistoryRecord, Mode, Outcome as HistoryOutcome, Trigger};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -200,6 +199,7 @@ pub struct SyncEngine {
     stored_bases: std::sync::Mutex<HashMap<String, serde_json::Value>>,
     /// The compaction of a patched snapshot running in the background, if any.
     compaction: Arc<std::sync::Mutex<Option<rounds::Compaction>>>,
+    clock: Arc<dyn Clock>,
 }
 
 impl SyncEngine {
@@ -207,6 +207,15 @@ impl SyncEngine {
     /// when they were derived under this configuration (the mirror is read later, see
     /// `preload`), else a derivation from every tenant's stored mirror.
     pub fn load(config: Arc<Config>, store: Arc<Store>) -> Result<SyncEngine, SyncError> {
+        SyncEngine::load_with_clock(config, store, Arc::new(SystemClock))
+    }
+
+    /// `load`, reading the time from `clock`.
+    pub fn load_with_clock(
+        config: Arc<Config>,
+        store: Arc<Store>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<SyncEngine, SyncError> {
         let fingerprint = persist::fingerprint(&config);
         let mut engine = SyncEngine {
             config,
@@ -220,6 +229,7 @@ impl SyncEngine {
             bases: std::sync::Mutex::new(HashMap::new()),
             stored_bases: std::sync::Mutex::new(HashMap::new()),
             compaction: Arc::new(std::sync::Mutex::new(None)),
+            clock,
         };
         let started = std::time::Instant::now();
         let stored = persist::load_builds(&engine.store, &engine.config, &engine.fingerprint)
@@ -408,6 +418,10 @@ impl SyncEngine {
         &self.config
     }
 
+    pub fn clock(&self) -> &dyn Clock {
+        &*self.clock
+    }
+
     /// Derive a snapshot from tenant states, with `replace` standing in for one tenant's
     /// state (its allocations are extended in place). Returns the snapshot and the extended
     /// allocations of the other tenants whose allocations changed. Nothing is cloned but
@@ -417,7 +431,7 @@ impl SyncEngine {
         states: &HashMap<String, TenantState>,
         mut replace: Option<(&str, &mut TenantState)>,
     ) -> Derived {
-        let now = generalized_time(now_unix());
+        let now = self.clock.now_unix();
         let mut builds: Vec<TenantBuild> = Vec::new();
         let mut allocs = HashMap::new();
         let mut reports = HashMap::new();
@@ -430,7 +444,7 @@ impl SyncEngine {
                 cfg: t,
                 mirror,
                 services: services.clone(),
-                now: &now,
+                now,
                 admin_ssh_keys: &admin_ssh_keys,
             };
             let (built, changed_alloc) = match replace.as_mut() {
@@ -490,7 +504,7 @@ impl SyncEngine {
             .iter()
             .find(|t| t.name == tenant)
             .ok_or_else(|| SyncError::UnknownTenant(tenant.to_string()))?;
-        let started_unix = now_unix();
+        let started_unix = self.clock.now_unix();
         let mut states = match self.states().await {
             Ok(s) => s,
             Err(e) => {
@@ -508,7 +522,7 @@ impl SyncEngine {
                 trigger: opts.trigger,
                 mode,
                 started: started_unix,
-                ended: now_unix(),
+                ended: self.clock.now_unix(),
                 outcome,
                 error: Some(msg),
                 ..HistoryRecord::default()
@@ -535,7 +549,7 @@ impl SyncEngine {
             state: committed,
             derived,
         } = prepared;
-        let ended = now_unix();
+        let ended = self.clock.now_unix();
         if opts.dry_run {
             self.put_basis(tenant, basis);
             let rec = report.history(opts.trigger, started_unix, ended);
@@ -659,7 +673,11 @@ impl SyncEngine {
             tenant: tenant.to_string(),
             source,
         };
-        let client = GraphClient::new(cfg).map_err(graph_err)?;
+        let client = GraphClient::new(
+            &crate::settings::tenant_options(cfg),
+            crate::graph::ClientOptions::default(),
+        )
+        .map_err(graph_err)?;
         let empty = TenantState::default();
         let old = states.get(tenant).unwrap_or(&empty);
         let keep_secs = cfg.users.keep_deleted_for.get().as_secs() as i64;
@@ -718,7 +736,7 @@ impl SyncEngine {
                     if !mirror.users.contains_key(id) && keep_secs > 0 {
                         mirror.deleted_users.insert(
                             id.clone(),
-                            mirror::DeletedUser {
+                            crate::model::DeletedUser {
                                 user: u.clone(),
                                 deleted_at: now,
                             },
@@ -828,7 +846,7 @@ impl SyncEngine {
         now: i64,
         stats: &mut DeltaStats,
         progress: Option<&Progress>,
-        index: Option<&crate::directory::incremental::MemberIndex>,
+        index: Option<&crate::model::mirror::MemberIndex>,
     ) -> Result<TenantState, SyncError> {
         let tenant = client.tenant_name().to_string();
         let graph_err = |source| SyncError::Graph {
@@ -960,7 +978,7 @@ impl SyncEngine {
                             Err(e) => tracing::error!(tenant = %name, "sync round not applied, still serving the last committed directory: {e}"),
                         }
                         trigger = Trigger::Scheduled;
-                        engine.set_next_run(&name, now_unix().saturating_add(every.as_secs() as i64));
+                        engine.set_next_run(&name, engine.clock.now_unix().saturating_add(every.as_secs() as i64));
                         tokio::time::sleep(every).await;
                     }
                 })

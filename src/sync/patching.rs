@@ -7,10 +7,10 @@ use super::report::{Changes, cn, locked, uid};
 use crate::directory::build::BuildReport;
 use crate::directory::entry::{Entry, EntryKind};
 use crate::directory::ids::Unmatched;
-use crate::directory::incremental::MemberIndex;
 use crate::directory::{Snapshot, TenantInfo};
+use crate::model::Mirror;
+use crate::model::mirror::MemberIndex;
 use crate::store::directory::DirectoryWrite;
-use crate::sync::mirror::Mirror;
 use rustc_hash::FxHashMap;
 
 /// What the served derivation of one tenant was, for the next delta round to patch.

@@ -7,7 +7,6 @@ use crate::config::{Config, TenantConfig};
 use crate::directory::Snapshot;
 use crate::directory::build::{BuildReport, TenantInput};
 use crate::store::TenantState;
-use crate::sync::mirror::generalized_time;
 use crate::sync::report::Changes;
 use arc_swap::ArcSwap;
 use std::collections::HashMap;
@@ -106,13 +105,12 @@ impl SyncEngine {
         let index = self.config.tenant.iter().position(|t| t.name == cfg.name)?;
         let services = self.services_of(&cfg.name);
         let admin_ssh_keys = self.admin_ssh_keys(&cfg.name);
-        let now_gt = generalized_time(now);
         let input = TenantInput {
             index: index as u16,
             cfg,
             mirror: &st.mirror,
             services,
-            now: &now_gt,
+            now,
             admin_ssh_keys: &admin_ssh_keys,
         };
         let prior = Prior {
@@ -122,7 +120,7 @@ impl SyncEngine {
             members: &basis.members,
         };
         // Declined patches leave the allocations as they were (derive_patch's contract).
-        let patch = match derive_patch(&input, &prior, touched, now, &mut st.alloc) {
+        let patch = match derive_patch(&input, &prior, touched, &mut st.alloc) {
             Ok(Derivation::Patch(p)) => p,
             Ok(Derivation::Full(reason)) => {
                 tracing::info!(tenant = %cfg.name, "deriving the whole directory: {reason}");

@@ -3,9 +3,9 @@
 //! pointing the server at it. Tests then start the real server (`cli::serve::Server`) or the
 //! sync engine alone.
 
+use emulator::selfsigned::{self, GeneratedCerts};
+use emulator::{EmulatorOptions, Fixture, RunningEmulator};
 use o365_ldap::config::Config;
-use o365_ldap::emulator::{self, EmulatorOptions, Fixture, RunningEmulator};
-use o365_ldap::selfsigned::{self, GeneratedCerts};
 use std::path::{Path, PathBuf};
 use tempfile::TempDir;
 
@@ -120,7 +120,7 @@ login_url = "{url}"
         let text = self.config_text(server_extra, extra);
         let path = self.dir.path().join("o365-ldap.toml");
         std::fs::write(&path, &text).unwrap();
-        o365_ldap::config::load(&path)
+        o365_ldap::settings::load(&path)
             .unwrap_or_else(|e| panic!("test config invalid: {e}\n{text}"))
     }
 

@@ -1,0 +1,172 @@
+//! The parts of loading that look outside the TOML text: relative paths made absolute against
+//! the config file's directory, `""` read as "not set", and client secrets read from files or
+//! environment variables.
+
+use super::validate::{Problems, credential_key, tenant_key};
+use super::{Config, Problem, Secret};
+use std::env::VarError;
+use std::path::{Path, PathBuf};
+
+/// TOML has no null, so an empty string is how a listener or TLS path with a default is
+/// switched off; relative paths are anchored at `base` (the config file's directory).
+pub(super) fn normalize(cfg: &mut Config, base: &Path) {
+    let s = &mut cfg.server;
+    for listen in [&mut s.ldap_listen, &mut s.ldaps_listen] {
+        if listen.as_deref().is_some_and(|v| v.trim().is_empty()) {
+            *listen = None;
+        }
+    }
+    for path in [&mut s.tls_cert, &mut s.tls_key] {
+        if path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+            *path = None;
+        }
+        anchor_opt(path, base);
+    }
+    anchor(&mut s.data_dir, base);
+    anchor(&mut s.admin_socket, base);
+    for tenant in &mut cfg.tenant {
+        for cred in &mut tenant.credential {
+            anchor_opt(&mut cred.client_secret_file, base);
+            anchor_opt(&mut cred.certificate_file, base);
+            anchor_opt(&mut cred.private_key_file, base);
+        }
+    }
+}
+
+fn anchor(path: &mut PathBuf, base: &Path) {
+    // An empty path stays empty so validation can say it is missing, rather than silently
+    // becoming the config directory.
+    if !path.as_os_str().is_empty() && path.is_relative() {
+        *path = base.join(&*path);
+    }
+}
+
+fn anchor_opt(path: &mut Option<PathBuf>, base: &Path) {
+    if let Some(p) = path {
+        anchor(p, base);
+    }
+}
+
+/// Read every credential's secret. Credentials whose shape validation already rejected (no
+/// source, or two) are skipped: their problem is reported once, by validation.
+pub(super) fn secrets(
+    cfg: &mut Config,
+    env: &dyn Fn(&str) -> Result<String, VarError>,
+    problems: &mut Vec<Problem>,
+) {
+    let mut found = Problems::default();
+    for (ti, tenant) in cfg.tenant.iter_mut().enumerate() {
+        let tkey = tenant_key(ti, &tenant.name);
+        for (ci, cred) in tenant.credential.iter_mut().enumerate() {
+            let ckey = credential_key(&tkey, ci);
+            // Certificate files are read by whoever builds the Graph client (see `load_with`).
+            if cred.certificate_file.is_some() || cred.private_key_file.is_some() {
+                continue;
+            }
+            let secret = match (&cred.client_secret_file, &cred.client_secret_env) {
+                (Some(file), None) if !file.as_os_str().is_empty() => {
+                    from_file(file, &format!("{ckey}.client_secret_file"), &mut found)
+                }
+                (None, Some(name)) if super::validate::is_env_name(name) => {
+                    from_env(name, env, &format!("{ckey}.client_secret_env"), &mut found)
+                }
+                _ => None,
+            };
+            cred.resolved_secret = secret;
+        }
+    }
+    problems.extend(found.into_vec());
+}
+
+fn from_file(path: &Path, key: &str, found: &mut Problems) -> Option<Secret> {
+    let shown = show_path(path);
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            found.push(
+                key,
+                format!(
+                    "cannot read {shown}: {e}; put the client secret in that file (readable by \
+                     the server only, mode 0600) or fix the path (relative paths are taken from \
+                     the config file's directory)"
+                ),
+            );
+            return None;
+        }
+    };
+    let Ok(text) = String::from_utf8(bytes) else {
+        found.push(
+            key,
+            format!("{shown} is not UTF-8 text; it must hold the client secret as text"),
+        );
+        return None;
+    };
+    // One trailing newline is what `echo secret > file` and editors add; anything else is
+    // kept, since a secret may legitimately end in whitespace.
+    let value = text
+        .strip_suffix("\r\n")
+        .or_else(|| text.strip_suffix('\n'))
+        .unwrap_or(&text);
+    if value.is_empty() {
+        found.push(
+            key,
+            format!(
+                "{shown} is empty; put the client secret (the secret's Value, not its ID) in it"
+            ),
+        );
+        return None;
+    }
+    Some(Secret::new(value))
+}
+
+fn from_env(
+    name: &str,
+    env: &dyn Fn(&str) -> Result<String, VarError>,
+    key: &str,
+    found: &mut Problems,
+) -> Option<Secret> {
+    match env(name) {
+        Ok(v) if v.is_empty() => {
+            found.push(
+                key,
+                format!(
+                    "environment variable `{name}` is set but empty; set it to the client secret"
+                ),
+            );
+            None
+        }
+        Ok(v) => Some(Secret::new(v)),
+        Err(VarError::NotPresent) => {
+            found.push(
+                key,
+                format!(
+                    "environment variable `{name}` is not set; export it with the client secret \
+                     before starting o365-ldap, or use client_secret_file"
+                ),
+            );
+            None
+        }
+        Err(VarError::NotUnicode(_)) => {
+            found.push(
+                key,
+                format!("environment variable `{name}` is not valid Unicode"),
+            );
+            None
+        }
+    }
+}
+
+/// A secret-file path as it may appear in a message. Someone who pastes the secret itself into
+/// `client_secret_file` would otherwise see it echoed in the error; Entra secrets contain `~`
+/// (or, in older ones, characters like `[]=?@:*+`) that ordinary file names do not.
+fn show_path(path: &Path) -> String {
+    let s = path.to_string_lossy();
+    let plain = s
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._- ".contains(c));
+    if plain {
+        s.into_owned()
+    } else {
+        "the file it names".to_string()
+    }
+}

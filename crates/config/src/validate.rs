@@ -1,0 +1,998 @@
+//! Checks beyond what the types express. Every problem is collected (an admin fixes them all in
+//! one pass), names the key, and says what to write instead. Nothing here echoes a secret or a
+//! password hash.
+
+use super::{Config, CredentialConfig, Problem, ServerConfig, ServiceAccount, TenantConfig};
+use model::dn::DnError;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+/// Shortest automatic sync interval. Delta rounds are cheap, but below this a tenant with a
+/// slow Graph answer would start a round before the last one finished, and Graph throttles
+/// applications that poll harder.
+pub const MIN_SYNC_INTERVAL: Duration = Duration::from_secs(30);
+/// Smallest `max_pdu_size`: a search request with a modest filter must fit.
+pub const MIN_PDU_SIZE: usize = 4 * 1024;
+/// Largest `max_pdu_size`: bigger only helps an attacker make the server buffer more.
+pub const MAX_PDU_SIZE: usize = 64 * 1024 * 1024;
+/// Lowest uid/gid number: below are system accounts on every Linux distribution.
+pub const MIN_ID_NUMBER: u32 = 1000;
+/// Highest uid/gid number: 2^31-1, since some tools store ids in a signed 32-bit int.
+pub const MAX_ID_NUMBER: u32 = i32::MAX as u32;
+/// `sun_path` holds 108 bytes on Linux including the terminating NUL.
+const MAX_SOCKET_PATH: usize = 107;
+
+#[derive(Default)]
+pub(super) struct Problems(Vec<Problem>);
+
+impl Problems {
+    pub(super) fn push(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.0.push(Problem {
+            key: key.into(),
+            message: message.into(),
+        });
+    }
+    pub(super) fn into_vec(self) -> Vec<Problem> {
+        self.0
+    }
+}
+
+/// `tenant[contoso]` when the name is usable as a label, `tenant[2]` otherwise.
+pub fn tenant_key(index: usize, name: &str) -> String {
+    if is_name(name) {
+        format!("tenant[{name}]")
+    } else {
+        format!("tenant[{index}]")
+    }
+}
+
+pub fn credential_key(tenant_key: &str, index: usize) -> String {
+    format!("{tenant_key}.credential[{index}]")
+}
+
+fn account_key(index: usize, name: &str) -> String {
+    if is_rdn_name(name) {
+        format!("service_account[{name}]")
+    } else {
+        format!("service_account[{index}]")
+    }
+}
+
+/// Tenant names appear in CLI flags, metrics labels and file names.
+fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// Service account names become `cn=<name>` and are typed into appliance UIs: keep them to
+/// characters that need no DN escaping.
+fn is_rdn_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+}
+
+/// A POSIX-style environment variable name. Also keeps a secret pasted into
+/// `client_secret_env` by mistake from being echoed in "variable `...` is not set".
+pub(super) fn is_env_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+pub(super) fn validate(cfg: &Config) -> Vec<Problem> {
+    let mut p = Problems::default();
+    server(&cfg.server, &mut p);
+    auth(&cfg.auth, &mut p);
+    tenants(&cfg.tenant, &mut p);
+    service_accounts(&cfg.service_account, &cfg.tenant, &mut p);
+    p.into_vec()
+}
+
+fn auth(a: &super::AuthConfig, p: &mut Problems) {
+    let counts = [
+        ("max_failures_per_account", a.max_failures_per_account),
+        ("max_failures_unfamiliar", a.max_failures_unfamiliar),
+        ("max_failures_per_ip", a.max_failures_per_ip),
+    ];
+    for (name, n) in counts {
+        if n == 0 {
+            p.push(
+                format!("auth.{name}"),
+                "must be at least 1; it is the number of failed binds tolerated before a lockout",
+            );
+        }
+    }
+    // Both budgets can reach Entra within one window: their sum must stay below its
+    // smart-lockout threshold (about 10) or guesses through this server could lock the user
+    // out of Microsoft 365.
+    let sum = a
+        .max_failures_per_account
+        .saturating_add(a.max_failures_unfamiliar);
+    if sum >= 10 {
+        p.push(
+            "auth.max_failures_per_account",
+            format!(
+                "is {} and auth.max_failures_unfamiliar is {}: together {sum}, but they must stay \
+                 below Entra's smart-lockout threshold (about 10) so guesses through this server \
+                 cannot lock a user out of Microsoft 365; lower one of them (defaults 5 and 3)",
+                a.max_failures_per_account, a.max_failures_unfamiliar
+            ),
+        );
+    }
+    if a.failure_delay.get() > std::time::Duration::from_secs(10) {
+        p.push(
+            "auth.failure_delay",
+            format!(
+                "is {}; at most \"10s\" (clients time out), default \"1s\", \"0s\" turns it off",
+                a.failure_delay
+            ),
+        );
+    }
+    let windows = [
+        ("account_window", a.account_window),
+        ("ip_window", a.ip_window),
+        ("lockout", a.lockout),
+        ("familiar_for", a.familiar_for),
+        ("entra_timeout", a.entra_timeout),
+    ];
+    for (name, d) in windows {
+        if d.get().is_zero() {
+            p.push(format!("auth.{name}"), "must be longer than 0s");
+        }
+    }
+}
+
+fn server(s: &ServerConfig, p: &mut Problems) {
+    if s.ldap_listen.is_none() && s.ldaps_listen.is_none() {
+        p.push(
+            "server",
+            "no listener is configured; set server.ldap_listen (LDAP + StartTLS, e.g. \
+             \"0.0.0.0:389\") and/or server.ldaps_listen (e.g. \"0.0.0.0:636\")",
+        );
+    }
+    let plain = listen_addr("server.ldap_listen", s.ldap_listen.as_deref(), 389, p);
+    let tls = listen_addr("server.ldaps_listen", s.ldaps_listen.as_deref(), 636, p);
+    // Port 0 asks the OS for a free port, so two listeners on port 0 never clash.
+    if let (Some(a), Some(b)) = (plain, tls)
+        && a == b
+        && a.port() != 0
+    {
+        p.push(
+            "server.ldaps_listen",
+            format!("is the same address as server.ldap_listen ({a}); give LDAPS its own port, usually 636"),
+        );
+    }
+
+    match (&s.tls_cert, &s.tls_key) {
+        (Some(cert), Some(key)) => {
+            readable_file("server.tls_cert", cert, "a PEM certificate chain", p);
+            readable_file("server.tls_key", key, "the PEM private key of tls_cert", p);
+        }
+        (Some(_), None) => p.push(
+            "server.tls_key",
+            "is not set but server.tls_cert is; set it to the PEM private key of the certificate",
+        ),
+        (None, Some(_)) => p.push(
+            "server.tls_cert",
+            "is not set but server.tls_key is; set it to the PEM certificate chain",
+        ),
+        (None, None) => {
+            if s.ldaps_listen.is_some() {
+                p.push(
+                    "server.tls_cert",
+                    "LDAPS (server.ldaps_listen) needs a certificate; set server.tls_cert and \
+                     server.tls_key, or turn LDAPS off with ldaps_listen = \"\"",
+                );
+            } else if s.ldap_listen.is_some() && !s.allow_plaintext_bind {
+                p.push(
+                    "server.tls_cert",
+                    "without a certificate StartTLS is unavailable, and since \
+                     allow_plaintext_bind = false nobody could bind with a password; set \
+                     server.tls_cert and server.tls_key, or (on a trusted network only) set \
+                     server.allow_plaintext_bind = true",
+                );
+            }
+        }
+    }
+
+    if s.data_dir.as_os_str().is_empty() {
+        p.push(
+            "server.data_dir",
+            "is empty; set the directory that holds the database, e.g. \"/var/lib/o365-ldap\"",
+        );
+    }
+    let sock = s.admin_socket.as_os_str();
+    if sock.is_empty() {
+        p.push(
+            "server.admin_socket",
+            "is empty; set the admin socket path, e.g. \"/run/o365-ldap/admin.sock\"",
+        );
+    } else if sock.len() > MAX_SOCKET_PATH {
+        p.push(
+            "server.admin_socket",
+            format!(
+                "is {} bytes long (after resolving it against the config file's directory); \
+                 Unix socket paths can be at most {MAX_SOCKET_PATH}: choose a shorter path",
+                sock.len()
+            ),
+        );
+    }
+    if s.max_connections == 0 {
+        p.push(
+            "server.max_connections",
+            "is 0, so every client would be refused; set it to at least 1 (default 4096)",
+        );
+    }
+    if s.max_connections_per_address == 0 {
+        p.push(
+            "server.max_connections_per_address",
+            "is 0, so every client would be refused; set it to at least 1 (default 256)",
+        );
+    }
+    for (key, d, example) in [
+        ("server.idle_timeout", s.idle_timeout, "15m"),
+        (
+            "server.anonymous_idle_timeout",
+            s.anonymous_idle_timeout,
+            "30s",
+        ),
+    ] {
+        if d.get().is_zero() {
+            p.push(
+                key,
+                format!("is 0; set a positive duration, e.g. \"{example}\""),
+            );
+        }
+    }
+    if s.handshake_timeout.get().is_zero() {
+        p.push(
+            "server.handshake_timeout",
+            "is 0; set a positive duration, e.g. \"10s\"",
+        );
+    }
+    if !(MIN_PDU_SIZE..=MAX_PDU_SIZE).contains(&s.max_pdu_size) {
+        p.push(
+            "server.max_pdu_size",
+            format!(
+                "is {} bytes; it must be between {MIN_PDU_SIZE} (4 KiB) and {MAX_PDU_SIZE} \
+                 (64 MiB); the default is 1048576 (1 MiB)",
+                s.max_pdu_size
+            ),
+        );
+    }
+    if !(MIN_PDU_SIZE..=s.max_pdu_size.max(MIN_PDU_SIZE)).contains(&s.max_pdu_size_anonymous) {
+        p.push(
+            "server.max_pdu_size_anonymous",
+            format!(
+                "is {} bytes; it must be between {MIN_PDU_SIZE} (4 KiB) and server.max_pdu_size \
+                 ({}); the default is 65536 (64 KiB)",
+                s.max_pdu_size_anonymous, s.max_pdu_size
+            ),
+        );
+    }
+    for (key, value, default) in [
+        ("server.max_filter_depth", s.max_filter_depth, 32),
+        ("server.max_filter_elements", s.max_filter_elements, 512),
+        ("server.max_attributes", s.max_attributes, 256),
+        ("server.size_limit", s.size_limit, 1000),
+    ] {
+        if value == 0 {
+            p.push(
+                key,
+                format!(
+                    "is 0, so no search could succeed; set it to at least 1 (default {default})"
+                ),
+            );
+        }
+    }
+}
+
+fn listen_addr(key: &str, value: Option<&str>, port: u16, p: &mut Problems) -> Option<SocketAddr> {
+    let v = value?;
+    match v.trim().parse::<SocketAddr>() {
+        Ok(a) => Some(a),
+        Err(_) => {
+            p.push(
+                key,
+                format!(
+                    "`{v}` is not an IP address and port; write e.g. \"0.0.0.0:{port}\", \
+                     \"127.0.0.1:{port}\" or \"[::]:{port}\" (host names are not accepted), or \
+                     \"\" to turn the listener off"
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn readable_file(key: &str, path: &Path, what: &str, p: &mut Problems) {
+    let shown = path.display();
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => p.push(key, format!("{shown} is a directory; point it at {what}")),
+        Ok(_) => {
+            if let Err(e) = std::fs::File::open(path) {
+                p.push(
+                    key,
+                    format!("cannot read {shown}: {e}; let the server's user read it"),
+                );
+            }
+        }
+        Err(e) => p.push(
+            key,
+            format!(
+                "cannot read {shown}: {e}; point it at {what} (relative paths are taken from \
+                 the config file's directory)"
+            ),
+        ),
+    }
+}
+
+fn tenants(list: &[TenantConfig], p: &mut Problems) {
+    if list.is_empty() {
+        p.push(
+            "tenant",
+            "no [[tenant]] is configured; add one (see config/o365-ldap.example.toml)",
+        );
+    }
+    let mut names: HashMap<String, usize> = HashMap::new();
+    let mut base_dns: HashMap<String, String> = HashMap::new();
+    for (i, t) in list.iter().enumerate() {
+        let key = tenant_key(i, &t.name);
+        if t.name.is_empty() {
+            p.push(
+                format!("{key}.name"),
+                "is empty; give the tenant a short name such as \"contoso\"",
+            );
+        } else if !is_name(&t.name) {
+            p.push(
+                format!("{key}.name"),
+                format!(
+                    "`{}` is not a usable name; use 1-64 letters, digits, `-` or `_`",
+                    t.name
+                ),
+            );
+        } else if let Some(first) = names.insert(t.name.to_ascii_lowercase(), i) {
+            p.push(
+                format!("{key}.name"),
+                format!(
+                    "is also the name of tenant number {first} (names are compared ignoring \
+                     case); give each [[tenant]] its own name"
+                ),
+            );
+        }
+        tenant_id(&key, &t.tenant_id, p);
+        if let Some(dn) = &t.base_dn {
+            match parse_base_dn(dn) {
+                Ok(normal) => {
+                    if let Some(other) = base_dns.insert(normal, key.clone()) {
+                        p.push(
+                            format!("{key}.base_dn"),
+                            format!(
+                                "`{dn}` is also the base_dn of {other}; each tenant needs its own \
+                                 naming context"
+                            ),
+                        );
+                    }
+                }
+                Err(why) => p.push(
+                    format!("{key}.base_dn"),
+                    format!(
+                        "`{dn}` {why}; write it as dc=/o=/ou= parts, e.g. \"dc=contoso,dc=com\", \
+                         or leave it out to derive it from the default verified domain"
+                    ),
+                ),
+            }
+        }
+        service_url(&format!("{key}.graph_url"), &t.graph_url, p);
+        service_url(&format!("{key}.login_url"), &t.login_url, p);
+        if let Some(id) = &t.password_grant_client_id
+            && !is_guid(id)
+        {
+            p.push(
+                format!("{key}.password_grant_client_id"),
+                format!(
+                    "`{id}` is not an application (client) id; copy the GUID from the app \
+                     registration's Overview page"
+                ),
+            );
+        }
+        if t.credential.is_empty() {
+            p.push(
+                format!("{key}.credential"),
+                "no [[tenant.credential]] is configured; add one with the app registration's \
+                 client_id and client_secret_file or client_secret_env",
+            );
+        }
+        for (ci, c) in t.credential.iter().enumerate() {
+            credential(&credential_key(&key, ci), c, p);
+        }
+        if t.sync.interval.get() < MIN_SYNC_INTERVAL {
+            p.push(
+                format!("{key}.sync.interval"),
+                format!(
+                    "is {}; the shortest interval is 30s (default 15m)",
+                    t.sync.interval
+                ),
+            );
+        }
+        let users = &t.users;
+        let uid_ok = id_range(
+            &format!("{key}.users.uid_number_range"),
+            users.uid_number_range,
+            p,
+        );
+        let gid_ok = id_range(
+            &format!("{key}.groups.gid_number_range"),
+            t.groups.gid_number_range,
+            p,
+        );
+        if uid_ok && gid_ok {
+            let [u0, u1] = users.uid_number_range;
+            let [g0, g1] = t.groups.gid_number_range;
+            if u0 <= g1 && g0 <= u1 {
+                p.push(
+                    format!("{key}.groups.gid_number_range"),
+                    format!(
+                        "[{g0}, {g1}] overlaps users.uid_number_range [{u0}, {u1}]; every user's \
+                         private group takes gidNumber = uidNumber, so the two ranges must not \
+                         overlap"
+                    ),
+                );
+            }
+        }
+        posix_keys(&key, t, p);
+        if !users.login_shell.starts_with('/') {
+            p.push(
+                format!("{key}.users.login_shell"),
+                "is not an absolute path; write e.g. \"/bin/bash\"",
+            );
+        }
+        for (bi, glob) in users.blocked_emails.iter().enumerate() {
+            if glob.trim().is_empty() {
+                p.push(
+                    format!("{key}.users.blocked_emails[{bi}]"),
+                    "is empty; remove it or write a pattern such as \"*@svc.contoso.com\"",
+                );
+            }
+        }
+        if let Some(attr) = &users.ssh_keys_attribute
+            && let Err(msg) = ssh_keys_attribute(attr)
+        {
+            p.push(format!("{key}.users.ssh_keys_attribute"), msg);
+        }
+        if t.groups.types.is_empty() {
+            p.push(
+                format!("{key}.groups.types"),
+                "is empty, so no group would be synced; list some of \"security\", \
+                 \"microsoft365\", \"mail_enabled_security\", \"distribution\" or leave the key \
+                 out for all four",
+            );
+        }
+        policy_keys(&key, t, p);
+        for (di, d) in t.domains.allowed.iter().enumerate() {
+            if !is_domain(d) {
+                p.push(
+                    format!("{key}.domains.allowed[{di}]"),
+                    format!("`{d}` is not a domain name; write e.g. \"contoso.com\""),
+                );
+            }
+        }
+    }
+}
+
+/// `users.ssh_keys_attribute`: `onPremisesExtensionAttributes.extensionAttribute1..15` or a
+/// directory extension `extension_<appid>_<name>` (optionally `.path` into a JSON value). Other
+/// Graph properties are read into typed fields and never hold keys.
+fn ssh_keys_attribute(attr: &str) -> Result<(), String> {
+    const EXAMPLE: &str = "write e.g. \"onPremisesExtensionAttributes.extensionAttribute10\" or \
+                           \"extension_<app id without dashes>_sshPublicKey\"";
+    let parts: Vec<&str> = attr.split('.').collect();
+    if parts.iter().any(|p| {
+        p.is_empty()
+            || !p
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    }) {
+        return Err(format!(
+            "`{attr}` is not a dotted Graph property path; {EXAMPLE}"
+        ));
+    }
+    let first = parts.first().copied().unwrap_or_default();
+    if first.eq_ignore_ascii_case("onPremisesExtensionAttributes") {
+        let n = match parts.as_slice() {
+            [_, name] => name
+                .to_ascii_lowercase()
+                .strip_prefix("extensionattribute")
+                .and_then(|n| n.parse::<u8>().ok()),
+            _ => None,
+        };
+        return match n {
+            Some(1..=15) => Ok(()),
+            _ => Err(format!(
+                "`{attr}`: onPremisesExtensionAttributes holds extensionAttribute1 to \
+                 extensionAttribute15; write e.g. \"onPremisesExtensionAttributes.extensionAttribute10\""
+            )),
+        };
+    }
+    if !model::graph::is_extension_property(first) {
+        return Err(format!(
+            "`{attr}` is not a property that can hold SSH keys; {EXAMPLE}"
+        ));
+    }
+    Ok(())
+}
+
+fn tenant_id(key: &str, id: &str, p: &mut Problems) {
+    if id.trim().is_empty() {
+        p.push(
+            format!("{key}.tenant_id"),
+            "is empty; set the Directory (tenant) ID from the Entra admin center (a GUID) or \
+             the tenant's domain, e.g. \"contoso.onmicrosoft.com\"",
+        );
+    } else if !is_guid(id) && !is_domain(id) {
+        p.push(
+            format!("{key}.tenant_id"),
+            format!(
+                "`{id}` is neither a GUID nor a domain name; set the Directory (tenant) ID from \
+                 the Entra admin center, e.g. \"5f3c2a1e-7b4d-4e9a-8c6f-2d1b0a9e8c7d\" (\"common\" \
+                 and \"organizations\" do not work for a daemon)"
+            ),
+        );
+    }
+}
+
+fn credential(key: &str, c: &CredentialConfig, p: &mut Problems) {
+    if c.client_id.trim().is_empty() {
+        p.push(
+            format!("{key}.client_id"),
+            "is empty; set the Application (client) ID of the app registration (a GUID)",
+        );
+    } else if !is_guid(&c.client_id) {
+        p.push(
+            format!("{key}.client_id"),
+            format!(
+                "`{}` is not a GUID; set the Application (client) ID of the app registration, \
+                 e.g. \"11111111-2222-3333-4444-555555555555\"",
+                c.client_id
+            ),
+        );
+    }
+    if c.certificate_file.is_some() || c.private_key_file.is_some() {
+        // The files themselves are read and checked with the secrets (resolve.rs), where the
+        // certificate and key are parsed and matched.
+        if c.client_secret_file.is_some() || c.client_secret_env.is_some() {
+            p.push(
+                key.to_string(),
+                "sets both a certificate (certificate_file, private_key_file) and a client \
+                 secret; keep one kind per [[tenant.credential]] block and add another block \
+                 for the other",
+            );
+        }
+        for (name, value, what) in [
+            (
+                "certificate_file",
+                &c.certificate_file,
+                "the PEM certificate uploaded to the app registration",
+            ),
+            (
+                "private_key_file",
+                &c.private_key_file,
+                "the PEM RSA private key of certificate_file",
+            ),
+        ] {
+            match value {
+                None => p.push(
+                    format!("{key}.{name}"),
+                    format!("is not set; a certificate credential needs both certificate_file and private_key_file, set it to {what}"),
+                ),
+                Some(f) if f.as_os_str().is_empty() => p.push(
+                    format!("{key}.{name}"),
+                    format!("is empty; set it to {what}"),
+                ),
+                Some(_) => {}
+            }
+        }
+        return;
+    }
+    match (&c.client_secret_file, &c.client_secret_env) {
+        (Some(_), Some(_)) => p.push(
+            key.to_string(),
+            "sets both client_secret_file and client_secret_env; keep exactly one",
+        ),
+        (None, None) => p.push(
+            key.to_string(),
+            "has no client secret; set client_secret_file (a file holding the secret) or \
+             client_secret_env (an environment variable holding it)",
+        ),
+        (Some(f), None) if f.as_os_str().is_empty() => p.push(
+            format!("{key}.client_secret_file"),
+            "is empty; set the path of the file that holds the client secret",
+        ),
+        (None, Some(name)) if !is_env_name(name) => p.push(
+            format!("{key}.client_secret_env"),
+            "is not an environment variable name (letters, digits and `_`, not starting with a \
+             digit); it names the variable that holds the secret, never the secret itself",
+        ),
+        _ => {}
+    }
+}
+
+fn service_url(key: &str, value: &str, p: &mut Problems) {
+    let url = match url::Url::parse(value.trim()) {
+        Ok(u) => u,
+        Err(e) => {
+            // Not echoed: a malformed URL may still hold credentials.
+            p.push(
+                key,
+                format!(
+                    "is not a valid absolute URL ({e}); write e.g. \"https://graph.microsoft.com\""
+                ),
+            );
+            return;
+        }
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        p.push(key, "must not contain a user name or password; remove them");
+        return;
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        p.push(
+            key,
+            format!("`{value}` has a query or fragment; give only scheme, host, port and path"),
+        );
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" => {
+            let loopback = match url.host() {
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+                None => false,
+            };
+            if !loopback {
+                p.push(
+                    key,
+                    "http:// is allowed only for loopback hosts (127.0.0.0/8, ::1, localhost); \
+                     use https://",
+                );
+            }
+        }
+        other => p.push(
+            key,
+            format!("scheme `{other}:` is not supported; use https://"),
+        ),
+    }
+}
+
+/// Inclusive `[first, last]` inside the allowed band; says whether the range is usable so the
+/// overlap check does not pile a second message on a broken range.
+fn id_range(key: &str, [first, last]: [u32; 2], p: &mut Problems) -> bool {
+    if first > last {
+        p.push(
+            key,
+            format!("[{first}, {last}] is backwards; write [first, last] with first <= last"),
+        );
+        return false;
+    }
+    if first < MIN_ID_NUMBER || last > MAX_ID_NUMBER {
+        p.push(
+            key,
+            format!(
+                "[{first}, {last}] must lie within [{MIN_ID_NUMBER}, {MAX_ID_NUMBER}]: numbers \
+                 below 1000 belong to system accounts, and some tools store ids as signed 32-bit"
+            ),
+        );
+        return false;
+    }
+    true
+}
+
+fn service_accounts(list: &[ServiceAccount], tenants: &[TenantConfig], p: &mut Problems) {
+    let mut names: HashMap<String, usize> = HashMap::new();
+    for (i, a) in list.iter().enumerate() {
+        let key = account_key(i, &a.name);
+        if !is_rdn_name(&a.name) {
+            p.push(
+                format!("{key}.name"),
+                "must be 1-64 letters, digits, `.`, `-` or `_` (it becomes \
+                 cn=<name>,ou=services,<base_dn>); e.g. \"vpn\"",
+            );
+        } else if let Some(first) = names.insert(a.name.to_ascii_lowercase(), i) {
+            p.push(
+                format!("{key}.name"),
+                format!(
+                    "is also the name of service account number {first} (bind names ignore \
+                     case); give each account its own name"
+                ),
+            );
+        }
+        if !is_argon2id_phc(&a.password_hash) {
+            // The value is never echoed: it may be a plain password pasted by mistake.
+            p.push(
+                format!("{key}.password_hash"),
+                "is not an argon2id hash; run `o365-ldap hash-password` and paste its output",
+            );
+        }
+        for (ti, name) in a.tenants.iter().enumerate() {
+            if !tenants.iter().any(|t| t.name.eq_ignore_ascii_case(name)) {
+                let known: Vec<&str> = tenants.iter().map(|t| t.name.as_str()).collect();
+                p.push(
+                    format!("{key}.tenants[{ti}]"),
+                    format!(
+                        "no [[tenant]] is named `{name}`; known tenants: {}",
+                        if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// A complete argon2id PHC string: algorithm, usable parameters, salt and hash output.
+fn is_argon2id_phc(s: &str) -> bool {
+    if !s.starts_with("$argon2id$") {
+        return false;
+    }
+    match argon2::PasswordHash::new(s) {
+        Ok(h) => h.salt.is_some() && h.hash.is_some() && argon2::Params::try_from(&h).is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// The 8-4-4-4-12 hexadecimal form Entra shows; braces, URNs and unhyphenated forms are
+/// rejected because Entra's endpoints do not accept them.
+pub(super) fn is_guid(s: &str) -> bool {
+    s.len() == 36 && uuid::Uuid::try_parse(s).is_ok()
+}
+
+/// A DNS name of at least two labels (`contoso.com`, `contoso.onmicrosoft.com`).
+pub(super) fn is_domain(s: &str) -> bool {
+    let labels: Vec<&str> = s.split('.').collect();
+    s.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+        && labels
+            .last()
+            .is_some_and(|tld| !tld.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// Check a base DN is made of `dc=`, `o=` and `ou=` RDNs (RFC 4514 escapes allowed in values)
+/// and return a normal form (lower case, unescaped) for the uniqueness check.
+pub(super) fn parse_base_dn(dn: &str) -> Result<String, String> {
+    if dn.trim().is_empty() {
+        return Err("is empty".into());
+    }
+    let parsed = model::dn::parse(dn).map_err(|e| match e {
+        DnError::MissingEquals(at) => {
+            format!("has a part without `=` (`{}`)", part_around(dn, at))
+        }
+        e => format!("is not a valid DN: {e}"),
+    })?;
+    let mut normal = Vec::new();
+    for rdn in parsed.rdns() {
+        let [ava] = rdn.avas() else {
+            return Err("has a multi-valued RDN (`+`), which a base DN cannot use".into());
+        };
+        let attr = ava.attr().to_ascii_lowercase();
+        if !matches!(attr.as_str(), "dc" | "o" | "ou") {
+            return Err(format!(
+                "uses `{attr}=`; only dc=, o= and ou= parts are allowed"
+            ));
+        }
+        if ava.is_hex() {
+            return Err(format!(
+                "has `{attr}={}`, a BER hex string; write the value as text",
+                ava.value()
+            ));
+        }
+        let value = ava.value();
+        if value.is_empty() {
+            return Err(format!("has an empty `{attr}=` value"));
+        }
+        if attr == "dc" && !value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(format!(
+                "has `dc={}`; a dc= value is one domain label (letters, digits, `-`)",
+                model::dn::escape_value(value)
+            ));
+        }
+        normal.push(format!("{attr}={}", value.to_lowercase()));
+    }
+    Ok(normal.join(","))
+}
+
+/// The RDN text around byte `at` of `dn`, to show which part is malformed.
+fn part_around(dn: &str, at: usize) -> &str {
+    let sep = |c: char| matches!(c, ',' | ';' | '+');
+    let at = (0..=at.min(dn.len()))
+        .rev()
+        .find(|&i| dn.is_char_boundary(i))
+        .unwrap_or(0);
+    let (before, after) = dn.split_at(at);
+    let start = before.rfind(sep).map_or(0, |i| i + 1);
+    let end = after.find(sep).map_or(dn.len(), |i| at + i);
+    dn.get(start..end).unwrap_or("").trim()
+}
+
+/// The policy keys (users.*_members_of, groups.*, local groups): empty entries, map targets
+/// that cannot be group names, duplicate local groups and fixed numbers that could meet an
+/// allocated one.
+fn policy_keys(key: &str, t: &TenantConfig, p: &mut Problems) {
+    let lists = [
+        ("users.only_members_of", &t.users.only_members_of),
+        ("users.active_members_of", &t.users.active_members_of),
+        ("users.inactive_members_of", &t.users.inactive_members_of),
+        ("groups.name_prefixes", &t.groups.name_prefixes),
+        ("groups.select", &t.groups.select),
+    ];
+    for (name, list) in lists {
+        for (i, v) in list.iter().enumerate() {
+            if v.trim().is_empty() {
+                p.push(
+                    format!("{key}.{name}[{i}]"),
+                    "is empty; remove it or write a group display name or object id",
+                );
+            }
+        }
+    }
+    for (from, to) in &t.groups.map {
+        if from.trim().is_empty() || to.trim().is_empty() {
+            p.push(
+                format!("{key}.groups.map"),
+                format!(
+                    "entry {from:?} = {to:?} has an empty side; write \"Graph group name or id\" = \"directory group name\""
+                ),
+            );
+        }
+    }
+    let [u0, u1] = t.users.uid_number_range;
+    let [g0, g1] = t.groups.gid_number_range;
+    let mut names: HashMap<String, usize> = HashMap::new();
+    let mut numbers: HashMap<u32, usize> = HashMap::new();
+    for (i, l) in t.local_group.iter().enumerate() {
+        let lkey = format!("{key}.local_group[{i}]");
+        let norm = l
+            .name
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase();
+        if norm.is_empty() {
+            p.push(
+                format!("{lkey}.name"),
+                "is empty; give the group a name such as \"staff\"",
+            );
+        } else if let Some(first) = names.insert(norm, i) {
+            p.push(
+                format!("{lkey}.name"),
+                format!("`{}` is also the name of local_group number {first}; names are compared ignoring case and spaces", l.name),
+            );
+        }
+        if let Some(n) = l.gid_number {
+            if (u0..=u1).contains(&n) || (g0..=g1).contains(&n) {
+                p.push(
+                    format!("{lkey}.gid_number"),
+                    format!(
+                        "{n} is inside users.uid_number_range [{u0}, {u1}] or groups.gid_number_range [{g0}, {g1}], where it could meet an allocated number; pick one outside both or leave it out"
+                    ),
+                );
+            } else if n == 0 {
+                p.push(
+                    format!("{lkey}.gid_number"),
+                    "0 is the root group; pick another number",
+                );
+            } else if let Some(first) = numbers.insert(n, i) {
+                p.push(
+                    format!("{lkey}.gid_number"),
+                    format!("{n} is also the gid_number of local_group number {first}"),
+                );
+            }
+        }
+        for (j, m) in l.members_from.iter().enumerate() {
+            if m.trim().is_empty() {
+                p.push(
+                    format!("{lkey}.members_from[{j}]"),
+                    "is empty; write a group display name or object id",
+                );
+            }
+        }
+    }
+}
+
+/// The POSIX keys (issue 5): templates, number attributes, primary group.
+fn posix_keys(key: &str, t: &TenantConfig, p: &mut Problems) {
+    use super::template::{
+        GECOS_PLACEHOLDERS, HOME_PLACEHOLDERS, check_attribute_path, template_placeholders,
+    };
+    let users = &t.users;
+    match template_placeholders(&users.home_directory, HOME_PLACEHOLDERS) {
+        Err(why) => p.push(
+            format!("{key}.users.home_directory"),
+            format!(
+                "{why}; placeholders are {{uid}}, {{upn}} and {{mail_local}}, e.g. \"/home/{{uid}}\""
+            ),
+        ),
+        Ok(used) if used.is_empty() => p.push(
+            format!("{key}.users.home_directory"),
+            "does not contain {uid} (or {upn}, {mail_local}), so every user would share one \
+             home directory; write e.g. \"/home/{uid}\"",
+        ),
+        Ok(_) if !users.home_directory.starts_with('/') => p.push(
+            format!("{key}.users.home_directory"),
+            "is not an absolute path; write e.g. \"/home/{uid}\"",
+        ),
+        Ok(_) => {}
+    }
+    if let Err(why) = template_placeholders(&users.gecos, GECOS_PLACEHOLDERS) {
+        p.push(
+            format!("{key}.users.gecos"),
+            format!("{why}; placeholders are {}", braced(GECOS_PLACEHOLDERS)),
+        );
+    }
+    for (name, value) in [
+        ("users.uid_number_attribute", &users.uid_number_attribute),
+        (
+            "groups.gid_number_attribute",
+            &t.groups.gid_number_attribute,
+        ),
+    ] {
+        if let Some(path) = value
+            && let Err(why) = check_attribute_path(path)
+        {
+            p.push(
+                format!("{key}.{name}"),
+                format!(
+                    "{why}; name a Graph property holding the number, e.g. \
+                     \"onPremisesExtensionAttributes.extensionAttribute1\", \"employeeId\" or \
+                     \"extension_<appid>_uidNumber\", or leave the key out"
+                ),
+            );
+        }
+    }
+    if let Some(path) = &t.groups.gid_number_attribute
+        && path
+            .split('.')
+            .next()
+            .is_some_and(|top| top.eq_ignore_ascii_case("onPremisesExtensionAttributes"))
+    {
+        // Graph answers 400 to the whole group listing for a property groups lack.
+        p.push(
+            format!("{key}.groups.gid_number_attribute"),
+            "Microsoft Graph groups have no onPremisesExtensionAttributes (only users do); use a \
+             directory extension such as \"extension_<appid>_gidNumber\"",
+        );
+    }
+    if users.primary_group.trim().is_empty() {
+        p.push(
+            format!("{key}.users.primary_group"),
+            "is empty; write \"private\" (a user-private group per user, the default) or the \
+             name of a directory group every user should have as primary group",
+        );
+    }
+}
+
+fn braced(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("{{{n}}}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
