@@ -316,8 +316,7 @@ impl GraphClient {
     /// or `/beta/` is relative to `graph_url`; any other path is relative to `graph_url/v1.0`.
     pub async fn get_json(&self, url_or_path: &str) -> Result<serde_json::Value, GraphError> {
         let url = self.resolve(url_or_path)?;
-        let resp = self.get_raw(&url).await?;
-        decode(&url, &resp)
+        self.get_decoded(&url).await
     }
 
     /// GET one page of a collection (for delta rounds, which need the `@odata.deltaLink`).
@@ -366,8 +365,35 @@ impl GraphClient {
     }
 
     async fn fetch_page<T: DeserializeOwned>(&self, url: &Url) -> Result<Page<T>, GraphError> {
-        let resp = self.get_raw(url).await?;
-        decode(url, &resp)
+        self.get_decoded(url).await
+    }
+
+    /// GET and decode, asking again when a successful answer's body does not parse: a proxy
+    /// or load balancer that cuts a body short or answers 200 with an HTML page is usually
+    /// gone on the next try. The round still fails (and changes nothing) if it persists.
+    async fn get_decoded<T: DeserializeOwned>(&self, url: &Url) -> Result<T, GraphError> {
+        let policy = &self.inner.options.retry;
+        let attempts = policy.max_server_error_attempts.max(1);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let resp = self.get_raw(url).await?;
+            match decode(url, &resp) {
+                Ok(v) => return Ok(v),
+                Err(e) if attempt >= attempts => return Err(e),
+                Err(e) => {
+                    let delay = policy.backoff(attempt);
+                    tracing::warn!(
+                        request = %format!("GET {}", url.path()),
+                        attempt,
+                        delay_ms = delay.as_millis() as u64,
+                        error = %e,
+                        "Graph answered with a body that does not parse; asking again"
+                    );
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
     }
 
     /// An absolute link from a response, accepted only on the configured origin so the bearer

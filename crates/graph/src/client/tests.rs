@@ -686,12 +686,30 @@ async fn get_json_and_get_page_resolve_paths_and_check_origins() {
 }
 
 #[tokio::test]
-async fn non_json_success_body_is_a_decode_error() {
+async fn non_json_success_body_is_a_decode_error_once_asking_again_does_not_help() {
     let server = TestServer::start().await;
     server.script(USERS, vec![Reply::text(200, "<html>captive portal</html>")]);
     let e = client(&server).list_users().await.unwrap_err();
     assert!(matches!(e, GraphError::Decode { .. }), "{e:?}");
     assert!(!e.is_transient());
+    // Asked as often as server errors are retried, then given up.
+    assert_eq!(server.requests_to(USERS).len(), 2);
+}
+
+#[tokio::test]
+async fn a_truncated_or_html_page_is_asked_again() {
+    let server = TestServer::start().await;
+    let good = page(json!([user("u1", "a@contoso.com", "A")]), None);
+    server.script(
+        USERS,
+        vec![
+            Reply::text(200, r#"{"value":[{"id":"u1","userPrincipalName":"a@con"#),
+            good,
+        ],
+    );
+    let users = client(&server).list_users().await.unwrap();
+    assert_eq!(users.len(), 1);
+    assert_eq!(server.requests_to(USERS).len(), 2);
 }
 
 #[test]
