@@ -446,7 +446,8 @@ def run_repeated(server, q, filt, page):
         if first is None:
             first = a
         elif a.code != first.code:
-            first.code = f"{a.code_text()} at repetition {i} (message id {server.last_msgid})"
+            first.code = (f"{a.code_text()} at repetition {i} of {q.opts['repeat']} (message id "
+                          f"{server.last_msgid}; the {i - 1} before it answered {first.code_text()})")
             first.info = a.info
             break
     server.drop()
@@ -573,6 +574,7 @@ def compare(q, ours, theirs, schema):
     typesonly = bool(q.opts.get("typesonly"))
     for k in sorted(set(om) & set(tm), key=lambda k: om[k].lower()):
         dn = om[k]
+        shown = dn or "(root DSE)"
         oa = {}
         for desc, vals in ours.entries[dn].items():
             oa.setdefault(schema.canonical(desc), []).extend(vals)
@@ -580,22 +582,22 @@ def compare(q, ours, theirs, schema):
         for desc, vals in theirs.entries[tm[k]].items():
             ta.setdefault(schema.canonical(desc), []).extend(vals)
         for name in sorted(set(oa) - set(ta)):
-            diffs.append(Diff("attr-only-ours", f"{dn}: only ours returns {name} {show_values(oa[name])}",
+            diffs.append(Diff("attr-only-ours", f"{shown}: only ours returns {name} {show_values(oa[name])}",
                               attr=name, dn=dn))
         for name in sorted(set(ta) - set(oa)):
-            diffs.append(Diff("attr-only-slapd", f"{dn}: only slapd returns {name} {show_values(ta[name])}",
+            diffs.append(Diff("attr-only-slapd", f"{shown}: only slapd returns {name} {show_values(ta[name])}",
                               attr=name, dn=dn))
         for name in sorted(set(oa) & set(ta)):
             if typesonly:
                 if oa[name] or ta[name]:
                     if bool(oa[name]) != bool(ta[name]):
-                        diffs.append(Diff("values", f"{dn}: typesonly, {name}: ours {show_values(oa[name])}, "
+                        diffs.append(Diff("values", f"{shown}: typesonly, {name}: ours {show_values(oa[name])}, "
                                           f"slapd {show_values(ta[name])}", attr=name, dn=dn))
                 continue
             on = sorted(repr(schema.norm_value(name, v)) for v in oa[name])
             tn = sorted(repr(schema.norm_value(name, v)) for v in ta[name])
             if on != tn:
-                diffs.append(Diff("values", f"{dn}: {name}: ours {show_values(oa[name])}, "
+                diffs.append(Diff("values", f"{shown}: {name}: ours {show_values(oa[name])}, "
                                   f"slapd {show_values(ta[name])}", attr=name, dn=dn))
     return diffs
 
@@ -831,7 +833,7 @@ def main():
         cur = None
         for q, oa, ta, diffs in unexplained:
             if q.section != cur:
-                md.append(f"### {q.section}\n")
+                md.append(f"\n### {q.section}\n")
                 cur = q.section
             md.append(f"- `{q.text}` (corpus line {q.lineno})")
             md.append(f"  - ours: {oa.summary()}" + (f" — {oa.info}" if oa.info else ""))
