@@ -437,7 +437,12 @@ def error_code(e):
 def run_repeated(server, q, filt, page):
     """`repeat=N`: the query N times on one new connection. The answer is the first one, with
     the first repetition whose result code differs from it named in the code."""
-    server.ensure(fresh=True)
+    try:
+        server.ensure(fresh=True)
+    except ldap.LDAPError as e:
+        a = Answer()
+        a.code = error_code(e)
+        return a
     first = None
     for i in range(1, q.opts["repeat"] + 1):
         if server.conn is None:
@@ -457,11 +462,11 @@ def run_repeated(server, q, filt, page):
 
 def run_search(server, q, filt, page=None, keep=False):
     a = Answer()
-    if not keep:
-        server.ensure()
-    c = server.conn
     seen = set()
     try:
+        if not keep:
+            server.ensure()
+        c = server.conn
         ctrl = SimplePagedResultsControl(criticality=True, size=page, cookie=b"") if page else None
         while True:
             msgid = c.search_ext(q.base, q.scope, filt, q.attrs or None,
@@ -512,8 +517,8 @@ def run_search(server, q, filt, page=None, keep=False):
 
 def run_compare(server, q):
     a = Answer()
-    server.ensure()
     try:
+        server.ensure()
         server.last_msgid += 1
         r = server.conn.compare_ext_s(q.base, q.attr, q.value)
         a.code = 6 if r else 5
@@ -678,20 +683,7 @@ def schema_violations(records, schema):
 
 
 # ---------------------------------------------------------------------------------------------
-# Report
-
-class Report:
-    def __init__(self, markdown):
-        self.lines = []
-        self.md = [] if markdown else None
-
-    def out(self, s=""):
-        print(s)
-
-    def mdl(self, s=""):
-        if self.md is not None:
-            self.md.append(s)
-
+# Main
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -828,7 +820,7 @@ def main():
             print(f"   ({len(accepted_here)} further difference(s) accepted: "
                   f"{', '.join(sorted({d.rule.title for d in accepted_here}))})")
 
-    if md is not None and unexplained:
+    if unexplained:
         md.append("## Query differences\n")
         cur = None
         for q, oa, ta, diffs in unexplained:
