@@ -90,7 +90,8 @@ fn check_message_id(frame: &[u8]) -> Result<(), FrameError> {
     }
     let (off, len) = header(id)?.ok_or(FrameError::Undecodable)?;
     let len = usize::try_from(len).map_err(|_| FrameError::BadMessageId)?;
-    let bytes = id.get(off..off + len).ok_or(FrameError::Undecodable)?;
+    let end = off.checked_add(len).ok_or(FrameError::Undecodable)?;
+    let bytes = id.get(off..end).ok_or(FrameError::Undecodable)?;
     // Two's complement: a set high bit in the first octet is a negative number. Leading zero
     // octets (one is needed before a high bit, e.g. 128 = 00 80; more are tolerated) carry no
     // value.
@@ -247,6 +248,19 @@ mod tests {
             let got = Codec::new(limit(1024)).decode(&mut buf).unwrap().unwrap();
             assert_eq!(got.msgid, id, "{bytes:?}");
         }
+    }
+
+    #[test]
+    fn a_message_id_length_near_the_integer_limit_is_refused() {
+        // Found by fuzz/ldap_frames: an id declaring 2^64-1 octets inside a small message.
+        let bytes = [
+            0x30, 0x0b, 0x02, 0x88, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        ];
+        let mut buf = BytesMut::from(&bytes[..]);
+        assert!(matches!(
+            Codec::new(limit(1024)).decode(&mut buf),
+            Err(FrameError::Undecodable)
+        ));
     }
 
     #[test]
