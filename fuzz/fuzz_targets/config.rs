@@ -5,8 +5,12 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
-    let _ = config::load_str_with_env(text, std::path::Path::new("/etc/o365-ldap/o365-ldap.toml"), |_| {
-        Err(std::env::VarError::NotPresent)
-    });
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let _ = config::load_str_with_env(
+        text,
+        std::path::Path::new("/etc/o365-ldap/o365-ldap.toml"),
+        |_| Err(std::env::VarError::NotPresent),
+    );
 });

@@ -5,7 +5,9 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(dn) = model::dn::parse(text) {
         let printed = dn.to_string();
         let again = model::dn::parse(&printed).expect("a printed DN parses");

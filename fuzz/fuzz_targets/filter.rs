@@ -12,15 +12,22 @@ fn snapshot() -> &'static directory::Snapshot {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
-    let Ok(filter) = ldap3_proto::parse_ldap_filter_str(text) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(filter) = ldap3_proto::parse_ldap_filter_str(text) else {
+        return;
+    };
     if directory::filter::check_limits(&filter, 32, 512).is_err() {
         return;
     }
     for (base, scope) in [
         ("dc=contoso,dc=com", LdapSearchScope::Subtree),
         ("ou=people,dc=contoso,dc=com", LdapSearchScope::OneLevel),
-        ("uid=alice,ou=people,dc=contoso,dc=com", LdapSearchScope::Base),
+        (
+            "uid=alice,ou=people,dc=contoso,dc=com",
+            LdapSearchScope::Base,
+        ),
     ] {
         let _ = snapshot().search(base, scope, &filter);
     }

@@ -9,7 +9,9 @@ use serde_json::Value;
 fuzz_target!(|data: &[u8]| {
     let _ = serde_json::from_slice::<model::graph::User>(data);
     let _ = serde_json::from_slice::<model::graph::Group>(data);
-    let Ok(page) = serde_json::from_slice::<Value>(data) else { return };
+    let Ok(page) = serde_json::from_slice::<Value>(data) else {
+        return;
+    };
     let objects: Vec<Value> = match page.get("value") {
         Some(Value::Array(a)) => a.clone(),
         _ => vec![page],

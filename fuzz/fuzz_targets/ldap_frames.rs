@@ -8,7 +8,10 @@ use o365_ldap::ldap::codec::{Codec, Limit};
 use tokio_util::codec::{Decoder, Encoder};
 
 fuzz_target!(|data: &[u8]| {
-    let mut codec = Codec::new(Limit { bytes: 64 * 1024, key: "server.max_pdu_size_anonymous" });
+    let mut codec = Codec::new(Limit {
+        bytes: 64 * 1024,
+        key: "server.max_pdu_size_anonymous",
+    });
     let mut buf = BytesMut::from(data);
     while let Ok(Some(msg)) = codec.decode(&mut buf) {
         let mut out = BytesMut::new();

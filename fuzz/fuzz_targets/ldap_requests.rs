@@ -15,10 +15,16 @@ fn ctx() -> &'static LdapContext {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let mut session = Session::new(ListenerKind::Ldaps, true, "192.0.2.1:40000".parse().ok());
-        let mut codec = Codec::new(Limit { bytes: 1024 * 1024, key: "server.max_pdu_size" });
+        let mut codec = Codec::new(Limit {
+            bytes: 1024 * 1024,
+            key: "server.max_pdu_size",
+        });
         let mut buf = BytesMut::from(data);
         while let Ok(Some(msg)) = codec.decode(&mut buf) {
             let response = handle(&mut session, ctx(), msg).await;
