@@ -10,6 +10,7 @@ pub mod ber;
 pub mod codec;
 pub(crate) mod conn;
 pub mod dir;
+pub mod error;
 pub mod handler;
 pub(crate) mod listener;
 pub mod ops;
@@ -21,6 +22,7 @@ pub mod synthetic;
 pub mod tls;
 
 pub use dir::Snapshot;
+pub use error::OpError;
 pub use handler::{Action, Reply, Response, handle};
 pub use session::{Identity, ListenerKind, Session};
 pub use tls::TlsError;

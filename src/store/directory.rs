@@ -148,6 +148,9 @@ fn kind_code(k: EntryKind) -> u8 {
         EntryKind::Group => 3,
         EntryKind::PrivateGroup => 4,
         EntryKind::ServiceAccount => 5,
+        // Made up by the LDAP service per request, never derived or stored; the code is not
+        // read back.
+        EntryKind::Dse => 6,
     }
 }
 
