@@ -1,4 +1,4 @@
-//! The LDAP service (DESIGN.md §4): listeners (LDAP with StartTLS, LDAPS), connection limits
+//! The LDAP service: listeners (LDAP with StartTLS, LDAPS), connection limits
 //! and timeouts, per-connection sessions and the operation handlers.
 //!
 //! Start it with [`serve`]; it runs until the cancellation token fires.

@@ -1,5 +1,5 @@
 //! Certificate credentials of app registrations: PEM parsing, thumbprints and the RSA public key
-//! that verifies `client_assertion` JWTs (graph.md §1.3).
+//! that verifies `client_assertion` JWTs (the client's side is `crates/graph/src/certificate.rs`).
 //!
 //! `x509-parser` reads the PEM and the certificate; `ring` does the signature check.
 
@@ -81,7 +81,7 @@ pub(crate) enum AssertionError {
     Time,
 }
 
-/// Verifies a `client_assertion` (graph.md §1.3): a registered certificate by thumbprint, an
+/// Verifies a `client_assertion`: a registered certificate by thumbprint, an
 /// RS256/PS256 signature by its key, `aud` = one of `audiences` (the token URLs), `iss` = `sub`
 /// = client id, `nbf` <= now < `exp` (with a little skew, as Entra allows).
 pub(crate) fn verify_assertion(

@@ -1,4 +1,4 @@
-//! Certificate credentials (graph.md §1.3): loading the PEM certificate and RSA private key, and
+//! Certificate credentials: loading the PEM certificate and RSA private key, and
 //! signing the client-assertion JWT that replaces a client secret at the token endpoint.
 //!
 //! The header is `alg: PS256` with `x5t#S256` (base64url SHA-256 of the certificate DER), which is
@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const ALG: &str = "PS256";
-/// How long an assertion is valid (graph.md §1.3: 5–10 minutes).
+/// How long an assertion is valid (Microsoft's documentation asks for 5 to 10 minutes).
 const ASSERTION_LIFETIME: Duration = Duration::from_secs(600);
 
 /// Why a certificate credential could not be loaded. Each variant says which file is at fault, so
