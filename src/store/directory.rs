@@ -31,7 +31,7 @@ pub struct DirectoryWrite<'a> {
     pub upserts: Vec<&'a Entry>,
     /// Normalised DNs of entries no longer served.
     pub removals: Vec<&'a str>,
-    /// How these entries were derived (see `sync::patching::Basis`), for the first delta round
+    /// How these entries were derived (see `sync::patch::Basis`), for the first round to patch
     /// after a restart; `None` forgets what was stored.
     pub basis: Option<serde_json::Value>,
 }

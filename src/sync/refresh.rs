@@ -1,7 +1,8 @@
 //! Re-deriving the served directory from the committed tenant states, without a Graph round,
 //! so admin changes that feed the derivation (SSH keys from `ctl ssh-key`) are served at once.
 
-use super::{Derived, SyncEngine, SyncError, persist};
+use super::engine::Derived;
+use super::{SyncEngine, SyncError, persist};
 use crate::directory::ssh_keys::AdminKeys;
 use std::sync::Arc;
 
