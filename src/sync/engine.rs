@@ -2,7 +2,7 @@
 //! tenant states and how each tenant's directory was derived), the states read from the store
 //! on first use, the derivation of a snapshot from them, and what `ctl` reads of it.
 
-use super::{HistoryRecord, SyncError, patch, patch_round};
+use super::{HistoryRecord, SyncError, patch, patch_round, persist};
 use crate::config::Config;
 use crate::directory::Snapshot;
 use crate::directory::build::{BuildReport, TenantBuild, TenantInput, build_tenant};
@@ -126,6 +126,34 @@ impl SyncEngine {
         Ok(tokio::sync::MutexGuard::map(guard, |g| {
             g.get_or_insert_with(HashMap::new)
         }))
+    }
+
+    /// Store every tenant's rows of the fully derived `snap`, each tenant with the record of
+    /// how it was derived (`records`): all rows when `before` is `None`, else only the rows
+    /// that differ from `before`.
+    pub(super) fn store_full_derivation(
+        &self,
+        snap: &Snapshot,
+        before: Option<&Snapshot>,
+        records: &HashMap<String, serde_json::Value>,
+    ) -> Result<(), SyncError> {
+        for (i, t) in self.config.tenant.iter().enumerate() {
+            let Some(info) = persist::info(snap, &t.name) else {
+                continue;
+            };
+            let mut w = match before {
+                Some(before) => persist::changes(before, snap, i as u16, &self.fingerprint, info),
+                None => persist::everything(snap, i as u16, &self.fingerprint, info),
+            };
+            w.basis = records.get(&t.name).cloned();
+            self.store
+                .write_directory(&t.name, &w)
+                .map_err(|source| SyncError::Store {
+                    tenant: t.name.clone(),
+                    source,
+                })?;
+        }
+        Ok(())
     }
 
     /// Read the mirror in the background after a fast start, so the first round, `explain`

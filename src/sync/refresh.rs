@@ -2,7 +2,7 @@
 //! so admin changes that feed the derivation (SSH keys from `ctl ssh-key`) are served at once.
 
 use super::engine::Derived;
-use super::{SyncEngine, SyncError, persist};
+use super::{SyncEngine, SyncError};
 use crate::directory::ssh_keys::AdminKeys;
 use std::sync::Arc;
 
@@ -33,18 +33,7 @@ impl SyncEngine {
         let before = self.snapshot.load();
         let derived = SyncEngine::full_derivations(&snapshot, &self.config, reports);
         let records = SyncEngine::records(&derived);
-        for (i, t) in self.config.tenant.iter().enumerate() {
-            if let Some(info) = persist::info(&snapshot, &t.name) {
-                let mut w = persist::changes(&before, &snapshot, i as u16, &self.fingerprint, info);
-                w.basis = records.get(&t.name).cloned();
-                self.store
-                    .write_directory(&t.name, &w)
-                    .map_err(|source| SyncError::Store {
-                        tenant: t.name.clone(),
-                        source,
-                    })?;
-            }
-        }
+        self.store_full_derivation(&snapshot, Some(&before), &records)?;
         drop(before);
         self.set_bases(&states, derived);
         self.cancel_compaction();

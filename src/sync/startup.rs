@@ -111,18 +111,7 @@ impl SyncEngine {
         self.commit_allocs(&mut states, allocs)?;
         let derived = SyncEngine::full_derivations(&snap, &self.config, reports);
         let records = SyncEngine::records(&derived);
-        for (i, t) in self.config.tenant.iter().enumerate() {
-            if let Some(info) = persist::info(&snap, &t.name) {
-                let mut w = persist::everything(&snap, i as u16, &self.fingerprint, info);
-                w.basis = records.get(&t.name).cloned();
-                self.store
-                    .write_directory(&t.name, &w)
-                    .map_err(|source| SyncError::Store {
-                        tenant: t.name.clone(),
-                        source,
-                    })?;
-            }
-        }
+        self.store_full_derivation(&snap, None, &records)?;
         self.set_bases(&states, derived);
         self.snapshot.store(Arc::new(snap));
         *self

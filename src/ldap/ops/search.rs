@@ -22,7 +22,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 /// Operational attributes of directory entries, in the order they are returned.
-const OPERATIONAL: &[&str] = &[
+pub(crate) const OPERATIONAL: &[&str] = &[
     "structuralObjectClass",
     "entryDN",
     "subschemaSubentry",
@@ -199,6 +199,23 @@ fn done(msgid: i32, res: LdapResult, ctrl: Vec<LdapControl>) -> LdapMsg {
     LdapMsg::new_with_ctrls(msgid, LdapOp::SearchResultDone(res), ctrl)
 }
 
+/// The entries `range` of `set`, then the SearchResultDone with `res` and `ctrl`.
+fn entries_then_done(
+    msgid: i32,
+    set: Arc<ResultSet>,
+    range: Range<usize>,
+    res: LdapResult,
+    ctrl: Vec<LdapControl>,
+) -> Response {
+    Response {
+        replies: vec![
+            Reply::Entries(EntryBatch { msgid, set, range }),
+            Reply::Msg(done(msgid, res, ctrl)),
+        ],
+        action: crate::ldap::handler::Action::Continue,
+    }
+}
+
 fn fail(msgid: i32, error: OpError) -> Response {
     Response::one(done(msgid, error.result(), Vec::new()))
 }
@@ -290,17 +307,8 @@ pub fn search(
                     result(LdapResultCode::Success, "")
                 };
                 let total = set.ids.len();
-                Response {
-                    replies: vec![
-                        Reply::Entries(EntryBatch {
-                            msgid,
-                            set,
-                            range: page.range,
-                        }),
-                        Reply::Msg(done(msgid, res, vec![paged_control(total, page.cookie)])),
-                    ],
-                    action: crate::ldap::handler::Action::Continue,
-                }
+                let ctrl = vec![paged_control(total, page.cookie)];
+                entries_then_done(msgid, set, page.range, res, ctrl)
             }
             Err(e) => fail(
                 msgid,
@@ -409,17 +417,8 @@ pub fn search(
             } else {
                 result(LdapResultCode::Success, "")
             };
-            Response {
-                replies: vec![
-                    Reply::Entries(EntryBatch {
-                        msgid,
-                        set,
-                        range: page.range,
-                    }),
-                    Reply::Msg(done(msgid, res, vec![paged_control(total, page.cookie)])),
-                ],
-                action: crate::ldap::handler::Action::Continue,
-            }
+            let ctrl = vec![paged_control(total, page.cookie)];
+            entries_then_done(msgid, set, page.range, res, ctrl)
         }
         None => {
             let server_limit = Some(server.size_limit).filter(|n| *n > 0);
@@ -443,17 +442,7 @@ pub fn search(
                 typesonly: req.typesonly,
                 truncated: false,
             });
-            Response {
-                replies: vec![
-                    Reply::Entries(EntryBatch {
-                        msgid,
-                        set,
-                        range: 0..len,
-                    }),
-                    Reply::Msg(done(msgid, res, Vec::new())),
-                ],
-                action: crate::ldap::handler::Action::Continue,
-            }
+            entries_then_done(msgid, set, 0..len, res, Vec::new())
         }
     }
 }
