@@ -1,67 +1,90 @@
 //! What the admin socket answers besides sync: `status`, `explain` (a user's Graph facts and
-//! the policy's reasoning), `verify` (each credential's token and permissions), and the JSON
-//! form of a round report.
+//! the policy's reasoning), `verify` (each credential's token and permissions), and the reply
+//! form of a round report (types in `protocol.rs`).
 
+use super::protocol::{
+    BindCounts, CollisionNote, CredentialReport, Explanation, LastError, Lockouts, ProbeResult,
+    RoundOutcome, RoundResult, RoundSummary, TenantStatus,
+};
 use crate::graph::{ClientOptions, Credential, GraphClient, GraphError};
 use crate::sync::{HistoryOutcome, RoundReport, SyncEngine, SyncError, report};
-use serde_json::{Value, json};
 
-pub fn round_json(tenant: &str, res: Result<RoundReport, SyncError>) -> Value {
-    let body = |r: &RoundReport| {
-        json!({
-            "mode": r.mode,
-            "full_read": r.full_read,
-            "dry_run": r.dry_run,
-            "users_read": r.users_read,
-            "groups_read": r.groups_read,
-            "credential": r.credential_used,
-            "duration_ms": r.duration_ms as u64,
-            "patched": r.patched,
-            "fetch_ms": r.fetch_ms,
-            "derive_ms": r.derive_ms,
-            "changes": r.changes,
-            "memberships_changed": r.delta.memberships_changed,
-            "collisions": r.build.collisions.iter().map(|c| json!({
-                "name": c.name, "holder": c.holder, "loser": c.loser
-            })).collect::<Vec<_>>(),
-            "would_refuse": r.would_refuse,
-            "notices": r.build.notices,
-        })
+fn summary(r: &RoundReport) -> RoundSummary {
+    RoundSummary {
+        mode: r.mode,
+        full_read: r.full_read,
+        dry_run: r.dry_run,
+        users_read: r.users_read,
+        groups_read: r.groups_read,
+        credential: r.credential_used,
+        duration_ms: r.duration_ms as u64,
+        patched: r.patched,
+        fetch_ms: r.fetch_ms,
+        derive_ms: r.derive_ms,
+        changes: r.changes.clone(),
+        memberships_changed: r.delta.memberships_changed,
+        collisions: r
+            .build
+            .collisions
+            .iter()
+            .map(|c| CollisionNote {
+                name: c.name.clone(),
+                holder: c.holder.clone(),
+                loser: c.loser.clone(),
+            })
+            .collect(),
+        would_refuse: r.would_refuse.clone(),
+        notices: r.build.notices.clone(),
+    }
+}
+
+pub fn round_result(tenant: &str, res: Result<RoundReport, SyncError>) -> RoundResult {
+    let (outcome, error, report) = match res {
+        Ok(r) => (RoundOutcome::Ok, None, Some(summary(&r))),
+        Err(e @ SyncError::Refused { .. }) => {
+            let report = match &e {
+                SyncError::Refused { report, .. } => Some(summary(report)),
+                _ => None,
+            };
+            (RoundOutcome::Refused, Some(e.to_string()), report)
+        }
+        Err(e) => (RoundOutcome::Failed, Some(e.to_string()), None),
     };
-    match res {
-        Ok(r) => json!({"tenant": tenant, "outcome": "ok", "error": null, "report": body(&r)}),
-        Err(SyncError::Refused { ref report, .. }) => {
-            let b = body(report);
-            json!({"tenant": tenant, "outcome": "refused", "error": res.as_ref().err().map(ToString::to_string), "report": b})
-        }
-        Err(e) => {
-            json!({"tenant": tenant, "outcome": "failed", "error": e.to_string(), "report": null})
-        }
+    RoundResult {
+        tenant: tenant.to_string(),
+        outcome,
+        error,
+        report,
     }
 }
 
 /// Per tenant: last success, last error, served counts, next scheduled round.
-pub fn status(engine: &SyncEngine) -> Result<Value, SyncError> {
+pub fn status(engine: &SyncEngine) -> Result<Vec<TenantStatus>, SyncError> {
     let snap = engine.snapshot().load_full();
     let mut out = Vec::new();
     // Bind counters are per process, not per tenant: every tenant row carries the same object.
     let counters = crate::auth::audit::counters();
-    let binds: serde_json::Map<String, Value> = crate::auth::audit::Method::ALL
+    let binds: std::collections::BTreeMap<String, BindCounts> = crate::auth::audit::Method::ALL
         .iter()
         .map(|m| {
             let c = counters.get(*m);
             (
                 m.as_str().to_string(),
-                json!({"ok": c.ok, "failed": c.failed, "throttled": c.throttled, "unavailable": c.unavailable}),
+                BindCounts {
+                    ok: c.ok,
+                    failed: c.failed,
+                    throttled: c.throttled,
+                    unavailable: c.unavailable,
+                },
             )
         })
         .collect();
     let l = crate::auth::throttle::lockout_counters();
-    let lockouts = json!({
-        "account": l.account,
-        "account_unfamiliar": l.account_unfamiliar,
-        "address": l.address,
-    });
+    let lockouts = Lockouts {
+        account: l.account,
+        account_unfamiliar: l.account_unfamiliar,
+        address: l.address,
+    };
     for t in &engine.config().tenant {
         let hist = engine.history(Some(&t.name), crate::sync::HISTORY_KEEP)?;
         let ok = hist
@@ -69,26 +92,30 @@ pub fn status(engine: &SyncEngine) -> Result<Value, SyncError> {
             .find(|h| h.outcome == HistoryOutcome::Ok && h.mode != crate::sync::Mode::DryRun);
         let err = hist.iter().find(|h| h.outcome != HistoryOutcome::Ok);
         let counts = report::diff(&snap, &snap, &t.name);
-        out.push(json!({
-            "tenant": t.name,
-            "served": snap.tenants.iter().any(|x| x.name == t.name),
-            "last_success": ok.map(|h| h.ended),
-            "last_success_mode": ok.map(|h| h.mode),
-            "last_error": err.map(|h| json!({"at": h.ended, "outcome": h.outcome, "message": h.error})),
-            "users_active": counts.users_active,
-            "users_inactive": counts.users_inactive,
-            "groups": counts.groups,
-            "automatic": t.sync.automatic,
-            "next_run": engine.next_run(&t.name),
-            "binds": binds,
-            "lockouts": lockouts,
-        }));
+        out.push(TenantStatus {
+            tenant: t.name.clone(),
+            served: snap.tenants.iter().any(|x| x.name == t.name),
+            last_success: ok.map(|h| h.ended),
+            last_success_mode: ok.map(|h| h.mode),
+            last_error: err.map(|h| LastError {
+                at: h.ended,
+                outcome: h.outcome,
+                message: h.error.clone(),
+            }),
+            users_active: counts.users_active,
+            users_inactive: counts.users_inactive,
+            groups: counts.groups,
+            automatic: t.sync.automatic,
+            next_run: engine.next_run(&t.name),
+            binds: binds.clone(),
+            lockouts,
+        });
     }
-    Ok(Value::Array(out))
+    Ok(out)
 }
 
 /// Find a user by UPN, mail, uid or Graph id and explain them.
-pub async fn explain(engine: &SyncEngine, who: &str) -> Result<Value, String> {
+pub async fn explain(engine: &SyncEngine, who: &str) -> Result<Explanation, String> {
     let snap = engine.snapshot().load_full();
     let w = who.trim();
     for t in &engine.config().tenant {
@@ -153,27 +180,28 @@ pub async fn explain(engine: &SyncEngine, who: &str) -> Result<Value, String> {
         if deleted_at.is_some() {
             summary.push("this user was deleted in Microsoft 365 and is kept locked for users.keep_deleted_for".to_string());
         }
-        return Ok(json!({
-            "tenant": t.name,
-            "id": u.id,
-            "upn": u.user_principal_name,
-            "mail": u.mail,
-            "display_name": u.display_name,
-            "enabled": u.is_enabled(),
-            "user_type": u.user_type,
-            "guest": guest,
-            "domain": domain,
-            "deleted_at": deleted_at,
-            "status": verdict.map(|v| format!("{:?}", v.status).to_lowercase()),
-            "trail": verdict.map(|v| v.trail.clone()).unwrap_or_default(),
-            "summary": summary,
-            "dn": entry.map(|e| e.dn.to_string()),
-            "uid": entry.and_then(|e| e.first("uid")),
-            "uid_number": entry.and_then(|e| e.first("uidNumber")),
-            "gid_number": entry.and_then(|e| e.first("gidNumber")),
-            "locked": entry.and_then(|e| e.first("nsAccountLock")).is_some_and(|v| v.eq_ignore_ascii_case("true")),
-            "groups": groups,
-        }));
+        let first = |name: &str| entry.and_then(|e| e.first(name)).map(str::to_string);
+        return Ok(Explanation {
+            tenant: t.name.clone(),
+            id: u.id.clone(),
+            upn: u.user_principal_name.clone(),
+            mail: u.mail.clone(),
+            display_name: u.display_name.clone(),
+            enabled: u.is_enabled(),
+            user_type: u.user_type.clone(),
+            guest,
+            domain,
+            deleted_at,
+            status: verdict.map(|v| format!("{:?}", v.status).to_lowercase()),
+            trail: verdict.map(|v| v.trail.clone()).unwrap_or_default(),
+            summary,
+            dn: entry.map(|e| e.dn.to_string()),
+            uid: first("uid"),
+            uid_number: first("uidNumber"),
+            gid_number: first("gidNumber"),
+            locked: first("nsAccountLock").is_some_and(|v| v.eq_ignore_ascii_case("true")),
+            groups,
+        });
     }
     Err(format!(
         "no user {w:?} in any tenant's mirror (searched UPN, mail, uid and Graph id)"
@@ -182,7 +210,10 @@ pub async fn explain(engine: &SyncEngine, who: &str) -> Result<Value, String> {
 
 /// For each credential of each (or one) tenant: get a token, then probe the permissions the
 /// sync needs. Each failure is a plain sentence.
-pub async fn verify(engine: &SyncEngine, tenant: Option<&str>) -> Result<Value, String> {
+pub async fn verify(
+    engine: &SyncEngine,
+    tenant: Option<&str>,
+) -> Result<Vec<CredentialReport>, String> {
     let mut out = Vec::new();
     if let Some(t) = tenant
         && engine.config().tenant(t).is_none()
@@ -219,10 +250,18 @@ pub async fn verify(engine: &SyncEngine, tenant: Option<&str>) -> Result<Value, 
                         ("domains", "Domain.Read.All"),
                     ] {
                         match client.get_json(path).await {
-                            Ok(_) => probes.push(json!({"probe": path, "ok": true})),
+                            Ok(_) => probes.push(ProbeResult {
+                                probe: path.to_string(),
+                                ok: true,
+                                error: None,
+                            }),
                             Err(e) => {
                                 let s = sentence(&e, perm);
-                                probes.push(json!({"probe": path, "ok": false, "error": s}));
+                                probes.push(ProbeResult {
+                                    probe: path.to_string(),
+                                    ok: false,
+                                    error: Some(s.clone()),
+                                });
                                 let token_failed = e.token().is_some()
                                     || matches!(e, GraphError::AllCredentialsFailed { .. });
                                 problems.push(s);
@@ -234,17 +273,17 @@ pub async fn verify(engine: &SyncEngine, tenant: Option<&str>) -> Result<Value, 
                     }
                 }
             }
-            out.push(json!({
-                "tenant": t.name,
-                "credential": i,
-                "client_id": c.client_id,
-                "ok": problems.is_empty(),
-                "problems": problems,
-                "probes": probes,
-            }));
+            out.push(CredentialReport {
+                tenant: t.name.clone(),
+                credential: i,
+                client_id: c.client_id.clone(),
+                ok: problems.is_empty(),
+                problems,
+                probes,
+            });
         }
     }
-    Ok(Value::Array(out))
+    Ok(out)
 }
 
 fn token_sentence(e: &crate::graph::TokenError) -> String {

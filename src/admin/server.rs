@@ -1,7 +1,7 @@
 //! The admin socket server started by `serve`: socket creation (0600, stale file removed),
 //! peer credential check, and request dispatch to the sync engine.
 
-use super::{AdminError, Request, Response, inspect};
+use super::{AdminError, Done, Request, Response, RoundResult, inspect};
 use crate::sync::{RoundOptions, SyncEngine, SyncError, Trigger};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -129,23 +129,31 @@ async fn serve_conn(
             return send(&mut write, &Response::Error { message }).await;
         }
     };
-    let reply = match req {
-        Request::Status => inspect::status(&engine).map_err(|e| e.to_string()),
-        Request::History { tenant } => engine
-            .history(tenant.as_deref(), crate::sync::HISTORY_KEEP)
-            .map(|h| serde_json::to_value(h).unwrap_or_default())
-            .map_err(|e| e.to_string()),
-        Request::Explain { who } => inspect::explain(&engine, &who).await,
-        Request::Verify { tenant } => inspect::verify(&engine, tenant.as_deref()).await,
+    fn reply<T: serde::Serialize, E: ToString>(r: Result<T, E>) -> Response {
+        match r {
+            Ok(data) => Response::result(&data),
+            Err(e) => Response::Error {
+                message: e.to_string(),
+            },
+        }
+    }
+    let response = match req {
+        Request::Status => reply(inspect::status(&engine)),
+        Request::History { tenant } => {
+            reply(engine.history(tenant.as_deref(), crate::sync::HISTORY_KEEP))
+        }
+        Request::Explain { who } => reply(inspect::explain(&engine, &who).await),
+        Request::Verify { tenant } => reply(inspect::verify(&engine, tenant.as_deref()).await),
         Request::SetPassword { user, password } => {
             let snapshot = engine.snapshot().load_full();
-            crate::auth::handle_set_password(engine.store(), &snapshot, &user, password)
-                .await
-                .map(|m| serde_json::json!({ "message": m }))
-                .map_err(|e| e.to_string())
+            reply(
+                crate::auth::handle_set_password(engine.store(), &snapshot, &user, password)
+                    .await
+                    .map(|message| Done { message }),
+            )
         }
         Request::SshKey { action, user, key } => {
-            super::ssh_keys::handle(&engine, action, &user, key.as_deref()).await
+            reply(super::ssh_keys::handle(&engine, action, &user, key.as_deref()).await)
         }
         Request::Sync {
             tenant,
@@ -159,13 +167,10 @@ async fn serve_conn(
                 dry_run,
                 force,
             };
-            sync(&engine, tenant, opts, &mut write).await
+            reply(sync(&engine, tenant, opts, &mut write).await)
         }
     };
-    match reply {
-        Ok(data) => send(&mut write, &Response::Result { data }).await,
-        Err(message) => send(&mut write, &Response::Error { message }).await,
-    }
+    send(&mut write, &response).await
 }
 
 async fn sync(
@@ -173,7 +178,7 @@ async fn sync(
     tenant: Option<String>,
     opts: RoundOptions,
     write: &mut (impl AsyncWriteExt + Unpin),
-) -> Result<serde_json::Value, String> {
+) -> Result<Vec<RoundResult>, String> {
     let tenants: Vec<String> = match tenant {
         Some(t) if engine.config().tenant(&t).is_none() => {
             return Err(SyncError::UnknownTenant(t).to_string());
@@ -203,7 +208,7 @@ async fn sync(
             .await;
         }
         let res = round.await.map_err(|e| format!("sync task: {e}"))?;
-        out.push(inspect::round_json(&t, res));
+        out.push(inspect::round_result(&t, res));
     }
-    Ok(serde_json::Value::Array(out))
+    Ok(out)
 }

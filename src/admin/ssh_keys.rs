@@ -2,11 +2,10 @@
 //! served entries, validate the key, update the store, and re-derive the served directory so
 //! the change is visible to LDAP clients before the command returns.
 
-use super::SshKeyAction;
+use super::{SshKeyAction, SshKeyInfo, SshKeys};
 use crate::auth::user::{Unresolved, resolve_admin};
 use crate::directory::ssh_keys::SshPublicKey;
 use crate::sync::SyncEngine;
-use serde_json::{Value, json};
 
 /// Handle one request; `Err` is the message the admin sees.
 pub async fn handle(
@@ -14,7 +13,7 @@ pub async fn handle(
     action: SshKeyAction,
     user: &str,
     key: Option<&str>,
-) -> Result<Value, String> {
+) -> Result<SshKeys, String> {
     let snapshot = engine.snapshot().load_full();
     let u = resolve_admin(&snapshot, user).map_err(|why| match why {
         Unresolved::Unknown => format!(
@@ -97,7 +96,7 @@ pub async fn handle(
         .iter()
         .filter_map(|l| SshPublicKey::parse(l).ok())
         .collect();
-    let keys: Vec<Value> = served_keys(engine, &u.dn)
+    let keys = served_keys(engine, &u.dn)
         .iter()
         .map(|k| {
             let source = if admin.iter().any(|a| a.same_key(k)) {
@@ -105,21 +104,21 @@ pub async fn handle(
             } else {
                 "microsoft365"
             };
-            json!({
-                "type": k.algorithm,
-                "fingerprint": k.fingerprint(),
-                "comment": k.comment,
-                "source": source,
-                "key": k.to_line(),
-            })
+            SshKeyInfo {
+                key_type: k.algorithm.clone(),
+                fingerprint: k.fingerprint(),
+                comment: k.comment.clone(),
+                source: source.to_string(),
+                key: k.to_line(),
+            }
         })
         .collect();
-    Ok(json!({
-        "message": message,
-        "dn": u.dn,
-        "tenant": u.tenant,
-        "keys": keys,
-    }))
+    Ok(SshKeys {
+        message,
+        dn: u.dn.clone(),
+        tenant: u.tenant.clone(),
+        keys,
+    })
 }
 
 /// The keys the directory serves for the entry at `dn` right now.

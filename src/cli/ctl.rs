@@ -1,8 +1,15 @@
-//! `o365-ldap ctl`: the admin client (DESIGN.md §6). Sends one request over the admin socket
-//! named in the config and prints the answer as a human table, or as JSON with `--json`.
+//! `o365-ldap ctl`: the admin client. Sends one request over the admin socket named in the
+//! config and prints the answer (the reply types of `admin/protocol.rs`) as a human table, or
+//! as the server sent it with `--json`.
 
-use crate::admin::{Request, SshKeyAction, client};
+use crate::admin::{
+    CredentialReport, Done, Explanation, Request, RoundOutcome, RoundResult, SshKeyAction, SshKeys,
+    TenantStatus, client,
+};
+use crate::sync::HistoryRecord;
 use clap::{Args, Subcommand};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -165,50 +172,75 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<()> {
     })?;
     if json {
         println!("{}", serde_json::to_string_pretty(&data)?);
-    } else {
-        print!(
-            "{}",
-            match &args.command {
-                CtlCommand::Status => human_status(&data),
-                CtlCommand::Sync { .. } => human_sync(&data),
-                CtlCommand::History { .. } => human_history(&data),
-                CtlCommand::Explain { .. } => human_explain(&data),
-                CtlCommand::Verify { .. } => human_verify(&data),
-                CtlCommand::SshKey(_) => human_ssh_keys(&data),
-                CtlCommand::SetPassword { .. } => format!(
-                    "{}\n",
-                    data.get("message").and_then(Value::as_str).unwrap_or("")
-                ),
-            }
-        );
     }
     // A refused or failed round, or a failed verification, is a failing command for scripts.
-    let failed = data.as_array().is_some_and(|a| {
-        a.iter().any(|x| {
-            x.get("outcome").is_some_and(|o| o != "ok") || x.get("ok").is_some_and(|o| o == false)
-        })
-    });
-    if failed
-        && matches!(
-            args.command,
-            CtlCommand::Sync { .. } | CtlCommand::Verify { .. }
-        )
-    {
+    let failed = match &args.command {
+        CtlCommand::Status => show(json, &data, |d: Vec<TenantStatus>| human_status(&d))?,
+        CtlCommand::Sync { .. } => show(json, &data, |d: Vec<RoundResult>| {
+            let failed = d.iter().any(|r| r.outcome != RoundOutcome::Ok);
+            (human_sync(&d), failed)
+        })?,
+        CtlCommand::History { .. } => show(json, &data, |d: Vec<HistoryRecord>| human_history(&d))?,
+        CtlCommand::Explain { .. } => show(json, &data, |d: Explanation| human_explain(&d))?,
+        CtlCommand::Verify { .. } => show(json, &data, |d: Vec<CredentialReport>| {
+            let failed = d.iter().any(|c| !c.ok);
+            (human_verify(&d), failed)
+        })?,
+        CtlCommand::SshKey(_) => show(json, &data, |d: SshKeys| human_ssh_keys(&d))?,
+        CtlCommand::SetPassword { .. } => show(json, &data, |d: Done| format!("{}\n", d.message))?,
+    };
+    if failed {
         anyhow::bail!("not everything succeeded (see above)");
     }
     Ok(())
 }
 
-fn s(v: &Value) -> String {
-    match v {
-        Value::Null => "-".into(),
-        Value::String(x) => x.clone(),
-        other => other.to_string(),
+/// What a human view gives: the text, and whether the command failed (a refused or failed
+/// round, a failed verification).
+trait Shown {
+    fn parts(self) -> (String, bool);
+}
+
+impl Shown for String {
+    fn parts(self) -> (String, bool) {
+        (self, false)
     }
 }
 
-fn when(v: &Value) -> String {
-    match v.as_i64() {
+impl Shown for (String, bool) {
+    fn parts(self) -> (String, bool) {
+        self
+    }
+}
+
+/// Read the server's answer as the command's reply type; print its human view unless `--json`
+/// printed the answer already. Returns whether the command failed.
+fn show<T: DeserializeOwned, S: Shown>(
+    json: bool,
+    data: &Value,
+    view: impl FnOnce(T) -> S,
+) -> anyhow::Result<bool> {
+    let reply: T = serde_json::from_value(data.clone())
+        .map_err(|e| anyhow::anyhow!("unexpected answer from the server: {e}"))?;
+    let (text, failed) = view(reply).parts();
+    if !json {
+        print!("{text}");
+    }
+    Ok(failed)
+}
+
+/// A value as the tables show it: `-` for none, strings as they are, the wire spelling of
+/// enums (`dry_run`, `ok`).
+fn s(v: &impl Serialize) -> String {
+    match serde_json::to_value(v) {
+        Ok(Value::Null) | Err(_) => "-".into(),
+        Ok(Value::String(x)) => x,
+        Ok(other) => other.to_string(),
+    }
+}
+
+fn when(t: Option<i64>) -> String {
+    match t {
         Some(t) => {
             crate::model::time::generalized_time(t)
                 .trim_end_matches('Z')
@@ -255,32 +287,28 @@ fn table(head: &[&str], rows: Vec<Vec<String>>) -> String {
     out
 }
 
-fn human_status(d: &Value) -> String {
+fn human_status(d: &[TenantStatus]) -> String {
     let rows = d
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|t| {
-                    vec![
-                        s(&t["tenant"]),
-                        when(&t["last_success"]),
-                        t["last_error"]
-                            .get("message")
-                            .map(s)
-                            .unwrap_or_else(|| "-".into()),
-                        s(&t["users_active"]),
-                        s(&t["users_inactive"]),
-                        s(&t["groups"]),
-                        if t["automatic"] == true {
-                            when(&t["next_run"])
-                        } else {
-                            "manual only".into()
-                        },
-                    ]
-                })
-                .collect()
+        .iter()
+        .map(|t| {
+            vec![
+                t.tenant.clone(),
+                when(t.last_success),
+                t.last_error
+                    .as_ref()
+                    .map(|e| s(&e.message))
+                    .unwrap_or_else(|| "-".into()),
+                s(&t.users_active),
+                s(&t.users_inactive),
+                s(&t.groups),
+                if t.automatic {
+                    when(t.next_run)
+                } else {
+                    "manual only".into()
+                },
+            ]
         })
-        .unwrap_or_default();
+        .collect();
     table(
         &[
             "TENANT",
@@ -295,168 +323,135 @@ fn human_status(d: &Value) -> String {
     ) + &bind_lines(d)
 }
 
-/// The process-wide bind counters (the same object on every tenant row), one line per method.
-fn bind_lines(d: &Value) -> String {
-    let Some(binds) = d
-        .get(0)
-        .and_then(|t| t.get("binds"))
-        .and_then(Value::as_object)
-    else {
+/// The process-wide bind counters (the same on every tenant row), one line per method.
+fn bind_lines(d: &[TenantStatus]) -> String {
+    let Some(first) = d.first() else {
         return String::new();
     };
-    let lockouts = d.get(0).and_then(|t| t.get("lockouts"));
     let mut out = String::from("\nBinds since start:\n");
-    for (method, c) in binds {
-        let n = |k: &str| c.get(k).and_then(Value::as_u64).unwrap_or(0);
-        if n("ok") + n("failed") + n("throttled") + n("unavailable") > 0 {
+    for (method, c) in &first.binds {
+        if c.ok + c.failed + c.throttled + c.unavailable > 0 {
             out.push_str(&format!(
                 "  {method:<10} ok {}, failed {}, throttled {}, unavailable {}\n",
-                n("ok"),
-                n("failed"),
-                n("throttled"),
-                n("unavailable")
+                c.ok, c.failed, c.throttled, c.unavailable
             ));
         }
     }
-    if let Some(l) = lockouts {
-        let n = |k: &str| l.get(k).and_then(Value::as_u64).unwrap_or(0);
-        if n("account") + n("account_unfamiliar") + n("address") > 0 {
-            out.push_str(&format!(
-                "Lockouts since start: account {}, account from unfamiliar addresses {}, address {}\n",
-                n("account"),
-                n("account_unfamiliar"),
-                n("address")
-            ));
-        }
+    let l = &first.lockouts;
+    if l.account + l.account_unfamiliar + l.address > 0 {
+        out.push_str(&format!(
+            "Lockouts since start: account {}, account from unfamiliar addresses {}, address {}\n",
+            l.account, l.account_unfamiliar, l.address
+        ));
     }
     out
 }
 
-fn list(out: &mut String, label: &str, v: &Value) {
-    if let Some(a) = v.as_array()
-        && !a.is_empty()
-    {
-        let names: Vec<String> = a.iter().map(s).collect();
-        out.push_str(&format!("  {label} ({}): {}\n", a.len(), names.join(", ")));
+fn list(out: &mut String, label: &str, names: &[String]) {
+    if !names.is_empty() {
+        out.push_str(&format!(
+            "  {label} ({}): {}\n",
+            names.len(),
+            names.join(", ")
+        ));
     }
 }
 
-fn human_sync(d: &Value) -> String {
+fn human_sync(d: &[RoundResult]) -> String {
     let mut out = String::new();
-    for t in d.as_array().into_iter().flatten() {
-        let r = &t["report"];
+    for t in d {
+        let dry_run = t.report.as_ref().is_some_and(|r| r.dry_run);
         out.push_str(&format!(
             "tenant {}: {}{}\n",
-            s(&t["tenant"]),
-            s(&t["outcome"]),
-            if r["dry_run"] == true {
+            t.tenant,
+            s(&t.outcome),
+            if dry_run {
                 " (dry run: nothing was changed)"
             } else {
                 ""
             }
         ));
-        if !t["error"].is_null() {
-            out.push_str(&format!("  {}\n", s(&t["error"])));
+        if let Some(e) = &t.error {
+            out.push_str(&format!("  {e}\n"));
         }
-        if r.is_null() {
+        let Some(r) = &t.report else {
             continue;
-        }
+        };
         out.push_str(&format!(
             "  mode {}, Graph read {}, directory {}, {} users and {} groups read, {} ms\n",
-            s(&r["mode"]),
-            if r["full_read"] == true {
+            s(&r.mode),
+            if r.full_read {
                 "in full"
             } else {
                 "as changes (delta)"
             },
-            if r["patched"] == true {
+            if r.patched {
                 "patched"
             } else {
                 "derived in full"
             },
-            s(&r["users_read"]),
-            s(&r["groups_read"]),
-            s(&r["duration_ms"])
+            r.users_read,
+            r.groups_read,
+            r.duration_ms
         ));
-        let c = &r["changes"];
-        let verb = if r["dry_run"] == true {
-            "would be "
-        } else {
-            ""
-        };
-        list(&mut out, &format!("users {verb}added"), &c["users_added"]);
-        list(
-            &mut out,
-            &format!("users {verb}updated"),
-            &c["users_updated"],
-        );
-        list(
-            &mut out,
-            &format!("users {verb}removed"),
-            &c["users_removed"],
-        );
+        let c = &r.changes;
+        let verb = if r.dry_run { "would be " } else { "" };
+        list(&mut out, &format!("users {verb}added"), &c.users_added);
+        list(&mut out, &format!("users {verb}updated"), &c.users_updated);
+        list(&mut out, &format!("users {verb}removed"), &c.users_removed);
         list(
             &mut out,
             &format!("users {verb}inactivated"),
-            &c["users_inactivated"],
+            &c.users_inactivated,
         );
-        list(&mut out, &format!("groups {verb}added"), &c["groups_added"]);
+        list(&mut out, &format!("groups {verb}added"), &c.groups_added);
         list(
             &mut out,
             &format!("groups {verb}updated"),
-            &c["groups_updated"],
+            &c.groups_updated,
         );
         list(
             &mut out,
             &format!("groups {verb}removed"),
-            &c["groups_removed"],
+            &c.groups_removed,
         );
-        for col in r["collisions"].as_array().into_iter().flatten() {
+        for col in &r.collisions {
             out.push_str(&format!(
                 "  name collision: {:?} is held by {}; {} gets a suffixed name\n",
-                s(&col["name"]),
-                s(&col["holder"]),
-                s(&col["loser"])
+                col.name, col.holder, col.loser
             ));
         }
-        for n in r["notices"].as_array().into_iter().flatten() {
-            out.push_str(&format!("  notice: {}\n", s(n)));
+        for n in &r.notices {
+            out.push_str(&format!("  notice: {n}\n"));
         }
-        if !r["would_refuse"].is_null() {
-            out.push_str(&format!("  guard: {}\n", s(&r["would_refuse"])));
+        if let Some(g) = &r.would_refuse {
+            out.push_str(&format!("  guard: {g}\n"));
         }
     }
     out
 }
 
-fn human_history(d: &Value) -> String {
+fn human_history(d: &[HistoryRecord]) -> String {
     let rows = d
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|h| {
-                    let dur = h["ended"].as_i64().unwrap_or(0) - h["started"].as_i64().unwrap_or(0);
-                    vec![
-                        s(&h["tenant"]),
-                        when(&h["started"]),
-                        s(&h["trigger"]),
-                        s(&h["mode"]),
-                        format!("{dur}s"),
-                        format!(
-                            "+{} ~{} -{}",
-                            s(&h["users_added"]),
-                            s(&h["users_updated"]),
-                            s(&h["users_removed"])
-                        ),
-                        format!("{}/{}", s(&h["users_active"]), s(&h["users_inactive"])),
-                        s(&h["groups"]),
-                        s(&h["outcome"]),
-                        s(&h["error"]),
-                    ]
-                })
-                .collect()
+        .iter()
+        .map(|h| {
+            vec![
+                h.tenant.clone(),
+                when(Some(h.started)),
+                s(&h.trigger),
+                s(&h.mode),
+                format!("{}s", h.ended - h.started),
+                format!(
+                    "+{} ~{} -{}",
+                    h.users_added, h.users_updated, h.users_removed
+                ),
+                format!("{}/{}", h.users_active, h.users_inactive),
+                s(&h.groups),
+                s(&h.outcome),
+                s(&h.error),
+            ]
         })
-        .unwrap_or_default();
+        .collect();
     table(
         &[
             "TENANT",
@@ -474,86 +469,86 @@ fn human_history(d: &Value) -> String {
     )
 }
 
-fn human_explain(d: &Value) -> String {
+fn human_explain(d: &Explanation) -> String {
     let mut out = String::new();
-    for line in d["summary"].as_array().into_iter().flatten() {
-        out.push_str(&format!("NOTE: {}\n", s(line)));
+    for line in &d.summary {
+        out.push_str(&format!("NOTE: {line}\n"));
     }
-    for (label, key) in [
-        ("tenant", "tenant"),
-        ("Graph id", "id"),
-        ("userPrincipalName", "upn"),
-        ("mail", "mail"),
-        ("displayName", "display_name"),
-        ("accountEnabled", "enabled"),
-        ("userType", "user_type"),
-        ("guest", "guest"),
-        ("UPN domain", "domain"),
+    for (label, value) in [
+        ("tenant", s(&d.tenant)),
+        ("Graph id", s(&d.id)),
+        ("userPrincipalName", s(&d.upn)),
+        ("mail", s(&d.mail)),
+        ("displayName", s(&d.display_name)),
+        ("accountEnabled", s(&d.enabled)),
+        ("userType", s(&d.user_type)),
+        ("guest", s(&d.guest)),
+        ("UPN domain", s(&d.domain)),
     ] {
-        out.push_str(&format!("{label:<18} {}\n", s(&d[key])));
+        out.push_str(&format!("{label:<18} {value}\n"));
     }
-    out.push_str(&format!("{:<18} {}\n", "verdict", s(&d["status"])));
+    out.push_str(&format!("{:<18} {}\n", "verdict", s(&d.status)));
     out.push_str("policy, rule by rule:\n");
-    for (i, r) in d["trail"].as_array().into_iter().flatten().enumerate() {
-        out.push_str(&format!("  {}. {}\n", i + 1, s(r)));
+    for (i, r) in d.trail.iter().enumerate() {
+        out.push_str(&format!("  {}. {r}\n", i + 1));
     }
-    if d["dn"].is_null() {
+    if d.dn.is_none() {
         out.push_str("not served in the directory\n");
     } else {
-        for (label, key) in [
-            ("DN", "dn"),
-            ("uid", "uid"),
-            ("uidNumber", "uid_number"),
-            ("gidNumber", "gid_number"),
-            ("locked", "locked"),
+        for (label, value) in [
+            ("DN", s(&d.dn)),
+            ("uid", s(&d.uid)),
+            ("uidNumber", s(&d.uid_number)),
+            ("gidNumber", s(&d.gid_number)),
+            ("locked", s(&d.locked)),
         ] {
-            out.push_str(&format!("{label:<18} {}\n", s(&d[key])));
+            out.push_str(&format!("{label:<18} {value}\n"));
         }
         out.push_str("groups:\n");
-        for g in d["groups"].as_array().into_iter().flatten() {
-            out.push_str(&format!("  {}\n", s(g)));
+        for g in &d.groups {
+            out.push_str(&format!("  {g}\n"));
         }
     }
     out
 }
 
-fn human_ssh_keys(d: &Value) -> String {
+fn human_ssh_keys(d: &SshKeys) -> String {
     let mut out = String::new();
-    if let Some(m) = d["message"].as_str() {
+    if let Some(m) = &d.message {
         out.push_str(m);
         out.push('\n');
     }
-    let keys = d["keys"].as_array().cloned().unwrap_or_default();
-    if keys.is_empty() {
-        out.push_str(&format!("{} has no SSH keys\n", s(&d["dn"])));
+    if d.keys.is_empty() {
+        out.push_str(&format!("{} has no SSH keys\n", d.dn));
         return out;
     }
-    let rows = keys
+    let rows = d
+        .keys
         .iter()
         .map(|k| {
             vec![
-                s(&k["type"]),
-                s(&k["fingerprint"]),
-                s(&k["source"]),
-                s(&k["comment"]),
+                k.key_type.clone(),
+                k.fingerprint.clone(),
+                k.source.clone(),
+                s(&k.comment),
             ]
         })
         .collect();
     out + &table(&["TYPE", "FINGERPRINT", "SOURCE", "COMMENT"], rows)
 }
 
-fn human_verify(d: &Value) -> String {
+fn human_verify(d: &[CredentialReport]) -> String {
     let mut out = String::new();
-    for c in d.as_array().into_iter().flatten() {
+    for c in d {
         out.push_str(&format!(
             "tenant {} credential {} (client {}): {}\n",
-            s(&c["tenant"]),
-            s(&c["credential"]),
-            s(&c["client_id"]),
-            if c["ok"] == true { "OK" } else { "PROBLEMS" }
+            c.tenant,
+            c.credential,
+            c.client_id,
+            if c.ok { "OK" } else { "PROBLEMS" }
         ));
-        for p in c["problems"].as_array().into_iter().flatten() {
-            out.push_str(&format!("  - {}\n", s(p)));
+        for p in &c.problems {
+            out.push_str(&format!("  - {p}\n"));
         }
     }
     out

@@ -1,9 +1,10 @@
-//! Who may read what (DESIGN.md §4): anonymous reads only the rootDSE and the subschema entry
+//! Who may read what: anonymous reads only the rootDSE and the subschema entry
 //! (unless `server.anonymous_read`), a service account its tenants, a user its own tenant.
 //! Resolves a request's base DN to what it names, without revealing unreadable tenants.
 
 use super::LdapContext;
 use super::dir::Snapshot;
+use super::error::OpError;
 use super::session::Session;
 use super::subschema::SUBSCHEMA_NDN;
 use ldap3_proto::proto::{LdapResultCode, LdapSearchScope};
@@ -30,14 +31,14 @@ fn may_read(session: &Session, ctx: &LdapContext, tenant: &str) -> bool {
     }
 }
 
-/// Resolve `ndn` for a request with `scope`; the error is the result code and message to send.
+/// Resolve `ndn` for a request with `scope`; the error is what to answer.
 pub fn resolve(
     session: &Session,
     ctx: &LdapContext,
     snapshot: &Snapshot,
     ndn: &str,
     scope: &LdapSearchScope,
-) -> Result<Target, (LdapResultCode, String)> {
+) -> Result<Target, OpError> {
     if ndn.is_empty() && *scope == LdapSearchScope::Base {
         return Ok(Target::RootDse);
     }
@@ -45,9 +46,9 @@ pub fn resolve(
         return Ok(Target::Subschema);
     }
     if session.identity.is_anonymous() && !ctx.config.server.anonymous_read {
-        return Err((
+        return Err(OpError::new(
             LdapResultCode::InsufficentAccessRights,
-            ANONYMOUS_MESSAGE.into(),
+            ANONYMOUS_MESSAGE,
         ));
     }
     if ndn.is_empty() {
@@ -69,12 +70,8 @@ pub fn resolve(
     match tenant {
         Some((i, t)) if may_read(session, ctx, &t.name) => u16::try_from(i)
             .map(Target::Tenant)
-            .map_err(|_| no_such_object()),
+            .map_err(|_| OpError::no_such_object()),
         // An unreadable tenant looks exactly like one that does not exist.
-        _ => Err(no_such_object()),
+        _ => Err(OpError::no_such_object()),
     }
-}
-
-fn no_such_object() -> (LdapResultCode, String) {
-    (LdapResultCode::NoSuchObject, "no such object".into())
 }

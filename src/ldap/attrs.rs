@@ -19,18 +19,21 @@ pub struct Requested {
 }
 
 impl Requested {
-    fn is(&self, name: &str) -> bool {
-        match self.info {
-            Some(info) => info.name.eq_ignore_ascii_case(name),
-            None => self.base.eq_ignore_ascii_case(name),
-        }
+    /// The name the request stands for: the schema's canonical spelling, or the name as asked
+    /// when the schema does not know it.
+    fn canonical(&self) -> &str {
+        self.info.map_or(self.base.as_str(), |i| i.name)
     }
 
-    fn returned_as(&self, name: &str) -> String {
-        match &self.options {
-            Some(o) => format!("{name};{o}"),
-            None => name.to_owned(),
-        }
+    /// What makes two requests the same (with their options): the lower-cased canonical name.
+    fn key(&self) -> String {
+        self.canonical().to_ascii_lowercase()
+    }
+
+    /// Whether this request selects the attribute whose canonical name is `name`.
+    fn matches(&self, name: &str) -> bool {
+        let c = self.canonical();
+        c.len() == name.len() && c.eq_ignore_ascii_case(name)
     }
 }
 
@@ -87,65 +90,47 @@ impl Selection {
         base: &str,
         options: Option<String>,
     ) {
-        let info = dir::attribute(base);
-        // Two spellings of one attribute type (`cn`, `commonName`, `CN`) are one request.
-        let key = match info {
-            Some(i) => i.name.to_ascii_lowercase(),
-            None => base.to_ascii_lowercase(),
+        let r = Requested {
+            base: base.to_owned(),
+            info: dir::attribute(base),
+            options,
         };
-        if seen.insert((key, options.clone())) {
-            self.named.push(Requested {
-                base: base.to_owned(),
-                info,
-                options,
-            });
+        // Two spellings of one attribute type (`cn`, `commonName`, `CN`) are one request.
+        if seen.insert((r.key(), r.options.clone())) {
+            self.named.push(r);
         }
     }
 
-    /// Under which descriptions to return the attribute with canonical name `name`: none,
-    /// usually one, two when asked as both `cert` and `cert;binary`.
-    pub fn names_for(&self, name: &str, operational: bool) -> Vec<String> {
-        let mut out: Vec<String> = self
-            .named
-            .iter()
-            .filter(|r| r.is(name))
-            .map(|r| r.returned_as(name))
-            .collect();
-        let all = if operational {
+    /// Whether `*` (user attributes) or `+` (operational ones) selects every attribute of the
+    /// kind.
+    pub fn all(&self, operational: bool) -> bool {
+        if operational {
             self.all_operational
         } else {
             self.all_user
-        };
-        if all && !out.iter().any(|n| n == name) {
-            out.insert(0, name.to_owned());
         }
-        out
     }
 
-    /// `names_for` without allocating for the usual descriptions: calls `f` with each name
-    /// under which the attribute `name` is returned, in the same order. This runs per
-    /// attribute per result entry.
+    /// Calls `f` with each description under which the attribute with canonical name `name` is
+    /// returned: none, usually one, two when asked as both `cert` and `cert;binary`. `all`
+    /// says whether the attribute is returned without being named (see [`Selection::all`]);
+    /// then its plain name comes first. Allocates only for descriptions with options: this
+    /// runs per attribute per result entry.
     pub fn each_name(
         &self,
         name: &'static str,
-        operational: bool,
+        all: bool,
         mut f: impl FnMut(std::borrow::Cow<'static, str>),
     ) {
         use std::borrow::Cow;
-        let matches = |r: &Requested| match r.info {
-            Some(info) => info.name.len() == name.len() && info.name.eq_ignore_ascii_case(name),
-            None => r.base.len() == name.len() && r.base.eq_ignore_ascii_case(name),
-        };
-        let all = if operational {
-            self.all_operational
-        } else {
-            self.all_user
-        };
-        let named_plain = self.named.iter().any(|r| r.options.is_none() && matches(r));
+        let named_plain = self
+            .named
+            .iter()
+            .any(|r| r.options.is_none() && r.matches(name));
         if all && !named_plain {
             f(Cow::Borrowed(name));
         }
-        for r in self.named.iter().filter(|r| matches(r)) {
+        for r in self.named.iter().filter(|r| r.matches(name)) {
             match &r.options {
                 None => f(Cow::Borrowed(name)),
                 Some(o) => f(Cow::Owned(format!("{name};{o}"))),
@@ -155,7 +140,7 @@ impl Selection {
 
     /// Whether an operational attribute is to be computed for each entry.
     pub fn operational_wanted(&self, name: &str) -> bool {
-        self.all_operational || self.named.iter().any(|r| r.is(name))
+        self.all_operational || self.named.iter().any(|r| r.matches(name))
     }
 }
 
@@ -165,6 +150,34 @@ mod tests {
 
     fn sel(a: &[&str]) -> Selection {
         Selection::parse(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    impl Selection {
+        /// `each_name` collected, with `*` or `+` deciding as for directory entries.
+        fn names_for(&self, name: &'static str, operational: bool) -> Vec<String> {
+            let mut out = Vec::new();
+            self.each_name(name, self.all(operational), |n| out.push(n.into_owned()));
+            out
+        }
+    }
+
+    /// The rule `each_name` implements, spelled out with allocations: every request naming the
+    /// attribute, with its options, and the plain name first when `all` selects it and no
+    /// request names it plainly.
+    fn reference_names(s: &Selection, name: &str, operational: bool) -> Vec<String> {
+        let mut out: Vec<String> = s
+            .named
+            .iter()
+            .filter(|r| r.canonical().eq_ignore_ascii_case(name))
+            .map(|r| match &r.options {
+                Some(o) => format!("{name};{o}"),
+                None => name.to_owned(),
+            })
+            .collect();
+        if s.all(operational) && !out.iter().any(|n| n == name) {
+            out.insert(0, name.to_owned());
+        }
+        out
     }
 
     #[test]
@@ -223,7 +236,7 @@ mod tests {
     }
 
     #[test]
-    fn each_name_agrees_with_names_for() {
+    fn each_name_agrees_with_the_reference_rule() {
         let lists: &[&[&str]] = &[
             &[],
             &["*"],
@@ -243,8 +256,8 @@ mod tests {
                 ("modifyTimestamp", true),
             ] {
                 let mut got = Vec::new();
-                s.each_name(name, op, |n| got.push(n.into_owned()));
-                assert_eq!(got, s.names_for(name, op), "{list:?} {name}");
+                s.each_name(name, s.all(op), |n| got.push(n.into_owned()));
+                assert_eq!(got, reference_names(&s, name, op), "{list:?} {name}");
             }
         }
     }

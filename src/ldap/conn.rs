@@ -4,6 +4,7 @@
 use super::Server;
 use super::admission::Admitted;
 use super::codec::{Codec, FrameError, Limit};
+use super::error::OpError;
 use super::handler::{self, Action, Reply};
 use super::session::{ListenerKind, Session};
 use bytes::{Buf, BytesMut};
@@ -252,8 +253,8 @@ pub(crate) async fn run(
         match response.action {
             Action::Continue => {}
             Action::Close => break,
-            Action::Disconnect(code, message) => {
-                notice(&mut conn, code, &message, idle).await;
+            Action::Disconnect(e) => {
+                notice(&mut conn, e.code, &e.message, idle).await;
                 break;
             }
             Action::StartTls => match start_tls(&server, conn, handshake, &session).await {
@@ -282,6 +283,7 @@ async fn send(conn: &mut Conn, replies: Vec<Reply>, limit: Duration) -> Result<(
         for r in replies {
             match r {
                 Reply::Msg(m) => conn.feed(m).await?,
+                Reply::Encoded(bytes) => conn.write_buffer_mut().extend_from_slice(&bytes),
                 Reply::Entries(batch) => {
                     // Entries are encoded straight into the connection's write buffer (see
                     // `ldap::ber`), written out every `CHUNK` bytes.
@@ -310,7 +312,7 @@ async fn send(conn: &mut Conn, replies: Vec<Reply>, limit: Duration) -> Result<(
 }
 
 async fn notice(conn: &mut Conn, code: LdapResultCode, message: &str, limit: Duration) {
-    let m = handler::notice_of_disconnection(code, message);
+    let m = handler::notice_of_disconnection(OpError::new(code, message));
     let _ = timeout(limit.min(CLOSE_GRACE), conn.send(m)).await;
 }
 

@@ -3,11 +3,12 @@
 //! and enforces limits.
 
 use super::LdapContext;
+use super::error::OpError;
 use super::ops::{self, search::EntryBatch};
 use super::rootdse::OID_NOTICE_OF_DISCONNECTION;
 use super::session::Session;
 use ldap3_proto::control::LdapControl;
-use ldap3_proto::proto::{LdapExtendedResponse, LdapMsg, LdapOp, LdapResult, LdapResultCode};
+use ldap3_proto::proto::{LdapExtendedResponse, LdapMsg, LdapOp, LdapResultCode};
 
 /// What the connection does after sending the replies.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,14 +19,16 @@ pub enum Action {
     /// Close without a further message (unbind).
     Close,
     /// Send a Notice of Disconnection with this code and message, then close.
-    Disconnect(LdapResultCode, String),
+    Disconnect(OpError),
 }
 
-/// One unit of output: a message, or search result entries encoded as they are written.
+/// One unit of output: a message, search result entries encoded as they are written, or
+/// messages already encoded (a synthetic search result entry).
 #[derive(Debug)]
 pub enum Reply {
     Msg(LdapMsg),
     Entries(EntryBatch),
+    Encoded(Vec<u8>),
 }
 
 #[derive(Debug)]
@@ -49,34 +52,41 @@ impl Response {
         }
     }
 
-    /// Every message in order, search entries encoded (tests and simple transports).
+    /// Every message in order, encoded ones decoded (tests and simple transports).
     pub fn messages(&self) -> Vec<LdapMsg> {
         let mut out = Vec::new();
         for r in &self.replies {
             match r {
                 Reply::Msg(m) => out.push(m.clone()),
                 Reply::Entries(b) => out.extend(b.messages()),
+                Reply::Encoded(bytes) => out.extend(decode_messages(bytes)),
             }
         }
         out
     }
 }
 
-pub fn result(code: LdapResultCode, message: impl Into<String>) -> LdapResult {
-    LdapResult {
-        code,
-        matcheddn: String::new(),
-        message: message.into(),
-        referral: Vec::new(),
+/// The messages in `bytes`, decoded with ldap3_proto; stops at the first one that does not
+/// decode (the server's own encoders never write one).
+pub fn decode_messages(bytes: &[u8]) -> Vec<LdapMsg> {
+    use tokio_util::codec::Decoder;
+    let mut buf = bytes::BytesMut::from(bytes);
+    let mut codec = ldap3_proto::LdapCodec::new(Some(usize::MAX / 4), None);
+    let mut out = Vec::new();
+    while let Ok(Some(m)) = codec.decode(&mut buf) {
+        out.push(m);
     }
+    out
 }
 
+pub use super::error::result;
+
 /// The Notice of Disconnection (RFC 4511 §4.4.1): unsolicited, message id 0.
-pub fn notice_of_disconnection(code: LdapResultCode, message: &str) -> LdapMsg {
+pub fn notice_of_disconnection(error: OpError) -> LdapMsg {
     LdapMsg::new(
         0,
         LdapOp::ExtendedResponse(LdapExtendedResponse {
-            res: result(code, message),
+            res: error.result(),
             name: Some(OID_NOTICE_OF_DISCONNECTION.to_owned()),
             value: None,
         }),
@@ -85,13 +95,8 @@ pub fn notice_of_disconnection(code: LdapResultCode, message: &str) -> LdapMsg {
 
 /// The response a request gets when it fails as a whole, of the type matching the request.
 /// `None` for requests that have no response (abandon, unbind) or are not requests.
-pub fn error_response(
-    msgid: i32,
-    op: &LdapOp,
-    code: LdapResultCode,
-    message: &str,
-) -> Option<LdapMsg> {
-    let res = result(code, message);
+pub fn error_response(msgid: i32, op: &LdapOp, error: OpError) -> Option<LdapMsg> {
+    let res = error.result();
     let op = match op {
         LdapOp::BindRequest(_) => LdapOp::BindResponse(ldap3_proto::proto::LdapBindResponse {
             res,
@@ -153,19 +158,17 @@ pub async fn handle(session: &mut Session, ctx: &LdapContext, msg: LdapMsg) -> R
     let LdapMsg { msgid, op, ctrl } = msg;
     // Message id 0 is reserved for unsolicited notifications (RFC 4511 §4.1.1.1).
     if msgid <= 0 {
-        return Response::none(Action::Disconnect(
+        return Response::none(Action::Disconnect(OpError::new(
             LdapResultCode::ProtocolError,
             format!("invalid message id {msgid}"),
-        ));
+        )));
     }
     if let Some(oid) = unsupported_critical(&ctrl) {
-        let message = format!("critical control {oid} is not supported");
-        return match error_response(
-            msgid,
-            &op,
+        let error = OpError::new(
             LdapResultCode::UnavailableCriticalExtension,
-            &message,
-        ) {
+            format!("critical control {oid} is not supported"),
+        );
+        return match error_response(msgid, &op, error) {
             Some(m) => Response::one(m),
             None => Response::none(Action::Continue),
         };
@@ -186,15 +189,16 @@ pub async fn handle(session: &mut Session, ctx: &LdapContext, msg: LdapMsg) -> R
         | LdapOp::DelRequest(_)
         | LdapOp::ModifyDNRequest(_)) => {
             let message = "the directory is read-only: it is derived from Microsoft 365; change the object there (or the o365-ldap policy) instead";
-            match error_response(msgid, &op, LdapResultCode::UnwillingToPerform, message) {
+            let error = OpError::new(LdapResultCode::UnwillingToPerform, message);
+            match error_response(msgid, &op, error) {
                 Some(m) => Response::one(m),
                 None => Response::none(Action::Continue),
             }
         }
         // A response or intermediate message sent to a server is a protocol violation.
-        _ => Response::none(Action::Disconnect(
+        _ => Response::none(Action::Disconnect(OpError::new(
             LdapResultCode::ProtocolError,
-            "a client sent a server response message".into(),
-        )),
+            "a client sent a server response message",
+        ))),
     }
 }

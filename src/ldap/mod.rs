@@ -1,4 +1,4 @@
-//! The LDAP service (DESIGN.md §4): listeners (LDAP with StartTLS, LDAPS), connection limits
+//! The LDAP service: listeners (LDAP with StartTLS, LDAPS), connection limits
 //! and timeouts, per-connection sessions and the operation handlers.
 //!
 //! Start it with [`serve`]; it runs until the cancellation token fires.
@@ -10,6 +10,7 @@ pub mod ber;
 pub mod codec;
 pub(crate) mod conn;
 pub mod dir;
+pub mod error;
 pub mod handler;
 pub(crate) mod listener;
 pub mod ops;
@@ -21,6 +22,7 @@ pub mod synthetic;
 pub mod tls;
 
 pub use dir::Snapshot;
+pub use error::OpError;
 pub use handler::{Action, Reply, Response, handle};
 pub use session::{Identity, ListenerKind, Session};
 pub use tls::TlsError;

@@ -1,8 +1,8 @@
 //! Simple paged results (RFC 2696): the per-connection table of open paged searches and the
 //! cookies that name them.
 //!
-//! A cookie is `id (8 bytes) | cursor (8 bytes) | HMAC-SHA256(id | cursor)` truncated to 16
-//! bytes, under a key drawn for each connection. A cookie therefore cannot be forged, used on
+//! A cookie is `id (8 bytes) | cursor (8 bytes) | HMAC-SHA256(id | cursor)` (32 bytes), under
+//! a key drawn for each connection and checked with `ring::hmac::verify`. A cookie therefore cannot be forged, used on
 //! another connection, or replayed once its page has been served (the cursor moves on).
 
 use ldap3_proto::proto::LdapSearchRequest;
@@ -12,7 +12,8 @@ use std::collections::VecDeque;
 /// Open paged searches kept per connection; starting one more forgets the oldest.
 pub const MAX_OPEN_PAGED_SEARCHES: usize = 8;
 
-const MAC_LEN: usize = 16;
+/// An HMAC-SHA256 tag, kept whole: `hmac::verify` checks the full tag in constant time.
+const MAC_LEN: usize = 32;
 const COOKIE_LEN: usize = 8 + 8 + MAC_LEN;
 
 /// Why a cookie was refused. Each maps to `unwillingToPerform` with its message.
@@ -191,7 +192,7 @@ impl<T> PagedSearches<T> {
         c.extend_from_slice(&id.to_be_bytes());
         c.extend_from_slice(&(pos as u64).to_be_bytes());
         let tag = hmac::sign(&self.key, &c);
-        c.extend_from_slice(tag.as_ref().get(..MAC_LEN).unwrap_or_default());
+        c.extend_from_slice(tag.as_ref());
         c
     }
 
@@ -200,11 +201,7 @@ impl<T> PagedSearches<T> {
             return Err(CookieError::Invalid);
         }
         let (body, mac) = cookie.split_at(16);
-        let tag = hmac::sign(&self.key, body);
-        let want = tag.as_ref().get(..MAC_LEN).ok_or(CookieError::Invalid)?;
-        if !constant_time_eq(want, mac) {
-            return Err(CookieError::Invalid);
-        }
+        hmac::verify(&self.key, body, mac).map_err(|_| CookieError::Invalid)?;
         let mut id = [0u8; 8];
         let mut pos = [0u8; 8];
         id.copy_from_slice(body.get(..8).ok_or(CookieError::Invalid)?);
@@ -212,10 +209,6 @@ impl<T> PagedSearches<T> {
         let pos = usize::try_from(u64::from_be_bytes(pos)).map_err(|_| CookieError::Invalid)?;
         Ok((u64::from_be_bytes(id), pos))
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The rootDSE (RFC 4512 §5.1): what the server supports, readable without a bind.
 
 use super::dir::Snapshot;
-use super::synthetic::{SyntheticAttr, SyntheticEntry, Visibility};
+use super::synthetic::{SyntheticEntry, Visibility};
 
 pub const OID_PAGED_RESULTS: &str = "1.2.840.113556.1.4.319";
 pub const OID_WHOAMI: &str = "1.3.6.1.4.1.4203.1.11.3";
@@ -19,38 +19,35 @@ const FEATURES: &[&str] = &[
 /// on either listener, as OpenLDAP does: clients read the rootDSE over LDAPS to learn what the
 /// server supports, and a StartTLS on LDAPS gets a clear operationsError.
 pub fn root_dse(snapshot: &Snapshot, starttls: bool) -> SyntheticEntry {
-    let attr = |name, values: Vec<String>| SyntheticAttr {
-        name,
-        values,
-        visibility: Visibility::Always,
-    };
     let mut extensions = vec![OID_WHOAMI.to_owned()];
     if starttls {
         extensions.push(OID_STARTTLS.to_owned());
     }
-    let mut attrs = vec![
-        attr("objectClass", vec!["top".into()]),
-        attr(
+    let always = Visibility::Always;
+    SyntheticEntry::new("")
+        .with("objectClass", vec!["top".into()], always)
+        .with(
             "namingContexts",
             snapshot.tenants.iter().map(|t| t.base_dn.clone()).collect(),
-        ),
-        attr("supportedLDAPVersion", vec!["3".into()]),
-        attr("supportedControl", vec![OID_PAGED_RESULTS.into()]),
-        attr("supportedExtension", extensions),
-        attr(
+            always,
+        )
+        .with("supportedLDAPVersion", vec!["3".into()], always)
+        .with("supportedControl", vec![OID_PAGED_RESULTS.into()], always)
+        .with("supportedExtension", extensions, always)
+        .with(
             "supportedFeatures",
             FEATURES.iter().map(|s| s.to_string()).collect(),
-        ),
-        attr(
+            always,
+        )
+        .with(
             "subschemaSubentry",
             vec![super::subschema::SUBSCHEMA_DN.into()],
-        ),
-        attr("vendorName", vec!["o365-ldap".into()]),
-        attr("vendorVersion", vec![env!("CARGO_PKG_VERSION").into()]),
-    ];
-    attrs.retain(|a| !a.values.is_empty());
-    SyntheticEntry {
-        dn: String::new(),
-        attrs,
-    }
+            always,
+        )
+        .with("vendorName", vec!["o365-ldap".into()], always)
+        .with(
+            "vendorVersion",
+            vec![env!("CARGO_PKG_VERSION").into()],
+            always,
+        )
 }

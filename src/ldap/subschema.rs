@@ -2,63 +2,41 @@
 //! classes the directory serves, from the directory's schema.
 
 use super::dir;
-use super::synthetic::{SyntheticAttr, SyntheticEntry, Visibility};
+use super::synthetic::{SyntheticEntry, Visibility};
 
-pub const SUBSCHEMA_DN: &str = "cn=Subschema";
+pub use crate::directory::filter::SUBSCHEMA_DN;
 pub const SUBSCHEMA_NDN: &str = "cn=subschema";
 
 pub fn subschema_entry() -> SyntheticEntry {
-    let attr = |name, values: Vec<String>, visibility| SyntheticAttr {
-        name,
-        values,
-        visibility,
-    };
-    let mut attrs = vec![
-        attr(
+    use Visibility::{Operational, User};
+    SyntheticEntry::new(SUBSCHEMA_DN)
+        .with(
             "objectClass",
             vec!["top".into(), "subentry".into(), "subschema".into()],
-            Visibility::User,
-        ),
-        attr("cn", vec!["Subschema".into()], Visibility::User),
-        attr(
+            User,
+        )
+        .with("cn", vec!["Subschema".into()], User)
+        .with(
             "attributeTypes",
             dir::attribute_type_descriptions(),
-            Visibility::Operational,
-        ),
-        attr(
+            Operational,
+        )
+        .with(
             "objectClasses",
             dir::object_class_descriptions(),
-            Visibility::Operational,
-        ),
-        attr(
+            Operational,
+        )
+        .with(
             "matchingRules",
             dir::matching_rule_descriptions(),
-            Visibility::Operational,
-        ),
-        attr(
-            "ldapSyntaxes",
-            dir::ldap_syntax_descriptions(),
-            Visibility::Operational,
-        ),
-        attr(
+            Operational,
+        )
+        .with("ldapSyntaxes", dir::ldap_syntax_descriptions(), Operational)
+        .with(
             "structuralObjectClass",
             vec!["subentry".into()],
-            Visibility::Operational,
-        ),
-        attr(
-            "entryDN",
-            vec![SUBSCHEMA_DN.into()],
-            Visibility::Operational,
-        ),
-        attr(
-            "subschemaSubentry",
-            vec![SUBSCHEMA_DN.into()],
-            Visibility::Operational,
-        ),
-    ];
-    attrs.retain(|a| !a.values.is_empty());
-    SyntheticEntry {
-        dn: SUBSCHEMA_DN.into(),
-        attrs,
-    }
+            Operational,
+        )
+        .with("entryDN", vec![SUBSCHEMA_DN.into()], Operational)
+        .with("subschemaSubentry", vec![SUBSCHEMA_DN.into()], Operational)
 }

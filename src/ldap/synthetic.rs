@@ -1,7 +1,12 @@
 //! Entries the service makes up rather than the directory: the rootDSE and the subschema
-//! subentry. Holds their shape and a small filter evaluator for them.
+//! subentry. Each is a directory entry of kind `EntryKind::Dse`, so filters are evaluated on it
+//! by `directory::filter` like on every other entry, and each attribute says when it is
+//! returned without being named.
 
-use ldap3_proto::proto::{LdapFilter, LdapSubstringFilter};
+use super::dir;
+use crate::directory::entry::{Attr, Entry, EntryKind};
+use crate::directory::filter::{self, NoMembership};
+use ldap3_proto::proto::LdapFilter;
 
 /// When an attribute of a synthetic entry is returned without being named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,107 +20,59 @@ pub enum Visibility {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SyntheticAttr {
-    pub name: &'static str,
-    pub values: Vec<String>,
-    pub visibility: Visibility,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyntheticEntry {
-    pub dn: String,
-    pub attrs: Vec<SyntheticAttr>,
+    pub entry: Entry,
+    /// When each attribute of `entry` is returned unnamed, in the order of `entry.attrs`.
+    visibility: Vec<Visibility>,
 }
 
 impl SyntheticEntry {
-    pub fn values(&self, name: &str) -> Vec<String> {
-        self.attrs
-            .iter()
-            .find(|a| a.name.eq_ignore_ascii_case(name))
-            .map(|a| a.values.clone())
-            .unwrap_or_default()
+    /// An entry at `dn` with no attributes yet.
+    pub fn new(dn: &str) -> SyntheticEntry {
+        SyntheticEntry {
+            entry: Entry {
+                dn: dn.into(),
+                ndn: dir::normalize_dn(dn).unwrap_or_default().into(),
+                kind: EntryKind::Dse,
+                tenant: 0,
+                attrs: Vec::new(),
+                created: "".into(),
+                modified: "".into(),
+            },
+            visibility: Vec::new(),
+        }
     }
 
-    pub fn get(&self, name: &str) -> Option<&SyntheticAttr> {
-        self.attrs
-            .iter()
-            .find(|a| a.name.eq_ignore_ascii_case(name))
+    /// Add an attribute; one without values is left out.
+    pub fn with(
+        mut self,
+        name: &'static str,
+        values: Vec<String>,
+        visibility: Visibility,
+    ) -> SyntheticEntry {
+        if !values.is_empty() {
+            self.entry.attrs.push(Attr {
+                name,
+                values: values.into_iter().map(String::into_boxed_str).collect(),
+            });
+            self.visibility.push(visibility);
+        }
+        self
     }
 
-    /// Evaluate a filter against this entry; undefined counts as no match.
-    pub fn matches(&self, filter: &LdapFilter) -> bool {
-        matches(filter, &|n| self.values(n)) == Some(true)
+    /// The attributes with their visibility, in the order they are returned.
+    pub fn attrs(&self) -> impl Iterator<Item = (&Attr, Visibility)> {
+        self.entry.attrs.iter().zip(self.visibility.iter().copied())
     }
-}
 
-/// Three-valued filter evaluation (RFC 4511 §4.5.1.7) with case-insensitive string matching,
-/// enough for the few, fixed attributes of synthetic entries. `None` is Undefined.
-pub fn matches(filter: &LdapFilter, get: &dyn Fn(&str) -> Vec<String>) -> Option<bool> {
-    let base = |a: &str| a.split(';').next().unwrap_or(a).to_owned();
-    match filter {
-        LdapFilter::And(fs) => {
-            let mut out = Some(true);
-            for f in fs {
-                match matches(f, get) {
-                    Some(false) => return Some(false),
-                    None => out = None,
-                    Some(true) => {}
-                }
-            }
-            out
-        }
-        LdapFilter::Or(fs) => {
-            let mut out = Some(false);
-            for f in fs {
-                match matches(f, get) {
-                    Some(true) => return Some(true),
-                    None => out = None,
-                    Some(false) => {}
-                }
-            }
-            out
-        }
-        LdapFilter::Not(f) => matches(f, get).map(|b| !b),
-        LdapFilter::Present(a) => Some(!get(&base(a)).is_empty()),
-        LdapFilter::Equality(a, v) | LdapFilter::Approx(a, v) => {
-            let vals = get(&base(a));
-            if vals.is_empty() {
-                return None;
-            }
-            let v = v.to_lowercase();
-            Some(vals.iter().any(|x| x.to_lowercase() == v))
-        }
-        LdapFilter::Substring(a, sub) => {
-            let vals = get(&base(a));
-            if vals.is_empty() {
-                return None;
-            }
-            Some(vals.iter().any(|x| substring_match(&x.to_lowercase(), sub)))
-        }
-        LdapFilter::GreaterOrEqual(..)
-        | LdapFilter::LessOrEqual(..)
-        | LdapFilter::Extensible(_) => None,
+    pub fn values(&self, name: &str) -> &[Box<str>] {
+        self.entry.values(name)
     }
-}
 
-fn substring_match(value: &str, sub: &LdapSubstringFilter) -> bool {
-    let mut rest = value;
-    if let Some(init) = &sub.initial {
-        match rest.strip_prefix(init.to_lowercase().as_str()) {
-            Some(r) => rest = r,
-            None => return false,
-        }
-    }
-    for any in &sub.any {
-        let any = any.to_lowercase();
-        match rest.find(any.as_str()) {
-            Some(i) => rest = rest.get(i + any.len()..).unwrap_or(""),
-            None => return false,
-        }
-    }
-    match &sub.final_ {
-        Some(fin) => rest.ends_with(fin.to_lowercase().as_str()),
-        None => true,
+    /// Evaluate a filter against this entry (RFC 4511 §4.5.1.7, on the schema's matching
+    /// rules); undefined counts as no match.
+    pub fn matches(&self, f: &LdapFilter) -> bool {
+        filter::evaluate(f, &self.entry, &NoMembership).is_true()
     }
 }
 
@@ -125,21 +82,9 @@ mod tests {
     use ldap3_proto::parse_ldap_filter_str;
 
     fn entry() -> SyntheticEntry {
-        SyntheticEntry {
-            dn: String::new(),
-            attrs: vec![
-                SyntheticAttr {
-                    name: "objectClass",
-                    values: vec!["top".into()],
-                    visibility: Visibility::Always,
-                },
-                SyntheticAttr {
-                    name: "vendorName",
-                    values: vec!["o365-ldap".into()],
-                    visibility: Visibility::Always,
-                },
-            ],
-        }
+        SyntheticEntry::new("")
+            .with("objectClass", vec!["top".into()], Visibility::Always)
+            .with("vendorName", vec!["o365-ldap".into()], Visibility::Always)
     }
 
     #[test]

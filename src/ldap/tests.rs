@@ -578,7 +578,10 @@ async fn abandon_unbind_and_bad_message_ids() {
     let r = handle(&mut s, &ctx, zero).await;
     assert!(matches!(
         r.action,
-        Action::Disconnect(LdapResultCode::ProtocolError, _)
+        Action::Disconnect(super::OpError {
+            code: LdapResultCode::ProtocolError,
+            ..
+        })
     ));
     // A server-to-client message from a client.
     let r = handle(
@@ -592,7 +595,10 @@ async fn abandon_unbind_and_bad_message_ids() {
     .await;
     assert!(matches!(
         r.action,
-        Action::Disconnect(LdapResultCode::ProtocolError, _)
+        Action::Disconnect(super::OpError {
+            code: LdapResultCode::ProtocolError,
+            ..
+        })
     ));
 }
 
@@ -691,6 +697,43 @@ async fn root_dse() {
     assert_eq!(
         values(&e[0], "supportedExtension"),
         vec!["1.3.6.1.4.1.4203.1.11.3", "1.3.6.1.4.1.1466.20037"]
+    );
+}
+
+/// The rootDSE and the subschema entry are matched by `directory::filter`, on the schema's
+/// matching rules: every attribute they hold must be in the schema, or `(attr=value)` would be
+/// Undefined instead of True.
+#[test]
+fn every_synthetic_attribute_matches_its_own_values() {
+    use super::rootdse::root_dse;
+    use super::subschema::subschema_entry;
+    let snap = fixture_snapshot();
+    for e in [root_dse(&snap, true), subschema_entry()] {
+        for (a, _) in e.attrs() {
+            assert!(super::dir::attribute(a.name).is_some(), "{}", a.name);
+            assert!(e.matches(&LdapFilter::Present(a.name.into())), "{}", a.name);
+            for v in &a.values {
+                let f = LdapFilter::Equality(a.name.into(), v.to_string());
+                assert!(e.matches(&f), "({}={v})", a.name);
+            }
+        }
+        // No operational attribute is computed for them beyond what they hold.
+        for absent in ["hasSubordinates", "createTimestamp", "modifyTimestamp"] {
+            assert!(!e.matches(&LdapFilter::Present(absent.into())), "{absent}");
+        }
+    }
+    let subschema = subschema_entry();
+    for f in [
+        "(objectClass=subschema)",
+        "(structuralObjectClass=subentry)",
+    ] {
+        assert!(subschema.matches(&parse_ldap_filter_str(f).unwrap()), "{f}");
+    }
+    let f = LdapFilter::Equality("entryDN".into(), "CN=SUBSCHEMA".into());
+    assert!(subschema.matches(&f));
+    assert!(
+        !root_dse(&snap, true)
+            .matches(&parse_ldap_filter_str("(structuralObjectClass=*)").unwrap())
     );
 }
 
@@ -1369,14 +1412,15 @@ async fn client_probe_searches() {
     assert_eq!(e.len(), 5);
 }
 
-/// The bytes `encode_entry` writes are exactly `ldap3_proto`'s encoding of `entry_message`, for
-/// every kind of attribute selection a client can send.
+/// The bytes `encode_entry` writes decode with `ldap3_proto` and encode back to the same bytes,
+/// for every kind of attribute selection a client can send, and they hold the selected
+/// attributes with the entry's values.
 #[test]
-fn directly_encoded_entries_equal_the_ldap3_proto_encoding() {
+fn directly_encoded_entries_round_trip_through_ldap3_proto() {
     use super::attrs::Selection;
-    use super::ops::search::{encode_entry, entry_message};
+    use super::ops::search::encode_entry;
     use bytes::BytesMut;
-    use tokio_util::codec::Encoder;
+    use tokio_util::codec::{Decoder, Encoder};
     let snap = fixture_snapshot();
     let lists: &[&[&str]] = &[
         &[],
@@ -1401,21 +1445,81 @@ fn directly_encoded_entries_equal_the_ldap3_proto_encoding() {
             "structuralObjectClass",
         ],
     ];
-    for (id, _) in snap.iter() {
+    let operational = |id, name: &str| -> Option<Vec<String>> {
+        if name == "hasSubordinates" {
+            let has = if snap.has_children(id) {
+                "TRUE"
+            } else {
+                "FALSE"
+            };
+            return Some(vec![has.to_owned()]);
+        }
+        super::dir::operational_value(snap.entry(id), name).filter(|v| !v.is_empty())
+    };
+    for (id, e) in snap.iter() {
         for list in lists {
             let sel = Selection::parse(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>());
             for typesonly in [false, true] {
                 for msgid in [1, 200, 70_000] {
+                    let what = format!("entry {id}, {list:?}, {typesonly}");
                     let mut ours = Vec::new();
                     encode_entry(&mut ours, msgid, &snap, id, &sel, typesonly);
+                    let mut buf = BytesMut::from(ours.as_slice());
+                    let decoded = ldap3_proto::LdapCodec::new(Some(1 << 24), None)
+                        .decode(&mut buf)
+                        .expect("decodes")
+                        .expect("one message");
+                    assert!(buf.is_empty(), "{what}");
                     let mut theirs = BytesMut::new();
                     ldap3_proto::LdapCodec::default()
-                        .encode(
-                            entry_message(msgid, &snap, id, &sel, typesonly),
-                            &mut theirs,
-                        )
+                        .encode(decoded.clone(), &mut theirs)
                         .expect("encodes");
-                    assert_eq!(ours, theirs.to_vec(), "entry {id}, {list:?}, {typesonly}");
+                    assert_eq!(ours, theirs.to_vec(), "{what}");
+                    assert_eq!(decoded.msgid, msgid);
+                    let LdapOp::SearchResultEntry(got) = decoded.op else {
+                        panic!("{what}: not an entry");
+                    };
+                    assert_eq!(got.dn, &*e.dn, "{what}");
+                    let mut returned = Vec::new();
+                    for a in &got.attributes {
+                        let base = a.atype.split(';').next().unwrap_or_default();
+                        let at = super::dir::attribute(base).expect("a schema attribute");
+                        let want: Vec<String> = if at.operational {
+                            operational(id, at.name).expect("an operational value")
+                        } else {
+                            e.values(at.name).iter().map(|v| v.to_string()).collect()
+                        };
+                        let want: Vec<Vec<u8>> = if typesonly {
+                            Vec::new()
+                        } else {
+                            want.into_iter().map(String::into_bytes).collect()
+                        };
+                        assert_eq!(a.vals, want, "{what}: {}", a.atype);
+                        returned.push(at.name);
+                    }
+                    // Selected: stored attributes with `*` (or no list) or by name, operational
+                    // ones with `+` or by name; and nothing the entry has is missing.
+                    let named = |n: &str| {
+                        sel.named.iter().any(|r| {
+                            r.info
+                                .map_or(r.base.as_str(), |i| i.name)
+                                .eq_ignore_ascii_case(n)
+                        })
+                    };
+                    for n in &returned {
+                        let op = super::dir::attribute(n).is_some_and(|a| a.operational);
+                        assert!(sel.all(op) || named(n), "{what}: {n} not selected");
+                    }
+                    for a in &e.attrs {
+                        if sel.all_user || named(a.name) {
+                            assert!(returned.contains(&a.name), "{what}: {} missing", a.name);
+                        }
+                    }
+                    for op in super::ops::search::OPERATIONAL {
+                        if (sel.all_operational || named(op)) && operational(id, op).is_some() {
+                            assert!(returned.contains(op), "{what}: {op} missing");
+                        }
+                    }
                 }
             }
         }

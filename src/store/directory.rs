@@ -31,7 +31,7 @@ pub struct DirectoryWrite<'a> {
     pub upserts: Vec<&'a Entry>,
     /// Normalised DNs of entries no longer served.
     pub removals: Vec<&'a str>,
-    /// How these entries were derived (see `sync::patching::Basis`), for the first delta round
+    /// How these entries were derived (see `sync::patch::Basis`), for the first round to patch
     /// after a restart; `None` forgets what was stored.
     pub basis: Option<serde_json::Value>,
 }
@@ -148,6 +148,9 @@ fn kind_code(k: EntryKind) -> u8 {
         EntryKind::Group => 3,
         EntryKind::PrivateGroup => 4,
         EntryKind::ServiceAccount => 5,
+        // Made up by the LDAP service per request, never derived or stored; the code is not
+        // read back.
+        EntryKind::Dse => 6,
     }
 }
 

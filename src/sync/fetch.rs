@@ -10,7 +10,7 @@ use futures::{StreamExt, TryStreamExt, stream};
 use std::collections::{BTreeSet, HashSet};
 
 /// How many `/groups/{id}/members` reads run at once: enough to hide latency, few enough to
-/// stay well inside Graph's per-app resource-unit budget (graph.md §7).
+/// stay well inside the resource units Graph grants an app per tenant before it throttles.
 const MEMBER_CONCURRENCY: usize = 8;
 
 /// A delta read never needs more pages than this; more means a server that loops.
@@ -34,7 +34,7 @@ pub fn groups_delta_start(select: &str) -> String {
 /// no delta endpoint, and later rounds stay full.
 ///
 /// Why not a delta round 1 as the full read: its `members@delta` lists may carry stale
-/// `@removed` entries (graph.md §5) and one huge group arrives in slices; the list endpoints
+/// `@removed` entries (Graph documents them as possible) and one huge group arrives in slices; the list endpoints
 /// give exact membership, and `$deltaToken=latest` costs two requests.
 pub async fn full_read(client: &GraphClient) -> Result<(Mirror, Option<DeltaLinks>), GraphError> {
     let links = latest_links(client).await?;

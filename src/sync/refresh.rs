@@ -1,7 +1,8 @@
 //! Re-deriving the served directory from the committed tenant states, without a Graph round,
 //! so admin changes that feed the derivation (SSH keys from `ctl ssh-key`) are served at once.
 
-use super::{Derived, SyncEngine, SyncError, persist};
+use super::engine::Derived;
+use super::{SyncEngine, SyncError};
 use crate::directory::ssh_keys::AdminKeys;
 use std::sync::Arc;
 
@@ -32,18 +33,7 @@ impl SyncEngine {
         let before = self.snapshot.load();
         let derived = SyncEngine::full_derivations(&snapshot, &self.config, reports);
         let records = SyncEngine::records(&derived);
-        for (i, t) in self.config.tenant.iter().enumerate() {
-            if let Some(info) = persist::info(&snapshot, &t.name) {
-                let mut w = persist::changes(&before, &snapshot, i as u16, &self.fingerprint, info);
-                w.basis = records.get(&t.name).cloned();
-                self.store
-                    .write_directory(&t.name, &w)
-                    .map_err(|source| SyncError::Store {
-                        tenant: t.name.clone(),
-                        source,
-                    })?;
-            }
-        }
+        self.store_full_derivation(&snapshot, Some(&before), &records)?;
         drop(before);
         self.set_bases(&states, derived);
         self.cancel_compaction();

@@ -13,6 +13,9 @@ pub enum EntryKind {
     /// A user-private group (gid = uid), served as a posixGroup.
     PrivateGroup,
     ServiceAccount,
+    /// An entry the LDAP service makes up (the rootDSE, the subschema subentry): it holds all
+    /// its attributes, operational ones included, and none is computed for it.
+    Dse,
 }
 
 /// An attribute with its canonical name (as the schema spells it) and its values.

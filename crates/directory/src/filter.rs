@@ -120,6 +120,7 @@ pub fn structural_object_class(kind: EntryKind) -> &'static str {
         EntryKind::User => "inetOrgPerson",
         EntryKind::Group | EntryKind::PrivateGroup => "groupOfNames",
         EntryKind::ServiceAccount => "applicationProcess",
+        EntryKind::Dse => "",
     }
 }
 
@@ -127,6 +128,9 @@ pub fn structural_object_class(kind: EntryKind) -> &'static str {
 /// `createTimestamp`, `modifyTimestamp`, `structuralObjectClass`, `hasSubordinates`,
 /// `subschemaSubentry`), by any spelling of its name; `None` for every other attribute.
 pub fn operational_value(e: &Entry, canonical_name: &str) -> Option<Vec<String>> {
+    if e.kind == EntryKind::Dse {
+        return None;
+    }
     let at = schema::attribute(canonical_name)?;
     let value = match at.name {
         "entryDN" => e.dn.to_string(),

@@ -477,6 +477,9 @@ static ATTRIBUTES: &[AttributeType] = &[
         oid: "1.3.6.1.1.4",
         equality: Matching::CaseExact,
         single_value: true,
+        // Substring filters on the rootDSE (`(vendorName=o365*)`) are answered, as they were
+        // before the rootDSE was matched on the schema.
+        substrings: true,
         desc: "RFC3045: name of implementation vendor",
         ..DSA
     },
@@ -485,6 +488,7 @@ static ATTRIBUTES: &[AttributeType] = &[
         oid: "1.3.6.1.1.5",
         equality: Matching::CaseExact,
         single_value: true,
+        substrings: true,
         desc: "RFC3045: version of implementation",
         ..DSA
     },

@@ -1,11 +1,10 @@
 //! Certificate credentials of app registrations: PEM parsing, thumbprints and the RSA public key
-//! that verifies `client_assertion` JWTs (graph.md §1.3).
+//! that verifies `client_assertion` JWTs (the client's side is `crates/graph/src/certificate.rs`).
 //!
-//! Only the few DER fields needed are walked by hand (certificate → tbsCertificate →
-//! subjectPublicKeyInfo) so no X.509 crate is needed; `ring` does the signature check.
+//! `x509-parser` reads the PEM and the certificate; `ring` does the signature check.
 
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::digest;
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -29,79 +28,30 @@ pub(crate) struct Certificate {
     pub rsa_public_key: Vec<u8>,
 }
 
-/// One DER TLV: (tag, content, rest).
-fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = input.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 {
-            return None;
-        }
-        let (bytes, rest) = rest.split_at_checked(n)?;
-        let len = bytes
-            .iter()
-            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
-        (len, rest)
-    };
-    let (content, rest) = rest.split_at_checked(len)?;
-    Some((tag, content, rest))
-}
-
-const SEQUENCE: u8 = 0x30;
-const BIT_STRING: u8 = 0x03;
-const OID: u8 = 0x06;
-/// 1.2.840.113549.1.1.1 (rsaEncryption).
-const RSA_OID: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
-
 fn spki_rsa_key(der: &[u8]) -> Result<Vec<u8>, CertError> {
-    let (tag, cert, _) = tlv(der).ok_or(CertError::Der)?;
-    if tag != SEQUENCE {
-        return Err(CertError::Der);
-    }
-    let (tag, tbs, _) = tlv(cert).ok_or(CertError::Der)?;
-    if tag != SEQUENCE {
-        return Err(CertError::Der);
-    }
-    let mut rest = tbs;
-    // [0] version is optional; then serial, signature, issuer, validity, subject, SPKI.
-    if rest.first() == Some(&0xa0) {
-        rest = tlv(rest).ok_or(CertError::Der)?.2;
-    }
-    for _ in 0..5 {
-        rest = tlv(rest).ok_or(CertError::Der)?.2;
-    }
-    let (tag, spki, _) = tlv(rest).ok_or(CertError::Der)?;
-    if tag != SEQUENCE {
-        return Err(CertError::Der);
-    }
-    let (tag, alg, rest) = tlv(spki).ok_or(CertError::Der)?;
-    if tag != SEQUENCE {
-        return Err(CertError::Der);
-    }
-    let (tag, oid, _) = tlv(alg).ok_or(CertError::Der)?;
-    if tag != OID || oid != RSA_OID {
+    use x509_parser::oid_registry::OID_PKCS1_RSAENCRYPTION;
+    let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|_| CertError::Der)?;
+    let spki = cert.public_key();
+    if spki.algorithm.algorithm != OID_PKCS1_RSAENCRYPTION {
         return Err(CertError::NotRsa);
     }
-    let (tag, bits, _) = tlv(rest).ok_or(CertError::Der)?;
-    match bits.split_first() {
-        Some((0, key)) if tag == BIT_STRING => Ok(key.to_vec()),
-        _ => Err(CertError::Der),
-    }
+    Ok(spki.subject_public_key.data.to_vec())
 }
 
 impl Certificate {
+    /// The first `CERTIFICATE` block of `pem`; other blocks and text around them are skipped.
     pub fn from_pem(pem: &str) -> Result<Certificate, CertError> {
-        let body = pem
-            .split("-----BEGIN CERTIFICATE-----")
-            .nth(1)
-            .and_then(|b| b.split("-----END CERTIFICATE-----").next())
-            .ok_or(CertError::NotPem)?;
-        let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
-        let der = STANDARD.decode(b64).map_err(|_| CertError::Base64)?;
-        Certificate::from_der(&der)
+        use x509_parser::error::PEMError;
+        use x509_parser::pem::Pem;
+        for block in Pem::iter_from_buffer(pem.as_bytes()) {
+            match block {
+                Ok(b) if b.label == "CERTIFICATE" => return Certificate::from_der(&b.contents),
+                Ok(_) => {}
+                Err(PEMError::Base64DecodeError) => return Err(CertError::Base64),
+                Err(_) => return Err(CertError::NotPem),
+            }
+        }
+        Err(CertError::NotPem)
     }
 
     pub fn from_der(der: &[u8]) -> Result<Certificate, CertError> {
@@ -131,7 +81,7 @@ pub(crate) enum AssertionError {
     Time,
 }
 
-/// Verifies a `client_assertion` (graph.md §1.3): a registered certificate by thumbprint, an
+/// Verifies a `client_assertion`: a registered certificate by thumbprint, an
 /// RS256/PS256 signature by its key, `aud` = one of `audiences` (the token URLs), `iss` = `sub`
 /// = client id, `nbf` <= now < `exp` (with a little skew, as Entra allows).
 pub(crate) fn verify_assertion(

@@ -1,4 +1,4 @@
-//! Certificate credentials (graph.md §1.3): loading the PEM certificate and RSA private key, and
+//! Certificate credentials: loading the PEM certificate and RSA private key, and
 //! signing the client-assertion JWT that replaces a client secret at the token endpoint.
 //!
 //! The header is `alg: PS256` with `x5t#S256` (base64url SHA-256 of the certificate DER), which is
@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const ALG: &str = "PS256";
-/// How long an assertion is valid (graph.md §1.3: 5–10 minutes).
+/// How long an assertion is valid (Microsoft's documentation asks for 5 to 10 minutes).
 const ASSERTION_LIFETIME: Duration = Duration::from_secs(600);
 
 /// Why a certificate credential could not be loaded. Each variant says which file is at fault, so
@@ -221,72 +221,21 @@ impl CertificateKey {
 }
 
 /// The PKCS#1 `RSAPublicKey` inside the certificate's subjectPublicKeyInfo, which is the form
-/// ring uses for RSA public keys. Only the path to the SPKI is walked; nothing else is checked,
-/// since Entra, not this client, decides whether the certificate is acceptable.
+/// ring uses for RSA public keys. The certificate is parsed with `x509-parser`; nothing beyond
+/// the key is checked, since Entra, not this client, decides whether the certificate is
+/// acceptable.
 pub fn rsa_public_key_of_certificate(cert_der: &[u8]) -> Result<Vec<u8>, String> {
-    const SEQUENCE: u8 = 0x30;
-    const BIT_STRING: u8 = 0x03;
-    const RSA_ENCRYPTION: &[u8] = &[
-        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
-    ];
-    let bad = || "is not a valid X.509 certificate (DER structure)".to_string();
-    let (tag, cert, _) = der_item(cert_der).ok_or_else(bad)?;
-    if tag != SEQUENCE {
-        return Err(bad());
-    }
-    let (tag, mut tbs, _) = der_item(cert).ok_or_else(bad)?;
-    if tag != SEQUENCE {
-        return Err(bad());
-    }
-    // [0] version (optional), serialNumber, signature, issuer, validity, subject, then the SPKI.
-    let (tag, _, rest) = der_item(tbs).ok_or_else(bad)?;
-    if tag == 0xa0 {
-        tbs = rest;
-    }
-    for _ in 0..5 {
-        let (_, _, rest) = der_item(tbs).ok_or_else(bad)?;
-        tbs = rest;
-    }
-    let (tag, spki, _) = der_item(tbs).ok_or_else(bad)?;
-    if tag != SEQUENCE {
-        return Err(bad());
-    }
-    let (tag, algorithm, rest) = der_item(spki).ok_or_else(bad)?;
-    if tag != SEQUENCE {
-        return Err(bad());
-    }
-    if !algorithm.starts_with(RSA_ENCRYPTION) {
+    use x509_parser::oid_registry::OID_PKCS1_RSAENCRYPTION;
+    let (_, cert) = x509_parser::parse_x509_certificate(cert_der)
+        .map_err(|_| "is not a valid X.509 certificate (DER structure)".to_string())?;
+    let spki = cert.public_key();
+    if spki.algorithm.algorithm != OID_PKCS1_RSAENCRYPTION {
         return Err(
             "does not hold an RSA public key; Entra client assertions need an RSA certificate"
                 .into(),
         );
     }
-    let (tag, bits, _) = der_item(rest).ok_or_else(bad)?;
-    match bits.split_first() {
-        Some((0, key)) if tag == BIT_STRING => Ok(key.to_vec()),
-        _ => Err(bad()),
-    }
-}
-
-/// One DER TLV: (tag, contents, the bytes after it). Definite lengths only, as DER requires.
-fn der_item(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = input.split_first()?;
-    let (&first, mut rest) = rest.split_first()?;
-    let len = if first < 0x80 {
-        usize::from(first)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 {
-            return None;
-        }
-        let (bytes, after) = rest.split_at_checked(n)?;
-        rest = after;
-        bytes
-            .iter()
-            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b))
-    };
-    let (contents, after) = rest.split_at_checked(len)?;
-    Some((tag, contents, after))
+    Ok(spki.subject_public_key.data.to_vec())
 }
 
 #[cfg(test)]

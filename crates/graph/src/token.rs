@@ -1,5 +1,32 @@
-//! App-only access tokens (client-credentials grant, graph.md §1.2–1.4): credentials tried in
-//! order, one cached token per client renewed ahead of expiry, single-flight refresh.
+//! App-only access tokens (the client-credentials grant, with a client secret or a certificate
+//! assertion): credentials tried in order, one cached token per client renewed ahead of expiry,
+//! single-flight refresh.
+//!
+//! Why the grant requests are not made with the `oauth2` crate. It was weighed for the three
+//! grants (client credentials and client assertion here, the password grant in `ropc.rs`) and
+//! left out because it would make this code worse, not shorter:
+//! - Retries. `retry::send_with_retry` retries 429 and 5xx answers after their `Retry-After`,
+//!   and a certificate credential signs a fresh assertion for every attempt (its `jti` must not
+//!   be replayed and a long wait can bring it near expiry). `oauth2` builds the request body
+//!   itself and hides the response headers behind its error type, so the retry loop would
+//!   have to wrap the whole exchange and lose `Retry-After`, or sit inside its HTTP client and
+//!   resend a stale assertion.
+//! - Status codes. `ropc::classify` decides on the HTTP status as well as Entra's body (401
+//!   `invalid_client`, 429 and 5xx mean "unavailable", never "wrong password"); `oauth2`'s
+//!   `ServerResponse` error keeps only the parsed body.
+//! - Secrets in errors. A response that does not parse becomes `RequestTokenError::Parse`,
+//!   which carries the raw body: on a 200 that body holds the token, and every error path
+//!   here must be made never to quote it. The legacy endpoint also sends `expires_in` as a
+//!   string, which `oauth2`'s standard token response does not accept (see `lifetime`).
+//! - Little left to share. `oauth2` has no client-assertion authentication: the assertion
+//!   would go in as "extra params", and a client secret must be sent in the body rather than
+//!   its default Basic header to keep the requests as they are. What remains for it is a
+//!   four-field form, for the price of a second request layer and new dependencies (`http`,
+//!   `chrono`, `serde_path_to_error`, ...).
+//!
+//! So the forms are built here and posted with the one HTTP client builder (`http.rs`: reqwest
+//! with rustls, no redirects, timeouts); Entra's error responses are parsed by
+//! `TokenErrorBody` (`error.rs`) and mapped by `ropc::classify` and `GraphError::Token`.
 
 use super::certificate::CertificateKey;
 use super::error::{GraphError, TokenError, TokenErrorBody};
@@ -22,7 +49,7 @@ pub enum Credential {
         client_id: String,
         secret: Secret,
     },
-    /// A client-assertion JWT signed with the certificate's key (graph.md §1.3).
+    /// A client-assertion JWT signed with the certificate's key (see `certificate.rs`).
     Certificate {
         client_id: String,
         cert: Arc<CertificateKey>,
@@ -192,7 +219,8 @@ struct TokenResponse {
 /// Lifetime assumed when the response has no usable `expires_in`: short, so a token that lives
 /// less than usual is still renewed in time.
 const FALLBACK_LIFETIME: Duration = Duration::from_secs(600);
-/// Renew this long before expiry (graph.md §1.4), or at half-life for short-lived tokens.
+/// Renew this long before expiry, or at half-life for short-lived tokens: Entra tokens live
+/// about an hour, and one renewed five minutes early is never used after it expires.
 const RENEW_MARGIN: Duration = Duration::from_secs(300);
 
 fn lifetime(v: Option<&serde_json::Value>) -> Duration {
@@ -304,7 +332,7 @@ impl TokenSource {
     }
 
     /// The `scope` requested: `{graph_url}/.default`, so a national cloud's Graph root yields that
-    /// cloud's scope (graph.md §1.1).
+    /// cloud's scope.
     pub fn scope(&self) -> &str {
         &self.scope
     }

@@ -6,6 +6,7 @@ use crate::auth::audit::{self, BindEvent, Method, Outcome};
 use crate::auth::throttle::{Ending, Refusal, Subject};
 use crate::ldap::LdapContext;
 use crate::ldap::dir;
+use crate::ldap::error::OpError;
 use crate::ldap::handler::result;
 use crate::ldap::session::{Identity, Session};
 use ldap3_proto::proto::{
@@ -16,7 +17,7 @@ use ldap3_proto::proto::{
 #[derive(Debug)]
 pub(crate) enum BindOutcome {
     Bound(Identity),
-    Refused(LdapResultCode, String),
+    Refused(OpError),
 }
 
 /// A decided bind with what the audit log records about it.
@@ -33,7 +34,7 @@ struct Decided {
 impl Decided {
     fn refused(method: Method, code: LdapResultCode, message: impl Into<String>) -> Decided {
         Decided {
-            outcome: BindOutcome::Refused(code, message.into()),
+            outcome: BindOutcome::Refused(OpError::new(code, message)),
             method,
             dn: None,
             refused: None,
@@ -56,13 +57,12 @@ pub async fn bind(
     let throttled = decided.refused.is_some_and(|r| r != Refusal::Repeat);
     let (outcome, reason) = match &decided.outcome {
         BindOutcome::Bound(_) => (Outcome::Success, ""),
-        BindOutcome::Refused(_, _) if throttled => {
-            (Outcome::Throttled, crate::auth::user::THROTTLED)
-        }
-        BindOutcome::Refused(LdapResultCode::Unavailable | LdapResultCode::Other, m) => {
-            (Outcome::Unavailable, m.as_str())
-        }
-        BindOutcome::Refused(_, m) => (Outcome::Failure, m.as_str()),
+        BindOutcome::Refused(_) if throttled => (Outcome::Throttled, crate::auth::user::THROTTLED),
+        BindOutcome::Refused(OpError {
+            code: LdapResultCode::Unavailable | LdapResultCode::Other,
+            message,
+        }) => (Outcome::Unavailable, message.as_str()),
+        BindOutcome::Refused(e) => (Outcome::Failure, e.message.as_str()),
     };
     let dn = match &decided.outcome {
         BindOutcome::Bound(identity) => identity.dn().map(str::to_owned),
@@ -93,7 +93,7 @@ pub async fn bind(
             session.identity = identity;
             result(LdapResultCode::Success, "")
         }
-        BindOutcome::Refused(code, message) => result(code, message),
+        BindOutcome::Refused(e) => e.result(),
     };
     LdapMsg::new(
         msgid,
@@ -208,7 +208,7 @@ async fn bind_service(
                 _ => crate::auth::user::THROTTLED,
             };
             return decided(
-                BindOutcome::Refused(LdapResultCode::InvalidCredentials, message.into()),
+                BindOutcome::Refused(OpError::new(LdapResultCode::InvalidCredentials, message)),
                 Some(refusal),
             );
         }
@@ -223,20 +223,20 @@ async fn bind_service(
             Ending::Success,
         ),
         Ok(false) => (
-            BindOutcome::Refused(
+            BindOutcome::Refused(OpError::new(
                 LdapResultCode::InvalidCredentials,
-                INVALID_CREDENTIALS.into(),
-            ),
+                INVALID_CREDENTIALS,
+            )),
             Ending::Failure,
         ),
         Err(e) => {
             let peer = session.peer.map(|p| p.to_string()).unwrap_or_default();
             tracing::error!(%peer, error = %e, "service account verification failed");
             (
-                BindOutcome::Refused(
+                BindOutcome::Refused(OpError::new(
                     LdapResultCode::Other,
-                    "internal error verifying the password".into(),
-                ),
+                    "internal error verifying the password",
+                )),
                 Ending::Neutral,
             )
         }
@@ -283,9 +283,13 @@ async fn bind_user(session: &Session, ctx: &LdapContext, name: &str, password: &
         .await;
     let outcome = match r.decision {
         Decision::Bound { dn, tenant } => BindOutcome::Bound(Identity::User { dn, tenant }),
-        Decision::Invalid(m) => BindOutcome::Refused(LdapResultCode::InvalidCredentials, m),
-        Decision::Unavailable(m) => BindOutcome::Refused(LdapResultCode::Unavailable, m),
-        Decision::Error(m) => BindOutcome::Refused(LdapResultCode::Other, m),
+        Decision::Invalid(m) => {
+            BindOutcome::Refused(OpError::new(LdapResultCode::InvalidCredentials, m))
+        }
+        Decision::Unavailable(m) => {
+            BindOutcome::Refused(OpError::new(LdapResultCode::Unavailable, m))
+        }
+        Decision::Error(m) => BindOutcome::Refused(OpError::new(LdapResultCode::Other, m)),
     };
     Decided {
         outcome,

@@ -4,26 +4,20 @@
 use crate::ldap::LdapContext;
 use crate::ldap::access::{self, Target};
 use crate::ldap::dir;
+use crate::ldap::error::OpError;
 use crate::ldap::handler::result;
 use crate::ldap::rootdse::root_dse;
 use crate::ldap::session::Session;
 use crate::ldap::subschema::subschema_entry;
 use ldap3_proto::proto::{LdapCompareRequest, LdapMsg, LdapOp, LdapResultCode, LdapSearchScope};
 
-fn reply(msgid: i32, code: LdapResultCode, message: &str) -> LdapMsg {
-    LdapMsg::new(msgid, LdapOp::CompareResult(result(code, message)))
-}
-
-fn verdict(msgid: i32, equal: bool) -> LdapMsg {
-    reply(
-        msgid,
-        if equal {
-            LdapResultCode::CompareTrue
-        } else {
-            LdapResultCode::CompareFalse
-        },
-        "",
-    )
+fn reply(msgid: i32, res: Result<bool, OpError>) -> LdapMsg {
+    let res = match res {
+        Ok(true) => result(LdapResultCode::CompareTrue, ""),
+        Ok(false) => result(LdapResultCode::CompareFalse, ""),
+        Err(e) => e.result(),
+    };
+    LdapMsg::new(msgid, LdapOp::CompareResult(res))
 }
 
 pub fn compare(
@@ -32,18 +26,30 @@ pub fn compare(
     msgid: i32,
     req: &LdapCompareRequest,
 ) -> LdapMsg {
-    let Some(ndn) = dir::normalize_dn(&req.dn) else {
-        return reply(
-            msgid,
+    reply(msgid, evaluate(session, ctx, req))
+}
+
+/// Whether the assertion holds, or why it cannot be answered.
+fn evaluate(
+    session: &Session,
+    ctx: &LdapContext,
+    req: &LdapCompareRequest,
+) -> Result<bool, OpError> {
+    let no_such_attribute = || OpError::new(LdapResultCode::NoSuchAttribute, "no such attribute");
+    let undefined = |base: &str| {
+        OpError::new(
+            LdapResultCode::UndefinedAttributeType,
+            format!("unknown attribute type '{base}'"),
+        )
+    };
+    let ndn = dir::normalize_dn(&req.dn).ok_or_else(|| {
+        OpError::new(
             LdapResultCode::InvalidDNSyntax,
-            &format!("invalid DN '{}'", req.dn),
-        );
-    };
+            format!("invalid DN '{}'", req.dn),
+        )
+    })?;
     let snapshot = ctx.snapshot.load();
-    let target = match access::resolve(session, ctx, &snapshot, &ndn, &LdapSearchScope::Base) {
-        Ok(t) => t,
-        Err((code, message)) => return reply(msgid, code, &message),
-    };
+    let target = access::resolve(session, ctx, &snapshot, &ndn, &LdapSearchScope::Base)?;
     let base = req.atype.split(';').next().unwrap_or(&req.atype);
     let asserted = String::from_utf8_lossy(&req.val);
     if matches!(target, Target::RootDse | Target::Subschema) {
@@ -52,31 +58,14 @@ pub fn compare(
         } else {
             subschema_entry()
         };
-        return match entry.get(base) {
-            Some(a) => verdict(
-                msgid,
-                a.values.iter().any(|v| v.eq_ignore_ascii_case(&asserted)),
-            ),
-            None if dir::attribute(base).is_some() => {
-                reply(msgid, LdapResultCode::NoSuchAttribute, "no such attribute")
-            }
-            None => reply(
-                msgid,
-                LdapResultCode::UndefinedAttributeType,
-                &format!("unknown attribute type '{base}'"),
-            ),
+        return match entry.entry.get(base) {
+            Some(a) => Ok(a.values.iter().any(|v| v.eq_ignore_ascii_case(&asserted))),
+            None if dir::attribute(base).is_some() => Err(no_such_attribute()),
+            None => Err(undefined(base)),
         };
     }
-    let Some(id) = snapshot.lookup(&ndn) else {
-        return reply(msgid, LdapResultCode::NoSuchObject, "no such object");
-    };
-    let Some(info) = dir::attribute(base) else {
-        return reply(
-            msgid,
-            LdapResultCode::UndefinedAttributeType,
-            &format!("unknown attribute type '{base}'"),
-        );
-    };
+    let id = snapshot.lookup(&ndn).ok_or_else(OpError::no_such_object)?;
+    let info = dir::attribute(base).ok_or_else(|| undefined(base))?;
     let entry = snapshot.entry(id);
     let values: Vec<String> = if info.operational {
         if info.name == "hasSubordinates" {
@@ -99,10 +88,7 @@ pub fn compare(
             .collect()
     };
     if values.is_empty() {
-        return reply(msgid, LdapResultCode::NoSuchAttribute, "no such attribute");
+        return Err(no_such_attribute());
     }
-    verdict(
-        msgid,
-        values.iter().any(|v| dir::values_equal(info, v, &asserted)),
-    )
+    Ok(values.iter().any(|v| dir::values_equal(info, v, &asserted)))
 }

@@ -2,6 +2,7 @@
 //! refused with the OID named.
 
 use crate::ldap::LdapContext;
+use crate::ldap::error::OpError;
 use crate::ldap::handler::{Action, Response, result};
 use crate::ldap::rootdse::{OID_PASSWORD_MODIFY, OID_STARTTLS, OID_WHOAMI};
 use crate::ldap::session::{ListenerKind, Session};
@@ -9,17 +10,15 @@ use ldap3_proto::proto::{
     LdapExtendedRequest, LdapExtendedResponse, LdapMsg, LdapOp, LdapResultCode,
 };
 
-fn reply(
-    msgid: i32,
-    code: LdapResultCode,
-    message: &str,
-    name: Option<&str>,
-    value: Option<Vec<u8>>,
-) -> LdapMsg {
+fn reply(msgid: i32, res: Result<Option<Vec<u8>>, OpError>, name: Option<&str>) -> LdapMsg {
+    let (res, value) = match res {
+        Ok(value) => (result(LdapResultCode::Success, ""), value),
+        Err(e) => (e.result(), None),
+    };
     LdapMsg::new(
         msgid,
         LdapOp::ExtendedResponse(LdapExtendedResponse {
-            res: result(code, message),
+            res,
             name: name.map(str::to_owned),
             value,
         }),
@@ -39,22 +38,16 @@ pub fn extended(
                 .dn()
                 .map(|dn| format!("dn:{dn}"))
                 .unwrap_or_default();
-            Response::one(reply(
-                msgid,
-                LdapResultCode::Success,
-                "",
-                None,
-                Some(authz.into_bytes()),
-            ))
+            Response::one(reply(msgid, Ok(Some(authz.into_bytes())), None))
         }
         OID_STARTTLS => {
-            let (code, message) = if session.tls {
-                (
+            let error = if session.tls {
+                OpError::new(
                     LdapResultCode::OperationsError,
                     "TLS is already established on this connection",
                 )
             } else if session.listener != ListenerKind::Ldap || !session.starttls_available {
-                (
+                OpError::new(
                     LdapResultCode::Unavailable,
                     "StartTLS is not available: the server has no certificate",
                 )
@@ -63,28 +56,28 @@ pub fn extended(
                 return Response {
                     replies: vec![super::super::handler::Reply::Msg(reply(
                         msgid,
-                        LdapResultCode::Success,
-                        "",
+                        Ok(None),
                         Some(OID_STARTTLS),
-                        None,
                     ))],
                     action: Action::StartTls,
                 };
             };
-            Response::one(reply(msgid, code, message, Some(OID_STARTTLS), None))
+            Response::one(reply(msgid, Err(error), Some(OID_STARTTLS)))
         }
         OID_PASSWORD_MODIFY => Response::one(reply(
             msgid,
-            LdapResultCode::UnwillingToPerform,
-            "passwords are changed in Microsoft 365 (or with `o365-ldap ctl set-password`), not over LDAP",
-            None,
+            Err(OpError::new(
+                LdapResultCode::UnwillingToPerform,
+                "passwords are changed in Microsoft 365 (or with `o365-ldap ctl set-password`), not over LDAP",
+            )),
             None,
         )),
         other => Response::one(reply(
             msgid,
-            LdapResultCode::ProtocolError,
-            &format!("extended operation {other} is not supported"),
-            None,
+            Err(OpError::new(
+                LdapResultCode::ProtocolError,
+                format!("extended operation {other} is not supported"),
+            )),
             None,
         )),
     }

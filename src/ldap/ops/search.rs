@@ -1,11 +1,14 @@
 //! Search (RFC 4511 §4.5): base resolution and access, scopes, size limits, attribute
 //! selection, typesOnly and simple paged results. Entries are encoded lazily, one at a time,
-//! by `entry_message` (the single place to swap in pre-encoded entries later).
+//! straight to BER by `encode_entry` (directory entries) and `encode_synthetic` (rootDSE,
+//! subschema), both through `ldap::ber`.
 
 use crate::ldap::LdapContext;
 use crate::ldap::access::{self, Target};
 use crate::ldap::attrs::Selection;
+use crate::ldap::ber::{self, Values};
 use crate::ldap::dir::{self, EntryId, SearchError, Snapshot};
+use crate::ldap::error::OpError;
 use crate::ldap::handler::{Reply, Response, result};
 use crate::ldap::rootdse::root_dse;
 use crate::ldap::session::Session;
@@ -13,14 +16,13 @@ use crate::ldap::subschema::subschema_entry;
 use crate::ldap::synthetic::{SyntheticEntry, Visibility};
 use ldap3_proto::control::LdapControl;
 use ldap3_proto::proto::{
-    LdapMsg, LdapOp, LdapPartialAttribute, LdapResult, LdapResultCode, LdapSearchRequest,
-    LdapSearchResultEntry, LdapSearchScope,
+    LdapMsg, LdapOp, LdapResult, LdapResultCode, LdapSearchRequest, LdapSearchScope,
 };
 use std::ops::Range;
 use std::sync::Arc;
 
 /// Operational attributes of directory entries, in the order they are returned.
-const OPERATIONAL: &[&str] = &[
+pub(crate) const OPERATIONAL: &[&str] = &[
     "structuralObjectClass",
     "entryDN",
     "subschemaSubentry",
@@ -90,29 +92,18 @@ impl EntryBatch {
         i
     }
 
-    pub fn messages(&self) -> impl Iterator<Item = LdapMsg> + '_ {
-        let ids = self.set.ids.get(self.range.clone()).unwrap_or(&[]);
-        ids.iter().map(move |id| {
-            entry_message(
-                self.msgid,
-                &self.set.snapshot,
-                *id,
-                &self.set.selection,
-                self.set.typesonly,
-            )
-        })
+    /// The entries as messages, decoded from the bytes `encode_from` writes (tests and simple
+    /// transports).
+    pub fn messages(&self) -> Vec<LdapMsg> {
+        let mut bytes = Vec::new();
+        self.encode_from(&mut bytes, 0, usize::MAX);
+        crate::ldap::handler::decode_messages(&bytes)
     }
 }
 
-fn attribute(name: String, values: Vec<String>, typesonly: bool) -> LdapPartialAttribute {
-    LdapPartialAttribute {
-        atype: name,
-        vals: if typesonly {
-            Vec::new()
-        } else {
-            values.into_iter().map(String::into_bytes).collect()
-        },
-    }
+/// No values when the client asked for types only.
+fn vals(v: Values<'_>, typesonly: bool) -> Values<'_> {
+    if typesonly { Values::Str(&[]) } else { v }
 }
 
 /// The values of operational attribute `op` of entry `id`; `hasSubordinates` asks the
@@ -130,8 +121,8 @@ fn operational_values(snapshot: &Snapshot, id: EntryId, op: &str) -> Option<Vec<
     }
 }
 
-/// Append one directory entry as SearchResultEntry bytes: the same message as
-/// `entry_message` (tests hold them equal), written without building an `LdapMsg`.
+/// Append one directory entry as SearchResultEntry bytes, written without building an
+/// `LdapMsg` (tests hold the bytes to ldap3_proto's encoding).
 pub fn encode_entry(
     out: &mut Vec<u8>,
     msgid: i32,
@@ -140,11 +131,7 @@ pub fn encode_entry(
     sel: &Selection,
     typesonly: bool,
 ) {
-    use crate::ldap::ber::{self, Values};
     let e = snapshot.entry(id);
-    fn vals(v: Values<'_>, typesonly: bool) -> Values<'_> {
-        if typesonly { Values::Str(&[]) } else { v }
-    }
     let operational: Vec<(&'static str, Vec<String>)> = OPERATIONAL
         .iter()
         .filter(|op| sel.operational_wanted(op))
@@ -152,6 +139,7 @@ pub fn encode_entry(
         .collect();
     let mut attrs: Vec<ber::Attr<'_>> = Vec::with_capacity(e.attrs.len() + operational.len());
     if sel.named.is_empty() {
+        // The common cases (no list, `*`, `1.1`, `+`) need no per-attribute name matching.
         if sel.all_user {
             for a in &e.attrs {
                 attrs.push(ber::Attr {
@@ -162,7 +150,7 @@ pub fn encode_entry(
         }
     } else {
         for a in &e.attrs {
-            sel.each_name(a.name, false, |name| {
+            sel.each_name(a.name, sel.all_user, |name| {
                 attrs.push(ber::Attr {
                     name,
                     values: vals(Values::Boxed(&a.values), typesonly),
@@ -171,7 +159,7 @@ pub fn encode_entry(
         }
     }
     for (op, values) in &operational {
-        sel.each_name(op, true, |name| {
+        sel.each_name(op, sel.all_operational, |name| {
             attrs.push(ber::Attr {
                 name,
                 values: vals(Values::Owned(values), typesonly),
@@ -181,91 +169,55 @@ pub fn encode_entry(
     ber::search_result_entry(out, msgid, &e.dn, &attrs);
 }
 
-/// Encode one directory entry as a SearchResultEntry.
-pub fn entry_message(
-    msgid: i32,
-    snapshot: &Snapshot,
-    id: EntryId,
-    sel: &Selection,
-    typesonly: bool,
-) -> LdapMsg {
-    let e = snapshot.entry(id);
-    let mut attributes = Vec::new();
-    if sel.named.is_empty() {
-        // The common cases (no list, `*`, `1.1`, `+`) need no per-attribute name matching.
-        if sel.all_user {
-            for a in &e.attrs {
-                let values = a.values.iter().map(|v| v.to_string()).collect();
-                attributes.push(attribute(a.name.to_owned(), values, typesonly));
-            }
-        }
-    } else {
-        for a in &e.attrs {
-            for n in sel.names_for(a.name, false) {
-                attributes.push(attribute(
-                    n,
-                    a.values.iter().map(|v| v.to_string()).collect(),
-                    typesonly,
-                ));
-            }
-        }
-    }
-    for op in OPERATIONAL {
-        if !sel.operational_wanted(op) {
-            continue;
-        }
-        if let Some(values) = operational_values(snapshot, id, op) {
-            for n in sel.names_for(op, true) {
-                attributes.push(attribute(n, values.clone(), typesonly));
-            }
-        }
-    }
-    LdapMsg::new(
-        msgid,
-        LdapOp::SearchResultEntry(LdapSearchResultEntry {
-            dn: e.dn.to_string(),
-            attributes,
-        }),
-    )
-}
-
-/// Encode a synthetic entry (rootDSE, subschema) as a SearchResultEntry.
-pub fn synthetic_message(
+/// Append a synthetic entry (rootDSE, subschema) as SearchResultEntry bytes, like
+/// `encode_entry`; each attribute's `Visibility` decides whether `*` or `+` selects it.
+pub fn encode_synthetic(
+    out: &mut Vec<u8>,
     msgid: i32,
     entry: &SyntheticEntry,
     sel: &Selection,
     typesonly: bool,
-) -> LdapMsg {
-    let mut attributes = Vec::new();
-    for a in &entry.attrs {
-        let by_default = match a.visibility {
+) {
+    let mut attrs: Vec<ber::Attr<'_>> = Vec::new();
+    for (a, visibility) in entry.attrs() {
+        let all = match visibility {
             Visibility::User => sel.all_user,
             Visibility::Operational => sel.all_operational,
             Visibility::Always => sel.all_user || sel.all_operational,
         };
-        let mut names = sel.names_for(a.name, a.visibility == Visibility::Operational);
-        if by_default && !names.iter().any(|n| n == a.name) {
-            names.insert(0, a.name.to_owned());
-        }
-        for n in names {
-            attributes.push(attribute(n, a.values.clone(), typesonly));
-        }
+        sel.each_name(a.name, all, |name| {
+            attrs.push(ber::Attr {
+                name,
+                values: vals(Values::Boxed(&a.values), typesonly),
+            })
+        });
     }
-    LdapMsg::new(
-        msgid,
-        LdapOp::SearchResultEntry(LdapSearchResultEntry {
-            dn: entry.dn.clone(),
-            attributes,
-        }),
-    )
+    ber::search_result_entry(out, msgid, &entry.entry.dn, &attrs);
 }
 
 fn done(msgid: i32, res: LdapResult, ctrl: Vec<LdapControl>) -> LdapMsg {
     LdapMsg::new_with_ctrls(msgid, LdapOp::SearchResultDone(res), ctrl)
 }
 
-fn fail(msgid: i32, code: LdapResultCode, message: impl Into<String>) -> Response {
-    Response::one(done(msgid, result(code, message), Vec::new()))
+/// The entries `range` of `set`, then the SearchResultDone with `res` and `ctrl`.
+fn entries_then_done(
+    msgid: i32,
+    set: Arc<ResultSet>,
+    range: Range<usize>,
+    res: LdapResult,
+    ctrl: Vec<LdapControl>,
+) -> Response {
+    Response {
+        replies: vec![
+            Reply::Entries(EntryBatch { msgid, set, range }),
+            Reply::Msg(done(msgid, res, ctrl)),
+        ],
+        action: crate::ldap::handler::Action::Continue,
+    }
+}
+
+fn fail(msgid: i32, error: OpError) -> Response {
+    Response::one(done(msgid, error.result(), Vec::new()))
 }
 
 fn paged_control(total: usize, cookie: Vec<u8>) -> LdapControl {
@@ -320,12 +272,14 @@ pub fn search(
     if req.attrs.len() > server.max_attributes {
         return fail(
             msgid,
-            LdapResultCode::AdminLimitExceeded,
-            format!(
-                "the attribute list holds {} descriptions; at most {} are accepted \
-                 (server.max_attributes)",
-                req.attrs.len(),
-                server.max_attributes
+            OpError::new(
+                LdapResultCode::AdminLimitExceeded,
+                format!(
+                    "the attribute list holds {} descriptions; at most {} are accepted \
+                     (server.max_attributes)",
+                    req.attrs.len(),
+                    server.max_attributes
+                ),
             ),
         );
     }
@@ -334,7 +288,10 @@ pub fn search(
         server.max_filter_depth,
         server.max_filter_elements,
     ) {
-        return fail(msgid, LdapResultCode::AdminLimitExceeded, message);
+        return fail(
+            msgid,
+            OpError::new(LdapResultCode::AdminLimitExceeded, message),
+        );
     }
 
     // A later page of a paged search: answered from the stored result, not searched again.
@@ -350,34 +307,30 @@ pub fn search(
                     result(LdapResultCode::Success, "")
                 };
                 let total = set.ids.len();
-                Response {
-                    replies: vec![
-                        Reply::Entries(EntryBatch {
-                            msgid,
-                            set,
-                            range: page.range,
-                        }),
-                        Reply::Msg(done(msgid, res, vec![paged_control(total, page.cookie)])),
-                    ],
-                    action: crate::ldap::handler::Action::Continue,
-                }
+                let ctrl = vec![paged_control(total, page.cookie)];
+                entries_then_done(msgid, set, page.range, res, ctrl)
             }
-            Err(e) => fail(msgid, LdapResultCode::UnwillingToPerform, e.to_string()),
+            Err(e) => fail(
+                msgid,
+                OpError::new(LdapResultCode::UnwillingToPerform, e.to_string()),
+            ),
         };
     }
 
     let Some(ndn) = dir::normalize_dn(&req.base) else {
         return fail(
             msgid,
-            LdapResultCode::InvalidDNSyntax,
-            format!("invalid base DN '{}'", req.base),
+            OpError::new(
+                LdapResultCode::InvalidDNSyntax,
+                format!("invalid base DN '{}'", req.base),
+            ),
         );
     };
     let snapshot = ctx.snapshot.load_full();
     let selection = Selection::parse(&req.attrs);
     let target = match access::resolve(session, ctx, &snapshot, &ndn, &req.scope) {
         Ok(t) => t,
-        Err((code, message)) => return fail(msgid, code, message),
+        Err(e) => return fail(msgid, e),
     };
     let ids = match target {
         Target::RootDse | Target::Subschema => {
@@ -390,12 +343,9 @@ pub fn search(
                 || matches!(req.scope, LdapSearchScope::Base | LdapSearchScope::Subtree);
             let mut replies = Vec::new();
             if in_scope && entry.matches(&req.filter) {
-                replies.push(Reply::Msg(synthetic_message(
-                    msgid,
-                    &entry,
-                    &selection,
-                    req.typesonly,
-                )));
+                let mut bytes = Vec::new();
+                encode_synthetic(&mut bytes, msgid, &entry, &selection, req.typesonly);
+                replies.push(Reply::Encoded(bytes));
             }
             let ctrls = match paged {
                 Some(_) => vec![paged_control(replies.len(), Vec::new())],
@@ -430,7 +380,7 @@ pub fn search(
         Target::Tenant(_) => match search_scope(&snapshot, &ndn, &req) {
             Ok(ids) => ids,
             Err(SearchError::NoSuchObject { matched_dn }) => {
-                let mut res = result(LdapResultCode::NoSuchObject, "no such object");
+                let mut res = OpError::no_such_object().result();
                 res.matcheddn = matched_dn;
                 return Response::one(done(msgid, res, Vec::new()));
             }
@@ -467,17 +417,8 @@ pub fn search(
             } else {
                 result(LdapResultCode::Success, "")
             };
-            Response {
-                replies: vec![
-                    Reply::Entries(EntryBatch {
-                        msgid,
-                        set,
-                        range: page.range,
-                    }),
-                    Reply::Msg(done(msgid, res, vec![paged_control(total, page.cookie)])),
-                ],
-                action: crate::ldap::handler::Action::Continue,
-            }
+            let ctrl = vec![paged_control(total, page.cookie)];
+            entries_then_done(msgid, set, page.range, res, ctrl)
         }
         None => {
             let server_limit = Some(server.size_limit).filter(|n| *n > 0);
@@ -501,17 +442,7 @@ pub fn search(
                 typesonly: req.typesonly,
                 truncated: false,
             });
-            Response {
-                replies: vec![
-                    Reply::Entries(EntryBatch {
-                        msgid,
-                        set,
-                        range: 0..len,
-                    }),
-                    Reply::Msg(done(msgid, res, Vec::new())),
-                ],
-                action: crate::ldap::handler::Action::Continue,
-            }
+            entries_then_done(msgid, set, 0..len, res, Vec::new())
         }
     }
 }

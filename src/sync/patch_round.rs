@@ -1,8 +1,9 @@
-//! The engine's side of patched delta rounds (see `directory::incremental` and `patching`):
-//! each tenant's derivation basis, deriving a round as a patch, and compacting a grown
-//! snapshot overlay off the request path.
+//! The engine's side of patched rounds (see `directory::incremental` and `patch.rs`): each
+//! tenant's derivation basis, deriving a round as a patch of the served directory, and
+//! compacting a grown snapshot overlay off the request path.
 
-use super::{Progress, RoundDerivation, SyncEngine, patching, report, say};
+use super::prepare::{DerivedRound, RoundDerivation};
+use super::{Progress, SyncEngine, patch, report, say};
 use crate::config::{Config, TenantConfig};
 use crate::directory::Snapshot;
 use crate::directory::build::{BuildReport, TenantInput};
@@ -46,7 +47,7 @@ impl SyncEngine {
     ) -> HashMap<String, serde_json::Value> {
         derived
             .iter()
-            .map(|(t, (r, c))| (t.clone(), patching::record(r, c)))
+            .map(|(t, (r, c))| (t.clone(), patch::record(r, c)))
             .collect()
     }
 
@@ -60,7 +61,7 @@ impl SyncEngine {
             .into_iter()
             .filter_map(|(t, (report, c))| {
                 let st = states.get(&t)?;
-                Some((t, patching::Basis::after_full(report, &st.mirror, &c)))
+                Some((t, patch::Basis::after_full(report, &st.mirror, &c)))
             })
             .collect();
         if let Ok(mut b) = self.bases.lock() {
@@ -77,17 +78,17 @@ impl SyncEngine {
             .collect()
     }
 
-    pub(super) fn take_basis(&self, tenant: &str) -> Option<patching::Basis> {
+    pub(super) fn take_basis(&self, tenant: &str) -> Option<patch::Basis> {
         self.bases.lock().ok()?.remove(tenant)
     }
 
-    pub(super) fn put_basis(&self, tenant: &str, basis: Option<patching::Basis>) {
+    pub(super) fn put_basis(&self, tenant: &str, basis: Option<patch::Basis>) {
         if let (Some(b), Ok(mut map)) = (basis, self.bases.lock()) {
             map.insert(tenant.to_string(), b);
         }
     }
 
-    /// Derive a delta round as a patch on the served snapshot, when the changes allow it
+    /// Derive a round as a patch on the served snapshot, when the changes allow it
     /// (`None`: derive in full; the reason is in the progress lines and the log).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn patch_round(
@@ -95,12 +96,12 @@ impl SyncEngine {
         cfg: &TenantConfig,
         old: &TenantState,
         st: &mut TenantState,
-        basis: &patching::Basis,
+        basis: &patch::Basis,
         before: &Snapshot,
         touched: &std::collections::BTreeSet<String>,
         now: i64,
         progress: Option<&Progress>,
-    ) -> Option<(Snapshot, BuildReport, Changes, RoundDerivation)> {
+    ) -> Option<DerivedRound> {
         use crate::directory::incremental::{Derivation, Prior, derive_patch};
         let index = self.config.tenant.iter().position(|t| t.name == cfg.name)?;
         let services = self.services_of(&cfg.name);
@@ -140,8 +141,7 @@ impl SyncEngine {
                 patch.removals.len()
             ),
         );
-        let changes =
-            patching::changes(before, basis, index as u16, &patch.upserts, &patch.removals);
+        let changes = patch::changes(before, basis, index as u16, &patch.upserts, &patch.removals);
         let generation = self.generation.fetch_add(1, Ordering::Relaxed);
         let snapshot = before.patch(generation, patch.upserts.clone(), patch.removals.clone());
         Some((

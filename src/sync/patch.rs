@@ -1,5 +1,5 @@
-//! Delta rounds applied as patches (see `directory::incremental`): the basis a committed round
-//! leaves for the next one — the report and membership index of the derivation being served,
+//! Rounds applied as patches of the served directory (see `directory::incremental`): the basis
+//! a committed round leaves for the next one — the report and membership index of the derivation being served,
 //! and its counts — and what a patch changes, read off the patch alone, so nothing in a delta
 //! round walks the whole tenant.
 
@@ -13,7 +13,7 @@ use crate::model::mirror::MemberIndex;
 use crate::store::directory::DirectoryWrite;
 use rustc_hash::FxHashMap;
 
-/// What the served derivation of one tenant was, for the next delta round to patch.
+/// What the served derivation of one tenant was, for the next round to patch.
 #[derive(Debug, Clone)]
 pub struct Basis {
     pub report: BuildReport,

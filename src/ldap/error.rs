@@ -1,0 +1,49 @@
+//! The error an LDAP operation answers with: an RFC 4511 result code and the diagnostic
+//! message the client sees. Operation handlers return it; the response types carry it as an
+//! `LDAPResult`.
+
+use ldap3_proto::proto::{LdapResult, LdapResultCode};
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpError {
+    pub code: LdapResultCode,
+    pub message: String,
+}
+
+impl OpError {
+    pub fn new(code: LdapResultCode, message: impl Into<String>) -> OpError {
+        OpError {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The answer for a DN that does not exist, or that the session may not know exists.
+    pub fn no_such_object() -> OpError {
+        OpError::new(LdapResultCode::NoSuchObject, "no such object")
+    }
+
+    /// The `LDAPResult` that carries this error.
+    pub fn result(self) -> LdapResult {
+        result(self.code, self.message)
+    }
+}
+
+impl fmt::Display for OpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for OpError {}
+
+/// An `LDAPResult` with no matched DN and no referrals.
+pub fn result(code: LdapResultCode, message: impl Into<String>) -> LdapResult {
+    LdapResult {
+        code,
+        matcheddn: String::new(),
+        message: message.into(),
+        referral: Vec::new(),
+    }
+}

@@ -1,0 +1,304 @@
+//! The sync engine: what it holds (the config, the store, the served snapshot, the committed
+//! tenant states and how each tenant's directory was derived), the states read from the store
+//! on first use, the derivation of a snapshot from them, and what `ctl` reads of it.
+
+use super::{HistoryRecord, SyncError, patch, patch_round, persist};
+use crate::config::Config;
+use crate::directory::Snapshot;
+use crate::directory::build::{BuildReport, TenantBuild, TenantInput, build_tenant};
+use crate::directory::ids::Allocations;
+use crate::model::time::Clock;
+use crate::store::{Store, TenantState};
+use arc_swap::ArcSwap;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::Mutex;
+
+pub struct SyncEngine {
+    pub(super) config: Arc<Config>,
+    pub(super) store: Arc<Store>,
+    pub(super) snapshot: Arc<ArcSwap<Snapshot>>,
+    /// Last committed state per tenant, `None` until loaded (a fast start serves the stored
+    /// directory first and reads the mirror afterwards). The lock serialises rounds; LDAP
+    /// readers never take it.
+    pub(super) states: Arc<Mutex<Option<HashMap<String, TenantState>>>>,
+    pub(super) generation: AtomicU64,
+    /// Unix time of each tenant's next scheduled round (for `ctl status`).
+    pub(super) next_run: std::sync::Mutex<HashMap<String, i64>>,
+    /// The configuration fingerprint the persisted directory is written under.
+    pub(super) fingerprint: String,
+    /// Whether start-up served the stored directory rather than deriving it.
+    pub(super) from_store: bool,
+    /// Per tenant, what the served derivation was, so the next round can patch it; missing
+    /// after a start from the stored directory (that tenant's next round derives in full).
+    /// Taken out for the length of a round (rounds are serialised by `states`).
+    pub(super) bases: std::sync::Mutex<HashMap<String, patch::Basis>>,
+    /// Basis records read with the stored directory at a fast start, turned into bases when
+    /// the mirror is loaded.
+    pub(super) stored_bases: std::sync::Mutex<HashMap<String, serde_json::Value>>,
+    /// The compaction of a patched snapshot running in the background, if any.
+    pub(super) compaction: Arc<std::sync::Mutex<Option<patch_round::Compaction>>>,
+    pub(super) clock: Arc<dyn Clock>,
+}
+
+impl SyncEngine {
+    /// Whether start-up served the directory stored by the last round (true) or derived it
+    /// from the stored mirror because the configuration changed (false).
+    pub fn started_from_stored_directory(&self) -> bool {
+        self.from_store
+    }
+
+    /// Persist allocations a derivation outside a round extended (numbers handed to objects a
+    /// changed configuration admits), then adopt them, so they are the same after a restart.
+    pub(super) fn commit_allocs(
+        &self,
+        states: &mut HashMap<String, TenantState>,
+        allocs: HashMap<String, Allocations>,
+    ) -> Result<(), SyncError> {
+        for (name, alloc) in allocs {
+            if let Some(st) = states.get_mut(&name) {
+                self.store
+                    .commit_alloc(&name, &st.alloc, &alloc)
+                    .map_err(|source| SyncError::Store {
+                        tenant: name.clone(),
+                        source,
+                    })?;
+                st.alloc = alloc;
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn read_states(
+        config: &Config,
+        store: &Store,
+    ) -> Result<HashMap<String, TenantState>, SyncError> {
+        let mut states = HashMap::new();
+        for t in &config.tenant {
+            let st = store
+                .load_tenant(&t.name)
+                .map_err(|source| SyncError::Store {
+                    tenant: t.name.clone(),
+                    source,
+                })?;
+            states.insert(t.name.clone(), st);
+        }
+        Ok(states)
+    }
+
+    /// The committed states, read from the store on first use.
+    pub(super) async fn states(
+        &self,
+    ) -> Result<tokio::sync::MappedMutexGuard<'_, HashMap<String, TenantState>>, SyncError> {
+        let mut guard = self.states.lock().await;
+        if guard.is_none() {
+            let started = std::time::Instant::now();
+            let store = Arc::clone(&self.store);
+            let config = Arc::clone(&self.config);
+            let loaded =
+                tokio::task::spawn_blocking(move || SyncEngine::read_states(&config, &store))
+                    .await
+                    .map_err(|e| SyncError::Internal(format!("loading the mirror: {e}")))??;
+            let records =
+                std::mem::take(&mut *self.stored_bases.lock().unwrap_or_else(|p| p.into_inner()));
+            for (tenant, v) in records {
+                let Some(st) = loaded.get(&tenant) else {
+                    continue;
+                };
+                match patch::from_record(&v, &st.mirror) {
+                    Some(b) => {
+                        if let Ok(mut map) = self.bases.lock() {
+                            map.entry(tenant).or_insert(b);
+                        }
+                    }
+                    None => {
+                        tracing::info!(tenant = %tenant, "no usable record of how the stored directory was derived; the next round derives in full")
+                    }
+                }
+            }
+            tracing::info!(
+                ms = started.elapsed().as_millis() as u64,
+                "stored mirror loaded (the next sync round can start)"
+            );
+            *guard = Some(loaded);
+        }
+        Ok(tokio::sync::MutexGuard::map(guard, |g| {
+            g.get_or_insert_with(HashMap::new)
+        }))
+    }
+
+    /// Store every tenant's rows of the fully derived `snap`, each tenant with the record of
+    /// how it was derived (`records`): all rows when `before` is `None`, else only the rows
+    /// that differ from `before`.
+    pub(super) fn store_full_derivation(
+        &self,
+        snap: &Snapshot,
+        before: Option<&Snapshot>,
+        records: &HashMap<String, serde_json::Value>,
+    ) -> Result<(), SyncError> {
+        for (i, t) in self.config.tenant.iter().enumerate() {
+            let Some(info) = persist::info(snap, &t.name) else {
+                continue;
+            };
+            let mut w = match before {
+                Some(before) => persist::changes(before, snap, i as u16, &self.fingerprint, info),
+                None => persist::everything(snap, i as u16, &self.fingerprint, info),
+            };
+            w.basis = records.get(&t.name).cloned();
+            self.store
+                .write_directory(&t.name, &w)
+                .map_err(|source| SyncError::Store {
+                    tenant: t.name.clone(),
+                    source,
+                })?;
+        }
+        Ok(())
+    }
+
+    /// Read the mirror in the background after a fast start, so the first round, `explain`
+    /// or `status` does not wait for it.
+    pub fn preload(self: &Arc<Self>) {
+        let engine = Arc::clone(self);
+        tokio::spawn(async move {
+            if let Err(e) = engine.states().await {
+                tracing::error!("cannot read the stored mirror: {e}");
+            }
+        });
+    }
+
+    /// The database handle (local passwords are set through the admin socket with it).
+    pub fn store(&self) -> Arc<Store> {
+        Arc::clone(&self.store)
+    }
+
+    /// The snapshot handle LDAP sessions read from.
+    pub fn snapshot(&self) -> Arc<ArcSwap<Snapshot>> {
+        self.snapshot.clone()
+    }
+
+    pub fn config(&self) -> &Arc<Config> {
+        &self.config
+    }
+
+    pub fn clock(&self) -> &dyn Clock {
+        &*self.clock
+    }
+
+    /// Derive a snapshot from tenant states, with `replace` standing in for one tenant's
+    /// state (its allocations are extended in place). Returns the snapshot and the extended
+    /// allocations of the other tenants whose allocations changed. Nothing is cloned but
+    /// those allocations: a tenant's state is hundreds of megabytes at 100k users.
+    pub(super) fn derive(
+        &self,
+        states: &HashMap<String, TenantState>,
+        mut replace: Option<(&str, &mut TenantState)>,
+    ) -> Derived {
+        let now = self.clock.now_unix();
+        let mut builds: Vec<TenantBuild> = Vec::new();
+        let mut allocs = HashMap::new();
+        let mut reports = HashMap::new();
+        let empty = TenantState::default();
+        for (i, t) in self.config.tenant.iter().enumerate() {
+            let services = self.services_of(&t.name);
+            let admin_ssh_keys = self.admin_ssh_keys(&t.name);
+            let input = |mirror| TenantInput {
+                index: i as u16,
+                cfg: t,
+                mirror,
+                services: services.clone(),
+                now,
+                admin_ssh_keys: &admin_ssh_keys,
+            };
+            let (built, changed_alloc) = match replace.as_mut() {
+                Some((name, st)) if *name == t.name => {
+                    let st: &mut TenantState = st;
+                    (build_tenant(&input(&st.mirror), &mut st.alloc), None)
+                }
+                _ => {
+                    let st = states.get(&t.name).unwrap_or(&empty);
+                    let mut alloc = st.alloc.clone();
+                    let built = build_tenant(&input(&st.mirror), &mut alloc);
+                    let changed = (alloc != st.alloc).then_some(alloc);
+                    (built, changed)
+                }
+            };
+            match built {
+                Ok(b) => {
+                    for c in &b.report.collisions {
+                        tracing::warn!(tenant = %t.name, name = %c.name, holder = %c.holder, loser = %c.loser,
+                            "name collision: the holder keeps the name, the other object gets a suffixed one");
+                    }
+                    reports.insert(t.name.clone(), b.report.clone());
+                    builds.push(b);
+                }
+                Err(e) => tracing::info!(tenant = %t.name, "not served yet: {e}"),
+            }
+            if let Some(a) = changed_alloc {
+                allocs.insert(t.name.clone(), a);
+            }
+        }
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed);
+        Derived {
+            snapshot: Snapshot::new(generation, builds),
+            allocs,
+            reports,
+        }
+    }
+
+    /// History of `tenant` (all tenants when `None`), newest first.
+    pub fn history(
+        &self,
+        tenant: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<HistoryRecord>, SyncError> {
+        let mut out = Vec::new();
+        for t in &self.config.tenant {
+            if tenant.is_some_and(|n| n != t.name) {
+                continue;
+            }
+            let rows = self
+                .store
+                .history(&t.name, limit)
+                .map_err(|source| SyncError::Store {
+                    tenant: t.name.clone(),
+                    source,
+                })?;
+            out.extend(
+                rows.into_iter()
+                    .filter_map(|v| serde_json::from_value(v).ok()),
+            );
+        }
+        if let Some(t) = tenant
+            && self.config.tenant(t).is_none()
+        {
+            return Err(SyncError::UnknownTenant(t.to_string()));
+        }
+        out.sort_by_key(|r: &HistoryRecord| std::cmp::Reverse(r.started));
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    /// The mirror of `tenant` as last committed.
+    pub async fn tenant_state(&self, tenant: &str) -> Option<TenantState> {
+        self.states().await.ok()?.get(tenant).cloned()
+    }
+
+    /// Unix time of `tenant`'s next scheduled round, if the scheduler runs it.
+    pub fn next_run(&self, tenant: &str) -> Option<i64> {
+        self.next_run.lock().ok()?.get(tenant).copied()
+    }
+
+    pub(super) fn set_next_run(&self, tenant: &str, at: i64) {
+        if let Ok(mut m) = self.next_run.lock() {
+            m.insert(tenant.to_string(), at);
+        }
+    }
+}
+
+pub(super) struct Derived {
+    pub(super) snapshot: Snapshot,
+    /// Extended allocations of tenants other than the one being replaced.
+    pub(super) allocs: HashMap<String, Allocations>,
+    pub(super) reports: HashMap<String, BuildReport>,
+}
