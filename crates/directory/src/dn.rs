@@ -4,7 +4,8 @@
 
 pub use model::dn::{Ava, Dn, DnError, Rdn, escape_value, parse};
 
-use super::schema::{self, AttributeType, Matching};
+use crate::matching;
+use crate::schema::{self, AttributeType, Matching};
 
 fn normalize_ava(ava: &Ava) -> Ava {
     let at = schema::attribute(ava.attr());
@@ -25,8 +26,8 @@ fn normalize_ava(ava: &Ava) -> Ava {
 /// caseIgnore: normalising a DN inside a DN would recurse once per nesting level of the input.
 fn normalize_rdn_value(at: Option<&AttributeType>, v: &str) -> String {
     match at.map(|a| a.equality) {
-        None | Some(Matching::CaseIgnore | Matching::Dn) => schema::fold(v, true).collect(),
-        Some(m) => schema::normalize(m, v).unwrap_or_else(|| schema::fold(v, true).collect()),
+        None | Some(Matching::CaseIgnore | Matching::Dn) => matching::fold(v, true).collect(),
+        Some(m) => matching::normalize(m, v).unwrap_or_else(|| matching::fold(v, true).collect()),
     }
 }
 

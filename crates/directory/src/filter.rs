@@ -8,7 +8,8 @@ use thiserror::Error;
 
 use super::dn;
 use super::entry::{Entry, EntryKind};
-use super::schema::{self, AttributeType, Matching, OrderKey, RuleKind};
+use super::matching::{self, OrderKey};
+use super::schema::{self, AttributeType, Matching, RuleKind};
 
 /// The result of evaluating a filter: RFC 4511 filters are three-valued, and only `True`
 /// selects an entry.
@@ -156,7 +157,7 @@ pub fn operational_value(e: &Entry, canonical_name: &str) -> Option<Vec<String>>
 /// its syntax (the filter is Undefined, so nothing matches).
 pub fn equality_key(attr: &str, value: &str) -> Option<(&'static str, String)> {
     let at = schema::attribute(attr)?;
-    let key = schema::normalize_value(at, value)?;
+    let key = matching::normalize_value(at, value)?;
     Some((at.name, key))
 }
 
@@ -234,13 +235,13 @@ impl Test {
 
     fn matches(&self, v: &str) -> bool {
         match self {
-            Test::Equality(m, key) => schema::value_matches(*m, v, key),
-            Test::Less(m, key) => schema::order_key(*m, v).is_some_and(|k| k < *key),
+            Test::Equality(m, key) => matching::value_matches(*m, v, key),
+            Test::Less(m, key) => matching::order_key(*m, v).is_some_and(|k| k < *key),
             Test::Substrings(m, sub) => {
-                schema::normalize(*m, v).is_some_and(|n| substrings_match(&n, sub))
+                matching::normalize(*m, v).is_some_and(|n| substrings_match(&n, sub))
             }
-            Test::BitAnd(mask) => schema::parse_integer(v).is_some_and(|x| x & mask == *mask),
-            Test::BitOr(mask) => schema::parse_integer(v).is_some_and(|x| x & mask != 0),
+            Test::BitAnd(mask) => matching::parse_integer(v).is_some_and(|x| x & mask == *mask),
+            Test::BitOr(mask) => matching::parse_integer(v).is_some_and(|x| x & mask != 0),
             Test::InChain(ndn) => dn::eq_normalized(v, ndn),
         }
     }
@@ -297,7 +298,7 @@ fn compile_node(f: &LdapFilter) -> Node {
 fn compile_equality(a: &str, v: &str) -> Option<Node> {
     let (a, v) = super::ad::equality(a, v);
     let at = schema::attribute(a)?;
-    let key = schema::normalize_value(at, &v)?;
+    let key = matching::normalize_value(at, &v)?;
     Some(if at.name == "entryDN" {
         Node::EntryDn(key)
     } else {
@@ -310,7 +311,7 @@ fn compile_ordering(a: &str, v: &str, greater: bool) -> Option<Node> {
     if !at.ordering {
         return None;
     }
-    let key = schema::order_key(at.equality, v)?;
+    let key = matching::order_key(at.equality, v)?;
     Some(Node::Ordering { at, key, greater })
 }
 
@@ -338,7 +339,7 @@ fn prepare_component(m: Matching, s: &str) -> String {
             }
             out
         }
-        _ => schema::normalize(m, s).unwrap_or_default(),
+        _ => matching::normalize(m, s).unwrap_or_default(),
     }
 }
 
@@ -463,15 +464,15 @@ fn compile_extensible(mra: &LdapMatchingRuleAssertion) -> Option<Node> {
     let test = match kind {
         RuleKind::Equality(m) => {
             let key = match (&mra.matching_rule, at) {
-                (None, Some(at)) => schema::normalize_value(at, v)?,
-                _ => schema::normalize(m, v)?,
+                (None, Some(at)) => matching::normalize_value(at, v)?,
+                _ => matching::normalize(m, v)?,
             };
             Test::Equality(m, key)
         }
-        RuleKind::Ordering(m) => Test::Less(m, schema::order_key(m, v)?),
+        RuleKind::Ordering(m) => Test::Less(m, matching::order_key(m, v)?),
         RuleKind::Substrings(m) => Test::Substrings(m, parse_substring_assertion(m, v)?),
-        RuleKind::BitAnd => Test::BitAnd(schema::parse_integer(v)?),
-        RuleKind::BitOr => Test::BitOr(schema::parse_integer(v)?),
+        RuleKind::BitAnd => Test::BitAnd(matching::parse_integer(v)?),
+        RuleKind::BitOr => Test::BitOr(matching::parse_integer(v)?),
         // AD only defines in-chain on a named DN attribute.
         RuleKind::InChain => Test::InChain(dn::normalize(v).ok().filter(|_| at.is_some())?),
         RuleKind::Unsupported => return None,
@@ -550,15 +551,15 @@ fn eval(n: &Node, e: &Entry, m: &dyn Membership) -> Tri {
             {
                 return Tri::True;
             }
-            any_value(e, at, m, |v| schema::value_matches(at.equality, v, key)).into()
+            any_value(e, at, m, |v| matching::value_matches(at.equality, v, key)).into()
         }
         Node::EntryDn(key) => (*e.ndn == **key).into(),
         Node::Substrings { at, sub } => any_value(e, at, m, |v| {
-            schema::normalize(at.equality, v).is_some_and(|n| substrings_match(&n, sub))
+            matching::normalize(at.equality, v).is_some_and(|n| substrings_match(&n, sub))
         })
         .into(),
         Node::Ordering { at, key, greater } => any_value(e, at, m, |v| {
-            schema::order_key(at.equality, v)
+            matching::order_key(at.equality, v)
                 .is_some_and(|k| if *greater { k >= *key } else { k <= *key })
         })
         .into(),

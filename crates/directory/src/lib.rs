@@ -8,6 +8,7 @@ pub mod entry;
 pub mod filter;
 pub mod ids;
 pub mod incremental;
+pub mod matching;
 pub mod policy;
 pub mod posix;
 pub mod schema;

@@ -9,6 +9,7 @@ use super::build::TenantBuild;
 use super::dn;
 use super::entry::Entry;
 use super::filter::{self, Membership, Tri};
+use super::matching;
 use super::schema;
 use ldap3_proto::proto::{LdapFilter, LdapSearchScope};
 use rustc_hash::FxHashMap as HashMap;
@@ -233,7 +234,7 @@ fn build_index<'a>(canon: &str, entries: impl Iterator<Item = (EntryId, &'a Entr
     for (id, e) in entries {
         for a in e.attrs.iter().filter(|a| a.name == at.name) {
             for v in &a.values {
-                if let Some(key) = schema::normalize_value_cow(at, v) {
+                if let Some(key) = matching::normalize_value_cow(at, v) {
                     // Most values repeat (objectClass, gidNumber, member): find before
                     // inserting so the key is only boxed for a new value.
                     let ids = match slot.get_mut(&*key) {
@@ -259,7 +260,7 @@ fn normalised(e: &Entry) -> Normalised {
         };
         for a in e.attrs.iter().filter(|a| a.name == at.name) {
             for v in &a.values {
-                if let Some(key) = schema::normalize_value_cow(at, v) {
+                if let Some(key) = matching::normalize_value_cow(at, v) {
                     out.push((*canon, Arc::from(&*key)));
                 }
             }
