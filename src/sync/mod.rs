@@ -13,9 +13,9 @@ mod rounds;
 
 use crate::config::Config;
 use crate::config::TenantConfig;
-use crate::directory::build::{BuildReport, TenantInput, build_tenant};
+use crate::directory::derive::{BuildReport, TenantInput, build_tenant};
 use crate::directory::ids::Allocations;
-use crate::directory::{Snapshot, build::TenantBuild};
+use crate::directory::{Snapshot, derive::TenantBuild};
 use crate::graph::GraphClient;
 use crate::model::mirror::merge::{self as delta, DeltaStats};
 use crate::model::time::{Clock, SystemClock, generalized_time};

@@ -1,11 +1,11 @@
-//! The engine's side of patched delta rounds (see `directory::incremental` and `patching`):
+//! The engine's side of patched delta rounds (see `directory::derive::patch` and `patching`):
 //! each tenant's derivation basis, deriving a round as a patch, and compacting a grown
 //! snapshot overlay off the request path.
 
 use super::{Progress, RoundDerivation, SyncEngine, patching, report, say};
 use crate::config::{Config, TenantConfig};
 use crate::directory::Snapshot;
-use crate::directory::build::{BuildReport, TenantInput};
+use crate::directory::derive::{BuildReport, TenantInput};
 use crate::store::TenantState;
 use crate::sync::report::Changes;
 use arc_swap::ArcSwap;
@@ -101,7 +101,7 @@ impl SyncEngine {
         now: i64,
         progress: Option<&Progress>,
     ) -> Option<(Snapshot, BuildReport, Changes, RoundDerivation)> {
-        use crate::directory::incremental::{Derivation, Prior, derive_patch};
+        use crate::directory::derive::patch::{Derivation, Prior, derive_patch};
         let index = self.config.tenant.iter().position(|t| t.name == cfg.name)?;
         let services = self.services_of(&cfg.name);
         let admin_ssh_keys = self.admin_ssh_keys(&cfg.name);

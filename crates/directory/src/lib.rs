@@ -2,12 +2,11 @@
 //! the immutable `Snapshot` served to LDAP clients.
 
 pub mod ad;
-pub mod build;
+pub mod derive;
 pub mod dn;
 pub mod entry;
 pub mod filter;
 pub mod ids;
-pub mod incremental;
 pub mod matching;
 pub mod policy;
 pub mod posix;
@@ -15,7 +14,7 @@ pub mod schema;
 pub mod snapshot;
 pub mod ssh_keys;
 
-pub use entry::{Attr, Entry, EntryKind};
+pub use entry::{Attr, Entry, EntryKind, TenantInfo};
 pub use filter::{CompiledFilter, FilterLimitError, Membership, Tri};
 pub use model::dn::{Dn, DnError};
-pub use snapshot::{EntryId, SearchError, Snapshot, TenantInfo};
+pub use snapshot::{EntryId, SearchError, Snapshot};

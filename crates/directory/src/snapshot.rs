@@ -5,9 +5,9 @@
 //! snapshot with `patch`: the flat base is shared and a small overlay of added, replaced and
 //! removed leaves sits on top, so the round costs what changed, not the directory's size.
 
-use super::build::TenantBuild;
+use super::derive::TenantBuild;
 use super::dn;
-use super::entry::Entry;
+use super::entry::{Entry, TenantInfo};
 use super::filter::{self, Membership, Tri};
 use super::matching;
 use super::schema;
@@ -46,13 +46,6 @@ const OVERLAY: EntryId = 1 << 31;
 /// An overlay larger than this (entries plus shadowed base ids) is folded into a new flat
 /// base: past it, merging overlay answers into every search costs more than one rebuild.
 const MIN_OVERLAY_LIMIT: usize = 1024;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TenantInfo {
-    pub name: String,
-    pub base_dn: String,
-    pub base_ndn: String,
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SearchError {

@@ -2,7 +2,7 @@
 //! like one built whole (`Snapshot::new`) over the same final entries.
 
 use super::*;
-use crate::build::BuildReport;
+use crate::derive::BuildReport;
 use crate::entry::{Attr, EntryKind};
 use ldap3_proto::parse_ldap_filter_str;
 use ldap3_proto::proto::LdapMatchingRuleAssertion;

@@ -19,15 +19,17 @@
 //! changed group); changes in `users.*_members_of` groups (the users whose standing changed
 //! are judged again).
 
-use super::build::{
-    BuildError, BuildReport, GroupShape, ServedUser, TenantInput, base_dn, group_entry,
-    merged_uuid, name_key, normalize_cn, private_group_entry, stamp, user_entry,
+use super::entries::{
+    GroupShape, group_entry, merged_uuid, private_group_entry, stamp, user_entry,
 };
-use super::dn;
-use super::entry::{Entry, EntryKind};
-use super::ids::{Allocations, Claim, NumberSpace, creation_order, unmatched};
-use super::snapshot::Snapshot;
+use super::groups::{name_key, normalize_cn};
+use super::users::ServedUser;
+use super::{BuildError, BuildReport, TenantInput, base_dn};
+use crate::dn;
+use crate::entry::{Entry, EntryKind};
+use crate::ids::{Allocations, Claim, NumberSpace, creation_order, unmatched};
 use crate::policy::{self, Judge, UserVerdict, group_served_as, merged_key};
+use crate::snapshot::Snapshot;
 use config::PRIMARY_GROUP_PRIVATE;
 use config::{NestedMode, TenantConfig};
 use model::Mirror;
@@ -1015,5 +1017,4 @@ fn count(report: &mut BuildReport, v: Option<&UserVerdict>, sign: i8) {
 }
 
 #[cfg(test)]
-#[path = "incremental_tests.rs"]
 mod tests;

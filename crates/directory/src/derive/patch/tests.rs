@@ -4,7 +4,7 @@
 //! the same report.
 
 use super::*;
-use crate::build::build_tenant;
+use crate::derive::build_tenant;
 use crate::ssh_keys::AdminKeys;
 use config::TenantConfig;
 use model::graph::{Domain, Group, MemberRef, User};
@@ -264,11 +264,7 @@ fn input<'a>(cfg: &'a TenantConfig, m: &'a Mirror, keys: &'a AdminKeys) -> Tenan
     }
 }
 
-fn build(
-    cfg: &TenantConfig,
-    m: &Mirror,
-    alloc: &mut Allocations,
-) -> super::super::build::TenantBuild {
+fn build(cfg: &TenantConfig, m: &Mirror, alloc: &mut Allocations) -> crate::derive::TenantBuild {
     let keys = AdminKeys::default();
     let input = input(cfg, m, &keys);
     match build_tenant(&input, alloc) {
