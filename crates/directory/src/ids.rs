@@ -277,7 +277,7 @@ impl Allocations {
 }
 
 /// An object not served under the name it wants: a collision while another object holds that
-/// name. Kept with the report so a delta round can tell when a collision reappears.
+/// name. Kept with the report so a patch can tell when a collision reappears.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unmatched {
     pub namespace: &'static str,

@@ -780,7 +780,7 @@ fn an_empty_patch_changes_nothing_but_the_generation() {
 
 #[test]
 fn a_patched_lazily_indexed_snapshot_answers_like_a_built_one() {
-    // A start from the stored directory serves a lazily indexed snapshot; the first delta
+    // A start from the stored directory serves a lazily indexed snapshot; the first patched
     // round patches it before any index is built.
     let mut w = World::new(51, 200, 25);
     let lazy = Snapshot::new_lazy(w.generation, w.builds());

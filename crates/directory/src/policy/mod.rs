@@ -143,7 +143,7 @@ pub fn apply_at(mirror: &Mirror, cfg: &TenantConfig, now: i64) -> Outcome {
 }
 
 /// The user rules of one tenant set up once (domains, group sets), to judge single users: what
-/// a delta round uses for the users it touched instead of applying policy to everyone.
+/// a patch (`derive::patch`) uses for the users it touched instead of applying policy to everyone.
 pub struct Judge<'a> {
     ctx: users::Context<'a>,
     now: i64,
