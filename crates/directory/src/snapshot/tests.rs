@@ -4,8 +4,9 @@
 use super::*;
 use crate::derive::BuildReport;
 use crate::entry::{Attr, EntryKind};
+use crate::schema::IN_CHAIN_OID;
 use ldap3_proto::parse_ldap_filter_str;
-use ldap3_proto::proto::LdapMatchingRuleAssertion;
+use ldap3_proto::proto::{LdapFilter, LdapMatchingRuleAssertion, LdapSearchScope};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
@@ -486,7 +487,7 @@ fn fv(v: &str) -> String {
 
 fn in_chain(attr: &str, value: &str) -> LdapFilter {
     LdapFilter::Extensible(LdapMatchingRuleAssertion {
-        matching_rule: Some(IN_CHAIN.into()),
+        matching_rule: Some(IN_CHAIN_OID.into()),
         type_: Some(attr.into()),
         match_value: value.into(),
         dn_attributes: false,
