@@ -1,4 +1,4 @@
-//! Stable POSIX numbers and names (DESIGN.md §3 "Numbers", "Name collisions").
+//! Stable POSIX numbers and names.
 //!
 //! A number's first assignment is derived from the Graph object id (SHA-256 into the configured
 //! range), so two servers with empty data directories fed by the same tenant agree. Collisions

@@ -1,5 +1,9 @@
-//! The directory: DNs, schema and matching, entries, filters, ID allocation, entry building and
-//! the immutable `Snapshot` served to LDAP clients.
+//! The directory, pure and without I/O: from a tenant's mirror to the entries LDAP clients read.
+//! `policy` decides who and what is served; `derive` builds the entries, in full or as a
+//! `derive::patch` on the previous snapshot, with numbers and names from `ids` and `posix` and
+//! keys from `ssh_keys`; `snapshot` serves them and `filter` evaluates searches over them.
+//! Beneath these: `entry`, `dn` (normalised names), `schema` (the catalogue), `matching` (how
+//! values compare under a rule) and `ad` (Active Directory spellings in filters).
 
 pub mod ad;
 pub mod derive;

@@ -2,9 +2,10 @@
 //! the directory, who is inactive, which groups are served and under what names. No I/O, so a
 //! dry run is a diff of two derivations and `explain` can replay the rules for one user.
 //!
-//! Every control of DESIGN.md §5 is one small function in `users.rs` or `groups.rs` that
-//! returns an [`Effect`] and a sentence; a verdict is every rule's sentence in order (the trail
-//! `ctl explain` prints) and the strongest effect (excluded beats inactive beats active).
+//! Every control (the `[tenant.users]` and `[tenant.groups]` settings of docs/configuration.md)
+//! is one small function in `users.rs` or `groups.rs` that returns an [`Effect`] and a
+//! sentence; a verdict is every rule's sentence in order (the trail `ctl explain` prints) and the
+//! strongest effect (excluded beats inactive beats active).
 
 mod groups;
 mod membership;

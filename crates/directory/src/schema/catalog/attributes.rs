@@ -163,8 +163,8 @@ pub(super) static ATTRIBUTES: &[AttributeType] = &[
         desc: "Groups this entry is a member of, directly or through nested groups",
         ..DN_VALUED
     },
-    // A user attribute here (DESIGN §3 returns it with `*`), not an operational one as in
-    // OpenLDAP: it carries the Microsoft 365 object id that applications key on.
+    // A user attribute here, so `*` returns it, not an operational one as in OpenLDAP: it
+    // carries the Microsoft 365 object id that applications key on.
     AttributeType {
         name: "entryUUID",
         oid: "1.3.6.1.1.16.4",
