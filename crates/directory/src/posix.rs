@@ -12,7 +12,7 @@
 
 use super::dn;
 use super::entry::Entry;
-use super::ids::{Allocations, Claim, NumberSpace};
+use super::ids::{Allocations, Claim, NumberSpace, normalize_cn};
 use config::template::render_template;
 use config::{NestedMode, PRIMARY_GROUP_PRIVATE, TenantConfig};
 use model::graph::{Group, MemberKind, User, extension_value, is_extension_property};
@@ -280,16 +280,10 @@ pub fn primary_group<'a>(
     if wanted.is_empty() || wanted.eq_ignore_ascii_case(PRIMARY_GROUP_PRIVATE) {
         return None;
     }
-    let norm = |s: &str| {
-        s.split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-            .to_lowercase()
-    };
-    let target = norm(wanted);
+    let target = normalize_cn(wanted);
     let mut by_id = None;
     for g in groups {
-        if norm(g.cn) == target {
+        if normalize_cn(g.cn) == target {
             return Some((g.gid_number, g.dn));
         }
         if g.key.eq_ignore_ascii_case(wanted) {

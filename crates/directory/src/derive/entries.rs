@@ -4,11 +4,12 @@
 
 use super::TenantInput;
 use super::full::Context;
-use super::groups::{Groups, ServedGroup, normalize_cn};
+use super::groups::{Groups, ServedGroup};
 use super::members::Members;
 use super::users::{ServedUser, Users};
 use crate::dn;
 use crate::entry::{Attr, Entry, EntryKind};
+use crate::ids::normalize_cn;
 use crate::policy::MergedGroup;
 use crate::posix;
 use config::TenantConfig;

@@ -5,7 +5,7 @@ use super::BuildReport;
 use super::full::Context;
 use super::users::Users;
 use crate::dn;
-use crate::ids::{self, Allocations, Claim, NumberSpace, creation_order};
+use crate::ids::{self, Allocations, Claim, NumberSpace, creation_order, name_key, normalize_cn};
 use crate::posix;
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
@@ -205,20 +205,4 @@ fn number_groups<'a>(
         .unnumbered
         .extend(alloc.assign_numbers(NumberSpace::Gid, &allocated, gfirst, glast));
     gid_attr
-}
-
-/// The comparison form of a name in namespace `"u"` (uids) or `"g"` (group cns).
-pub(super) fn name_key(namespace: &str, name: &str) -> String {
-    match namespace {
-        "u" => name.to_lowercase(),
-        _ => normalize_cn(name),
-    }
-}
-
-/// The comparison key for group names: caseIgnoreMatch (trim, collapse spaces, fold case).
-pub(super) fn normalize_cn(s: &str) -> String {
-    s.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
 }

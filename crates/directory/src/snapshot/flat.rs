@@ -78,6 +78,15 @@ impl Flat {
         Some(cell.get_or_init(|| build_index(canon, self.numbered())))
     }
 
+    /// The sorted ids whose `canon` values include the normalised `key`; none when `canon` is
+    /// not indexed.
+    pub(super) fn posting(&self, canon: &str, key: &str) -> &[EntryId] {
+        self.attr_index(canon)
+            .and_then(|m| m.get(key))
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
     pub(super) fn closure(&self) -> &Closure {
         self.closure.get_or_init(|| {
             crate::posix::member_closure(self.numbered(), |ndn| self.by_ndn.get(ndn).copied())

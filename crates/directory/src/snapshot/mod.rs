@@ -120,18 +120,8 @@ impl Snapshot {
             );
         };
         let gndn = &*self.entry(g).ndn;
-        let base = self
-            .base
-            .attr_index("memberOf")
-            .and_then(|m| m.get(gndn))
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
-        let extra = ov
-            .index
-            .get("memberOf")
-            .and_then(|m| m.get(gndn))
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
+        let base = self.base.posting("memberOf", gndn);
+        let extra = ov.posting("memberOf", gndn);
         let mut live = Live::new(&ov.shadowed);
         Cow::Owned(
             base.iter()
@@ -179,11 +169,11 @@ impl Snapshot {
             Some(ov) => {
                 let gndn = &*self.entry(g).ndn;
                 let ids = if m & OVERLAY != 0 {
-                    ov.index.get("memberOf").and_then(|x| x.get(gndn))
+                    ov.posting("memberOf", gndn)
                 } else {
-                    self.base.attr_index("memberOf").and_then(|x| x.get(gndn))
+                    self.base.posting("memberOf", gndn)
                 };
-                m != g && ids.is_some_and(|ids| ids.binary_search(&m).is_ok())
+                m != g && ids.binary_search(&m).is_ok()
             }
         }
     }
@@ -264,21 +254,11 @@ impl Snapshot {
         let Some((canon, key)) = filter::equality_key(attr, value) else {
             return Cow::Borrowed(&[]);
         };
-        let base = self
-            .base
-            .attr_index(canon)
-            .and_then(|m| m.get(key.as_str()))
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
+        let base = self.base.posting(canon, &key);
         let Some(ov) = &self.overlay else {
             return Cow::Borrowed(base);
         };
-        let extra = ov
-            .index
-            .get(canon)
-            .and_then(|m| m.get(key.as_str()))
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
+        let extra = ov.posting(canon, &key);
         let mut live = Live::new(&ov.shadowed);
         let base = base.iter().copied().filter(|id| live.keeps(*id)).collect();
         Cow::Owned(ov.merge(base, extra))

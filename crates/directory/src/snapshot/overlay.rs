@@ -106,6 +106,15 @@ impl Overlay {
         ov
     }
 
+    /// `Flat::posting` over the overlay entries.
+    pub(super) fn posting(&self, canon: &str, key: &str) -> &[EntryId] {
+        self.index
+            .get(canon)
+            .and_then(|m| m.get(key))
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
     /// Live base ids (ascending) and overlay ids (ascending) as one list in DIT order.
     pub(super) fn merge(&self, base: Vec<EntryId>, extra: &[EntryId]) -> Vec<EntryId> {
         if extra.is_empty() {

@@ -286,10 +286,7 @@ impl Snapshot {
                     let extra = self
                         .overlay
                         .as_ref()
-                        .and_then(|ov| ov.index.get(canon))
-                        .and_then(|m| m.get(key.as_str()))
-                        .map(Vec::as_slice)
-                        .unwrap_or(&[]);
+                        .map_or(&[][..], |ov| ov.posting(canon, &key));
                     if extra.is_empty() {
                         Plan::Ids(Cow::Borrowed(base))
                     } else {

@@ -8,11 +8,12 @@ use super::prepare::{Scope, Shown};
 use super::view::{Node, ServedGroups, View};
 use crate::derive::BuildReport;
 use crate::derive::entries::{GroupShape, group_entry, private_group_entry, user_entry};
-use crate::derive::groups::{name_key, normalize_cn};
 use crate::derive::users::ServedUser;
 use crate::dn;
 use crate::entry::{Entry, EntryKind};
-use crate::ids::{Allocations, Claim, NumberSpace, creation_order, unmatched};
+use crate::ids::{
+    Allocations, Claim, NumberSpace, creation_order, name_key, normalize_cn, unmatched,
+};
 use crate::policy::{self, UserVerdict, group_served_as};
 use crate::snapshot::Snapshot;
 use config::NestedMode;

@@ -206,21 +206,20 @@ impl<'a> Scope<'a> {
         self.input.index
     }
 
+    /// Graph groups of `m` (the old or new mirror) the committed index lists `x` in.
+    fn indexed_parents(&self, x: &str, m: &'a Mirror) -> impl Iterator<Item = &'a str> {
+        self.prior
+            .members
+            .groups_of(x)
+            .iter()
+            .filter_map(move |g| m.groups.get_key_value(&**g).map(|(k, _)| k.as_str()))
+    }
+
     /// Graph groups listing `x` (a user or a group) directly after the round: the committed
     /// index, with the changed groups' new member lists in place of their old ones.
     pub(super) fn new_parents(&self, x: &str) -> Vec<&'a str> {
         let mut out: Vec<&'a str> = self
-            .prior
-            .members
-            .groups_of(x)
-            .iter()
-            .filter_map(|g| {
-                self.input
-                    .mirror
-                    .groups
-                    .get_key_value(&**g)
-                    .map(|(k, _)| k.as_str())
-            })
+            .indexed_parents(x, self.input.mirror)
             .filter(|g| !self.groups.contains(g))
             .collect();
         if let Some(js) = self.joined.get(x) {
@@ -229,38 +228,21 @@ impl<'a> Scope<'a> {
         out
     }
 
-    /// Graph groups listing `x` directly before the round.
-    fn old_parents(&self, x: &str) -> Vec<&'a str> {
-        self.prior
-            .members
-            .groups_of(x)
-            .iter()
-            .filter_map(|g| {
-                self.prior
-                    .mirror
-                    .groups
-                    .get_key_value(&**g)
-                    .map(|(k, _)| k.as_str())
-            })
-            .collect()
-    }
-
     /// Every Graph group above `g` in `m` (the old or new mirror), through any nesting.
     fn ancestors(&self, g: &str, m: &Mirror) -> BTreeSet<&'a str> {
         let is_new = std::ptr::eq(m, self.input.mirror);
-        let mut seen = BTreeSet::new();
-        let mut stack = if is_new {
-            self.new_parents(g)
-        } else {
-            self.old_parents(g)
+        let parents = |x: &str| -> Vec<&'a str> {
+            if is_new {
+                self.new_parents(x)
+            } else {
+                self.indexed_parents(x, self.prior.mirror).collect()
+            }
         };
+        let mut seen = BTreeSet::new();
+        let mut stack = parents(g);
         while let Some(p) = stack.pop() {
             if seen.insert(p) {
-                stack.extend(if is_new {
-                    self.new_parents(p)
-                } else {
-                    self.old_parents(p)
-                });
+                stack.extend(parents(p));
             }
         }
         seen
