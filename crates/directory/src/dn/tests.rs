@@ -1,3 +1,7 @@
+//! DN normalisation against its definition: escapes, spaces, hex values, multi-valued RDNs,
+//! per-attribute matching rules, the allocation-free fast path against the full parse, and random
+//! input that must never panic and must round-trip.
+
 use super::*;
 
 fn norm(s: &str) -> String {

@@ -1,3 +1,7 @@
+//! Filter evaluation: RFC 4511 three-valued logic, the matching rule of each attribute, the
+//! filters sssd, nslcd and sudo send, in-chain and extensible rules, limits, and random filters,
+//! which must never panic and whose negation must always give the opposite answer.
+
 use super::*;
 use crate::entry::Attr;
 use ldap3_proto::parse_ldap_filter_str;

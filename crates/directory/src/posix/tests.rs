@@ -1,3 +1,6 @@
+//! The POSIX settings: home and GECOS templates, numbers from Graph attributes, the primary
+//! group, and nested groups flattened or listed directly.
+
 use super::*;
 use config::template::check_attribute_path;
 use std::collections::BTreeMap;

@@ -1,3 +1,6 @@
+//! SSH public keys: parsing and fingerprints as ssh-keygen prints them, structural checks per
+//! key type, clear errors, and the merge of Graph and admin-managed keys.
+
 use super::*;
 use std::collections::BTreeMap;
 
