@@ -3,7 +3,7 @@
 //! dry run is a diff of two derivations and `explain` can replay the rules for one user.
 //!
 //! Every control (the `[tenant.users]` and `[tenant.groups]` settings of docs/configuration.md)
-//! is one small function in `users.rs` or `groups.rs` that returns an [`Effect`] and a
+//! is one small function in `users.rs` or `groups.rs` that returns an `Effect` and a
 //! sentence; a verdict is every rule's sentence in order (the trail `ctl explain` prints) and the
 //! strongest effect (excluded beats inactive beats active).
 
