@@ -5,7 +5,7 @@ mod common;
 
 use ldap3_proto::proto::LdapSearchScope;
 use o365_ldap::config::TenantConfig;
-use o365_ldap::directory::build::{TenantInput, build_tenant};
+use o365_ldap::directory::derive::{TenantInput, build_tenant};
 use o365_ldap::directory::dn;
 use o365_ldap::directory::ids::Allocations;
 use o365_ldap::directory::{EntryKind, Snapshot};

@@ -7,7 +7,7 @@ use ldap3::exop::{WhoAmI, WhoAmIResp};
 use ldap3::{LdapConnAsync, LdapConnSettings, Scope, SearchEntry};
 use o365_ldap::auth::{ServiceAccounts, hash_password};
 use o365_ldap::config::{self, Config, Dur};
-use o365_ldap::directory::build::{BuildReport, TenantBuild};
+use o365_ldap::directory::derive::{BuildReport, TenantBuild};
 use o365_ldap::directory::{Attr, Entry, EntryKind};
 use o365_ldap::directory::{Snapshot, TenantInfo};
 use o365_ldap::ldap::{LdapContext, ServeHandle, serve};

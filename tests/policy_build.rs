@@ -2,7 +2,7 @@
 //! and local groups, through `build_tenant` on a hand-made mirror.
 
 use o365_ldap::config::TenantConfig;
-use o365_ldap::directory::build::{TenantInput, build_tenant};
+use o365_ldap::directory::derive::{TenantInput, build_tenant};
 use o365_ldap::directory::ids::Allocations;
 use o365_ldap::directory::{Entry, EntryKind};
 use o365_ldap::graph::models::{Domain, Group, MemberKind, MemberRef, User};

@@ -581,7 +581,7 @@ mod pure_build {
     //! of the sync and the LDAP service.
 
     use o365_ldap::config::TenantConfig;
-    use o365_ldap::directory::build::{TenantInput, build_tenant};
+    use o365_ldap::directory::derive::{TenantInput, build_tenant};
     use o365_ldap::directory::ids::Allocations;
     use o365_ldap::directory::{Entry, EntryKind};
     use o365_ldap::graph::models::{Domain, Group, MemberKind, MemberRef, User};

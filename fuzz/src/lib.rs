@@ -1,7 +1,7 @@
 //! What the fuzz targets share: a small directory (two tenants' worth of users and groups,
 //! with the names and values real tenants have) and a context for the LDAP request handler.
 
-use directory::build::{BuildReport, TenantBuild};
+use directory::derive::{BuildReport, TenantBuild};
 use directory::{Attr, Entry, EntryKind, Snapshot, TenantInfo};
 use o365_ldap::auth::ServiceAccounts;
 use o365_ldap::config::Config;

@@ -2,7 +2,7 @@
 //! `crate::directory` goes through here, so the service's needs stay visible in one place.
 
 use crate::directory::schema::{self, AttributeType};
-use crate::directory::{Entry, dn, filter};
+use crate::directory::{Entry, dn, filter, matching};
 use ldap3_proto::proto::LdapFilter;
 
 pub use crate::directory::{EntryId, SearchError, Snapshot, TenantInfo};
@@ -33,12 +33,12 @@ pub fn attribute(name: &str) -> Option<&'static AttrInfo> {
 /// Whether a stored value equals an asserted one under the attribute's equality rule. An
 /// assertion that is not valid for the syntax matches nothing.
 pub fn values_equal(attr: &AttrInfo, stored: &str, asserted: &str) -> bool {
-    schema::normalize_value(attr, asserted).is_some_and(|key| {
+    matching::normalize_value(attr, asserted).is_some_and(|key| {
         if attr.syntax == schema::syntax::OID {
             // Object class names were mapped to their canonical lower-case name.
-            schema::normalize_value(attr, stored).is_some_and(|s| s == key)
+            matching::normalize_value(attr, stored).is_some_and(|s| s == key)
         } else {
-            schema::value_matches(attr.equality, stored, &key)
+            matching::value_matches(attr.equality, stored, &key)
         }
     })
 }

@@ -6,7 +6,7 @@ use super::handler::{Action, handle};
 use super::session::{Identity, ListenerKind, Session};
 use crate::auth::{ServiceAccounts, hash_password};
 use crate::config::{self, Config};
-use crate::directory::build::{BuildReport, TenantBuild};
+use crate::directory::derive::{BuildReport, TenantBuild};
 use crate::directory::{Attr, Entry, EntryKind};
 use arc_swap::ArcSwap;
 use ldap3_proto::control::LdapControl;

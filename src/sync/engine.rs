@@ -5,7 +5,7 @@
 use super::{HistoryRecord, SyncError, patch, patch_round, persist};
 use crate::config::Config;
 use crate::directory::Snapshot;
-use crate::directory::build::{BuildReport, TenantBuild, TenantInput, build_tenant};
+use crate::directory::derive::{BuildReport, TenantBuild, TenantInput, build_tenant};
 use crate::directory::ids::Allocations;
 use crate::model::time::Clock;
 use crate::store::{Store, TenantState};

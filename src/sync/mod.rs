@@ -22,7 +22,7 @@ mod round;
 mod schedule;
 mod startup;
 
-use crate::directory::build::BuildReport;
+use crate::directory::derive::BuildReport;
 use crate::model::mirror::merge::{self as delta, DeltaStats};
 use crate::store::StoreError;
 pub use engine::SyncEngine;

@@ -1,10 +1,10 @@
-//! Rounds applied as patches of the served directory (see `directory::incremental`): the basis
+//! Rounds applied as patches of the served directory (see `directory::derive::patch`): the basis
 //! a committed round leaves for the next one — the report and membership index of the derivation being served,
 //! and its counts — and what a patch changes, read off the patch alone, so nothing in a delta
 //! round walks the whole tenant.
 
 use super::report::{Changes, cn, locked, uid};
-use crate::directory::build::BuildReport;
+use crate::directory::derive::BuildReport;
 use crate::directory::entry::{Entry, EntryKind};
 use crate::directory::ids::Unmatched;
 use crate::directory::{Snapshot, TenantInfo};

@@ -1,4 +1,4 @@
-//! The engine's side of patched rounds (see `directory::incremental` and `patch.rs`): each
+//! The engine's side of patched rounds (see `directory::derive::patch` and `patch.rs`): each
 //! tenant's derivation basis, deriving a round as a patch of the served directory, and
 //! compacting a grown snapshot overlay off the request path.
 
@@ -6,7 +6,7 @@ use super::prepare::{DerivedRound, RoundDerivation};
 use super::{Progress, SyncEngine, patch, report, say};
 use crate::config::{Config, TenantConfig};
 use crate::directory::Snapshot;
-use crate::directory::build::{BuildReport, TenantInput};
+use crate::directory::derive::{BuildReport, TenantInput};
 use crate::store::TenantState;
 use crate::sync::report::Changes;
 use arc_swap::ArcSwap;
@@ -102,7 +102,7 @@ impl SyncEngine {
         now: i64,
         progress: Option<&Progress>,
     ) -> Option<DerivedRound> {
-        use crate::directory::incremental::{Derivation, Prior, derive_patch};
+        use crate::directory::derive::patch::{Derivation, Prior, derive_patch};
         let index = self.config.tenant.iter().position(|t| t.name == cfg.name)?;
         let services = self.services_of(&cfg.name);
         let admin_ssh_keys = self.admin_ssh_keys(&cfg.name);

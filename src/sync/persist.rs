@@ -3,7 +3,7 @@
 //! start that serves those rows without deriving anything.
 
 use crate::config::Config;
-use crate::directory::build::TenantBuild;
+use crate::directory::derive::TenantBuild;
 use crate::directory::{Entry, Snapshot, TenantInfo};
 use crate::store::directory::DirectoryWrite;
 use crate::store::{Store, StoreError};

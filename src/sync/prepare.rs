@@ -10,7 +10,7 @@ use super::{
 };
 use crate::config::TenantConfig;
 use crate::directory::Snapshot;
-use crate::directory::build::BuildReport;
+use crate::directory::derive::BuildReport;
 use crate::graph::GraphClient;
 use crate::model::mirror::merge::DeltaStats;
 use crate::model::time::generalized_time;

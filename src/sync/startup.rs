@@ -6,7 +6,7 @@ use super::engine::Derived;
 use super::{SyncEngine, SyncError, persist};
 use crate::config::Config;
 use crate::directory::Snapshot;
-use crate::directory::build::TenantBuild;
+use crate::directory::derive::TenantBuild;
 use crate::model::time::{Clock, SystemClock};
 use crate::store::Store;
 use arc_swap::ArcSwap;

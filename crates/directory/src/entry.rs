@@ -25,6 +25,15 @@ pub struct Attr {
     pub values: Vec<Box<str>>,
 }
 
+/// A tenant's naming context as served: the tenant's configured name and its base DN, as
+/// built and normalised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantInfo {
+    pub name: String,
+    pub base_dn: String,
+    pub base_ndn: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     /// The DN as built, RFC 4514 escaped (what clients see).

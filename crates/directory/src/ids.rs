@@ -1,4 +1,4 @@
-//! Stable POSIX numbers and names (DESIGN.md §3 "Numbers", "Name collisions").
+//! Stable POSIX numbers and names.
 //!
 //! A number's first assignment is derived from the Graph object id (SHA-256 into the configured
 //! range), so two servers with empty data directories fed by the same tenant agree. Collisions
@@ -276,8 +276,24 @@ impl Allocations {
     }
 }
 
+/// The comparison form of a name in namespace `"u"` (uids) or `"g"` (group cns).
+pub fn name_key(namespace: &str, name: &str) -> String {
+    match namespace {
+        "u" => name.to_lowercase(),
+        _ => normalize_cn(name),
+    }
+}
+
+/// The comparison key for group names: caseIgnoreMatch (trim, collapse spaces, fold case).
+pub fn normalize_cn(s: &str) -> String {
+    s.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
 /// An object not served under the name it wants: a collision while another object holds that
-/// name. Kept with the report so a delta round can tell when a collision reappears.
+/// name. Kept with the report so a patch can tell when a collision reappears.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unmatched {
     pub namespace: &'static str,

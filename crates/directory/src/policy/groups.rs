@@ -170,7 +170,7 @@ fn findings(cfg: &TenantConfig, g: &Group, named: &Finding) -> Vec<Finding> {
 
 /// How one Graph group is served, judged alone: `None` when excluded, else its directory name
 /// (the merged group's name when folded) and whether `groups.map` or a `[[tenant.local_group]]` folds it into a merged group (whose
-/// shape depends on its other sources, so a delta round touching it derives everything).
+/// shape depends on its other sources, so a round touching it derives everything instead of patching).
 pub fn served_as(cfg: &TenantConfig, g: &Group) -> Option<(String, bool)> {
     let named = has_name(g);
     if !findings(cfg, g, &named).iter().all(|f| f.0) {

@@ -2,9 +2,10 @@
 //! the directory, who is inactive, which groups are served and under what names. No I/O, so a
 //! dry run is a diff of two derivations and `explain` can replay the rules for one user.
 //!
-//! Every control of DESIGN.md §5 is one small function in `users.rs` or `groups.rs` that
-//! returns an [`Effect`] and a sentence; a verdict is every rule's sentence in order (the trail
-//! `ctl explain` prints) and the strongest effect (excluded beats inactive beats active).
+//! Every control (the `[tenant.users]` and `[tenant.groups]` settings of docs/configuration.md)
+//! is one small function in `users.rs` or `groups.rs` that returns an `Effect` and a
+//! sentence; a verdict is every rule's sentence in order (the trail `ctl explain` prints) and the
+//! strongest effect (excluded beats inactive beats active).
 
 mod groups;
 mod membership;
@@ -143,7 +144,7 @@ pub fn apply_at(mirror: &Mirror, cfg: &TenantConfig, now: i64) -> Outcome {
 }
 
 /// The user rules of one tenant set up once (domains, group sets), to judge single users: what
-/// a delta round uses for the users it touched instead of applying policy to everyone.
+/// a patch (`derive::patch`) uses for the users it touched instead of applying policy to everyone.
 pub struct Judge<'a> {
     ctx: users::Context<'a>,
     now: i64,

@@ -2,10 +2,11 @@
 //! like one built whole (`Snapshot::new`) over the same final entries.
 
 use super::*;
-use crate::build::BuildReport;
+use crate::derive::BuildReport;
 use crate::entry::{Attr, EntryKind};
+use crate::schema::IN_CHAIN_OID;
 use ldap3_proto::parse_ldap_filter_str;
-use ldap3_proto::proto::LdapMatchingRuleAssertion;
+use ldap3_proto::proto::{LdapFilter, LdapMatchingRuleAssertion, LdapSearchScope};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
@@ -486,7 +487,7 @@ fn fv(v: &str) -> String {
 
 fn in_chain(attr: &str, value: &str) -> LdapFilter {
     LdapFilter::Extensible(LdapMatchingRuleAssertion {
-        matching_rule: Some(IN_CHAIN.into()),
+        matching_rule: Some(IN_CHAIN_OID.into()),
         type_: Some(attr.into()),
         match_value: value.into(),
         dn_attributes: false,
@@ -780,7 +781,7 @@ fn an_empty_patch_changes_nothing_but_the_generation() {
 
 #[test]
 fn a_patched_lazily_indexed_snapshot_answers_like_a_built_one() {
-    // A start from the stored directory serves a lazily indexed snapshot; the first delta
+    // A start from the stored directory serves a lazily indexed snapshot; the first patched
     // round patches it before any index is built.
     let mut w = World::new(51, 200, 25);
     let lazy = Snapshot::new_lazy(w.generation, w.builds());

@@ -1,18 +1,19 @@
-//! The incremental derivation against its definition: random sequences of Graph delta pages,
-//! merged into the mirror as a delta round merges them, after each of which the patch applied
+//! The patch derivation against its definition: random sequences of Graph delta pages,
+//! merged into the mirror as a sync round merges them, after each of which the patch applied
 //! to the previous entries must equal a full `build_tenant`, with the same allocations and
 //! the same report.
 
 use super::*;
-use crate::build::build_tenant;
+use crate::derive::build_tenant;
 use crate::ssh_keys::AdminKeys;
 use config::TenantConfig;
-use model::graph::{Domain, Group, MemberRef, User};
+use model::graph::{Domain, Group, MemberKind, MemberRef, User};
 use model::mirror::merge::{self as delta, DeltaStats};
 use model::time::generalized_time;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 
 const NOW: i64 = 1_750_000_000;
 const TENANT_ID: &str = "6f1e3a52-8d2b-4c7e-9a10-3b5c2d7e8f90";
@@ -264,11 +265,7 @@ fn input<'a>(cfg: &'a TenantConfig, m: &'a Mirror, keys: &'a AdminKeys) -> Tenan
     }
 }
 
-fn build(
-    cfg: &TenantConfig,
-    m: &Mirror,
-    alloc: &mut Allocations,
-) -> super::super::build::TenantBuild {
+fn build(cfg: &TenantConfig, m: &Mirror, alloc: &mut Allocations) -> crate::derive::TenantBuild {
     let keys = AdminKeys::default();
     let input = input(cfg, m, &keys);
     match build_tenant(&input, alloc) {
