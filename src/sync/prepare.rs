@@ -72,14 +72,28 @@ impl SyncEngine {
     ) -> Result<Prepared, SyncError> {
         let tenant = cfg.name.as_str();
         let started = std::time::Instant::now();
-        let client = GraphClient::new(
-            &crate::settings::tenant_options(cfg),
-            crate::graph::ClientOptions::default(),
-        )
-        .map_err(|source| SyncError::Graph {
-            tenant: tenant.to_string(),
-            source,
-        })?;
+        // `ctl sync` hears of every retry as it happens: a round waiting on a failing Graph
+        // says so at once rather than after minutes of backoff.
+        let notify = progress.map(|p| {
+            let p = p.clone();
+            crate::graph::RetryNotify(std::sync::Arc::new(move |m: &str| {
+                let _ = p.send(m.to_owned());
+            }))
+        });
+        let options = crate::graph::ClientOptions {
+            retry: crate::graph::RetryPolicy {
+                notify,
+                ..crate::graph::RetryPolicy::default()
+            },
+            ..crate::graph::ClientOptions::default()
+        };
+        let client =
+            GraphClient::new(&crate::settings::tenant_options(cfg), options).map_err(|source| {
+                SyncError::Graph {
+                    tenant: tenant.to_string(),
+                    source,
+                }
+            })?;
         let empty = TenantState::default();
         let old = states.get(tenant).unwrap_or(&empty);
         let keep_secs = cfg.users.keep_deleted_for.get().as_secs() as i64;
