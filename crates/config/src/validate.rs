@@ -90,6 +90,10 @@ pub(super) fn is_env_name(s: &str) -> bool {
 pub(super) fn validate(cfg: &Config) -> Vec<Problem> {
     let mut p = Problems::default();
     server(&cfg.server, &mut p);
+    notify(&cfg.notify, &mut p);
+    if let Some(ca) = &cfg.network.tls_ca_file {
+        readable_file("network.tls_ca_file", ca, "a PEM file of CA certificates", &mut p);
+    }
     auth(&cfg.auth, &mut p);
     tenants(&cfg.tenant, &mut p);
     service_accounts(&cfg.service_account, &cfg.tenant, &mut p);
@@ -160,6 +164,18 @@ fn server(s: &ServerConfig, p: &mut Problems) {
     }
     let plain = listen_addr("server.ldap_listen", s.ldap_listen.as_deref(), 389, p);
     let tls = listen_addr("server.ldaps_listen", s.ldaps_listen.as_deref(), 636, p);
+    let http = listen_addr("server.http_listen", s.http_listen.as_deref(), 9389, p);
+    for (other, addr) in [("server.ldap_listen", plain), ("server.ldaps_listen", tls)] {
+        if let (Some(h), Some(a)) = (http, addr)
+            && h == a
+            && h.port() != 0
+        {
+            p.push(
+                "server.http_listen",
+                format!("is the same address as {other} ({h}); give it its own port, e.g. 127.0.0.1:9389"),
+            );
+        }
+    }
     // Port 0 asks the OS for a free port, so two listeners on port 0 never clash.
     if let (Some(a), Some(b)) = (plain, tls)
         && a == b
@@ -305,6 +321,77 @@ fn server(s: &ServerConfig, p: &mut Problems) {
     }
 }
 
+/// `[notify]`: one webhook source at most, a usable URL, and e-mail with both ends.
+fn notify(n: &super::NotifyConfig, p: &mut Problems) {
+    if n.webhook_url.is_some() && n.webhook_url_file.is_some() {
+        p.push(
+            "notify.webhook_url",
+            "is set together with notify.webhook_url_file; keep one (the file keeps the URL's \
+             token out of the config)",
+        );
+    }
+    if let Some(url) = &n.webhook_url {
+        webhook_url("notify.webhook_url", url, p);
+    }
+    for (i, to) in n.email_to.iter().enumerate() {
+        if !is_mail_address(to) {
+            p.push(
+                format!("notify.email_to[{i}]"),
+                format!("`{to}` is not an e-mail address; write e.g. \"it@contoso.com\""),
+            );
+        }
+    }
+    match &n.email_from {
+        None if !n.email_to.is_empty() => p.push(
+            "notify.email_from",
+            "is not set but notify.email_to is; set the mailbox the e-mail is sent from, e.g. \
+             \"o365-ldap@contoso.com\" (the app needs the Mail.Send permission)",
+        ),
+        Some(from) if !is_mail_address(from) => p.push(
+            "notify.email_from",
+            format!("`{from}` is not an e-mail address; write e.g. \"o365-ldap@contoso.com\""),
+        ),
+        _ => {}
+    }
+}
+
+/// A webhook URL: https (http for loopback hosts). Never echoed: its path or query holds the
+/// token that lets anyone post to the channel.
+pub(super) fn webhook_url(key: &str, value: &str, p: &mut Problems) {
+    let url = match url::Url::parse(value.trim()) {
+        Ok(u) => u,
+        Err(e) => {
+            p.push(
+                key,
+                format!("is not a valid absolute URL ({e}); paste the incoming webhook's URL"),
+            );
+            return;
+        }
+    };
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        _ => p.push(
+            key,
+            "must be an https:// URL (http:// only for loopback hosts)",
+        ),
+    }
+}
+
+fn is_mail_address(s: &str) -> bool {
+    s.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty()
+            && !local.chars().any(|c| c.is_whitespace() || c.is_control())
+            && is_domain(domain)
+    })
+}
+
 fn listen_addr(key: &str, value: Option<&str>, port: u16, p: &mut Problems) -> Option<SocketAddr> {
     let v = value?;
     match v.trim().parse::<SocketAddr>() {
@@ -423,6 +510,26 @@ fn tenants(list: &[TenantConfig], p: &mut Problems) {
         }
         for (ci, c) in t.credential.iter().enumerate() {
             credential(&credential_key(&key, ci), c, p);
+        }
+        if let Some(ca) = &t.tls_ca_file {
+            readable_file(
+                &format!("{key}.tls_ca_file"),
+                ca,
+                "a PEM file of CA certificates",
+                p,
+            );
+        }
+        if let Some(stale) = t.sync.max_staleness
+            && stale.get() < t.sync.interval.get()
+        {
+            p.push(
+                format!("{key}.sync.max_staleness"),
+                format!(
+                    "is {stale}, shorter than sync.interval ({}); the tenant would be stale \
+                     between two rounds; leave it out (4 × interval) or make it longer",
+                    t.sync.interval
+                ),
+            );
         }
         if t.sync.interval.get() < MIN_SYNC_INTERVAL {
             p.push(
