@@ -71,7 +71,10 @@ impl Paths<'_> {
                 _ => self.problems.push(
                     key,
                     format!(
-                        "uses ${{{CREDENTIALS_DIRECTORY}}}, which is not set; systemd sets it for                          a unit with LoadCredential= (run `check` with                          {CREDENTIALS_DIRECTORY}=/path/to/credentials to try the file outside                          systemd)"
+                        "uses ${{{CREDENTIALS_DIRECTORY}}}, which is not set; systemd sets it for \
+                         a unit with LoadCredential= (run `check` with \
+                         {CREDENTIALS_DIRECTORY}=/path/to/credentials to try the file outside \
+                         systemd)"
                     ),
                 ),
             }

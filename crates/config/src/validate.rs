@@ -519,7 +519,9 @@ fn tenants(list: &[TenantConfig], p: &mut Problems) {
                 p,
             );
         }
+        // Without automatic rounds the interval is not used, so any limit is meaningful.
         if let Some(stale) = t.sync.max_staleness
+            && t.sync.automatic
             && stale.get() < t.sync.interval.get()
         {
             p.push(
