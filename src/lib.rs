@@ -12,6 +12,7 @@ pub mod auth;
 pub mod cli;
 pub mod ldap;
 pub mod logging;
+pub mod ops;
 pub mod settings;
 pub mod store;
 pub mod sync;

@@ -20,6 +20,9 @@ pub enum Request {
         dry_run: bool,
         #[serde(default)]
         force: bool,
+        /// Send a dry run's report to the notification targets.
+        #[serde(default)]
+        notify: bool,
     },
     History {
         #[serde(default)]

@@ -160,12 +160,14 @@ async fn serve_conn(
             full,
             dry_run,
             force,
+            notify,
         } => {
             let opts = RoundOptions {
                 trigger: Trigger::Manual,
                 full,
                 dry_run,
                 force,
+                notify,
             };
             reply(sync(&engine, tenant, opts, &mut write).await)
         }

@@ -41,6 +41,9 @@ pub enum CtlCommand {
         /// Apply a round that sync.max_deletions would refuse.
         #[arg(long)]
         force: bool,
+        /// With --dry-run: send the report to the [notify] webhook and e-mail (a test sync).
+        #[arg(long, requires = "dry_run")]
+        notify: bool,
     },
     /// Recent sync rounds.
     History {
@@ -117,11 +120,13 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<()> {
             full,
             dry_run,
             force,
+            notify,
         } => Request::Sync {
             tenant: tenant.clone(),
             full: *full,
             dry_run: *dry_run,
             force: *force,
+            notify: *notify,
         },
         CtlCommand::History { tenant } => Request::History {
             tenant: tenant.clone(),

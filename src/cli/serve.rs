@@ -19,6 +19,8 @@ pub struct Server {
     shutdown: CancellationToken,
     scheduler: Vec<tokio::task::JoinHandle<()>>,
     admin: Option<crate::admin::server::AdminHandle>,
+    http: Option<crate::ops::http::HttpHandle>,
+    watch: tokio::task::JoinHandle<()>,
 }
 
 impl Server {
@@ -33,6 +35,10 @@ impl Server {
         let users = Arc::new(crate::auth::UserAuth::new(cfg.clone(), Some(store.clone())));
         let engine = Arc::new(SyncEngine::load(cfg.clone(), store)?);
         let shutdown = CancellationToken::new();
+        let notifier = crate::ops::notify::Notifier::start(&cfg);
+        engine.set_observer(Arc::new(crate::ops::Observer {
+            notifier: notifier.clone(),
+        }));
         let services = Arc::new(ServiceAccounts::from_config(&cfg.service_account)?);
         let ctx =
             Arc::new(LdapContext::new(engine.snapshot(), cfg.clone(), services).with_users(users));
@@ -54,6 +60,14 @@ impl Server {
                 None
             }
         };
+        let http = match &cfg.server.http_listen {
+            Some(addr) => {
+                Some(crate::ops::http::start(engine.clone(), addr, shutdown.clone()).await?)
+            }
+            None => None,
+        };
+        let watch =
+            crate::ops::spawn_staleness_watch(engine.clone(), notifier, shutdown.clone());
         let scheduler = if automatic_sync {
             engine.spawn_scheduler()
         } else {
@@ -65,7 +79,14 @@ impl Server {
             shutdown,
             scheduler,
             admin,
+            http,
+            watch,
         })
+    }
+
+    /// Where `/metrics`, `/healthz` and `/readyz` answer, if `server.http_listen` is set.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().map(|h| h.addr)
     }
 
     pub fn ldap_addr(&self) -> Option<SocketAddr> {
@@ -82,8 +103,12 @@ impl Server {
         for t in &self.scheduler {
             t.abort();
         }
+        self.watch.abort();
         if let Some(a) = self.admin {
             a.stop().await;
+        }
+        if let Some(h) = self.http {
+            h.stop().await;
         }
         self.ldap.wait().await;
     }

@@ -245,7 +245,14 @@ pub(crate) async fn run(
             Ok(Some(Ok(m))) => m,
         };
         state.touch(&server.connections);
+        let op = handler::op_name(&msg.op);
+        let started = std::time::Instant::now();
         let response = handler::handle(&mut session, &server.ctx, msg).await;
+        crate::ops::metrics::operation(
+            op,
+            handler::result_name(response.result_code()),
+            started.elapsed().as_secs_f64(),
+        );
         if let Err(e) = send(&mut conn, response.replies, idle).await {
             tracing::debug!(%peer, error = %e, "write failed");
             break;

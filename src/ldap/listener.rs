@@ -29,6 +29,7 @@ pub(crate) async fn accept_loop(
                 tokio::spawn(async move {
                     match server.connections.admit(Some(peer.ip())).await {
                         Ok(admitted) => {
+                            let _open = crate::ops::metrics::connection(kind.as_str());
                             // The slot is released only after everything the connection held
                             // (the server context with its store) is gone: stopping waits on it.
                             conn::run(server, tcp, peer, kind, shutdown, &admitted).await;

@@ -40,6 +40,10 @@ pub struct SyncEngine {
     /// The compaction of a patched snapshot running in the background, if any.
     pub(super) compaction: Arc<std::sync::Mutex<Option<patch_round::Compaction>>>,
     pub(super) clock: Arc<dyn Clock>,
+    /// Per tenant: last success, failures since (`health.rs`).
+    pub(super) health: std::sync::Mutex<HashMap<String, super::health::TenantHealth>>,
+    pub(super) observer: std::sync::OnceLock<Arc<dyn super::health::RoundObserver>>,
+    pub(super) started_at: i64,
 }
 
 impl SyncEngine {

@@ -11,6 +11,7 @@
 mod engine;
 pub mod fetch;
 pub mod guard;
+pub mod health;
 pub mod mirror;
 pub mod patch;
 mod patch_round;
@@ -26,6 +27,7 @@ use crate::directory::derive::BuildReport;
 use crate::model::mirror::merge::{self as delta, DeltaStats};
 use crate::store::StoreError;
 pub use engine::SyncEngine;
+pub use health::{Condition, RoundObserver, TenantHealth};
 pub use report::{Changes, HistoryRecord, Mode, Outcome as HistoryOutcome, Trigger};
 
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +70,8 @@ pub struct RoundOptions {
     pub dry_run: bool,
     /// Apply a round `sync.max_deletions` would refuse.
     pub force: bool,
+    /// Send the report to the notification targets (a dry run's test-sync report).
+    pub notify: bool,
 }
 
 /// Progress lines for `ctl sync` while a round runs.

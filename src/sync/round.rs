@@ -36,6 +36,18 @@ impl SyncEngine {
         opts: RoundOptions,
         progress: Option<&Progress>,
     ) -> Result<RoundReport, SyncError> {
+        let started = std::time::Instant::now();
+        let result = self.round(tenant, opts, progress).await;
+        self.finished(tenant, opts, &result, started.elapsed());
+        result
+    }
+
+    async fn round(
+        &self,
+        tenant: &str,
+        opts: RoundOptions,
+        progress: Option<&Progress>,
+    ) -> Result<RoundReport, SyncError> {
         let cfg = self
             .config
             .tenant

@@ -42,7 +42,10 @@ impl SyncEngine {
             bases: std::sync::Mutex::new(HashMap::new()),
             stored_bases: std::sync::Mutex::new(HashMap::new()),
             compaction: Arc::new(std::sync::Mutex::new(None)),
+            started_at: clock.now_unix(),
             clock,
+            health: std::sync::Mutex::new(HashMap::new()),
+            observer: std::sync::OnceLock::new(),
         };
         let started = std::time::Instant::now();
         let stored = persist::load_builds(&engine.store, &engine.config, &engine.fingerprint)
@@ -54,6 +57,7 @@ impl SyncEngine {
             Some(builds) => engine.serve_stored(builds, started),
             None => engine.derive_from_stored_mirrors()?,
         }
+        engine.health_from_history();
         Ok(engine)
     }
 

@@ -55,6 +55,15 @@ pub(super) fn normalize(
         }
     }
     problems.extend(paths.problems.into_vec());
+    for tenant in &mut cfg.tenant {
+        tenant.resolved_ca_files = cfg
+            .network
+            .tls_ca_file
+            .iter()
+            .chain(tenant.tls_ca_file.iter())
+            .cloned()
+            .collect();
+    }
 }
 
 struct Paths<'a> {

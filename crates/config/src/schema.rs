@@ -341,6 +341,10 @@ pub struct TenantConfig {
     /// operating system's store and `network.tls_ca_file`.
     #[serde(default)]
     pub tls_ca_file: Option<PathBuf>,
+    /// `network.tls_ca_file` then this tenant's `tls_ca_file`: every CA file its HTTPS calls
+    /// trust beside the system's store. Filled at load time.
+    #[serde(skip)]
+    pub resolved_ca_files: Vec<PathBuf>,
 }
 
 impl Config {
@@ -371,6 +375,7 @@ impl Default for TenantConfig {
             domains: DomainsConfig::default(),
             local_group: Vec::new(),
             tls_ca_file: None,
+            resolved_ca_files: Vec::new(),
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod http;
 pub mod models;
 pub mod options;
 pub mod retry;
+pub mod stats;
 pub mod ropc;
 pub mod token;
 pub mod verify;
