@@ -147,6 +147,13 @@ pub struct Running {
 }
 
 impl Running {
+    /// The contoso fixture behind the harness's default configuration.
+    pub async fn contoso() -> Running {
+        let env = Env::contoso().await;
+        let cfg = env.config();
+        Running::start_with(env, cfg).await
+    }
+
     pub async fn start_with(env: Env, cfg: Config) -> Running {
         let server = o365_ldap::cli::serve::Server::start(cfg, false)
             .await

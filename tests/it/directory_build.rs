@@ -1,7 +1,7 @@
 //! Building a tenant's directory from a hand-made mirror and searching the snapshot: DNs,
 //! numbers, names, memberships and index-backed searches, through the public API.
 
-mod common;
+use crate::common;
 
 use ldap3_proto::proto::LdapSearchScope;
 use o365_ldap::config::TenantConfig;

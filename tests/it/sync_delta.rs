@@ -2,10 +2,10 @@
 //! delta requests only, dry runs change nothing, faults and expired tokens are survived, and
 //! a mass deletion is refused until forced.
 
-mod common;
+use crate::common;
 
-use common::dump;
-use common::harness::{BASE, Env, fixture_json};
+use crate::common::dump;
+use crate::common::harness::{BASE, Env, fixture_json};
 use emulator::{Faults, Mutation};
 use ldap3_proto::proto::LdapSearchScope;
 use o365_ldap::directory::{Snapshot, dn};

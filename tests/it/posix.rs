@@ -3,10 +3,8 @@
 //! OpenLDAP's `ldapsearch`). Number attributes, `users.primary_group`, `groups.nested`, and the
 //! filters AD-configured appliances send.
 
-mod common;
-
-use common::clients::{connect, ldapsearch, ldif_values};
-use common::harness::{BASE, Env, Running, SERVICE, SERVICE_PASSWORD};
+use crate::common::clients::{connect, ldapsearch, ldif_values};
+use crate::common::harness::{BASE, Env, Running, SERVICE, SERVICE_PASSWORD};
 use ldap3::{Ldap, Scope, SearchEntry};
 use std::collections::BTreeSet;
 

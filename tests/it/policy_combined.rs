@@ -4,9 +4,7 @@
 //! `domains.allowed = ["contoso.com"]` without subdomains. Expectations are computed from the
 //! fixture's JSON, not from the code under test.
 
-mod common;
-
-use common::harness::{BASE, Env, fixture_json};
+use crate::common::harness::{BASE, Env, fixture_json};
 use o365_ldap::directory::{EntryKind, Snapshot};
 use o365_ldap::store::Store;
 use o365_ldap::sync::SyncEngine;
