@@ -36,7 +36,7 @@ fn init_tracing_quiet() {
 
 async fn demo_in(dir: &Path) -> anyhow::Result<()> {
     let certs = emulator::selfsigned::generate(dir)?;
-    let fixture = Fixture::sample();
+    let fixture = Fixture::sample()?;
     let tenant_id = fixture.tenant_id.clone();
     let (client_id, secret) = fixture
         .apps

@@ -5,6 +5,13 @@
 //! Run one file's tests with `cargo test --test it <module>::`, for example
 //! `cargo test --test it e2e_ldap::`.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test stops at the first thing that is not as expected"
+)]
+
 #[path = "../common/mod.rs"]
 mod common;
 
