@@ -15,10 +15,3 @@ pub mod logging;
 pub mod settings;
 pub mod store;
 pub mod sync;
-
-// The lower crates under the paths the server's modules and tests have always used.
-pub use config;
-pub use directory;
-pub use directory::policy;
-pub use graph;
-pub use model;

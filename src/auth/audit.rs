@@ -1,7 +1,7 @@
 //! The bind audit log: one structured event per bind on the `o365_ldap::audit` tracing target
 //! (never a password), and process-wide counters per method and outcome for `ctl status`.
 
-use crate::model::time::Clock;
+use model::time::Clock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// How the credentials were checked.
@@ -160,7 +160,7 @@ pub fn record(ev: &BindEvent<'_>) {
     tracing::info!(
         target: "o365_ldap::audit",
         event = "bind",
-        time = %humantime::format_rfc3339_millis(crate::model::time::SystemClock.now()),
+        time = %humantime::format_rfc3339_millis(model::time::SystemClock.now()),
         peer = %peer,
         bind_name = %crate::logging::clip(ev.bind_name, 256),
         dn = ev.dn.unwrap_or(""),

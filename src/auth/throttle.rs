@@ -22,7 +22,7 @@
 //! Memory is bounded: every map is capped and evicts in batches, so a flood of distinct names
 //! or addresses costs amortised constant time per attempt.
 
-use crate::config::{AuthConfig, Source};
+use config::{AuthConfig, Source};
 use ring::hmac;
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
@@ -59,7 +59,7 @@ pub struct Policy {
 
 impl Policy {
     pub fn from_config(a: &AuthConfig) -> Policy {
-        let limits = |n: u32, window: crate::config::duration::Dur| Limits {
+        let limits = |n: u32, window: config::duration::Dur| Limits {
             max_failures: n.max(1),
             window: window.get(),
             lockout: a.lockout.get(),

@@ -6,11 +6,11 @@
 use super::audit::Method;
 use super::cache::CredentialCache;
 use super::throttle::{Ending, Refusal, Subject, Throttle};
-use crate::config::{Config, UserBind};
-use crate::directory::entry::EntryKind;
-use crate::directory::snapshot::{EntryId, Snapshot};
-use crate::graph::ropc::{EntraClient, Verdict};
 use crate::store::Store;
+use config::{Config, UserBind};
+use directory::entry::EntryKind;
+use directory::snapshot::{EntryId, Snapshot};
+use graph::ropc::{EntraClient, Verdict};
 use std::net::IpAddr;
 use std::sync::Arc;
 use tokio::sync::Semaphore;
@@ -42,7 +42,7 @@ pub enum Unresolved {
 /// Resolve a DN, UPN or primary mail address (case-insensitive) to one served user.
 pub fn resolve(snapshot: &Snapshot, name: &str) -> Result<ResolvedUser, Unresolved> {
     let mut ids: Vec<EntryId> = Vec::new();
-    if let Some(ndn) = crate::directory::dn::normalize(name).ok()
+    if let Some(ndn) = directory::dn::normalize(name).ok()
         && let Some(id) = snapshot.lookup(&ndn)
     {
         ids.push(id);

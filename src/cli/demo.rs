@@ -3,7 +3,7 @@
 //! `ldapsearch` / `ldapwhoami` lines. Everything lives in a temporary folder removed at Ctrl-C.
 
 use super::serve::{Server, init_tracing, wait_for_signal};
-use crate::config::LogFormat;
+use config::LogFormat;
 use emulator::{EmulatorOptions, Fixture};
 use rand::Rng;
 use rand::distr::Alphanumeric;

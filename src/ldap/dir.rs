@@ -1,11 +1,11 @@
 //! The seam between the LDAP service and the directory: every call the service makes into
-//! `crate::directory` goes through here, so the service's needs stay visible in one place.
+//! the `directory` crate goes through here, so the service's needs stay visible in one place.
 
-use crate::directory::schema::{self, AttributeType};
-use crate::directory::{Entry, dn, filter, matching};
+use directory::schema::{self, AttributeType};
+use directory::{Entry, dn, filter, matching};
 use ldap3_proto::proto::LdapFilter;
 
-pub use crate::directory::{EntryId, SearchError, Snapshot, TenantInfo};
+pub use directory::{EntryId, SearchError, Snapshot, TenantInfo};
 
 /// What the service needs to know about an attribute type: the schema's definition.
 pub type AttrInfo = AttributeType;

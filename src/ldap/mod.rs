@@ -28,8 +28,8 @@ pub use session::{Identity, ListenerKind, Session};
 pub use tls::TlsError;
 
 use crate::auth::ServiceAccounts;
-use crate::config::Config;
 use arc_swap::ArcSwap;
+use config::Config;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;

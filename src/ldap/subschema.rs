@@ -4,7 +4,7 @@
 use super::dir;
 use super::synthetic::{SyntheticEntry, Visibility};
 
-pub use crate::directory::filter::SUBSCHEMA_DN;
+pub use directory::filter::SUBSCHEMA_DN;
 pub const SUBSCHEMA_NDN: &str = "cn=subschema";
 
 pub fn subschema_entry() -> SyntheticEntry {

@@ -4,8 +4,8 @@
 //! returned without being named.
 
 use super::dir;
-use crate::directory::entry::{Attr, Entry, EntryKind};
-use crate::directory::filter::{self, NoMembership};
+use directory::entry::{Attr, Entry, EntryKind};
+use directory::filter::{self, NoMembership};
 use ldap3_proto::proto::LdapFilter;
 
 /// When an attribute of a synthetic entry is returned without being named.

@@ -10,10 +10,10 @@
 //! otherwise the server derives the directory from the mirror as before and rewrites them.
 
 use super::{StoreError, TENANT_META};
-use crate::directory::TenantInfo;
-use crate::directory::dn;
-use crate::directory::entry::{Attr, Entry, EntryKind};
-use crate::directory::schema;
+use directory::TenantInfo;
+use directory::dn;
+use directory::entry::{Attr, Entry, EntryKind};
+use directory::schema;
 use redb::{TableDefinition, WriteTransaction};
 
 pub(super) const DIRECTORY: TableDefinition<(&str, &str), &[u8]> =

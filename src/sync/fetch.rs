@@ -2,11 +2,11 @@
 //! domains, users, groups and every group's direct members) and a delta read (the raw pages of
 //! `/users/delta` and `/groups/delta` from stored links up to the next deltaLinks).
 
-use crate::graph::{GraphClient, GraphError};
-use crate::model::Mirror;
-use crate::model::graph::MemberRef;
 use crate::store::DeltaLinks;
 use futures::{StreamExt, TryStreamExt, stream};
+use graph::{GraphClient, GraphError};
+use model::Mirror;
+use model::graph::MemberRef;
 use std::collections::{BTreeSet, HashSet};
 
 /// How many `/groups/{id}/members` reads run at once: enough to hide latency, few enough to

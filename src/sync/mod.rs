@@ -11,7 +11,6 @@
 mod engine;
 pub mod fetch;
 pub mod guard;
-pub mod mirror;
 pub mod patch;
 mod patch_round;
 pub mod persist;
@@ -22,10 +21,10 @@ mod round;
 mod schedule;
 mod startup;
 
-use crate::directory::derive::BuildReport;
-use crate::model::mirror::merge::{self as delta, DeltaStats};
 use crate::store::StoreError;
+use directory::derive::BuildReport;
 pub use engine::SyncEngine;
+use model::mirror::merge::{self as delta, DeltaStats};
 pub use report::{Changes, HistoryRecord, Mode, Outcome as HistoryOutcome, Trigger};
 
 #[derive(Debug, thiserror::Error)]
@@ -37,7 +36,7 @@ pub enum SyncError {
     #[error("tenant {tenant}: {source}")]
     Graph {
         tenant: String,
-        source: crate::graph::GraphError,
+        source: graph::GraphError,
     },
     #[error("tenant {tenant}: {source}")]
     Store { tenant: String, source: StoreError },

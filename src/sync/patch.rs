@@ -4,13 +4,13 @@
 //! round walks the whole tenant.
 
 use super::report::{Changes, cn, locked, uid};
-use crate::directory::derive::BuildReport;
-use crate::directory::entry::{Entry, EntryKind};
-use crate::directory::ids::Unmatched;
-use crate::directory::{Snapshot, TenantInfo};
-use crate::model::Mirror;
-use crate::model::mirror::MemberIndex;
 use crate::store::directory::DirectoryWrite;
+use directory::derive::BuildReport;
+use directory::entry::{Entry, EntryKind};
+use directory::ids::Unmatched;
+use directory::{Snapshot, TenantInfo};
+use model::Mirror;
+use model::mirror::MemberIndex;
 use rustc_hash::FxHashMap;
 
 /// What the served derivation of one tenant was, for the next round to patch.

@@ -2,11 +2,11 @@
 //! the configuration fingerprint it is valid under, the rows a round changes, and the fast
 //! start that serves those rows without deriving anything.
 
-use crate::config::Config;
-use crate::directory::derive::TenantBuild;
-use crate::directory::{Entry, Snapshot, TenantInfo};
 use crate::store::directory::DirectoryWrite;
 use crate::store::{Store, StoreError};
+use config::Config;
+use directory::derive::TenantBuild;
+use directory::{Entry, Snapshot, TenantInfo};
 use rustc_hash::FxHashMap;
 use sha2::{Digest, Sha256};
 

@@ -2,8 +2,8 @@
 //! snapshot before and after (users keyed by `entryUUID`, groups by DN), and the history
 //! record every round leaves in the store.
 
-use crate::directory::Snapshot;
-use crate::directory::entry::{Entry, EntryKind};
+use directory::Snapshot;
+use directory::entry::{Entry, EntryKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

@@ -3,9 +3,9 @@
 //! pointing the server at it. Tests then start the real server (`cli::serve::Server`) or the
 //! sync engine alone.
 
+use config::Config;
 use emulator::selfsigned::{self, GeneratedCerts};
 use emulator::{EmulatorOptions, Fixture, RunningEmulator};
-use o365_ldap::config::Config;
 use std::path::{Path, PathBuf};
 use tempfile::TempDir;
 

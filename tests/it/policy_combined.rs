@@ -5,7 +5,7 @@
 //! fixture's JSON, not from the code under test.
 
 use crate::common::harness::{BASE, Env, fixture_json};
-use o365_ldap::directory::{EntryKind, Snapshot};
+use directory::{EntryKind, Snapshot};
 use o365_ldap::store::Store;
 use o365_ldap::sync::SyncEngine;
 use serde_json::Value;
