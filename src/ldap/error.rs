@@ -9,6 +9,9 @@ use std::fmt;
 pub struct OpError {
     pub code: LdapResultCode,
     pub message: String,
+    /// For `noSuchObject`: the closest existing ancestor of the DN asked for (RFC 4511
+    /// §4.1.9), or empty.
+    pub matched_dn: String,
 }
 
 impl OpError {
@@ -16,7 +19,13 @@ impl OpError {
         OpError {
             code,
             message: message.into(),
+            matched_dn: String::new(),
         }
+    }
+
+    pub fn matched(mut self, dn: String) -> OpError {
+        self.matched_dn = dn;
+        self
     }
 
     /// The answer for a DN that does not exist, or that the session may not know exists.
@@ -26,7 +35,9 @@ impl OpError {
 
     /// The `LDAPResult` that carries this error.
     pub fn result(self) -> LdapResult {
-        result(self.code, self.message)
+        let mut r = result(self.code, self.message);
+        r.matcheddn = self.matched_dn;
+        r
     }
 }
 

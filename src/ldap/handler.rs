@@ -176,7 +176,7 @@ pub async fn handle(session: &mut Session, ctx: &LdapContext, msg: LdapMsg) -> R
     match op {
         LdapOp::BindRequest(req) => Response::one(ops::bind::bind(session, ctx, msgid, req).await),
         LdapOp::UnbindRequest => Response::none(Action::Close),
-        LdapOp::SearchRequest(req) => ops::search::search(session, ctx, msgid, req, &ctrl),
+        LdapOp::SearchRequest(req) => ops::search::search(session, ctx, msgid, req, &ctrl).await,
         LdapOp::CompareRequest(req) => {
             Response::one(ops::compare::compare(session, ctx, msgid, &req))
         }

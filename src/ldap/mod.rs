@@ -15,6 +15,7 @@ pub mod handler;
 pub(crate) mod listener;
 pub mod ops;
 pub mod paging;
+pub mod result_ids;
 pub mod rootdse;
 pub mod session;
 pub mod subschema;
@@ -45,6 +46,10 @@ pub struct LdapContext {
     pub config: Arc<Config>,
     pub services: Arc<ServiceAccounts>,
     pub users: Arc<crate::auth::UserAuth>,
+    /// Open paged searches per identity, across connections.
+    pub paged_quota: Arc<paging::PagedQuota>,
+    /// Expensive searches running on blocking threads at once (one per core).
+    pub heavy_searches: Semaphore,
 }
 
 impl LdapContext {
@@ -54,11 +59,16 @@ impl LdapContext {
         services: Arc<ServiceAccounts>,
     ) -> LdapContext {
         let users = Arc::new(crate::auth::UserAuth::new(Arc::clone(&config), None));
+        let paged_quota = paging::PagedQuota::new(config.server.max_paged_searches_per_identity);
         LdapContext {
             snapshot,
             config,
             services,
             users,
+            paged_quota,
+            heavy_searches: Semaphore::new(
+                std::thread::available_parallelism().map_or(1, |n| n.get()),
+            ),
         }
     }
 

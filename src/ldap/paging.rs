@@ -7,10 +7,79 @@
 
 use ldap3_proto::proto::LdapSearchRequest;
 use ring::hmac;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Open paged searches kept per connection; starting one more forgets the oldest.
 pub const MAX_OPEN_PAGED_SEARCHES: usize = 8;
+
+/// Open paged searches per identity across all its connections
+/// (`server.max_paged_searches_per_identity`): a client that opens connection after
+/// connection cannot keep unbounded results (and the directory versions they ran on) alive.
+#[derive(Debug)]
+pub struct PagedQuota {
+    max_per_identity: usize,
+    counts: Mutex<HashMap<String, usize>>,
+}
+
+/// One open paged search's place in its identity's quota; released when dropped.
+#[derive(Debug)]
+pub struct Ticket {
+    quota: Arc<PagedQuota>,
+    identity: String,
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        let mut counts = self.quota.counts.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = counts.get_mut(&self.identity) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                counts.remove(&self.identity);
+            }
+        }
+    }
+}
+
+impl PagedQuota {
+    pub fn new(max_per_identity: usize) -> Arc<PagedQuota> {
+        Arc::new(PagedQuota {
+            max_per_identity: max_per_identity.max(1),
+            counts: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn acquire(self: &Arc<Self>, identity: &str) -> Option<Ticket> {
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        let n = counts.entry(identity.to_owned()).or_insert(0);
+        if *n >= self.max_per_identity {
+            return None;
+        }
+        *n += 1;
+        Some(Ticket {
+            quota: Arc::clone(self),
+            identity: identity.to_owned(),
+        })
+    }
+
+    /// Paged searches `identity` holds open now.
+    pub fn open(&self, identity: &str) -> usize {
+        let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        counts.get(identity).copied().unwrap_or(0)
+    }
+}
+
+/// A new paged search that would need more pages could not be kept.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{identity} has {max} paged searches open (server.max_paged_searches_per_identity); \
+     finish or abandon earlier ones (page size 0) first"
+)]
+pub struct QuotaExceeded {
+    pub identity: String,
+    pub max: usize,
+}
 
 /// An HMAC-SHA256 tag, kept whole: `hmac::verify` checks the full tag in constant time.
 const MAC_LEN: usize = 32;
@@ -41,6 +110,8 @@ pub struct PagedSearch<T> {
     pub results: T,
     pub len: usize,
     pub pos: usize,
+    last_used: Instant,
+    _ticket: Option<Ticket>,
 }
 
 /// The next page to send.
@@ -94,38 +165,71 @@ impl<T> PagedSearches<T> {
         self.open.clear();
     }
 
+    /// Forget searches whose next page has not been asked for within `idle`: their results
+    /// and the directory version they ran on are released.
+    pub fn expire(&mut self, now: Instant, idle: Duration) {
+        self.open
+            .retain(|s| now.saturating_duration_since(s.last_used) < idle);
+    }
+
     /// First page of a new search over `len` results. The search is kept only if more pages
-    /// follow.
+    /// follow, counted against `identity`'s quota; when the quota is full this connection's
+    /// own oldest search makes room, and failing that the search is refused.
     pub fn start(
         &mut self,
         request: LdapSearchRequest,
         results: T,
         len: usize,
         page_size: usize,
-    ) -> Page {
+        quota: (&Arc<PagedQuota>, &str),
+    ) -> Result<Page, QuotaExceeded> {
+        self.start_at(request, results, len, page_size, quota, Instant::now())
+    }
+
+    fn start_at(
+        &mut self,
+        request: LdapSearchRequest,
+        results: T,
+        len: usize,
+        page_size: usize,
+        (quota, identity): (&Arc<PagedQuota>, &str),
+        now: Instant,
+    ) -> Result<Page, QuotaExceeded> {
         let end = len.min(page_size);
         if end >= len {
-            return Page {
+            return Ok(Page {
                 range: 0..len,
                 cookie: Vec::new(),
-            };
+            });
         }
-        let id = self.next_id;
-        self.next_id = self.next_id.wrapping_add(1);
         if self.open.len() >= MAX_OPEN_PAGED_SEARCHES {
             self.open.pop_front();
         }
+        let ticket = match quota.acquire(identity) {
+            Some(t) => t,
+            None => {
+                self.open.pop_front();
+                quota.acquire(identity).ok_or_else(|| QuotaExceeded {
+                    identity: identity.to_owned(),
+                    max: quota.max_per_identity,
+                })?
+            }
+        };
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1);
         self.open.push_back(PagedSearch {
             id,
             request,
             results,
             len,
             pos: end,
+            last_used: now,
+            _ticket: Some(ticket),
         });
-        Page {
+        Ok(Page {
             range: 0..end,
             cookie: self.cookie(id, end),
-        }
+        })
     }
 
     /// Find the open search a cookie names, checking it was issued here, is the latest cookie
@@ -170,6 +274,7 @@ impl<T> PagedSearches<T> {
             search.len.min(start.saturating_add(page_size))
         };
         search.pos = end;
+        search.last_used = Instant::now();
         let results = search.results.clone();
         let finished = page_size == 0 || end >= search.len;
         let cookie = if finished {
@@ -216,6 +321,10 @@ mod tests {
     use super::*;
     use ldap3_proto::proto::{LdapDerefAliases, LdapFilter, LdapSearchScope};
 
+    fn quota() -> Arc<PagedQuota> {
+        PagedQuota::new(1000)
+    }
+
     fn req(filter: &str) -> LdapSearchRequest {
         LdapSearchRequest {
             base: "ou=people,dc=contoso,dc=com".into(),
@@ -232,7 +341,9 @@ mod tests {
     #[test]
     fn pages_through_and_forgets_at_the_end() {
         let mut p: PagedSearches<u8> = PagedSearches::new();
-        let first = p.start(req("posixAccount"), 7, 5, 2);
+        let first = p
+            .start(req("posixAccount"), 7, 5, 2, (&quota(), "cn=t"))
+            .unwrap();
         assert_eq!(first.range, 0..2);
         assert_eq!(first.cookie.len(), COOKIE_LEN);
         let (second, r) = p.next_page(&first.cookie, &req("posixAccount"), 2).unwrap();
@@ -259,7 +370,7 @@ mod tests {
     #[test]
     fn single_page_is_not_kept() {
         let mut p: PagedSearches<()> = PagedSearches::new();
-        let page = p.start(req("x"), (), 3, 3);
+        let page = p.start(req("x"), (), 3, 3, (&quota(), "cn=t")).unwrap();
         assert_eq!((page.range, page.cookie.is_empty()), (0..3, true));
         assert_eq!(p.open_count(), 0);
     }
@@ -267,7 +378,7 @@ mod tests {
     #[test]
     fn page_size_zero_abandons() {
         let mut p: PagedSearches<()> = PagedSearches::new();
-        let first = p.start(req("x"), (), 10, 3);
+        let first = p.start(req("x"), (), 10, 3, (&quota(), "cn=t")).unwrap();
         let (page, _) = p.next_page(&first.cookie, &req("x"), 0).unwrap();
         assert!(page.range.is_empty() && page.cookie.is_empty());
         assert_eq!(p.open_count(), 0);
@@ -277,8 +388,11 @@ mod tests {
     fn cookies_do_not_cross_connections_or_survive_tampering() {
         let mut a: PagedSearches<()> = PagedSearches::new();
         let mut b: PagedSearches<()> = PagedSearches::new();
-        let ca = a.start(req("x"), (), 10, 3).cookie;
-        let _ = b.start(req("x"), (), 10, 3);
+        let ca = a
+            .start(req("x"), (), 10, 3, (&quota(), "cn=t"))
+            .unwrap()
+            .cookie;
+        let _ = b.start(req("x"), (), 10, 3, (&quota(), "cn=t")).unwrap();
         assert_eq!(
             b.next_page(&ca, &req("x"), 3).unwrap_err(),
             CookieError::Invalid
@@ -307,7 +421,10 @@ mod tests {
     #[test]
     fn changed_request_is_refused() {
         let mut p: PagedSearches<()> = PagedSearches::new();
-        let c = p.start(req("x"), (), 10, 3).cookie;
+        let c = p
+            .start(req("x"), (), 10, 3, (&quota(), "cn=t"))
+            .unwrap()
+            .cookie;
         assert_eq!(
             p.next_page(&c, &req("y"), 3).unwrap_err(),
             CookieError::Changed
@@ -318,7 +435,11 @@ mod tests {
     fn oldest_is_evicted() {
         let mut p: PagedSearches<usize> = PagedSearches::new();
         let cookies: Vec<_> = (0..=MAX_OPEN_PAGED_SEARCHES)
-            .map(|i| p.start(req("x"), i, 10, 1).cookie)
+            .map(|i| {
+                p.start(req("x"), i, 10, 1, (&quota(), "cn=t"))
+                    .unwrap()
+                    .cookie
+            })
             .collect();
         assert_eq!(p.open_count(), MAX_OPEN_PAGED_SEARCHES);
         assert_eq!(
@@ -327,5 +448,61 @@ mod tests {
         );
         let (_, r) = p.next_page(&cookies[1], &req("x"), 1).unwrap();
         assert_eq!(r, 1);
+    }
+
+    #[test]
+    fn one_identity_cannot_hold_more_than_its_quota_across_connections() {
+        let quota = PagedQuota::new(3);
+        let mut conns: Vec<PagedSearches<()>> = (0..3).map(|_| PagedSearches::new()).collect();
+        for c in conns.iter_mut() {
+            c.start(req("x"), (), 10, 3, (&quota, "cn=svc")).unwrap();
+        }
+        assert_eq!(quota.open("cn=svc"), 3);
+        // A fourth connection has nothing of its own to give up: refused.
+        let mut fourth: PagedSearches<()> = PagedSearches::new();
+        let e = fourth
+            .start(req("x"), (), 10, 3, (&quota, "cn=svc"))
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("server.max_paged_searches_per_identity")
+        );
+        // A connection that holds one trades its oldest for the new one.
+        assert!(
+            conns[0]
+                .start(req("y"), (), 10, 3, (&quota, "cn=svc"))
+                .is_ok()
+        );
+        assert_eq!(conns[0].open_count(), 1);
+        // Other identities are unaffected; single pages need no quota.
+        assert!(
+            fourth
+                .start(req("x"), (), 10, 3, (&quota, "cn=other"))
+                .is_ok()
+        );
+        assert!(fourth.start(req("x"), (), 3, 3, (&quota, "cn=svc")).is_ok());
+        // Closing a connection gives its searches back.
+        drop(conns.pop());
+        assert_eq!(quota.open("cn=svc"), 2);
+    }
+
+    #[test]
+    fn idle_searches_expire() {
+        let quota = quota();
+        let mut p: PagedSearches<()> = PagedSearches::new();
+        let t0 = Instant::now();
+        let c = p
+            .start_at(req("x"), (), 10, 3, (&quota, "cn=t"), t0)
+            .unwrap()
+            .cookie;
+        p.expire(t0 + Duration::from_secs(59), Duration::from_secs(60));
+        assert_eq!(p.open_count(), 1);
+        p.expire(t0 + Duration::from_secs(61), Duration::from_secs(60));
+        assert_eq!(p.open_count(), 0);
+        assert_eq!(quota.open("cn=t"), 0);
+        assert_eq!(
+            p.next_page(&c, &req("x"), 3).unwrap_err(),
+            CookieError::Expired
+        );
     }
 }

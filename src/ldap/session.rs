@@ -86,6 +86,18 @@ impl Session {
         }
     }
 
+    /// Whose quota of open paged searches this connection's searches count against: the bound
+    /// DN, or the address of an anonymous client.
+    pub(crate) fn quota_identity(&self) -> String {
+        match self.identity.dn() {
+            Some(dn) => dn.to_ascii_lowercase(),
+            None => format!(
+                "anonymous from {}",
+                self.peer.map(|p| p.ip().to_string()).unwrap_or_default()
+            ),
+        }
+    }
+
     /// Reset to anonymous, forgetting state that belonged to the previous identity.
     pub(crate) fn reset_identity(&mut self) {
         self.identity = Identity::Anonymous;

@@ -72,14 +72,28 @@ impl SyncEngine {
     ) -> Result<Prepared, SyncError> {
         let tenant = cfg.name.as_str();
         let started = std::time::Instant::now();
-        let client = GraphClient::new(
-            &crate::settings::tenant_options(cfg),
-            graph::ClientOptions::default(),
-        )
-        .map_err(|source| SyncError::Graph {
-            tenant: tenant.to_string(),
-            source,
-        })?;
+        // `ctl sync` hears of every retry as it happens: a round waiting on a failing Graph
+        // says so at once rather than after minutes of backoff.
+        let notify = progress.map(|p| {
+            let p = p.clone();
+            graph::RetryNotify(std::sync::Arc::new(move |m: &str| {
+                let _ = p.send(m.to_owned());
+            }))
+        });
+        let options = graph::ClientOptions {
+            retry: graph::RetryPolicy {
+                notify,
+                ..graph::RetryPolicy::default()
+            },
+            ..graph::ClientOptions::default()
+        };
+        let client =
+            GraphClient::new(&crate::settings::tenant_options(cfg), options).map_err(|source| {
+                SyncError::Graph {
+                    tenant: tenant.to_string(),
+                    source,
+                }
+            })?;
         let empty = TenantState::default();
         let old = states.get(tenant).unwrap_or(&empty);
         let keep_secs = cfg.users.keep_deleted_for.get().as_secs() as i64;

@@ -181,3 +181,48 @@ async fn admin_socket_is_closed_to_other_users() {
     assert!(stderr.contains("permission denied: uid 65534"), "{stderr}");
     server.stop().await;
 }
+
+/// With Graph answering 503 to everything, `ctl sync` says so at once (each retry is a
+/// progress line), not after minutes of backoff.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctl_sync_reports_graph_retries_as_they_happen() {
+    use tokio::io::AsyncBufReadExt;
+    let env = Env::contoso().await;
+    let (server, path) = start(&env).await;
+    env.emu
+        .as_ref()
+        .expect("emulator")
+        .set_faults(emulator::Faults {
+            fail_every: 1,
+            fail_status: 503,
+            ..Default::default()
+        });
+    let mut child = tokio::process::Command::new(BIN)
+        .arg("ctl")
+        .arg("-c")
+        .arg(&path)
+        .arg("sync")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("ctl runs");
+    // Progress lines go to stderr (stdout is for the result).
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = tokio::io::BufReader::new(stderr).lines();
+    let seen = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.contains("Graph answered 503") && line.contains("retrying in") {
+                return Some(line);
+            }
+        }
+        None
+    })
+    .await;
+    assert!(
+        matches!(seen, Ok(Some(_))),
+        "no retry line within 10 s: {seen:?}"
+    );
+    let _ = child.kill().await;
+    server.stop().await;
+}

@@ -561,3 +561,84 @@ async fn a_damaged_store_stops_the_server_with_what_to_do() {
         serve.log_text()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paged_searches_held_open_cost_little_and_are_capped_per_identity() {
+    use emulator::EmulatorOptions;
+    use emulator::scale::{self, ScaleSpec};
+    use ldap3_proto::control::LdapControl;
+    use ldap3_proto::proto::{LdapMsg, LdapOp};
+    let fx = scale::generate(ScaleSpec {
+        users: 5000,
+        groups: 20,
+        seed: 11,
+    });
+    let emu = emulator::start(
+        fx,
+        EmulatorOptions::default(),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .expect("emulator starts");
+    let env = Env::contoso().await;
+    let dir = env.dir.path();
+    std::fs::write(dir.join("scale.secret"), scale::CLIENT_SECRET).unwrap();
+    let text = env
+        .config_text("allow_plaintext_bind = true", "")
+        .replace(&env.graph_url, &emu.base_url())
+        .replace(common::harness::CONTOSO_TENANT_ID, emu.tenant_id())
+        .replace(common::harness::CONTOSO_CLIENT_ID, scale::CLIENT_ID)
+        .replace("contoso.secret", "scale.secret");
+    let path = dir.join("serve.toml");
+    std::fs::write(&path, text).unwrap();
+    let serve = Serve::start(&path);
+    let synced = ctl(&path, &["sync"]).await;
+    assert!(synced.status.success(), "{synced:?}");
+    let rss_before = serve.rss_kib();
+    // 100 connections of one service account, each starting a paged listing of every user
+    // (one entry per page) and leaving it open.
+    let listing = |msgid| {
+        let mut m = raw::search(
+            msgid,
+            "ou=people,dc=scale,dc=example",
+            LdapSearchScope::OneLevel,
+            vec!["uid".into()],
+        );
+        m.ctrl = vec![LdapControl::SimplePagedResults {
+            size: 1,
+            cookie: Vec::new(),
+        }];
+        m
+    };
+    let mut conns = Vec::new();
+    let mut refused = 0;
+    for _ in 0..100 {
+        let mut c = Raw::connect_from("127.0.0.1", serve.ldap)
+            .await
+            .expect("connects");
+        assert_eq!(
+            c.bind(1, SCALE_SERVICE, SERVICE_PASSWORD).await,
+            Some(LdapResultCode::Success)
+        );
+        c.send(listing(2)).await.expect("sends");
+        let msgs: Vec<LdapMsg> = c.until_done(2, WAIT).await;
+        match msgs.last().map(|m| &m.op) {
+            Some(LdapOp::SearchResultDone(r)) if r.code == LdapResultCode::Success => {
+                assert_eq!(msgs.len(), 2)
+            }
+            Some(LdapOp::SearchResultDone(r)) if r.code == LdapResultCode::AdminLimitExceeded => {
+                assert!(r.message.contains("max_paged_searches_per_identity"));
+                refused += 1;
+            }
+            other => panic!("{other:?}"),
+        }
+        conns.push(c);
+    }
+    // The default quota is 64 per identity.
+    assert_eq!(refused, 36);
+    let grown_mib = serve.rss_kib().saturating_sub(rss_before) / 1024;
+    assert!(
+        grown_mib < 50,
+        "64 open listings of 5,000 users cost {grown_mib} MiB"
+    );
+}

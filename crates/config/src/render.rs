@@ -103,6 +103,16 @@ fn server(out: &mut String, s: &ServerConfig) {
     );
     kv(out, "max_attributes", &s.max_attributes.to_string());
     kv(out, "size_limit", &s.size_limit.to_string());
+    kv(
+        out,
+        "max_paged_searches_per_identity",
+        &s.max_paged_searches_per_identity.to_string(),
+    );
+    kv(
+        out,
+        "paged_search_idle_timeout",
+        &dur(s.paged_search_idle_timeout),
+    );
     kv(out, "log_format", &quote(s.log_format.as_str()));
 }
 

@@ -69,6 +69,11 @@ pub struct ServerConfig {
     pub max_attributes: usize,
     /// Most entries a non-paged search returns before `sizeLimitExceeded`.
     pub size_limit: usize,
+    /// Open paged searches one identity (a bind DN, or an anonymous address) may hold across
+    /// its connections; a connection holds at most 8.
+    pub max_paged_searches_per_identity: usize,
+    /// A paged search whose next page is not asked for within this long is forgotten.
+    pub paged_search_idle_timeout: Dur,
     /// Log format on stderr: `text` or `json`.
     pub log_format: LogFormat,
 }
@@ -95,6 +100,8 @@ impl Default for ServerConfig {
             max_filter_elements: 512,
             max_attributes: 256,
             size_limit: 1000,
+            max_paged_searches_per_identity: 64,
+            paged_search_idle_timeout: Dur::from_secs(300),
             log_format: LogFormat::Text,
         }
     }

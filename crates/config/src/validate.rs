@@ -244,6 +244,11 @@ fn server(s: &ServerConfig, p: &mut Problems) {
             s.anonymous_idle_timeout,
             "30s",
         ),
+        (
+            "server.paged_search_idle_timeout",
+            s.paged_search_idle_timeout,
+            "5m",
+        ),
     ] {
         if d.get().is_zero() {
             p.push(
@@ -283,6 +288,11 @@ fn server(s: &ServerConfig, p: &mut Problems) {
         ("server.max_filter_elements", s.max_filter_elements, 512),
         ("server.max_attributes", s.max_attributes, 256),
         ("server.size_limit", s.size_limit, 1000),
+        (
+            "server.max_paged_searches_per_identity",
+            s.max_paged_searches_per_identity,
+            64,
+        ),
     ] {
         if value == 0 {
             p.push(

@@ -26,6 +26,6 @@ pub use certificate::{CertificateError, CertificateKey};
 pub use client::{ClientOptions, GraphClient, Page};
 pub use error::{ApiError, GraphError, GraphErrorBody, TokenError, TokenErrorBody};
 pub use options::{CredentialSource, CredentialSpec, TenantOptions};
-pub use retry::{RetryPolicy, parse_retry_after};
+pub use retry::{RetryNotify, RetryPolicy, parse_retry_after};
 pub use token::{AccessToken, Credential, TokenSource};
 pub use verify::{CredentialCheck, Probe, ProbeOutcome, verify_tenant, verify_tenant_with};

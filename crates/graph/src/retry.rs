@@ -31,6 +31,34 @@ pub struct RetryPolicy {
     pub jitter: bool,
     /// Per-request timeout (connect to end of body).
     pub request_timeout: Duration,
+    /// Told about each retry, in words an admin reads (`ctl sync` prints them), so a round
+    /// that waits on a failing Graph says so at once instead of after all its retries.
+    pub notify: Option<RetryNotify>,
+}
+
+/// A callback for [`RetryPolicy::notify`].
+#[derive(Clone)]
+pub struct RetryNotify(pub std::sync::Arc<dyn Fn(&str) + Send + Sync>);
+
+impl std::fmt::Debug for RetryNotify {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RetryNotify")
+    }
+}
+
+impl PartialEq for RetryNotify {
+    /// Callbacks are not compared: two policies are equal when their numbers are.
+    fn eq(&self, _: &RetryNotify) -> bool {
+        true
+    }
+}
+
+impl RetryPolicy {
+    fn tell(&self, message: impl FnOnce() -> String) {
+        if let Some(n) = &self.notify {
+            (n.0)(&message());
+        }
+    }
 }
 
 impl Default for RetryPolicy {
@@ -43,6 +71,7 @@ impl Default for RetryPolicy {
             max_retry_after: Duration::from_secs(300),
             jitter: true,
             request_timeout: Duration::from_secs(30),
+            notify: None,
         }
     }
 }
@@ -58,6 +87,7 @@ impl RetryPolicy {
             max_retry_after: Duration::from_secs(2),
             jitter: false,
             request_timeout: Duration::from_secs(5),
+            notify: None,
         }
     }
 
@@ -225,13 +255,20 @@ where
                     return Err(err);
                 }
                 let delay = policy.backoff(attempt);
+                let e = e.without_url();
                 tracing::warn!(
                     request = what,
                     attempt,
                     delay_ms = delay.as_millis() as u64,
-                    error = %e.without_url(),
+                    error = %e,
                     "Graph request failed; retrying"
                 );
+                policy.tell(|| {
+                    format!(
+                        "{what} failed ({e}); retrying in {:.1} s (attempt {attempt} of {limit})",
+                        delay.as_secs_f64()
+                    )
+                });
                 tokio::time::sleep(delay).await;
                 continue;
             }
@@ -259,6 +296,12 @@ where
             request_id = resp.header("request-id").unwrap_or(""),
             "Graph request throttled or failed transiently; retrying"
         );
+        policy.tell(|| {
+            format!(
+                "Graph answered {status} to {what}; retrying in {:.1} s (attempt {attempt} of {max_attempts})",
+                delay.as_secs_f64()
+            )
+        });
         tokio::time::sleep(delay).await;
     }
 }

@@ -61,6 +61,7 @@ pub async fn bind(
         BindOutcome::Refused(OpError {
             code: LdapResultCode::Unavailable | LdapResultCode::Other,
             message,
+            ..
         }) => (Outcome::Unavailable, message.as_str()),
         BindOutcome::Refused(e) => (Outcome::Failure, e.message.as_str()),
     };

@@ -10,13 +10,14 @@ use crate::ldap::ber::{self, Values};
 use crate::ldap::dir::{self, EntryId, SearchError, Snapshot};
 use crate::ldap::error::OpError;
 use crate::ldap::handler::{Reply, Response, result};
+use crate::ldap::result_ids::ResultIds;
 use crate::ldap::rootdse::root_dse;
 use crate::ldap::session::Session;
 use crate::ldap::subschema::subschema_entry;
 use crate::ldap::synthetic::{SyntheticEntry, Visibility};
 use ldap3_proto::control::LdapControl;
 use ldap3_proto::proto::{
-    LdapMsg, LdapOp, LdapResult, LdapResultCode, LdapSearchRequest, LdapSearchScope,
+    LdapFilter, LdapMsg, LdapOp, LdapResult, LdapResultCode, LdapSearchRequest, LdapSearchScope,
 };
 use std::ops::Range;
 use std::sync::Arc;
@@ -35,7 +36,7 @@ pub(crate) const OPERATIONAL: &[&str] = &[
 /// of a paged search are consistent even after a new snapshot is swapped in).
 pub struct ResultSet {
     snapshot: Arc<Snapshot>,
-    ids: Vec<EntryId>,
+    ids: ResultIds,
     selection: Selection,
     typesonly: bool,
     /// The client's size limit cut the result short.
@@ -73,14 +74,14 @@ impl EntryBatch {
     /// holds at least `chunk` bytes or the batch ends. Returns where to continue (`len()` when
     /// done), so a large result is written while it is encoded.
     pub fn encode_from(&self, out: &mut Vec<u8>, start: usize, chunk: usize) -> usize {
-        let ids = self.set.ids.get(self.range.clone()).unwrap_or(&[]);
+        let from = self.range.start.saturating_add(start);
         let mut i = start;
-        while let Some(id) = ids.get(i) {
+        for id in self.set.ids.range(from..self.range.end) {
             encode_entry(
                 out,
                 self.msgid,
                 &self.set.snapshot,
-                *id,
+                id,
                 &self.set.selection,
                 self.set.typesonly,
             );
@@ -236,25 +237,79 @@ fn size_limit_result(limit: usize) -> LdapResult {
     )
 }
 
-/// Search below a directory entry. The subordinate-subtree scope (`children`) is a subtree
-/// search without the base entry.
-fn search_scope(
-    snapshot: &Snapshot,
-    ndn: &str,
-    req: &LdapSearchRequest,
-) -> Result<Vec<EntryId>, SearchError> {
-    match req.scope {
-        LdapSearchScope::Children => {
-            let base = snapshot.lookup(ndn);
-            let mut ids = snapshot.search(ndn, LdapSearchScope::Subtree, &req.filter)?;
-            ids.retain(|id| Some(*id) != base);
-            Ok(ids)
+/// Where a search looks, once access is settled.
+enum Scope {
+    /// Below one entry of a tenant (`ndn`), with the request's scope.
+    Tenant(String, LdapSearchScope),
+    /// Below the rootDSE: the naming contexts (normalised base DNs) with a scope each.
+    Tenants(Vec<String>, LdapSearchScope),
+}
+
+/// Above this many candidate entries a search runs on a blocking thread, a few at a time, so
+/// it cannot hold up the connections served on the runtime's threads meanwhile. Index-answered
+/// lookups (`(uid=…)`, base lookups) stay far below it.
+const HEAVY_SEARCH: usize = 20_000;
+
+impl Scope {
+    fn cost(&self, snapshot: &Snapshot, f: &LdapFilter) -> usize {
+        match self {
+            Scope::Tenant(ndn, scope) => snapshot.search_cost(ndn, scope, f),
+            Scope::Tenants(bases, scope) => bases
+                .iter()
+                .map(|b| snapshot.search_cost(b, scope, f))
+                .sum(),
         }
-        _ => snapshot.search(ndn, req.scope.clone(), &req.filter),
+    }
+
+    /// The matching entries, in DIT order. The subordinate-subtree scope (`children`) is a
+    /// subtree search without the base entry.
+    fn find(&self, snapshot: &Snapshot, f: &LdapFilter) -> Result<Vec<EntryId>, SearchError> {
+        match self {
+            Scope::Tenant(ndn, LdapSearchScope::Children) => {
+                let base = snapshot.lookup(ndn);
+                let mut ids = snapshot.search(ndn, LdapSearchScope::Subtree, f)?;
+                ids.retain(|id| Some(*id) != base);
+                Ok(ids)
+            }
+            Scope::Tenant(ndn, scope) => snapshot.search(ndn, scope.clone(), f),
+            Scope::Tenants(bases, scope) => {
+                let mut ids = Vec::new();
+                for b in bases {
+                    if let Ok(found) = snapshot.search(b, scope.clone(), f) {
+                        ids.extend(found);
+                    }
+                }
+                Ok(ids)
+            }
+        }
     }
 }
 
-pub fn search(
+/// `scope.find`, on a blocking thread (under `ctx.heavy_searches`) when it is expensive.
+async fn find(
+    ctx: &LdapContext,
+    snapshot: &Arc<Snapshot>,
+    scope: Scope,
+    f: &LdapFilter,
+) -> Result<Vec<EntryId>, OpError> {
+    let not_found = |e: SearchError| match e {
+        SearchError::NoSuchObject { matched_dn } => OpError::no_such_object().matched(matched_dn),
+    };
+    if scope.cost(snapshot, f) <= HEAVY_SEARCH {
+        return scope.find(snapshot, f).map_err(not_found);
+    }
+    let _permit =
+        ctx.heavy_searches.acquire().await.map_err(|_| {
+            OpError::new(LdapResultCode::Unavailable, "the server is shutting down")
+        })?;
+    let (snapshot, f) = (Arc::clone(snapshot), f.clone());
+    tokio::task::spawn_blocking(move || scope.find(&snapshot, &f))
+        .await
+        .map_err(|_| OpError::new(LdapResultCode::Other, "internal error during the search"))?
+        .map_err(not_found)
+}
+
+pub async fn search(
     session: &mut Session,
     ctx: &LdapContext,
     msgid: i32,
@@ -294,6 +349,12 @@ pub fn search(
         );
     }
 
+    if paged.is_some() {
+        session.paging.expire(
+            std::time::Instant::now(),
+            server.paged_search_idle_timeout.get(),
+        );
+    }
     // A later page of a paged search: answered from the stored result, not searched again.
     if let Some((size, cookie)) = paged
         && !cookie.is_empty()
@@ -332,7 +393,7 @@ pub fn search(
         Ok(t) => t,
         Err(e) => return fail(msgid, e),
     };
-    let ids = match target {
+    let scope = match target {
         Target::RootDse | Target::Subschema => {
             let entry = if target == Target::RootDse {
                 root_dse(&snapshot, session.starttls_available)
@@ -367,24 +428,18 @@ pub fn search(
                 LdapSearchScope::OneLevel => LdapSearchScope::Base,
                 _ => LdapSearchScope::Subtree,
             };
-            let mut ids = Vec::new();
-            for t in tenants {
-                if let Some(info) = snapshot.tenants.get(usize::from(t))
-                    && let Ok(found) = snapshot.search(&info.base_ndn, scope.clone(), &req.filter)
-                {
-                    ids.extend(found);
-                }
-            }
-            ids
+            let bases = tenants
+                .into_iter()
+                .filter_map(|t| snapshot.tenants.get(usize::from(t)))
+                .map(|info| info.base_ndn.clone())
+                .collect();
+            Scope::Tenants(bases, scope)
         }
-        Target::Tenant(_) => match search_scope(&snapshot, &ndn, &req) {
-            Ok(ids) => ids,
-            Err(SearchError::NoSuchObject { matched_dn }) => {
-                let mut res = OpError::no_such_object().result();
-                res.matcheddn = matched_dn;
-                return Response::one(done(msgid, res, Vec::new()));
-            }
-        },
+        Target::Tenant(_) => Scope::Tenant(ndn, req.scope.clone()),
+    };
+    let ids = match find(ctx, &snapshot, scope, &req.filter).await {
+        Ok(ids) => ids,
+        Err(e) => return fail(msgid, e),
     };
 
     let client_limit = usize::try_from(req.sizelimit).ok().filter(|n| *n > 0);
@@ -398,7 +453,7 @@ pub fn search(
             let total = ids.len();
             let set = Arc::new(ResultSet {
                 snapshot,
-                ids,
+                ids: ResultIds::new(ids),
                 selection,
                 typesonly: req.typesonly,
                 truncated,
@@ -410,7 +465,22 @@ pub fn search(
                     cookie: Vec::new(),
                 }
             } else {
-                session.paging.start(req, Arc::clone(&set), total, size)
+                let identity = session.quota_identity();
+                match session.paging.start(
+                    req,
+                    Arc::clone(&set),
+                    total,
+                    size,
+                    (&ctx.paged_quota, &identity),
+                ) {
+                    Ok(page) => page,
+                    Err(e) => {
+                        return fail(
+                            msgid,
+                            OpError::new(LdapResultCode::AdminLimitExceeded, e.to_string()),
+                        );
+                    }
+                }
             };
             let res = if page.cookie.is_empty() && truncated {
                 size_limit_result(total)
@@ -437,7 +507,7 @@ pub fn search(
             let len = ids.len();
             let set = Arc::new(ResultSet {
                 snapshot,
-                ids,
+                ids: ResultIds::new(ids),
                 selection,
                 typesonly: req.typesonly,
                 truncated: false,

@@ -56,6 +56,34 @@ impl Flat {
 }
 
 impl Snapshot {
+    /// An upper bound of the entries a search would look at: what the indexes leave of the
+    /// filter, or the size of the scope when they cannot narrow it. Cheap (no entry is
+    /// evaluated), so a caller can decide where to run an expensive search.
+    pub fn search_cost(&self, base_ndn: &str, scope: &LdapSearchScope, f: &LdapFilter) -> usize {
+        let Some(base) = self.lookup(base_ndn) else {
+            return 0;
+        };
+        if matches!(scope, LdapSearchScope::Base) {
+            return 1;
+        }
+        let in_scope = if base & OVERLAY != 0 {
+            1
+        } else {
+            let end = self
+                .base
+                .subtree_end
+                .get(base as usize)
+                .copied()
+                .unwrap_or(base);
+            (end.saturating_sub(base) as usize)
+                + self.overlay.as_ref().map_or(0, |ov| ov.entries.len())
+        };
+        match self.plan(f) {
+            Plan::All => in_scope,
+            Plan::Ids(ids) => ids.len().min(in_scope),
+        }
+    }
+
     /// Every entry matching `filter` within `scope` of `base_ndn`, in DIT order.
     pub fn search(
         &self,

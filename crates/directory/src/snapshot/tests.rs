@@ -640,6 +640,15 @@ fn assert_same(got: &Snapshot, want: &Snapshot, w: &mut World, ctx: &str) {
                 LdapSearchScope::OneLevel,
                 LdapSearchScope::Subtree,
             ] {
+                // The cost estimate bounds what the search finds, overlaid or not.
+                if let Ok(ids) = got.search(base, scope.clone(), filter) {
+                    let cost = got.search_cost(base, &scope, filter);
+                    assert!(
+                        ids.len() <= cost,
+                        "{ctx}: cost {cost} < {} found",
+                        ids.len()
+                    );
+                }
                 let a = got
                     .search(base, scope.clone(), filter)
                     .map(|ids| dns(got, &ids));

@@ -749,3 +749,34 @@ fn construction_validates_endpoints_and_credentials() {
         .to_string();
     assert!(e.starts_with("tenant.tenant_id:"), "{e}");
 }
+
+#[tokio::test]
+async fn each_retry_is_told_in_words() {
+    let server = TestServer::start().await;
+    server.script(
+        USERS,
+        vec![
+            Reply::text(503, "busy"),
+            page(json!([user("u1", "a@contoso.com", "A")]), None),
+        ],
+    );
+    let told = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = std::sync::Arc::clone(&told);
+    let options = ClientOptions {
+        retry: RetryPolicy {
+            notify: Some(crate::retry::RetryNotify(std::sync::Arc::new(
+                move |m: &str| sink.lock().unwrap().push(m.to_string()),
+            ))),
+            ..RetryPolicy::fast()
+        },
+        ..ClientOptions::fast()
+    };
+    let c = client_with(&server, &["s"], options);
+    assert_eq!(c.list_users().await.unwrap().len(), 1);
+    let told = told.lock().unwrap();
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(
+        told[0].starts_with("Graph answered 503 to GET /v1.0/users; retrying in"),
+        "{told:?}"
+    );
+}
