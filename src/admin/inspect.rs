@@ -38,7 +38,7 @@ fn summary(r: &RoundReport) -> RoundSummary {
     }
 }
 
-pub fn round_result(tenant: &str, res: Result<RoundReport, SyncError>) -> RoundResult {
+pub(crate) fn round_result(tenant: &str, res: Result<RoundReport, SyncError>) -> RoundResult {
     let (outcome, error, report) = match res {
         Ok(r) => (RoundOutcome::Ok, None, Some(summary(&r))),
         Err(e @ SyncError::Refused { .. }) => {
@@ -59,7 +59,7 @@ pub fn round_result(tenant: &str, res: Result<RoundReport, SyncError>) -> RoundR
 }
 
 /// Per tenant: last success, last error, served counts, next scheduled round.
-pub fn status(engine: &SyncEngine) -> Result<Vec<TenantStatus>, SyncError> {
+pub(crate) fn status(engine: &SyncEngine) -> Result<Vec<TenantStatus>, SyncError> {
     let snap = engine.snapshot().load_full();
     let mut out = Vec::new();
     // Bind counters are per process, not per tenant: every tenant row carries the same object.
@@ -115,7 +115,7 @@ pub fn status(engine: &SyncEngine) -> Result<Vec<TenantStatus>, SyncError> {
 }
 
 /// Find a user by UPN, mail, uid or Graph id and explain them.
-pub async fn explain(engine: &SyncEngine, who: &str) -> Result<Explanation, String> {
+pub(crate) async fn explain(engine: &SyncEngine, who: &str) -> Result<Explanation, String> {
     let snap = engine.snapshot().load_full();
     let w = who.trim();
     for t in &engine.config().tenant {
@@ -210,7 +210,7 @@ pub async fn explain(engine: &SyncEngine, who: &str) -> Result<Explanation, Stri
 
 /// For each credential of each (or one) tenant: get a token, then probe the permissions the
 /// sync needs. Each failure is a plain sentence.
-pub async fn verify(
+pub(crate) async fn verify(
     engine: &SyncEngine,
     tenant: Option<&str>,
 ) -> Result<Vec<CredentialReport>, String> {

@@ -8,7 +8,7 @@ use crate::sync::SyncEngine;
 use directory::ssh_keys::SshPublicKey;
 
 /// Handle one request; `Err` is the message the admin sees.
-pub async fn handle(
+pub(crate) async fn handle(
     engine: &SyncEngine,
     action: SshKeyAction,
     user: &str,

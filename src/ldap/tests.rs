@@ -1,12 +1,13 @@
 //! Handler tests: requests straight into `handle`, no sockets.
 
 use super::LdapContext;
-use super::dir::{Snapshot, TenantInfo};
+use super::dir::Snapshot;
 use super::handler::{Action, handle};
 use super::session::{Identity, ListenerKind, Session};
 use crate::auth::{ServiceAccounts, hash_password};
 use arc_swap::ArcSwap;
 use config::Config;
+use directory::TenantInfo;
 use directory::derive::{BuildReport, TenantBuild};
 use directory::{Attr, Entry, EntryKind};
 use ldap3_proto::control::LdapControl;
@@ -578,7 +579,7 @@ async fn abandon_unbind_and_bad_message_ids() {
     let r = handle(&mut s, &ctx, zero).await;
     assert!(matches!(
         r.action,
-        Action::Disconnect(super::OpError {
+        Action::Disconnect(super::error::OpError {
             code: LdapResultCode::ProtocolError,
             ..
         })
@@ -595,7 +596,7 @@ async fn abandon_unbind_and_bad_message_ids() {
     .await;
     assert!(matches!(
         r.action,
-        Action::Disconnect(super::OpError {
+        Action::Disconnect(super::error::OpError {
             code: LdapResultCode::ProtocolError,
             ..
         })

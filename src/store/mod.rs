@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-pub mod directory;
+pub(crate) mod directory;
 mod passwords;
 mod ssh_keys;
 

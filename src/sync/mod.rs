@@ -9,14 +9,14 @@
 //! `patch.rs`), then commits and swaps. `schedule.rs` runs rounds every `sync.interval`.
 
 mod engine;
-pub mod fetch;
-pub mod guard;
-pub mod patch;
+pub(crate) mod fetch;
+pub(crate) mod guard;
+pub(crate) mod patch;
 mod patch_round;
-pub mod persist;
+pub(crate) mod persist;
 mod prepare;
 mod refresh;
-pub mod report;
+pub(crate) mod report;
 mod round;
 mod schedule;
 mod startup;

@@ -67,7 +67,7 @@ pub(super) fn cn(e: &Entry) -> String {
 }
 
 /// Diff `tenant`'s users and groups between two snapshots.
-pub fn diff(before: &Snapshot, after: &Snapshot, tenant: &str) -> Changes {
+pub(crate) fn diff(before: &Snapshot, after: &Snapshot, tenant: &str) -> Changes {
     let b = side(before, tenant);
     let a = side(after, tenant);
     let mut c = Changes {
