@@ -2,9 +2,9 @@
 //! that need it (certificate files), kept here so the config module reads no certificate and
 //! the Graph client reads no config type.
 
-use crate::config::{self, Config, ConfigError, CredentialConfig, Problem, TenantConfig};
-use crate::graph::ropc::GrantTarget;
-use crate::graph::{CertificateKey, CredentialSource, CredentialSpec, TenantOptions};
+use config::{Config, ConfigError, CredentialConfig, Problem, TenantConfig};
+use graph::ropc::GrantTarget;
+use graph::{CertificateKey, CredentialSource, CredentialSpec, TenantOptions};
 use std::path::Path;
 
 /// Load and validate a config file, certificate credentials included.
@@ -49,12 +49,12 @@ pub fn http_client(
     cfg: &Config,
     tenant: Option<&TenantConfig>,
     timeout: std::time::Duration,
-) -> Result<reqwest::Client, crate::graph::GraphError> {
+) -> Result<reqwest::Client, graph::GraphError> {
     let extra_roots = match tenant {
         Some(t) => t.resolved_ca_files.clone(),
         None => cfg.network.tls_ca_file.iter().cloned().collect(),
     };
-    crate::graph::http::client(&crate::graph::http::HttpOptions {
+    graph::http::client(&graph::http::HttpOptions {
         timeout: Some(timeout),
         connect_timeout: timeout.min(std::time::Duration::from_secs(10)),
         loopback_only: false,
@@ -135,7 +135,7 @@ pub fn certificate_problems(cfg: &Config) -> Vec<Problem> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::Credential;
+    use graph::Credential;
     use std::path::PathBuf;
 
     const CONFIG: &str = r#"
@@ -271,7 +271,7 @@ base_dn = "dc=contoso,dc=com"
         assert!(grant_target(&t).is_none());
         t.credential.push(CredentialConfig {
             client_id: "aaaaaaaa-0000-0000-0000-000000000001".into(),
-            resolved_secret: Some(crate::model::Secret::new("s3cret")),
+            resolved_secret: Some(model::Secret::new("s3cret")),
             ..Default::default()
         });
         let g = grant_target(&t).unwrap();
