@@ -16,6 +16,9 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Check { config } => o365_ldap::cli::check::run(&config),
         Command::HashPassword => hash_password(),
+        Command::Healthcheck { config } => {
+            block_on(async move { o365_ldap::cli::health::healthcheck(&config).await })
+        }
         Command::Ctl(args) => block_on(o365_ldap::cli::ctl::run(args)),
         Command::Serve { config, force } => block_on(o365_ldap::cli::serve::run(&config, force)),
         #[cfg(feature = "demo")]
@@ -42,10 +45,17 @@ fn block_on(f: impl std::future::Future<Output = anyhow::Result<()>>) -> i32 {
     };
     match rt.block_on(f) {
         Ok(()) => 0,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            1
-        }
+        // An exit code of its own (`ctl status --check`): its message is a verdict, not an error.
+        Err(e) => match e.downcast_ref::<o365_ldap::cli::health::ExitWith>() {
+            Some(x) => {
+                eprintln!("{}", x.message);
+                x.code
+            }
+            None => {
+                eprintln!("error: {e:#}");
+                1
+            }
+        },
     }
 }
 

@@ -96,6 +96,13 @@ pub struct TenantStatus {
     pub groups: usize,
     pub automatic: bool,
     pub next_run: Option<i64>,
+    /// `ok`, `failing` (the last round failed or was refused) or `stale` (no successful round
+    /// within `sync.max_staleness`, or none yet); absent from servers before it existed.
+    #[serde(default)]
+    pub condition: Option<crate::sync::Condition>,
+    /// The tenant's `sync.max_staleness` in seconds.
+    #[serde(default)]
+    pub max_staleness_secs: u64,
     /// Bind counters per method since the process started: per process, not per tenant, so
     /// every row carries the same ones.
     pub binds: BTreeMap<String, BindCounts>,

@@ -27,7 +27,12 @@ pub struct CtlArgs {
 #[derive(Subcommand, Debug)]
 pub enum CtlCommand {
     /// Per tenant: last success, last error, served counts, next scheduled round.
-    Status,
+    Status {
+        /// Exit 0 when every tenant is fine, 1 when a round failed (not stale yet), 2 when a
+        /// tenant is stale or was never synced (for cron, Nagios and the like).
+        #[arg(long)]
+        check: bool,
+    },
     /// Run a sync round now and wait for it.
     Sync {
         #[arg(long)]
@@ -114,7 +119,7 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<()> {
     let cfg = crate::settings::load(&args.config)?;
     let path = cfg.server.admin_socket.clone();
     let req = match &args.command {
-        CtlCommand::Status => Request::Status,
+        CtlCommand::Status { .. } => Request::Status,
         CtlCommand::Sync {
             tenant,
             full,
@@ -180,7 +185,17 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<()> {
     }
     // A refused or failed round, or a failed verification, is a failing command for scripts.
     let failed = match &args.command {
-        CtlCommand::Status => show(json, &data, |d: Vec<TenantStatus>| human_status(&d))?,
+        CtlCommand::Status { check } => {
+            let rows: Vec<TenantStatus> = serde_json::from_value(data.clone())
+                .map_err(|e| anyhow::anyhow!("unexpected answer from the server: {e}"))?;
+            if !json {
+                print!("{}", human_status(&rows));
+            }
+            if *check {
+                super::health::status_exit(&rows)?;
+            }
+            false
+        }
         CtlCommand::Sync { .. } => show(json, &data, |d: Vec<RoundResult>| {
             let failed = d.iter().any(|r| r.outcome != RoundOutcome::Ok);
             (human_sync(&d), failed)
@@ -298,6 +313,7 @@ fn human_status(d: &[TenantStatus]) -> String {
         .map(|t| {
             vec![
                 t.tenant.clone(),
+                t.condition.map_or("-", |c| c.as_str()).to_string(),
                 when(t.last_success),
                 t.last_error
                     .as_ref()
@@ -317,6 +333,7 @@ fn human_status(d: &[TenantStatus]) -> String {
     table(
         &[
             "TENANT",
+            "STATE",
             "LAST SUCCESS",
             "LAST ERROR",
             "ACTIVE",

@@ -5,6 +5,7 @@ pub mod ctl;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod export;
+pub mod health;
 pub mod serve;
 pub(crate) mod setpw;
 
@@ -55,6 +56,12 @@ pub enum Command {
         /// Only this tenant (default: every tenant).
         #[arg(long)]
         tenant: Option<String>,
+    },
+    /// Exit 0 when the running server is ready: every tenant served and not stale (asks
+    /// /readyz when server.http_listen is set, else the admin socket).
+    Healthcheck {
+        #[arg(short, long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
     },
     /// Read a password on stdin and print an argon2id PHC string for `password_hash`.
     HashPassword,

@@ -66,8 +66,7 @@ impl Server {
             }
             None => None,
         };
-        let watch =
-            crate::ops::spawn_staleness_watch(engine.clone(), notifier, shutdown.clone());
+        let watch = crate::ops::spawn_staleness_watch(engine.clone(), notifier, shutdown.clone());
         let scheduler = if automatic_sync {
             engine.spawn_scheduler()
         } else {

@@ -213,7 +213,9 @@ pub fn bind(method: &'static str, outcome: &'static str) {
 pub fn operation(op: &'static str, result: String, seconds: f64) {
     let m = &*METRICS;
     m.operations.get_or_create(&OpResult { op, result }).inc();
-    m.operation_seconds.get_or_create(&Op { op }).observe(seconds);
+    m.operation_seconds
+        .get_or_create(&Op { op })
+        .observe(seconds);
 }
 
 /// Counts one open connection on `listener` until dropped.

@@ -124,8 +124,7 @@ impl SyncEngine {
             .tenant(tenant)
             .map(|t| t.sync.staleness_limit())
             .unwrap_or(Duration::ZERO);
-        self.health(tenant)
-            .condition(self.clock.now_unix(), limit)
+        self.health(tenant).condition(self.clock.now_unix(), limit)
     }
 
     /// Mark the current stale stretch of `tenant` as reported; false if it already was.

@@ -23,6 +23,7 @@ mod e2e_ldap;
 mod graph_verify;
 mod hostile;
 mod ldap_service;
+mod ops_metrics;
 mod policy_build;
 mod policy_combined;
 mod posix;

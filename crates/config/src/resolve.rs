@@ -31,7 +31,10 @@ pub(super) fn normalize(
         env,
         problems: Problems::default(),
     };
-    for (key, path) in [("server.tls_cert", &mut s.tls_cert), ("server.tls_key", &mut s.tls_key)] {
+    for (key, path) in [
+        ("server.tls_cert", &mut s.tls_cert),
+        ("server.tls_key", &mut s.tls_key),
+    ] {
         if path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
             *path = None;
         }
@@ -50,8 +53,14 @@ pub(super) fn normalize(
                 &format!("{ckey}.client_secret_file"),
                 &mut cred.client_secret_file,
             );
-            paths.anchor_opt(&format!("{ckey}.certificate_file"), &mut cred.certificate_file);
-            paths.anchor_opt(&format!("{ckey}.private_key_file"), &mut cred.private_key_file);
+            paths.anchor_opt(
+                &format!("{ckey}.certificate_file"),
+                &mut cred.certificate_file,
+            );
+            paths.anchor_opt(
+                &format!("{ckey}.private_key_file"),
+                &mut cred.private_key_file,
+            );
         }
     }
     problems.extend(paths.problems.into_vec());
@@ -189,10 +198,7 @@ fn from_file(path: &Path, key: &str, what: &str, found: &mut Problems) -> Option
         .or_else(|| text.strip_suffix('\n'))
         .unwrap_or(&text);
     if value.is_empty() {
-        found.push(
-            key,
-            format!("{shown} is empty; put {what} in it"),
-        );
+        found.push(key, format!("{shown} is empty; put {what} in it"));
         return None;
     }
     Some(Secret::new(value))

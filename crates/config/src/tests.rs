@@ -1282,7 +1282,11 @@ fn the_two_account_budgets_must_stay_below_entras_lockout() {
 #[test]
 fn operations_keys_load_and_validate() {
     let fx = Fixture::new();
-    std::fs::write(fx.path("hook.url"), "https://hooks.example.com/services/T0/B0/tok\n").unwrap();
+    std::fs::write(
+        fx.path("hook.url"),
+        "https://hooks.example.com/services/T0/B0/tok\n",
+    )
+    .unwrap();
     let text = format!(
         "{}\n  [tenant.sync]\n  interval = \"10m\"\n",
         edit(
@@ -1308,7 +1312,11 @@ fn operations_keys_load_and_validate() {
     assert!(out.contains("4 × interval (40m)"), "{out}");
 
     assert_problem(
-        &edit(&minimal(), "[server]\n", "[server]\nhttp_listen = \"localhost:80\"\n"),
+        &edit(
+            &minimal(),
+            "[server]\n",
+            "[server]\nhttp_listen = \"localhost:80\"\n",
+        ),
         "server.http_listen",
         "not an IP address and port",
     );
@@ -1332,12 +1340,19 @@ fn operations_keys_load_and_validate() {
         "Mail.Send",
     );
     assert_problem(
-        &format!("{}\n  [tenant.sync]\n  interval = \"1h\"\n  max_staleness = \"30m\"\n", minimal()),
+        &format!(
+            "{}\n  [tenant.sync]\n  interval = \"1h\"\n  max_staleness = \"30m\"\n",
+            minimal()
+        ),
         "tenant[contoso].sync.max_staleness",
         "shorter than sync.interval",
     );
     assert_problem(
-        &edit(&minimal(), "[server]\n", "[network]\ntls_ca_file = \"missing-ca.pem\"\n[server]\n"),
+        &edit(
+            &minimal(),
+            "[server]\n",
+            "[network]\ntls_ca_file = \"missing-ca.pem\"\n[server]\n",
+        ),
         "network.tls_ca_file",
         "cannot read",
     );
@@ -1362,12 +1377,17 @@ fn credentials_directory_paths_come_from_systemd() {
     .unwrap_or_else(|e| panic!("{e}"));
     let cred = &cfg.tenant[0].credential[0];
     assert_eq!(cred.client_secret_file, Some(creds.join("contoso.secret")));
-    assert_eq!(cred.resolved_secret.as_ref().map(|s| s.expose()), Some(SECRET));
+    assert_eq!(
+        cred.resolved_secret.as_ref().map(|s| s.expose()),
+        Some(SECRET)
+    );
     // Outside systemd the variable is missing: said under the key, not a confusing path.
     let problems = problems_of(&fx, &text);
     assert!(
-        problems.iter().any(|p| p.key == "tenant[contoso].credential[0].client_secret_file"
-            && p.message.contains("LoadCredential")),
+        problems.iter().any(
+            |p| p.key == "tenant[contoso].credential[0].client_secret_file"
+                && p.message.contains("LoadCredential")
+        ),
         "{problems:?}"
     );
 }

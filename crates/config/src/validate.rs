@@ -99,7 +99,12 @@ pub(super) fn validate(cfg: &Config) -> Vec<Problem> {
     server(&cfg.server, &mut p);
     notify(&cfg.notify, &mut p);
     if let Some(ca) = &cfg.network.tls_ca_file {
-        readable_file("network.tls_ca_file", ca, "a PEM file of CA certificates", &mut p);
+        readable_file(
+            "network.tls_ca_file",
+            ca,
+            "a PEM file of CA certificates",
+            &mut p,
+        );
     }
     auth(&cfg.auth, &mut p);
     tenants(&cfg.tenant, &mut p);

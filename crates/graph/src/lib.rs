@@ -15,8 +15,8 @@ pub mod http;
 mod models;
 pub mod options;
 pub mod retry;
-pub mod stats;
 pub mod ropc;
+pub mod stats;
 pub mod token;
 pub mod verify;
 
