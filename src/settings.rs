@@ -49,6 +49,7 @@ pub fn http_client(
     cfg: &Config,
     tenant: Option<&TenantConfig>,
     timeout: std::time::Duration,
+    loopback_only: bool,
 ) -> Result<reqwest::Client, graph::GraphError> {
     let extra_roots = match tenant {
         Some(t) => t.resolved_ca_files.clone(),
@@ -57,7 +58,7 @@ pub fn http_client(
     graph::http::client(&graph::http::HttpOptions {
         timeout: Some(timeout),
         connect_timeout: timeout.min(std::time::Duration::from_secs(10)),
-        loopback_only: false,
+        loopback_only,
         extra_roots,
     })
 }

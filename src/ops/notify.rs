@@ -113,7 +113,20 @@ impl Notifier {
 }
 
 async fn deliver(cfg: Arc<Config>, mut rx: mpsc::UnboundedReceiver<Event>) {
-    let http = match crate::settings::http_client(&cfg, None, TIMEOUT) {
+    // A webhook on this machine (a local relay, a test receiver) is reached directly, never
+    // through a proxy from the environment.
+    let local = cfg
+        .notify
+        .resolved_webhook
+        .as_ref()
+        .and_then(|u| url::Url::parse(u.expose()).ok())
+        .is_some_and(|u| match u.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            None => false,
+        });
+    let http = match crate::settings::http_client(&cfg, None, TIMEOUT, local) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!("notifications disabled: cannot build the HTTP client: {e}");

@@ -24,6 +24,7 @@ mod graph_verify;
 mod hostile;
 mod ldap_service;
 mod ops_metrics;
+mod ops_notify;
 mod policy_build;
 mod policy_combined;
 mod posix;
