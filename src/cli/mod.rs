@@ -6,6 +6,7 @@ pub mod ctl;
 pub mod demo;
 pub mod export;
 pub mod health;
+mod reload;
 pub mod serve;
 pub(crate) mod setpw;
 

@@ -182,7 +182,8 @@ pub(crate) async fn run(
     let stream = match kind {
         ListenerKind::Ldap => Stream::Plain(socket),
         ListenerKind::Ldaps => {
-            let Some(acceptor) = server.tls.as_ref() else {
+            // The certificate in force now: a reload (SIGHUP) reaches new connections only.
+            let Some(acceptor) = server.tls.as_ref().map(|t| t.load_full()) else {
                 return;
             };
             let accepted = tokio::select! {
@@ -331,7 +332,7 @@ async fn start_tls(
     handshake: Duration,
     session: &Session,
 ) -> Option<Conn> {
-    let acceptor = server.tls.as_ref()?;
+    let acceptor = server.tls.as_ref()?.load_full();
     let parts = conn.into_parts();
     let Stream::Plain(mut socket) = parts.io else {
         return None;

@@ -93,7 +93,8 @@ pub enum LdapError {
 /// Shared by every connection of one `serve` call.
 pub(crate) struct Server {
     pub(crate) ctx: Arc<LdapContext>,
-    pub(crate) tls: Option<TlsAcceptor>,
+    /// Swapped by a certificate reload; each handshake takes the one in force.
+    pub(crate) tls: Option<Arc<ArcSwap<TlsAcceptor>>>,
     pub(crate) connections: Arc<admission::Connections>,
     /// Bounds the refused connections being told why (a Notice of Disconnection, after a TLS
     /// handshake on LDAPS), so refusing cannot itself be used to tie the server up.
@@ -106,9 +107,25 @@ pub struct ServeHandle {
     pub ldaps_addr: Option<SocketAddr>,
     listeners: Vec<JoinHandle<()>>,
     connections: Arc<admission::Connections>,
+    tls: Option<Arc<ArcSwap<TlsAcceptor>>>,
 }
 
 impl ServeHandle {
+    /// Read the certificate chain and key again and use them for every handshake from now on
+    /// (LDAPS and StartTLS); open connections keep the session they have. On an error the
+    /// certificate in force stays. Without TLS configured at start there is nothing to reload.
+    pub(crate) fn reload_tls(
+        &self,
+        cert: &std::path::Path,
+        key: &std::path::Path,
+    ) -> Result<bool, TlsError> {
+        let Some(current) = &self.tls else {
+            return Ok(false);
+        };
+        current.store(Arc::new(tls::load_acceptor(cert, key)?));
+        Ok(true)
+    }
+
     /// Wait until the listeners have stopped (after the shutdown token fired) and every
     /// connection has closed.
     pub async fn wait(self) {
@@ -146,7 +163,9 @@ pub async fn serve(
 ) -> Result<ServeHandle, LdapError> {
     let cfg = &ctx.config.server;
     let tls = match (&cfg.tls_cert, &cfg.tls_key) {
-        (Some(cert), Some(key)) => Some(tls::load_acceptor(cert, key)?),
+        (Some(cert), Some(key)) => Some(Arc::new(ArcSwap::from_pointee(tls::load_acceptor(
+            cert, key,
+        )?))),
         (None, None) if cfg.ldaps_listen.is_none() => None,
         _ => return Err(TlsError::Missing.into()),
     };
@@ -174,6 +193,7 @@ pub async fn serve(
         ldaps_addr: None,
         listeners: Vec::new(),
         connections,
+        tls: server.tls.clone(),
     };
     for (listener, kind) in [(ldap, ListenerKind::Ldap), (ldaps, ListenerKind::Ldaps)] {
         let Some(listener) = listener else { continue };

@@ -5,6 +5,7 @@
 pub mod http;
 pub mod metrics;
 pub mod notify;
+pub mod sd_notify;
 
 use crate::sync::{Condition, RoundOptions, RoundReport, SyncEngine, SyncError, TenantHealth};
 use notify::{Event, Kind, Notifier};

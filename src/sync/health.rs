@@ -78,7 +78,7 @@ pub trait RoundObserver: Send + Sync {
 impl SyncEngine {
     /// Rebuild every tenant's record from its stored history (newest first).
     pub(super) fn health_from_history(&self) {
-        for t in &self.config.tenant {
+        for t in &self.config().tenant {
             let rows = match self.history(Some(&t.name), super::HISTORY_KEEP) {
                 Ok(r) => r,
                 Err(e) => {
@@ -120,7 +120,7 @@ impl SyncEngine {
     /// `tenant`'s condition now, against its `sync.max_staleness`.
     pub fn condition(&self, tenant: &str) -> Condition {
         let limit = self
-            .config
+            .config()
             .tenant(tenant)
             .map(|t| t.sync.staleness_limit())
             .unwrap_or(Duration::ZERO);
