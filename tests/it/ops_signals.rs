@@ -159,3 +159,37 @@ async fn sighup_reloads_the_certificate_and_refuses_a_broken_config_and_sigterm_
     assert!(!socket.exists(), "the admin socket was left behind");
     assert!(std::fs::read_to_string(&s.log).unwrap().contains("stopped"));
 }
+
+/// A reload with a changed policy re-derives the served directory at once, without a round;
+/// a changed listener is only logged as needing a restart.
+#[tokio::test(flavor = "multi_thread")]
+async fn reload_applies_a_policy_change_without_a_round() {
+    let env = Env::contoso().await;
+    let cfg = env.config();
+    let running = crate::common::harness::Running::start_with(env, cfg).await;
+    let server = &running.server;
+    let has_bob = |server: &o365_ldap::cli::serve::Server| {
+        server
+            .engine
+            .snapshot()
+            .load_full()
+            .iter()
+            .any(|(_, e)| e.first("uid") == Some("bob"))
+    };
+    assert!(has_bob(server));
+    let config = running.env.dir.path().join("o365-ldap.toml");
+    let text = running.env.config_text(
+        "",
+        "\n  [tenant.users]\n  blocked_emails = [\"bob@contoso.com\"]\n",
+    );
+    std::fs::write(&config, &text).unwrap();
+    let rounds = server.engine.history(Some("contoso"), 50).unwrap().len();
+    assert!(server.reload(&config).await, "the new config is adopted");
+    assert!(!has_bob(server), "the blocked user is still served");
+    assert_eq!(server.engine.history(Some("contoso"), 50).unwrap().len(), rounds);
+    // A broken file changes nothing.
+    std::fs::write(&config, "[server\n").unwrap();
+    assert!(!server.reload(&config).await);
+    assert!(!has_bob(server));
+    running.server.stop().await;
+}
