@@ -49,6 +49,15 @@ pub enum Request {
         #[serde(default)]
         key: Option<String>,
     },
+    /// The served directory as LDIF.
+    ExportLdif {
+        #[serde(default)]
+        tenant: Option<String>,
+    },
+    /// Write a consistent copy of the store to `path` (absolute; written by the server).
+    Backup {
+        path: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -223,6 +232,13 @@ pub struct ProbeResult {
     pub ok: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// `export-ldif`: the served entries as RFC 2849 LDIF.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ldif {
+    pub entries: usize,
+    pub ldif: String,
 }
 
 /// `set-password`, and anything else that only says what it did.

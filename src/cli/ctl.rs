@@ -76,6 +76,14 @@ pub enum CtlCommand {
     /// A user's admin-managed SSH public keys, served as sshPublicKey with Microsoft 365 ones.
     #[command(subcommand)]
     SshKey(SshKeyCommand),
+    /// The served directory as LDIF on stdout, from the running server.
+    ExportLdif {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Write a consistent copy of the store to FILE while serving (the server writes it: it
+    /// must be in a directory the server may write; the file must not exist).
+    Backup { file: PathBuf },
 }
 
 #[derive(Subcommand, Debug)]
@@ -148,6 +156,15 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<()> {
         CtlCommand::Verify { tenant } => Request::Verify {
             tenant: tenant.clone(),
         },
+        CtlCommand::ExportLdif { tenant } => Request::ExportLdif {
+            tenant: tenant.clone(),
+        },
+        CtlCommand::Backup { file } => Request::Backup {
+            path: std::path::absolute(file)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?
+                .display()
+                .to_string(),
+        },
         CtlCommand::SshKey(cmd) => match cmd {
             SshKeyCommand::Add { user, key } => Request::SshKey {
                 action: SshKeyAction::Add,
@@ -207,7 +224,10 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<()> {
             (human_verify(&d), failed)
         })?,
         CtlCommand::SshKey(_) => show(json, &data, |d: SshKeys| human_ssh_keys(&d))?,
-        CtlCommand::SetPassword { .. } => show(json, &data, |d: Done| format!("{}\n", d.message))?,
+        CtlCommand::SetPassword { .. } | CtlCommand::Backup { .. } => {
+            show(json, &data, |d: Done| format!("{}\n", d.message))?
+        }
+        CtlCommand::ExportLdif { .. } => show(json, &data, |d: crate::admin::Ldif| d.ldif)?,
     };
     if failed {
         anyhow::bail!("not everything succeeded (see above)");

@@ -23,6 +23,7 @@ mod e2e_ldap;
 mod graph_verify;
 mod hostile;
 mod ldap_service;
+mod ops_backup;
 mod ops_metrics;
 mod ops_notify;
 mod ops_signals;

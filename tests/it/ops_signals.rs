@@ -186,7 +186,10 @@ async fn reload_applies_a_policy_change_without_a_round() {
     let rounds = server.engine.history(Some("contoso"), 50).unwrap().len();
     assert!(server.reload(&config).await, "the new config is adopted");
     assert!(!has_bob(server), "the blocked user is still served");
-    assert_eq!(server.engine.history(Some("contoso"), 50).unwrap().len(), rounds);
+    assert_eq!(
+        server.engine.history(Some("contoso"), 50).unwrap().len(),
+        rounds
+    );
     // A broken file changes nothing.
     std::fs::write(&config, "[server\n").unwrap();
     assert!(!server.reload(&config).await);
