@@ -164,3 +164,45 @@ async fn webhook_gets_failure_staleness_and_recovery_and_check_exits_follow() {
     );
     server.stop().await;
 }
+
+/// E-mail goes through Graph `sendMail` with the tenant's own credential, from the configured
+/// mailbox to the configured recipients.
+#[tokio::test(flavor = "multi_thread")]
+async fn test_sync_report_is_mailed_through_graph() {
+    let env = Env::contoso().await;
+    let cfg = env.config_with(
+        "",
+        "\n[notify]\nemail_to = [\"it@contoso.com\", \"oncall@contoso.com\"]\nemail_from = \"alice@contoso.com\"\n",
+    );
+    let config = env.dir.path().join("o365-ldap.toml");
+    let server = Server::start(cfg, false).await.expect("server starts");
+    let (code, out) = ctl(&config, &["sync", "--dry-run", "--notify"]).await;
+    assert_eq!(code, 0, "{out}");
+    let emu = env.emu.as_ref().unwrap();
+    let until = Instant::now() + Duration::from_secs(15);
+    let mail = loop {
+        if let Some(m) = emu.sent_mail().first().cloned() {
+            break m;
+        }
+        assert!(Instant::now() < until, "no e-mail sent");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(mail["from"], "alice@contoso.com");
+    let m = &mail["message"];
+    assert!(
+        m["subject"]
+            .as_str()
+            .unwrap()
+            .contains("test sync of tenant contoso"),
+        "{m}"
+    );
+    assert_eq!(
+        m["toRecipients"][1]["emailAddress"]["address"],
+        "oncall@contoso.com"
+    );
+    assert!(
+        m["body"]["content"].as_str().unwrap().contains("users and"),
+        "{m}"
+    );
+    server.stop().await;
+}
