@@ -71,11 +71,14 @@ impl Event {
 
 use model::time::Clock;
 
+/// The host name, from the kernel or, where /proc/sys is hidden (the systemd unit's
+/// `ProcSubset=pid`), from /etc/hostname.
 fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
         .map(|s| s.trim().to_string())
-        .ok()
-        .filter(|s| !s.is_empty())
+        .find(|s| !s.is_empty())
         .unwrap_or_else(|| "localhost".into())
 }
 

@@ -1,6 +1,7 @@
 //! Signals to a running `o365-ldap serve`: SIGHUP with a new certificate serves it to new
 //! connections while an open connection keeps working; SIGHUP with a broken config keeps the
 //! running one (the reason in the log); SIGTERM stops the server and removes the admin socket.
+//! Each state change is told to systemd over `$NOTIFY_SOCKET`.
 
 use crate::common::clients::client_tls;
 use crate::common::harness::Env;
@@ -67,6 +68,20 @@ struct Serving {
     child: Child,
     log: PathBuf,
     url: String,
+    /// What the server told "systemd".
+    notify: std::os::unix::net::UnixDatagram,
+}
+
+impl Serving {
+    fn notifications(&self) -> String {
+        let mut out = String::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = self.notify.recv(&mut buf) {
+            out.push_str(&String::from_utf8_lossy(&buf[..n]));
+            out.push('\n');
+        }
+        out
+    }
 }
 
 async fn serve(env: &Env) -> Serving {
@@ -78,9 +93,13 @@ async fn serve(env: &Env) -> Serving {
     let config = env.dir.path().join("o365-ldap.toml");
     std::fs::write(&config, text).unwrap();
     let log = env.dir.path().join("serve.log");
+    let socket = env.dir.path().join("notify.sock");
+    let notify = std::os::unix::net::UnixDatagram::bind(&socket).unwrap();
+    notify.set_nonblocking(true).unwrap();
     let child = Command::new(BIN)
         .args(["serve", "-c"])
         .arg(&config)
+        .env("NOTIFY_SOCKET", &socket)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
@@ -91,6 +110,7 @@ async fn serve(env: &Env) -> Serving {
         child,
         log,
         url: format!("ldaps://localhost:{port}"),
+        notify,
     }
 }
 
@@ -158,6 +178,14 @@ async fn sighup_reloads_the_certificate_and_refuses_a_broken_config_and_sigterm_
     assert!(status.success(), "{status:?}");
     assert!(!socket.exists(), "the admin socket was left behind");
     assert!(std::fs::read_to_string(&s.log).unwrap().contains("stopped"));
+    let told = s.notifications();
+    for state in [
+        "STATUS=waiting for the first sync round of contoso",
+        "RELOADING=1",
+        "STOPPING=1",
+    ] {
+        assert!(told.contains(state), "{state} not sent:\n{told}");
+    }
 }
 
 /// A reload with a changed policy re-derives the served directory at once, without a round;
