@@ -80,11 +80,13 @@ impl LdapContext {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LdapError {
-    #[error("server.{key}: cannot listen on {addr}: {source}")]
+    #[error("server.{key}: cannot listen on {addr}: {source}{hint}")]
     Listen {
         key: &'static str,
         addr: String,
         source: std::io::Error,
+        /// What to do about it, when known (a privileged port refused).
+        hint: String,
     },
     #[error(transparent)]
     Tls(#[from] TlsError),
@@ -145,13 +147,26 @@ impl ServeHandle {
 const MAX_REFUSALS: usize = 64;
 
 async fn bind(key: &'static str, addr: &str) -> Result<TcpListener, LdapError> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| LdapError::Listen {
+    TcpListener::bind(addr).await.map_err(|source| {
+        let privileged = addr
+            .parse::<SocketAddr>()
+            .is_ok_and(|a| a.port() != 0 && a.port() < 1024);
+        let hint = if source.kind() == std::io::ErrorKind::PermissionDenied && privileged {
+            "; ports below 1024 need the CAP_NET_BIND_SERVICE capability: run under the \
+                 systemd unit (deploy/systemd/o365-ldap.service grants it), or \
+                 `setcap cap_net_bind_service=+ep /usr/bin/o365-ldap`, or listen on a port \
+                 above 1023"
+                .to_string()
+        } else {
+            String::new()
+        };
+        LdapError::Listen {
             key,
             addr: addr.to_owned(),
             source,
-        })
+            hint,
+        }
+    })
 }
 
 /// Bind the configured listeners and serve until `shutdown` is cancelled. Returns once the

@@ -126,6 +126,25 @@ tenant_id = "6f1e3a52-8d2b-4c7e-9a10-3b5c2d7e8f90"
         "secret leaked:\n{text}"
     );
 
+    // The secret file was written with the default umask: others may read it.
+    let warn = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        warn.contains("client_secret_file") && warn.contains("readable by every user"),
+        "{warn}"
+    );
+    std::fs::set_permissions(
+        dir.path().join("s.secret"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["check", "-c"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"));
+
     let bad = good.replace("tenant_id =", "tenant_idd =");
     let path = dir.path().join("bad.toml");
     std::fs::write(&path, bad).unwrap();
@@ -169,4 +188,28 @@ fn hash_password_reads_stdin_and_prints_argon2id() {
             .verify_password(b"correct horse\n", &parsed)
             .is_err()
     );
+}
+
+/// `-c` falls back to `O365_LDAP_CONFIG`, then to /etc/o365-ldap/o365-ldap.toml; an error's
+/// cause is printed once.
+#[test]
+fn config_path_from_the_environment_and_causes_printed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nowhere.toml");
+    let out = Command::new(BIN)
+        .args(["ctl", "status"])
+        .env("O365_LDAP_CONFIG", &missing)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nowhere.toml"), "{err}");
+    assert_eq!(err.matches("os error 2").count(), 1, "{err}");
+    let out = Command::new(BIN)
+        .args(["ctl", "status"])
+        .env_remove("O365_LDAP_CONFIG")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/etc/o365-ldap/o365-ldap.toml"), "{err}");
 }
