@@ -155,6 +155,11 @@ async fn webhook_gets_failure_staleness_and_recovery_and_check_exits_follow() {
     // A test sync: the report goes out, nothing is changed.
     let (code, out) = ctl(&config, &["sync", "--dry-run", "--notify"]).await;
     assert_eq!(code, 0, "{out}");
+    // Progress with counts: a delta round's changes and pages.
+    assert!(
+        out.contains("group changes read (") && out.contains("pages)"),
+        "{out}"
+    );
     let events = wait_for(&got, "test_sync", Duration::from_secs(10)).await;
     let report = events.iter().find(|e| e["event"] == "test_sync").unwrap();
     let text = report["text"].as_str().unwrap();
@@ -176,8 +181,17 @@ async fn test_sync_report_is_mailed_through_graph() {
     );
     let config = env.dir.path().join("o365-ldap.toml");
     let server = Server::start(cfg, false).await.expect("server starts");
-    let (code, out) = ctl(&config, &["sync", "--dry-run", "--notify"]).await;
+    let (code, out) = ctl(&config, &["sync", "--full", "--dry-run", "--notify"]).await;
     assert_eq!(code, 0, "{out}");
+    // Progress with counts: objects read and what the directory would change.
+    for line in [
+        "49 users read",
+        "18 groups read",
+        "memberships of",
+        "directory: users +",
+    ] {
+        assert!(out.contains(line), "no {line:?} in:\n{out}");
+    }
     let emu = env.emu.as_ref().unwrap();
     let until = Instant::now() + Duration::from_secs(15);
     let mail = loop {
