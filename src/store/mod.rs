@@ -135,7 +135,7 @@ pub struct TenantState {
     pub delta: Option<DeltaLinks>,
 }
 
-/// Graph `@odata.deltaLink`s, kept verbatim (graph.md §5).
+/// Graph `@odata.deltaLink`s, kept verbatim (docs/graph-behaviour.md §8).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DeltaLinks {
     pub users: String,
