@@ -15,6 +15,7 @@ pub mod cli;
 pub mod ldap;
 pub(crate) mod logging;
 pub mod ops;
+pub(crate) mod peer;
 pub mod settings;
 pub mod store;
 pub mod sync;

@@ -209,7 +209,7 @@ pub(super) fn policy_keys(key: &str, t: &TenantConfig, p: &mut Problems) {
     }
 }
 
-/// The POSIX keys (issue 5): templates, number attributes, primary group.
+/// The POSIX keys: templates, number attributes, primary group.
 pub(super) fn posix_keys(key: &str, t: &TenantConfig, p: &mut Problems) {
     use crate::template::{
         GECOS_PLACEHOLDERS, HOME_PLACEHOLDERS, check_attribute_path, template_placeholders,
