@@ -25,6 +25,7 @@ mod hostile;
 mod ldap_service;
 mod ops_backup;
 mod ops_metrics;
+mod ops_network;
 mod ops_notify;
 mod ops_signals;
 mod policy_build;

@@ -100,6 +100,16 @@ async fn ctl(config: &Path, args: &[&str]) -> (i32, String) {
     (out.status.code().unwrap_or(-1), text)
 }
 
+async fn healthcheck(config: &Path) -> i32 {
+    let out = tokio::process::Command::new(BIN)
+        .args(["healthcheck", "-c"])
+        .arg(config)
+        .output()
+        .await
+        .expect("healthcheck runs");
+    out.status.code().unwrap_or(-1)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn webhook_gets_failure_staleness_and_recovery_and_check_exits_follow() {
     let env = Env::contoso().await;
@@ -117,6 +127,8 @@ async fn webhook_gets_failure_staleness_and_recovery_and_check_exits_follow() {
     let (code, out) = ctl(&config, &["status", "--check"]).await;
     assert_eq!(code, 0, "{out}");
     assert!(out.contains(" ok "), "{out}");
+    // Without server.http_listen, healthcheck asks the admin socket.
+    assert_eq!(healthcheck(&config).await, 0);
 
     let emu = env.emu.as_ref().unwrap();
     emu.set_faults(Faults {
@@ -142,6 +154,7 @@ async fn webhook_gets_failure_staleness_and_recovery_and_check_exits_follow() {
     let events = wait_for(&got, "stale", Duration::from_secs(20)).await;
     let (code, out) = ctl(&config, &["status", "--check"]).await;
     assert_eq!(code, 2, "{out}");
+    assert_eq!(healthcheck(&config).await, 1, "a stale tenant is not ready");
     assert_eq!(events.iter().filter(|e| e["event"] == "stale").count(), 1);
 
     emu.set_faults(Faults::default());
