@@ -159,7 +159,7 @@ fn refresh_tenant_metrics(engine: &SyncEngine) {
         super::metrics::tenant_state(
             &t.name,
             h.last_success,
-            engine.condition(&t.name) == Condition::Stale,
+            Some(engine.condition(&t.name) == Condition::Stale),
         );
     }
 }

@@ -190,8 +190,9 @@ pub fn round(tenant: &str, outcome: &'static str, seconds: f64) {
         .observe(seconds);
 }
 
-/// The tenant's last successful round ended at `unix`, and whether it is stale now.
-pub fn tenant_state(tenant: &str, last_success: Option<i64>, stale: bool) {
+/// The tenant's last successful round ended at `last_success`; whether it is stale now, when
+/// known (the staleness watch and each scrape know; a round's observer does not).
+pub fn tenant_state(tenant: &str, last_success: Option<i64>, stale: Option<bool>) {
     let m = &*METRICS;
     let key = Tenant {
         tenant: tenant.to_string(),
@@ -199,7 +200,9 @@ pub fn tenant_state(tenant: &str, last_success: Option<i64>, stale: bool) {
     if let Some(t) = last_success {
         m.last_success.get_or_create(&key).set(t);
     }
-    m.stale.get_or_create(&key).set(i64::from(stale));
+    if let Some(stale) = stale {
+        m.stale.get_or_create(&key).set(i64::from(stale));
+    }
 }
 
 pub fn bind(method: &'static str, outcome: &'static str) {

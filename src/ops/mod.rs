@@ -35,7 +35,7 @@ impl crate::sync::RoundObserver for Observer {
             Err(_) => "failed",
         };
         metrics::round(tenant, outcome, took.as_secs_f64());
-        metrics::tenant_state(tenant, after.last_success, false);
+        metrics::tenant_state(tenant, after.last_success, None);
         if let Some(ev) = event_for(tenant, opts, result, before.failures, after.failures) {
             self.notifier.send(ev);
         }
@@ -170,7 +170,7 @@ fn check_staleness(engine: &SyncEngine, notifier: &Notifier) {
     for t in &engine.config().tenant {
         let stale = engine.condition(&t.name) == Condition::Stale;
         let h = engine.health(&t.name);
-        metrics::tenant_state(&t.name, h.last_success, stale);
+        metrics::tenant_state(&t.name, h.last_success, Some(stale));
         let limit = t.sync.staleness_limit();
         // A tenant never synced counts from the start of the process.
         let since = h.last_success.unwrap_or_else(|| engine.started_at());
