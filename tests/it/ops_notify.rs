@@ -233,3 +233,39 @@ async fn test_sync_report_is_mailed_through_graph() {
     );
     server.stop().await;
 }
+
+/// A round refused by `sync.max_deletions` is notified once per refused round, with the
+/// command that applies it.
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_mass_deletion_is_notified() {
+    let env = Env::contoso().await;
+    let (url, got) = webhook_receiver().await;
+    let cfg = env.config_with(
+        "",
+        &format!("  max_deletions = 1\n\n[notify]\nwebhook_url = \"{url}\"\n"),
+    );
+    let server = Server::start(cfg, false).await.expect("server starts");
+    server.engine.sync_tenant("contoso").await.expect("round");
+    let emu = env.emu.as_ref().unwrap();
+    for upn in ["bob@contoso.com", "chris.lee@contoso.com"] {
+        emu.mutate(emulator::Mutation::HardDeleteUser { id: upn.into() })
+            .await
+            .unwrap();
+    }
+    assert!(
+        server.engine.sync_tenant("contoso").await.is_err(),
+        "not refused"
+    );
+    let events = wait_for(&got, "deletion_refused", Duration::from_secs(10)).await;
+    let ev = events
+        .iter()
+        .find(|e| e["event"] == "deletion_refused")
+        .unwrap();
+    assert_eq!(ev["severity"], "warning");
+    assert!(ev["text"].as_str().unwrap().contains("--force"), "{ev}");
+    assert!(
+        !events.iter().any(|e| e["event"] == "round_failed"),
+        "a refusal is not also a failure: {events:?}"
+    );
+    server.stop().await;
+}
