@@ -7,7 +7,7 @@ mod catalog;
 mod describe;
 
 pub use catalog::{
-    IN_CHAIN_OID, attribute, attributes, base_name, matching_rule, matching_rules, object_class,
+    EMPTY_GROUP_CLASS, IN_CHAIN_OID, O365_OBJECT, attribute, attributes, base_name, matching_rule, matching_rules, object_class,
     object_classes,
 };
 pub use describe::{
