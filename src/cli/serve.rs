@@ -3,11 +3,11 @@
 //! tests run the same `Server::start`, so what they exercise is what production runs.
 
 use crate::auth::ServiceAccounts;
-use crate::config::{Config, LogFormat};
 use crate::ldap::{LdapContext, ServeHandle};
 use crate::store::Store;
 use crate::sync::SyncEngine;
 use anyhow::Context;
+use config::{Config, LogFormat};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
