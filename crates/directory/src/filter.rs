@@ -412,7 +412,10 @@ fn compile_substrings(a: &str, s: &LdapSubstringFilter) -> Option<Node> {
     // Each component must be a valid piece of a value (RFC 4517 §3.3.30): no non-ASCII in an
     // IA5 String, for instance.
     let components = s.initial.iter().chain(&s.any).chain(s.final_.iter());
-    if !components.into_iter().all(|c| c.is_empty() || matching::valid(at.syntax, c)) {
+    if !components
+        .into_iter()
+        .all(|c| c.is_empty() || matching::valid(at.syntax, c))
+    {
         return None;
     }
     let sub = prepare_substrings(

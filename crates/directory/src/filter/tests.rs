@@ -372,7 +372,10 @@ fn case_rules_per_attribute() {
     // Without a type, a rule looks only at the attributes of its syntax: memberUid is an IA5
     // String, so caseIgnoreMatch (Directory String) does not see it.
     assert_eq!(ev(&ext(Some("caseIgnoreMatch"), None, "bob", false), &g), F);
-    assert_eq!(ev(&ext(Some("caseExactIA5Match"), None, "Bob", false), &g), T);
+    assert_eq!(
+        ev(&ext(Some("caseExactIA5Match"), None, "Bob", false), &g),
+        T
+    );
     assert_eq!(ev(&eq("memberUid", "bob"), &g), F);
     assert_eq!(ev(&eq("cn", "r&d, europe + \"special\""), &g), T);
     assert_eq!(ev(&eq("homeDirectory", "/home/ALICE"), &alice()), F);

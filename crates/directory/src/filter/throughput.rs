@@ -13,7 +13,10 @@ fn user(i: usize) -> Entry {
     // One user in eight has a non-ASCII name, some of them decomposed (as Graph may deliver).
     let (given, sn) = match i % 8 {
         0 => ("Zoë".to_string(), format!("Müller{i}")),
-        1 => ("A\u{30a}sa".to_string(), format!("A\u{30a}ngstro\u{308}m{i}")),
+        1 => (
+            "A\u{30a}sa".to_string(),
+            format!("A\u{30a}ngstro\u{308}m{i}"),
+        ),
         _ => (format!("User{i}"), format!("Smith{i}")),
     };
     let uid = format!("user{i}");
@@ -30,10 +33,16 @@ fn user(i: usize) -> Entry {
         attrs: vec![
             Attr {
                 name: "objectClass",
-                values: ["top", "person", "organizationalPerson", "inetOrgPerson", "posixAccount"]
-                    .iter()
-                    .map(|s| (*s).into())
-                    .collect(),
+                values: [
+                    "top",
+                    "person",
+                    "organizationalPerson",
+                    "inetOrgPerson",
+                    "posixAccount",
+                ]
+                .iter()
+                .map(|s| (*s).into())
+                .collect(),
             },
             attr("uid", uid.clone()),
             attr("cn", format!("{given} {sn}")),
@@ -70,7 +79,10 @@ fn filter_throughput() {
                 },
             ),
         ),
-        ("(uidNumber>=150000)", LdapFilter::GreaterOrEqual("uidNumber".into(), "150000".into())),
+        (
+            "(uidNumber>=150000)",
+            LdapFilter::GreaterOrEqual("uidNumber".into(), "150000".into()),
+        ),
     ];
     for (name, f) in &filters {
         let started = Instant::now();
@@ -78,10 +90,17 @@ fn filter_throughput() {
         let rounds = 5;
         for _ in 0..rounds {
             let c = compile(f);
-            hits += entries.iter().filter(|e| c.matches(e, &NoMembership)).count();
+            hits += entries
+                .iter()
+                .filter(|e| c.matches(e, &NoMembership))
+                .count();
         }
         let secs = started.elapsed().as_secs_f64();
         let per_sec = (rounds * entries.len()) as f64 / secs;
-        println!("{name:45} {:>8.1} M entries/s ({} hits)", per_sec / 1e6, hits / rounds);
+        println!(
+            "{name:45} {:>8.1} M entries/s ({} hits)",
+            per_sec / 1e6,
+            hits / rounds
+        );
     }
 }

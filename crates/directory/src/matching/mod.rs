@@ -11,7 +11,9 @@ mod fold;
 mod syntax;
 
 pub use fold::{Folded, fold, fold_component};
-pub use syntax::{IntKey, parse_boolean, parse_generalized_time, parse_integer, valid, valid_integer};
+pub use syntax::{
+    IntKey, parse_boolean, parse_generalized_time, parse_integer, valid, valid_integer,
+};
 
 use fold::plain_folded;
 use syntax::{format_generalized_time, telephone};
@@ -52,9 +54,7 @@ pub fn normalize_value_cow<'a>(
         Matching::OctetString => true,
         Matching::Dn => dn::is_plain_lowercase(v),
         Matching::Integer => syntax::valid_integer(v),
-        Matching::Uuid => {
-            syntax::valid_uuid(v) && !v.bytes().any(|c| c.is_ascii_uppercase())
-        }
+        Matching::Uuid => syntax::valid_uuid(v) && !v.bytes().any(|c| c.is_ascii_uppercase()),
         _ => false,
     };
     if unchanged {

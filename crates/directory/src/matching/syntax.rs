@@ -288,7 +288,11 @@ mod tests {
             ("-99999999999999999999", "-290193", Ordering::Less),
             ("-99999999999999999999", "0", Ordering::Less),
             ("-5", "-40", Ordering::Greater),
-            ("123456789012345678901", "123456789012345678902", Ordering::Less),
+            (
+                "123456789012345678901",
+                "123456789012345678902",
+                Ordering::Less,
+            ),
         ] {
             assert_eq!(compare(Matching::Integer, a, b), Some(want), "{a} {b}");
         }

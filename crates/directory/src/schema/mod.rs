@@ -5,15 +5,17 @@
 
 mod catalog;
 mod describe;
+mod files;
 
 pub use catalog::{
-    EMPTY_GROUP_CLASS, IN_CHAIN_OID, O365_OBJECT, attribute, attributes, base_name, matching_rule, matching_rules, object_class,
-    object_classes,
+    EMPTY_GROUP_CLASS, IN_CHAIN_OID, O365_OBJECT, attribute, attributes, base_name, matching_rule,
+    matching_rules, object_class, object_classes,
 };
 pub use describe::{
     attribute_type_descriptions, equality_rule_name, ldap_syntax_descriptions,
     matching_rule_descriptions, object_class_descriptions,
 };
+pub use files::{ds389_schema, slapd_schema};
 
 /// How values of an attribute compare for equality (and, where the type allows, ordering and
 /// substrings). One variant per family of matching rules we evaluate.
