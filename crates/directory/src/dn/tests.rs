@@ -471,3 +471,16 @@ fn random_input_never_panics_and_round_trips() {
     // The generator must actually exercise the success path.
     assert!(parsed_ok > 5_000, "only {parsed_ok} inputs parsed");
 }
+
+#[test]
+fn hex_string_values_name_the_string_they_encode() {
+    // RFC 4514 §2.4: UTF8String "alice".
+    assert_eq!(
+        norm("uid=#0C05616C696365,ou=people,dc=x"),
+        "uid=alice,ou=people,dc=x"
+    );
+    assert_eq!(norm("cn=#0403414243,dc=x"), "cn=abc,dc=x");
+    // Not a string element (an INTEGER), or a wrong length: kept as written.
+    assert_eq!(norm("cn=#020101,dc=x"), "cn=#020101,dc=x");
+    assert_eq!(norm("cn=#0C0541,dc=x"), "cn=#0c0541,dc=x");
+}
