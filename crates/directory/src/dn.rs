@@ -30,7 +30,11 @@ fn ber_string(hex: &str) -> Option<String> {
     let digits = hex.strip_prefix('#').unwrap_or(hex).as_bytes();
     let bytes: Vec<u8> = digits
         .chunks(2)
-        .map(|p| std::str::from_utf8(p).ok().and_then(|p| u8::from_str_radix(p, 16).ok()))
+        .map(|p| {
+            std::str::from_utf8(p)
+                .ok()
+                .and_then(|p| u8::from_str_radix(p, 16).ok())
+        })
         .collect::<Option<_>>()?;
     let (&tag, rest) = bytes.split_first()?;
     let (&len, content) = rest.split_first()?;
