@@ -8,7 +8,7 @@ mod describe;
 mod files;
 
 pub use catalog::{
-    EMPTY_GROUP_CLASS, IN_CHAIN_OID, O365_OBJECT, attribute, attributes, base_name, matching_rule,
+    EMPTY_GROUP_CLASS, IN_CHAIN_OID, O365_OBJECT, attribute, attributes, matching_rule,
     matching_rules, object_class, object_classes,
 };
 pub use describe::{
@@ -35,20 +35,6 @@ pub enum Matching {
     OctetString,
     /// telephoneNumberMatch: case, spaces and hyphens are insignificant.
     TelephoneNumber,
-}
-
-impl Matching {
-    /// Rules that compare text (as opposed to numbers, DNs, times...): a text matching rule named
-    /// in an extensible filter may be applied to any attribute of this family.
-    pub fn is_text(self) -> bool {
-        matches!(
-            self,
-            Matching::CaseIgnore
-                | Matching::CaseExact
-                | Matching::OctetString
-                | Matching::TelephoneNumber
-        )
-    }
 }
 
 #[derive(Debug, PartialEq, Eq)]

@@ -37,11 +37,6 @@ static ATTRIBUTE_INDEX: LazyLock<HashMap<String, usize>> = LazyLock::new(|| {
     map
 });
 
-/// The attribute description without its options: `userCertificate;binary` → `userCertificate`.
-pub fn base_name(attr_desc: &str) -> &str {
-    attr_desc.split(';').next().unwrap_or(attr_desc)
-}
-
 /// Looks an attribute type up by name, alias or OID, case-insensitively. A description with
 /// options (`cn;lang-en`, `uid;x-opt`) is not recognised: RFC 4512 §2.5 makes a description
 /// with an option the server does not support unrecognised, and this server supports none
@@ -122,8 +117,6 @@ mod tests {
         assert_eq!(attribute(""), None);
         // Longer than the stack buffer: still looked up, just not found.
         assert_eq!(attribute(&"x".repeat(200)), None);
-        assert_eq!(base_name("userCertificate;binary"), "userCertificate");
-        assert_eq!(base_name("cn"), "cn");
     }
 
     #[test]
