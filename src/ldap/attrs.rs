@@ -184,14 +184,14 @@ mod tests {
         assert_eq!(s.names_for("uidNumber", false), vec!["uidNumber"]);
         // RFC 4512 §2.5: a description with an unsupported option is unrecognised.
         assert!(s.names_for("userCertificate", false).is_empty());
+        assert!(s.operational_wanted("entryDN"));
+        assert!(!s.operational_wanted("createTimestamp"));
+        assert!(s.names_for("mail", false).is_empty());
         let s = sel(&["cn;lang-en", "uid;x-opt", "objectClass;x-foo", "mail"]);
         assert!(s.names_for("cn", false).is_empty());
         assert!(s.names_for("uid", false).is_empty());
         assert!(s.names_for("objectClass", false).is_empty());
         assert_eq!(s.names_for("mail", false), vec!["mail"]);
-        assert!(s.operational_wanted("entryDN"));
-        assert!(!s.operational_wanted("createTimestamp"));
-        assert!(s.names_for("mail", false).is_empty());
         // Names outside the schema still select attributes of synthetic entries.
         let s = sel(&["namingcontexts"]);
         assert_eq!(s.names_for("namingContexts", false), vec!["namingContexts"]);

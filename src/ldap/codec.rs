@@ -327,6 +327,46 @@ mod tests {
     }
 
     #[test]
+    fn a_deeply_nested_filter_with_a_value_that_is_not_utf8_is_bounded() {
+        use ldap3_proto::proto::{
+            LdapDerefAliases, LdapFilter, LdapSearchRequest, LdapSearchScope,
+        };
+        let nested = |levels: usize| {
+            let mut f = LdapFilter::Equality("cn".into(), "Q".into());
+            for _ in 0..levels {
+                f = LdapFilter::Not(Box::new(f));
+            }
+            let search = LdapSearchRequest {
+                base: String::new(),
+                scope: LdapSearchScope::Subtree,
+                aliases: LdapDerefAliases::Never,
+                sizelimit: 0,
+                timelimit: 0,
+                typesonly: false,
+                filter: f,
+                attrs: vec![],
+            };
+            let mut bytes = encoded(LdapMsg::new(3, LdapOp::SearchRequest(search))).to_vec();
+            let at = bytes.iter().rposition(|b| *b == b'Q').unwrap();
+            bytes[at] = 0xff;
+            BytesMut::from(&bytes[..])
+        };
+        let mut ok = nested(20);
+        assert!(
+            Codec::new(limit(1 << 16))
+                .decode(&mut ok)
+                .unwrap()
+                .is_some()
+        );
+        // Past the walk's depth bound the request stays undecodable, without recursing further.
+        let mut deep = nested(1000);
+        assert!(matches!(
+            Codec::new(limit(1 << 16)).decode(&mut deep),
+            Err(FrameError::Undecodable)
+        ));
+    }
+
+    #[test]
     fn junk_and_indefinite_lengths_are_undecodable() {
         for bytes in [
             &[0x04, 0x00][..],

@@ -87,15 +87,23 @@ fn is_text(b: &[u8]) -> bool {
     std::str::from_utf8(b).is_ok()
 }
 
+/// Deeper filters are left undecodable: the walk recurses once per level, and no filter the
+/// server accepts comes near this (`server.max_filter_depth` is checked after decoding).
+const MAX_DEPTH: usize = 128;
+
 /// Re-encodes one Filter (RFC 4511 §4.5.1) with every item whose value is not UTF-8 marked;
-/// `None` when the filter is not well-formed BER (the request stays undecodable).
-fn filter(f: &Tlv<'_>, out: &mut Vec<u8>) -> Option<()> {
+/// `None` when the filter is not well-formed BER or nested deeper than `MAX_DEPTH` (the
+/// request stays undecodable).
+fn filter(f: &Tlv<'_>, out: &mut Vec<u8>, depth: usize) -> Option<()> {
+    if depth > MAX_DEPTH {
+        return None;
+    }
     let mut content = Vec::with_capacity(f.content.len() + 16);
     match f.tag {
         // and, or, not
         0xa0..=0xa2 => {
             for c in children(f.content)? {
-                filter(&c, &mut content)?;
+                filter(&c, &mut content, depth + 1)?;
             }
         }
         // equalityMatch, greaterOrEqual, lessOrEqual, approxMatch: AttributeValueAssertion
@@ -166,7 +174,7 @@ pub(super) fn rewrite_search(frame: &[u8]) -> Option<Vec<u8>> {
     let fixed_len = op.content.len() - cursor.len();
     let f = tlv(cursor)?;
     let mut body = op.content.get(..fixed_len)?.to_vec();
-    filter(&f, &mut body)?;
+    filter(&f, &mut body, 1)?;
     body.extend_from_slice(f.rest);
     let mut content = msg
         .content
