@@ -5,21 +5,53 @@
 //! prepares assertions and compares with it, so the two always agree.
 //!
 //! Pure ASCII (nearly every value a directory holds) needs none of the Unicode steps: NFKC
-//! leaves it alone and its case folding is `to_ascii_lowercase`. Only other values are mapped
-//! and normalised into a new string; ASCII ones are streamed from the original, so comparisons
-//! need not allocate.
+//! leaves it alone and its case folding is `to_ascii_lowercase`. Other text that is already in
+//! NFKC once folded (composed Latin, Greek, Cyrillic, CJK names: NFKC's quick check says so) is
+//! streamed through the mapping and folding without allocating; only the rest (decomposed or
+//! compatibility forms) is normalised into a new string. Comparisons on the hot path therefore
+//! allocate only for values that need NFKC's reordering or composition.
 
-use std::borrow::Cow;
+use std::iter::FilterMap;
+use std::str::Chars;
 
-use unicode_normalization::UnicodeNormalization;
+use caseless::{CaseFold, Caseless};
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
+
+type Mapped<'a> = FilterMap<Chars<'a>, fn(char) -> Option<char>>;
+
+/// Where the prepared characters come from (white space handling aside).
+enum Source<'a> {
+    /// ASCII, lower-cased on the way when folding case.
+    Ascii { chars: Chars<'a>, lower: bool },
+    /// Mapped and case folded on the way: the result is NFKC already.
+    Folded(CaseFold<Mapped<'a>>),
+    /// Mapped on the way (caseExact): the result is NFKC already.
+    Mapped(Mapped<'a>),
+    /// Mapped, folded and normalised into a new string.
+    Owned { text: String, pos: usize },
+}
+
+impl Source<'_> {
+    fn next(&mut self) -> Option<char> {
+        match self {
+            Source::Ascii { chars, lower } => chars
+                .next()
+                .map(|c| if *lower { c.to_ascii_lowercase() } else { c }),
+            Source::Folded(it) => it.next(),
+            Source::Mapped(it) => it.next(),
+            Source::Owned { text, pos } => {
+                let c = text.get(*pos..)?.chars().next()?;
+                *pos += c.len_utf8();
+                Some(c)
+            }
+        }
+    }
+}
 
 /// The prepared form of a value, as a stream of chars: mapped, folded and normalised as above,
 /// white space trimmed at both ends and collapsed to one space inside.
 pub struct Folded<'a> {
-    src: Cow<'a, str>,
-    pos: usize,
-    /// Lower-case ASCII on the way (the source is ASCII; other sources are folded already).
-    ascii_lower: bool,
+    src: Source<'a>,
     started: bool,
     pending_space: bool,
     held: Option<char>,
@@ -33,8 +65,7 @@ impl Iterator for Folded<'_> {
             return Some(c);
         }
         loop {
-            let c = self.src.get(self.pos..)?.chars().next()?;
-            self.pos += c.len_utf8();
+            let c = self.src.next()?;
             if c.is_whitespace() {
                 self.pending_space = self.started;
                 continue;
@@ -44,11 +75,6 @@ impl Iterator for Folded<'_> {
             if c.is_ascii_control() {
                 continue;
             }
-            let c = if self.ascii_lower {
-                c.to_ascii_lowercase()
-            } else {
-                c
-            };
             self.started = true;
             if self.pending_space {
                 self.pending_space = false;
@@ -60,18 +86,31 @@ impl Iterator for Folded<'_> {
     }
 }
 
+fn mapped(v: &str) -> Mapped<'_> {
+    v.chars().filter_map(map_char as fn(char) -> Option<char>)
+}
+
 /// Streams the prepared form of `v` (see [`Folded`]); `lower` selects caseIgnore over
-/// caseExact.
+/// caseExact. Equal to `map_normalize` whenever the streamed form is NFKC: case folding is
+/// idempotent, so folding and normalising again would change nothing.
 pub fn fold(v: &str, lower: bool) -> Folded<'_> {
-    let (src, ascii_lower) = if v.is_ascii() {
-        (Cow::Borrowed(v), lower)
+    let src = if v.is_ascii() {
+        Source::Ascii {
+            chars: v.chars(),
+            lower,
+        }
+    } else if lower && is_nfkc_quick(mapped(v).default_case_fold()) == IsNormalized::Yes {
+        Source::Folded(mapped(v).default_case_fold())
+    } else if !lower && is_nfkc_quick(mapped(v)) == IsNormalized::Yes {
+        Source::Mapped(mapped(v))
     } else {
-        (Cow::Owned(map_normalize(v, lower)), false)
+        Source::Owned {
+            text: map_normalize(v, lower),
+            pos: 0,
+        }
     };
     Folded {
         src,
-        pos: 0,
-        ascii_lower,
         started: false,
         pending_space: false,
         held: None,
@@ -82,9 +121,9 @@ pub fn fold(v: &str, lower: bool) -> Folded<'_> {
 /// spaces are not trimmed (the space in `(cn=John *)` is significant), only collapsed.
 pub fn fold_component(v: &str, lower: bool) -> String {
     let src = if v.is_ascii() {
-        Cow::Borrowed(v)
+        std::borrow::Cow::Borrowed(v)
     } else {
-        Cow::Owned(map_normalize(v, lower))
+        std::borrow::Cow::Owned(map_normalize(v, lower))
     };
     let mut out = String::with_capacity(src.len());
     let mut in_space = false;
@@ -109,7 +148,7 @@ pub fn fold_component(v: &str, lower: bool) -> String {
 /// NFKC. Folding and NFKC are applied twice, as RFC 3454's B.2 table is closed under NFKC
 /// (NFKC can turn a folded character into an upper-case one, e.g. U+3386 ㎆ into "MB").
 fn map_normalize(v: &str, lower: bool) -> String {
-    let mapped: String = v.chars().filter_map(map_char).collect();
+    let mapped: String = mapped(v).collect();
     if !lower {
         return mapped.nfkc().collect();
     }
@@ -198,6 +237,43 @@ mod tests {
         // Multi-char lowercase mappings stream correctly.
         let key = normalize(Matching::CaseIgnore, "İstanbul").unwrap_or_default();
         assert!(value_matches(Matching::CaseIgnore, "İSTANBUL", &key));
+    }
+
+    #[test]
+    fn streamed_preparation_equals_the_normalised_one() {
+        use super::{Folded, Source, fold, map_normalize};
+        let owned = |v: &str, lower: bool| -> String {
+            Folded {
+                src: Source::Owned {
+                    text: map_normalize(v, lower),
+                    pos: 0,
+                },
+                started: false,
+                pending_space: false,
+                held: None,
+            }
+            .collect()
+        };
+        for v in [
+            "Zo\u{eb} M\u{fc}ller",
+            "Zoe\u{308} Mu\u{308}ller",
+            "\u{3a3}\u{399}\u{3a3}\u{3a5}\u{3a6}\u{39f}\u{3a3} \u{3c3}\u{3c2}",
+            "Stra\u{df}e \u{1e9e}",
+            "\u{130}lker Y\u{131}ld\u{131}z",
+            "\u{3386} \u{ff21}\u{ff42} \u{fb01} \u{212b} \u{2126}",
+            "\u{d55c}\u{ad6d}\u{c5b4} \u{65e5}\u{672c}",
+            "\u{1100}\u{1161}\u{11a8}",
+            "  A\u{ad}b\u{200b}\u{a0}\u{a0}c\t ",
+            "\u{1f600} emoji",
+        ] {
+            for lower in [true, false] {
+                assert_eq!(
+                    fold(v, lower).collect::<String>(),
+                    owned(v, lower),
+                    "{v:?} {lower}"
+                );
+            }
+        }
     }
 
     #[test]
