@@ -20,7 +20,11 @@ fn main() -> ExitCode {
         Command::Serve { config, force } => block_on(o365_ldap::cli::serve::run(&config, force)),
         #[cfg(feature = "demo")]
         Command::Demo => block_on(o365_ldap::cli::demo::run()),
-        Command::ExportLdif { config, tenant } => {
+        Command::ExportLdif {
+            schema: Some(target),
+            ..
+        } => o365_ldap::cli::export::print_schema(target),
+        Command::ExportLdif { config, tenant, .. } => {
             o365_ldap::cli::export::run(&config, tenant.as_deref())
         }
         #[cfg(feature = "demo")]

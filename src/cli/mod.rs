@@ -55,6 +55,10 @@ pub enum Command {
         /// Only this tenant (default: every tenant).
         #[arg(long)]
         tenant: Option<String>,
+        /// Print the schema file the target server needs to load the LDIF with schema
+        /// checking (`slapd` or `389ds`) instead of the entries.
+        #[arg(long, value_name = "SERVER")]
+        schema: Option<export::SchemaFor>,
     },
     /// Read a password on stdin and print an argon2id PHC string for `password_hash`.
     HashPassword,

@@ -18,6 +18,7 @@ mod common;
 mod admin_ctl;
 #[cfg(feature = "demo")]
 mod cli;
+mod conformance;
 mod directory_build;
 mod e2e_ldap;
 mod graph_verify;
