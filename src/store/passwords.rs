@@ -5,7 +5,7 @@
 use super::{Store, StoreError};
 use redb::{ReadableDatabase, TableDefinition};
 
-const LOCAL_PASSWORDS: TableDefinition<(&str, &str), &str> =
+pub(super) const LOCAL_PASSWORDS: TableDefinition<(&str, &str), &str> =
     TableDefinition::new("local_passwords");
 
 /// Tenant names compare case-insensitively everywhere else; Graph ids are GUIDs, compared

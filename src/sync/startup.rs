@@ -31,21 +31,24 @@ impl SyncEngine {
     ) -> Result<SyncEngine, SyncError> {
         let fingerprint = persist::fingerprint(&config);
         let mut engine = SyncEngine {
-            config,
+            config: ArcSwap::new(config),
             store,
             snapshot: Arc::new(ArcSwap::from_pointee(Snapshot::empty())),
             states: Arc::new(Mutex::new(None)),
             generation: AtomicU64::new(1),
             next_run: std::sync::Mutex::new(HashMap::new()),
-            fingerprint,
+            fingerprint: ArcSwap::from_pointee(fingerprint),
             from_store: false,
             bases: std::sync::Mutex::new(HashMap::new()),
             stored_bases: std::sync::Mutex::new(HashMap::new()),
             compaction: Arc::new(std::sync::Mutex::new(None)),
+            started_at: clock.now_unix(),
             clock,
+            health: std::sync::Mutex::new(HashMap::new()),
+            observer: std::sync::OnceLock::new(),
         };
         let started = std::time::Instant::now();
-        let stored = persist::load_builds(&engine.store, &engine.config, &engine.fingerprint)
+        let stored = persist::load_builds(&engine.store, &engine.config(), &engine.fingerprint())
             .unwrap_or_else(|e| {
                 tracing::warn!("the stored directory cannot be read, deriving it again: {e}");
                 None
@@ -54,6 +57,7 @@ impl SyncEngine {
             Some(builds) => engine.serve_stored(builds, started),
             None => engine.derive_from_stored_mirrors()?,
         }
+        engine.health_from_history();
         Ok(engine)
     }
 
@@ -80,7 +84,7 @@ impl SyncEngine {
         }
         self.from_store = true;
         let mut records = HashMap::new();
-        for t in &self.config.tenant {
+        for t in &self.config().tenant {
             match self.store.load_directory_basis(&t.name) {
                 Ok(Some(v)) => {
                     records.insert(t.name.clone(), v);
@@ -100,7 +104,7 @@ impl SyncEngine {
     /// Derive the directory from every tenant's stored mirror (the configuration changed, or
     /// nothing was stored), store it for the next start and serve it.
     fn derive_from_stored_mirrors(&mut self) -> Result<(), SyncError> {
-        let mut states = SyncEngine::read_states(&self.config, &self.store)?;
+        let mut states = SyncEngine::read_states(&self.config(), &self.store)?;
         let Derived {
             snapshot: snap,
             allocs,
@@ -109,7 +113,7 @@ impl SyncEngine {
         // A config change can admit objects that have no numbers yet: persist what the build
         // allocated so the numbers are the same after the next restart.
         self.commit_allocs(&mut states, allocs)?;
-        let derived = SyncEngine::full_derivations(&snap, &self.config, reports);
+        let derived = SyncEngine::full_derivations(&snap, &self.config(), reports);
         let records = SyncEngine::records(&derived);
         self.store_full_derivation(&snap, None, &records)?;
         self.set_bases(&states, derived);
