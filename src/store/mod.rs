@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 
 pub mod directory;
 mod passwords;
+pub mod postgres;
+pub mod rows;
 mod ssh_keys;
 
 type Key2<'a> = (&'a str, &'a str);
@@ -101,6 +103,12 @@ pub enum StoreError {
     },
     #[error("database error: {0}")]
     Db(String),
+    /// The shared PostgreSQL store failed or cannot be reached (the message is redacted).
+    #[error("PostgreSQL: {0}")]
+    Postgres(String),
+    /// Another replica committed first; nothing was written.
+    #[error("{0}")]
+    Conflict(String),
     #[error("corrupt record in table {table}: {message}")]
     Corrupt {
         table: &'static str,
@@ -496,7 +504,25 @@ impl Store {
     ) -> Result<Option<(crate::directory::TenantInfo, Vec<crate::directory::Entry>)>, StoreError>
     {
         let tx = self.db.begin_read()?;
-        directory::read(&tx, tenant, index, fingerprint)
+        directory::read(&tx, tenant, index, Some(fingerprint))
+    }
+
+    /// The directory last committed for `tenant`, whatever configuration it was derived under
+    /// (a replica serves what the shared database holds).
+    pub fn load_any_directory(
+        &self,
+        tenant: &str,
+        index: u16,
+    ) -> Result<Option<(crate::directory::TenantInfo, Vec<crate::directory::Entry>)>, StoreError>
+    {
+        let tx = self.db.begin_read()?;
+        directory::read(&tx, tenant, index, None)
+    }
+
+    /// The configuration fingerprint `tenant`'s stored directory was derived under.
+    pub fn directory_fingerprint(&self, tenant: &str) -> Result<Option<String>, StoreError> {
+        let tx = self.db.begin_read()?;
+        directory::read_fingerprint(&tx, tenant)
     }
 
     /// The derivation record stored with `tenant`'s directory (see `DirectoryWrite::basis`).

@@ -3,9 +3,9 @@
 //! `entra_or_local`. Only hashes are stored; the table is created on first write.
 
 use super::{Store, StoreError};
-use redb::{ReadableDatabase, TableDefinition};
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
-const LOCAL_PASSWORDS: TableDefinition<(&str, &str), &str> =
+pub(super) const LOCAL_PASSWORDS: TableDefinition<(&str, &str), &str> =
     TableDefinition::new("local_passwords");
 
 /// Tenant names compare case-insensitively everywhere else; Graph ids are GUIDs, compared
@@ -31,6 +31,23 @@ impl Store {
         Ok(table
             .get((t.as_str(), u.as_str()))?
             .map(|v| v.value().to_owned()))
+    }
+
+    /// Every local password of a tenant (its lower-cased name), by lower-cased Graph user id.
+    pub fn tenant_passwords(&self, tenant: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let table = match tx.open_table(LOCAL_PASSWORDS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let t = tenant.to_ascii_lowercase();
+        let mut out = Vec::new();
+        for row in table.range((t.as_str(), "")..=(t.as_str(), "\u{10ffff}"))? {
+            let (k, v) = row?;
+            out.push((k.value().1.to_string(), v.value().to_string()));
+        }
+        Ok(out)
     }
 
     /// Store (or replace) the PHC hash of the user's local password.

@@ -6,7 +6,7 @@ use super::{Store, StoreError};
 use redb::{ReadableDatabase, TableDefinition};
 use std::collections::HashMap;
 
-const SSH_KEYS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("ssh_keys");
+pub(super) const SSH_KEYS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("ssh_keys");
 
 /// Tenant names compare case-insensitively; Graph ids are GUIDs, kept lower-case so `ctl` input
 /// in any case finds the same row.
