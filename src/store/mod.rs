@@ -18,7 +18,10 @@ pub mod directory;
 mod passwords;
 pub mod postgres;
 pub mod rows;
+mod shared;
 mod ssh_keys;
+
+pub use shared::{Pulled, Remote, RoundLock};
 
 type Key2<'a> = (&'a str, &'a str);
 
@@ -106,6 +109,10 @@ pub enum StoreError {
     /// The shared PostgreSQL store failed or cannot be reached (the message is redacted).
     #[error("PostgreSQL: {0}")]
     Postgres(String),
+    /// PostgreSQL cannot be reached (refused, timed out, connection lost); the message is
+    /// redacted. Replicas keep serving their local cache meanwhile.
+    #[error("PostgreSQL is unreachable: {0}")]
+    Unreachable(String),
     /// Another replica committed first; nothing was written.
     #[error("{0}")]
     Conflict(String),
@@ -177,9 +184,13 @@ impl DeltaLinks {
     }
 }
 
+/// The store: the redb file in `data_dir`, and with `[store] backend = "postgres"` the shared
+/// database it caches (`shared.rs`): writes go to the database first, reads are served from
+/// the file.
 pub struct Store {
     db: Database,
     path: PathBuf,
+    remote: Option<std::sync::Arc<Remote>>,
 }
 
 impl Store {
@@ -239,6 +250,7 @@ impl Store {
                 let store = Store {
                     db,
                     path: path.clone(),
+                    remote: None,
                 };
                 let init = store.init();
                 (store, init)
@@ -408,6 +420,19 @@ impl Store {
         history: Option<(&serde_json::Value, usize)>,
         served: Option<&directory::DirectoryWrite<'_>>,
     ) -> Result<(), StoreError> {
+        if let Some(remote) = self.remote() {
+            let mut cs = rows::ChangeSet::rows(rows::state_rows(old, new)?);
+            if let Some(w) = served {
+                let (r, clear) = rows::directory_rows(w);
+                cs.rows.extend(r);
+                cs.clear_entries = clear;
+            }
+            if let Some((rec, keep)) = history {
+                cs.history = Some(serde_json::to_vec(rec).map_err(|e| StoreError::Db(e.to_string()))?);
+                cs.history_keep = keep;
+            }
+            return self.commit_shared(remote, tenant, cs, true);
+        }
         let tx = self.db.begin_write()?;
         if let Some((rec, keep)) = history {
             append_history(&tx, tenant, rec, keep)?;
@@ -477,6 +502,14 @@ impl Store {
         old: &Allocations,
         new: &Allocations,
     ) -> Result<(), StoreError> {
+        if let Some(remote) = self.remote() {
+            let mut r = Vec::new();
+            rows::alloc_rows(&mut r, old, new);
+            if r.is_empty() {
+                return Ok(());
+            }
+            return self.commit_shared(remote, tenant, rows::ChangeSet::rows(r), true);
+        }
         let tx = self.db.begin_write()?;
         write_alloc(&tx, tenant, old, new)?;
         tx.commit()?;
@@ -489,6 +522,14 @@ impl Store {
         tenant: &str,
         w: &directory::DirectoryWrite<'_>,
     ) -> Result<(), StoreError> {
+        if let Some(remote) = self.remote() {
+            let (r, clear) = rows::directory_rows(w);
+            let cs = rows::ChangeSet {
+                clear_entries: clear,
+                ..rows::ChangeSet::rows(r)
+            };
+            return self.commit_shared(remote, tenant, cs, true);
+        }
         let tx = self.db.begin_write()?;
         directory::write(&tx, tenant, w)?;
         tx.commit()?;
@@ -541,8 +582,35 @@ impl Store {
         rec: &serde_json::Value,
         keep: usize,
     ) -> Result<(), StoreError> {
+        if let Some(remote) = self.remote() {
+            let cs = rows::ChangeSet {
+                history: Some(serde_json::to_vec(rec).map_err(|e| StoreError::Db(e.to_string()))?),
+                history_keep: keep,
+                ..rows::ChangeSet::default()
+            };
+            return self.commit_shared(remote, tenant, cs, false);
+        }
         let tx = self.db.begin_write()?;
         append_history(&tx, tenant, rec, keep)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Keep the newest `keep` history records of `tenant` (the cache of a shared store; the
+    /// database trims its own).
+    pub(super) fn trim_history(&self, tenant: &str, keep: usize) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        {
+            let mut t = tx.open_table(HISTORY)?;
+            let seqs: Vec<u64> = t
+                .range((tenant, 0u64)..=(tenant, u64::MAX))?
+                .map(|r| r.map(|(k, _)| k.value().1))
+                .collect::<Result<_, _>>()?;
+            let drop = seqs.len().saturating_sub(keep.max(1));
+            for n in &seqs[..drop] {
+                t.remove((tenant, *n))?;
+            }
+        }
         tx.commit()?;
         Ok(())
     }

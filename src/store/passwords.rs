@@ -2,8 +2,9 @@
 //! with `o365-ldap ctl set-password` and checked when `auth.user_bind` is `local` or
 //! `entra_or_local`. Only hashes are stored; the table is created on first write.
 
+use super::rows::{ChangeSet, Kind, Row};
 use super::{Store, StoreError};
-use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{ReadableDatabase, TableDefinition};
 
 pub(super) const LOCAL_PASSWORDS: TableDefinition<(&str, &str), &str> =
     TableDefinition::new("local_passwords");
@@ -57,6 +58,10 @@ impl Store {
         user_id: &str,
         phc: &str,
     ) -> Result<(), StoreError> {
+        if let Some(remote) = self.remote() {
+            let row = Row::put(Kind::Password, user_id.to_ascii_lowercase(), phc.into());
+            return self.commit_shared(remote, tenant, ChangeSet::rows(vec![row]), false);
+        }
         let tx = self.db.begin_write()?;
         {
             let mut table = tx.open_table(LOCAL_PASSWORDS)?;
@@ -69,6 +74,14 @@ impl Store {
 
     /// Remove the user's local password; `false` when there was none.
     pub fn remove_local_password(&self, tenant: &str, user_id: &str) -> Result<bool, StoreError> {
+        if let Some(remote) = self.remote() {
+            let existed = self.local_password(tenant, user_id)?.is_some();
+            if existed {
+                let row = Row::gone(Kind::Password, user_id.to_ascii_lowercase());
+                self.commit_shared(remote, tenant, ChangeSet::rows(vec![row]), false)?;
+            }
+            return Ok(existed);
+        }
         let tx = self.db.begin_write()?;
         let existed = {
             let mut table = tx.open_table(LOCAL_PASSWORDS)?;

@@ -131,6 +131,13 @@ pub struct ChangeSet {
 }
 
 impl ChangeSet {
+    pub fn rows(rows: Vec<Row>) -> ChangeSet {
+        ChangeSet {
+            rows,
+            ..ChangeSet::default()
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty() && self.history.is_none() && !self.clear_entries
     }
@@ -262,7 +269,7 @@ fn bad(table: &'static str, key: &str) -> StoreError {
     }
 }
 
-fn text(v: &[u8], table: &'static str) -> Result<&str, StoreError> {
+fn text<'a>(v: &'a [u8], table: &'static str) -> Result<&'a str, StoreError> {
     std::str::from_utf8(v).map_err(|_| bad(table, "non-UTF-8 value"))
 }
 
@@ -426,6 +433,10 @@ fn clear_tenant(tx: &redb::WriteTransaction, tenant: &str) -> Result<(), StoreEr
 pub struct CacheVersion {
     pub store_id: String,
     pub version: u64,
+    /// The tenant's state version at `version`: a commit that depends on the cached state
+    /// expects the database still at it.
+    #[serde(default)]
+    pub state_version: u64,
 }
 
 fn cache_key(tenant: &str) -> String {
@@ -443,9 +454,25 @@ impl Store {
         at: Option<&CacheVersion>,
         reload: bool,
     ) -> Result<(), StoreError> {
+        self.apply_rows_with(tenant, rows, at, reload, false)
+    }
+
+    /// `apply_rows`; with `clear_entries`, the tenant's stored entries go first (a full
+    /// rewrite of its directory).
+    pub(super) fn apply_rows_with(
+        &self,
+        tenant: &str,
+        rows: &[Row],
+        at: Option<&CacheVersion>,
+        reload: bool,
+        clear_entries: bool,
+    ) -> Result<(), StoreError> {
         let tx = self.db.begin_write()?;
         if reload {
             clear_tenant(&tx, tenant)?;
+        } else if clear_entries {
+            tx.open_table(directory::DIRECTORY)?
+                .retain_in((tenant, "")..=(tenant, "\u{10ffff}"), |_, _| false)?;
         }
         apply_rows(&tx, tenant, rows)?;
         if let Some(v) = at {

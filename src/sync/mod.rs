@@ -10,6 +10,7 @@
 
 mod engine;
 pub mod fetch;
+mod follow;
 pub mod guard;
 pub mod mirror;
 pub mod patch;
@@ -41,6 +42,10 @@ pub enum SyncError {
     },
     #[error("tenant {tenant}: {source}")]
     Store { tenant: String, source: StoreError },
+    #[error(
+        "tenant {tenant}: another replica is running this tenant's round; this replica serves its result once it commits"
+    )]
+    Elsewhere { tenant: String },
     #[error("tenant {tenant}: {source}")]
     Delta {
         tenant: String,

@@ -108,6 +108,14 @@ fn lock_key(tenant: &str) -> i64 {
     i64::from_be_bytes(b)
 }
 
+/// The same message, as "cannot be reached".
+fn unreachable(e: StoreError) -> StoreError {
+    match e {
+        StoreError::Postgres(m) => StoreError::Unreachable(m),
+        other => other,
+    }
+}
+
 fn to_u64(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
@@ -130,8 +138,8 @@ impl Shared {
         let pool = deadpool_postgres::Pool::builder(mgr)
             .max_size(4)
             .runtime(deadpool_postgres::Runtime::Tokio1)
-            .create_timeout(Some(Duration::from_secs(10)))
-            .wait_timeout(Some(Duration::from_secs(30)))
+            .create_timeout(Some(Duration::from_secs(5)))
+            .wait_timeout(Some(Duration::from_secs(10)))
             .recycle_timeout(Some(Duration::from_secs(5)))
             .build()
             .map_err(|e| StoreError::Postgres(format!("connection pool: {e}")))?;
@@ -148,9 +156,11 @@ impl Shared {
         StoreError::Postgres(self.target.redact(&format!("{what}: {e}")))
     }
 
+    /// A client error as a store error: what the server refused is `Postgres`, anything
+    /// else (refused or lost connection, I/O, timeout) is `Unreachable`.
     fn pg_err(&self, what: &str, e: tokio_postgres::Error) -> StoreError {
-        let detail = match e.as_db_error() {
-            Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        match e.as_db_error() {
+            Some(db) => self.err(what, format!("{} ({})", db.message(), db.code().code())),
             None => {
                 let mut s = e.to_string();
                 let mut src = std::error::Error::source(&e);
@@ -159,16 +169,18 @@ impl Shared {
                     s.push_str(&inner.to_string());
                     src = inner.source();
                 }
-                s
+                unreachable(self.err(what, s))
             }
-        };
-        self.err(what, detail)
+        }
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
-        self.pool.get().await.map_err(|e| match e {
-            deadpool_postgres::PoolError::Backend(e) => self.pg_err("connecting to PostgreSQL", e),
-            other => self.err("connecting to PostgreSQL", other),
+        self.pool.get().await.map_err(|e| {
+            let msg = match e {
+                deadpool_postgres::PoolError::Backend(e) => self.pg_err("connecting", e),
+                other => self.err("connecting", other),
+            };
+            unreachable(msg)
         })
     }
 
@@ -191,7 +203,7 @@ impl Shared {
             .config
             .connect(self.target.tls.clone())
             .await
-            .map_err(|e| self.pg_err("connecting to PostgreSQL", e))
+            .map_err(|e| unreachable(self.pg_err("connecting", e)))
     }
 
     /// Apply the schema migrations this build knows and return the store's id. Refuses a
