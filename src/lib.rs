@@ -7,18 +7,13 @@
 //! schema, filters, the snapshot). The Graph emulator (`crates/emulator`) is linked only with
 //! the `demo` feature.
 
+#![warn(unreachable_pub)]
+
 pub mod admin;
 pub mod auth;
 pub mod cli;
 pub mod ldap;
-pub mod logging;
+pub(crate) mod logging;
 pub mod settings;
 pub mod store;
 pub mod sync;
-
-// The lower crates under the paths the server's modules and tests have always used.
-pub use config;
-pub use directory;
-pub use directory::policy;
-pub use graph;
-pub use model;

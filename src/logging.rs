@@ -10,8 +10,8 @@
 //!   what is dropped is counted and reported every `SUMMARY_EVERY` as one warning per address.
 //!   One client can then write a few kilobytes a second, and all clients together about 1 MB/s.
 
-use crate::config::LogFormat;
 use crate::ldap::admission::AddrKey;
+use config::LogFormat;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::{self, Write as _};
@@ -27,7 +27,7 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::layer::{Context, Layer};
 
 /// Longest field value written in the text format, in characters.
-pub const MAX_FIELD: usize = 1024;
+pub(crate) const MAX_FIELD: usize = 1024;
 /// Events per second one client address may cause, after a burst of `PER_PEER_BURST`.
 const PER_PEER_RATE: f64 = 5.0;
 const PER_PEER_BURST: f64 = 20.0;
@@ -39,7 +39,7 @@ const SUMMARY_EVERY: Duration = Duration::from_secs(10);
 const MAX_PEERS: usize = 10_000;
 
 /// `s` cut to at most `max` characters, marked when cut. For client-supplied strings in logs.
-pub fn clip(s: &str, max: usize) -> Cow<'_, str> {
+pub(crate) fn clip(s: &str, max: usize) -> Cow<'_, str> {
     match s.char_indices().nth(max) {
         None => Cow::Borrowed(s),
         Some((at, _)) => Cow::Owned(format!(
@@ -71,7 +71,7 @@ fn push_escaped(out: &mut String, s: &str) {
 
 /// Field formatting for the text format: like the default (`message k=v k=v`), escaped.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct EscapingFields;
+pub(crate) struct EscapingFields;
 
 struct EscapingVisitor {
     out: String,
@@ -157,7 +157,7 @@ struct LimiterState {
 
 /// The per-address and global budgets for client-caused events.
 #[derive(Debug)]
-pub struct Limiter {
+pub(crate) struct Limiter {
     state: Mutex<LimiterState>,
 }
 
@@ -175,7 +175,7 @@ impl Default for Limiter {
 
 impl Limiter {
     /// Whether one more event caused by `ip` may be written now.
-    pub fn allow(&self, ip: IpAddr, now: Instant) -> bool {
+    pub(crate) fn allow(&self, ip: IpAddr, now: Instant) -> bool {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let key = AddrKey::of(ip);
         if !st.peers.contains_key(&key) && st.peers.len() >= MAX_PEERS {
@@ -204,7 +204,7 @@ impl Limiter {
 
     /// What was suppressed since the last call, per address (and beyond any address's
     /// budget), resetting the counts. Idle addresses are forgotten.
-    pub fn take_suppressed(&self) -> (Vec<(IpAddr, u64)>, u64) {
+    pub(crate) fn take_suppressed(&self) -> (Vec<(IpAddr, u64)>, u64) {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = Vec::new();
         for p in st.peers.values_mut() {
@@ -263,7 +263,7 @@ impl Visit for PeerVisitor {
 }
 
 /// The layer that drops client-caused events over budget.
-pub struct RateLimit(pub Arc<Limiter>);
+pub(crate) struct RateLimit(pub Arc<Limiter>);
 
 impl<S: Subscriber> Layer<S> for RateLimit {
     fn event_enabled(&self, event: &Event<'_>, _cx: Context<'_, S>) -> bool {
@@ -281,7 +281,7 @@ impl<S: Subscriber> Layer<S> for RateLimit {
 
 /// Install the process's log on stderr (once; later calls do nothing). `default_filter`
 /// applies unless `RUST_LOG` is set.
-pub fn init(format: LogFormat, default_filter: &str) {
+pub(crate) fn init(format: LogFormat, default_filter: &str) {
     use tracing_subscriber::EnvFilter;
     use tracing_subscriber::prelude::*;
     let filter =
@@ -318,7 +318,7 @@ pub fn init(format: LogFormat, default_filter: &str) {
 
 /// The default filter: `info`, without ldap3_proto's own lines (it logs every undecodable
 /// message a client sends at error level, with the client's bytes).
-pub const DEFAULT_FILTER: &str = "info,ldap3_proto=off";
+pub(crate) const DEFAULT_FILTER: &str = "info,ldap3_proto=off";
 
 #[cfg(test)]
 mod tests {

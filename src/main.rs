@@ -25,7 +25,7 @@ fn main() -> ExitCode {
         }
         #[cfg(feature = "demo")]
         Command::Emulator(args) => block_on(async move {
-            o365_ldap::cli::serve::init_tracing(o365_ldap::config::LogFormat::Text);
+            o365_ldap::cli::serve::init_tracing(config::LogFormat::Text);
             emulator::cli::run(args).await
         }),
     };

@@ -2,9 +2,9 @@
 //! that need it (certificate files), kept here so the config module reads no certificate and
 //! the Graph client reads no config type.
 
-use crate::config::{self, Config, ConfigError, CredentialConfig, Problem, TenantConfig};
-use crate::graph::ropc::GrantTarget;
-use crate::graph::{CertificateKey, CredentialSource, CredentialSpec, TenantOptions};
+use config::{Config, ConfigError, CredentialConfig, Problem, TenantConfig};
+use graph::ropc::GrantTarget;
+use graph::{CertificateKey, CredentialSource, CredentialSpec, TenantOptions};
 use std::path::Path;
 
 /// Load and validate a config file, certificate credentials included.
@@ -98,7 +98,7 @@ pub fn certificate_problems(cfg: &Config) -> Vec<Problem> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::Credential;
+    use graph::Credential;
     use std::path::PathBuf;
 
     const CONFIG: &str = r#"
@@ -234,7 +234,7 @@ base_dn = "dc=contoso,dc=com"
         assert!(grant_target(&t).is_none());
         t.credential.push(CredentialConfig {
             client_id: "aaaaaaaa-0000-0000-0000-000000000001".into(),
-            resolved_secret: Some(crate::model::Secret::new("s3cret")),
+            resolved_secret: Some(model::Secret::new("s3cret")),
             ..Default::default()
         });
         let g = grant_target(&t).unwrap();

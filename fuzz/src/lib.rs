@@ -4,7 +4,7 @@
 use directory::derive::{BuildReport, TenantBuild};
 use directory::{Attr, Entry, EntryKind, Snapshot, TenantInfo};
 use o365_ldap::auth::ServiceAccounts;
-use o365_ldap::config::Config;
+use config::Config;
 use o365_ldap::ldap::LdapContext;
 use std::sync::Arc;
 
@@ -177,7 +177,7 @@ pub fn context() -> LdapContext {
     let mut cfg = Config::default();
     cfg.server.anonymous_read = true;
     cfg.server.allow_plaintext_bind = true;
-    cfg.auth.failure_delay = o365_ldap::config::Dur::from_secs(0);
+    cfg.auth.failure_delay = config::Dur::from_secs(0);
     LdapContext::new(
         Arc::new(arc_swap::ArcSwap::from_pointee(snapshot())),
         Arc::new(cfg),

@@ -6,8 +6,8 @@ use super::protocol::{
     BindCounts, CollisionNote, CredentialReport, Explanation, LastError, Lockouts, ProbeResult,
     RoundOutcome, RoundResult, RoundSummary, TenantStatus,
 };
-use crate::graph::{ClientOptions, Credential, GraphClient, GraphError};
 use crate::sync::{HistoryOutcome, RoundReport, SyncEngine, SyncError, report};
+use graph::{ClientOptions, Credential, GraphClient, GraphError};
 
 fn summary(r: &RoundReport) -> RoundSummary {
     RoundSummary {
@@ -38,7 +38,7 @@ fn summary(r: &RoundReport) -> RoundSummary {
     }
 }
 
-pub fn round_result(tenant: &str, res: Result<RoundReport, SyncError>) -> RoundResult {
+pub(crate) fn round_result(tenant: &str, res: Result<RoundReport, SyncError>) -> RoundResult {
     let (outcome, error, report) = match res {
         Ok(r) => (RoundOutcome::Ok, None, Some(summary(&r))),
         Err(e @ SyncError::Refused { .. }) => {
@@ -59,7 +59,7 @@ pub fn round_result(tenant: &str, res: Result<RoundReport, SyncError>) -> RoundR
 }
 
 /// Per tenant: last success, last error, served counts, next scheduled round.
-pub fn status(engine: &SyncEngine) -> Result<Vec<TenantStatus>, SyncError> {
+pub(crate) fn status(engine: &SyncEngine) -> Result<Vec<TenantStatus>, SyncError> {
     let snap = engine.snapshot().load_full();
     let mut out = Vec::new();
     // Bind counters are per process, not per tenant: every tenant row carries the same object.
@@ -115,7 +115,7 @@ pub fn status(engine: &SyncEngine) -> Result<Vec<TenantStatus>, SyncError> {
 }
 
 /// Find a user by UPN, mail, uid or Graph id and explain them.
-pub async fn explain(engine: &SyncEngine, who: &str) -> Result<Explanation, String> {
+pub(crate) async fn explain(engine: &SyncEngine, who: &str) -> Result<Explanation, String> {
     let snap = engine.snapshot().load_full();
     let w = who.trim();
     for t in &engine.config().tenant {
@@ -128,7 +128,7 @@ pub async fn explain(engine: &SyncEngine, who: &str) -> Result<Explanation, Stri
         let by_uid = snap
             .iter()
             .map(|(_, e)| e)
-            .filter(|e| e.kind == crate::directory::entry::EntryKind::User)
+            .filter(|e| e.kind == directory::entry::EntryKind::User)
             .find(|e| e.first("uid").is_some_and(|u| u.eq_ignore_ascii_case(w)))
             .and_then(|e| e.first("entryUUID"))
             .map(str::to_string);
@@ -155,10 +155,10 @@ pub async fn explain(engine: &SyncEngine, who: &str) -> Result<Explanation, Stri
         let Some((u, deleted_at)) = found else {
             continue;
         };
-        let outcome = crate::policy::apply_at(m, t, engine.clock().now_unix());
+        let outcome = directory::policy::apply_at(m, t, engine.clock().now_unix());
         let verdict = outcome.users.get(&u.id);
         let entry = snap.iter().map(|(_, e)| e).find(|e| {
-            e.kind == crate::directory::entry::EntryKind::User
+            e.kind == directory::entry::EntryKind::User
                 && e.first("entryUUID") == Some(u.id.as_str())
         });
         let domain = u
@@ -210,7 +210,7 @@ pub async fn explain(engine: &SyncEngine, who: &str) -> Result<Explanation, Stri
 
 /// For each credential of each (or one) tenant: get a token, then probe the permissions the
 /// sync needs. Each failure is a plain sentence.
-pub async fn verify(
+pub(crate) async fn verify(
     engine: &SyncEngine,
     tenant: Option<&str>,
 ) -> Result<Vec<CredentialReport>, String> {
@@ -286,7 +286,7 @@ pub async fn verify(
     Ok(out)
 }
 
-fn token_sentence(e: &crate::graph::TokenError) -> String {
+fn token_sentence(e: &graph::TokenError) -> String {
     let b = &e.body;
     let plain = if b.has_code(7000215) {
         "the client secret is wrong (AADSTS7000215): paste the secret's Value, not its ID"

@@ -3,10 +3,10 @@
 //! `o365-ldap ctl` is its client; both speak the types of `protocol.rs`.
 
 pub mod client;
-pub mod inspect;
-pub mod protocol;
-pub mod server;
-pub mod ssh_keys;
+pub(crate) mod inspect;
+pub(crate) mod protocol;
+pub(crate) mod server;
+pub(crate) mod ssh_keys;
 
 pub use protocol::*;
 

@@ -13,14 +13,14 @@ use tokio_util::sync::CancellationToken;
 /// A request line longer than this is refused (requests are a few hundred bytes).
 const MAX_REQUEST: u64 = 64 * 1024;
 
-pub struct AdminHandle {
+pub(crate) struct AdminHandle {
     pub path: PathBuf,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl AdminHandle {
     /// Stop accepting and remove the socket file.
-    pub async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.task.abort();
         let _ = self.task.await;
         let _ = std::fs::remove_file(&self.path);
@@ -28,7 +28,7 @@ impl AdminHandle {
 }
 
 /// Create the socket at `path` and serve requests until `shutdown`.
-pub async fn start(
+pub(crate) async fn start(
     engine: Arc<SyncEngine>,
     path: &Path,
     shutdown: CancellationToken,

@@ -4,11 +4,11 @@
 
 use super::{SshKeyAction, SshKeyInfo, SshKeys};
 use crate::auth::user::{Unresolved, resolve_admin};
-use crate::directory::ssh_keys::SshPublicKey;
 use crate::sync::SyncEngine;
+use directory::ssh_keys::SshPublicKey;
 
 /// Handle one request; `Err` is the message the admin sees.
-pub async fn handle(
+pub(crate) async fn handle(
     engine: &SyncEngine,
     action: SshKeyAction,
     user: &str,
@@ -124,7 +124,7 @@ pub async fn handle(
 /// The keys the directory serves for the entry at `dn` right now.
 fn served_keys(engine: &SyncEngine, dn: &str) -> Vec<SshPublicKey> {
     let snapshot = engine.snapshot().load_full();
-    let Ok(ndn) = crate::directory::dn::normalize(dn) else {
+    let Ok(ndn) = directory::dn::normalize(dn) else {
         return Vec::new();
     };
     let Some(id) = snapshot.lookup(&ndn) else {

@@ -1,7 +1,7 @@
 //! The bind audit log: one structured event per bind on the `o365_ldap::audit` tracing target
 //! (never a password), and process-wide counters per method and outcome for `ctl status`.
 
-use crate::model::time::Clock;
+use model::time::Clock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// How the credentials were checked.
@@ -43,7 +43,7 @@ impl Method {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Success,
     /// Wrong credentials or any refusal of the bind.
     Failure,
@@ -54,7 +54,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Outcome::Success => "success",
             Outcome::Failure => "failure",
@@ -66,7 +66,7 @@ impl Outcome {
 
 /// One bind, as the audit log records it.
 #[derive(Debug, Clone)]
-pub struct BindEvent<'a> {
+pub(crate) struct BindEvent<'a> {
     pub peer: Option<std::net::SocketAddr>,
     /// The name the client sent (DN, UPN or mail).
     pub bind_name: &'a str,
@@ -150,7 +150,7 @@ fn outcome_index(o: Outcome) -> usize {
 }
 
 /// Write the audit event and count it.
-pub fn record(ev: &BindEvent<'_>) {
+pub(crate) fn record(ev: &BindEvent<'_>) {
     if let Some(row) = COUNTS.get(ev.method.index())
         && let Some(cell) = row.get(outcome_index(ev.outcome))
     {
@@ -160,7 +160,7 @@ pub fn record(ev: &BindEvent<'_>) {
     tracing::info!(
         target: "o365_ldap::audit",
         event = "bind",
-        time = %humantime::format_rfc3339_millis(crate::model::time::SystemClock.now()),
+        time = %humantime::format_rfc3339_millis(model::time::SystemClock.now()),
         peer = %peer,
         bind_name = %crate::logging::clip(ev.bind_name, 256),
         dn = ev.dn.unwrap_or(""),

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 /// Slow enough that a dumped cache is expensive to brute-force, fast enough for bind bursts.
 const ITERATIONS: u32 = 20_000;
 /// Most users remembered at once; beyond it the oldest entry is dropped.
-pub const MAX_ENTRIES: usize = 100_000;
+pub(crate) const MAX_ENTRIES: usize = 100_000;
 
 struct Entry {
     fingerprint: [u8; 32],
@@ -21,7 +21,7 @@ struct Entry {
     at: Instant,
 }
 
-pub struct CredentialCache {
+pub(crate) struct CredentialCache {
     ttl: Duration,
     cap: usize,
     entries: Mutex<HashMap<String, Entry>>,
@@ -41,11 +41,11 @@ fn iterations() -> NonZeroU32 {
 
 impl CredentialCache {
     /// A zero `ttl` disables the cache.
-    pub fn new(ttl: Duration) -> CredentialCache {
+    pub(crate) fn new(ttl: Duration) -> CredentialCache {
         CredentialCache::with_capacity(ttl, MAX_ENTRIES)
     }
 
-    pub fn with_capacity(ttl: Duration, cap: usize) -> CredentialCache {
+    pub(crate) fn with_capacity(ttl: Duration, cap: usize) -> CredentialCache {
         CredentialCache {
             ttl,
             cap: cap.max(1),
@@ -53,13 +53,13 @@ impl CredentialCache {
         }
     }
 
-    pub fn enabled(&self) -> bool {
+    pub(crate) fn enabled(&self) -> bool {
         !self.ttl.is_zero()
     }
 
     /// Whether `password` is the one Entra accepted for `user` within the TTL, with the user
     /// unchanged since. Stale entries are dropped. Slow (PBKDF2): call off the reactor.
-    pub fn check(&self, user: &str, fingerprint: &[u8; 32], password: &str) -> bool {
+    pub(crate) fn check(&self, user: &str, fingerprint: &[u8; 32], password: &str) -> bool {
         if !self.enabled() {
             return false;
         }
@@ -85,7 +85,7 @@ impl CredentialCache {
     }
 
     /// Remember that Entra accepted `password` for `user`. Slow (PBKDF2): call off the reactor.
-    pub fn remember(&self, user: &str, fingerprint: &[u8; 32], password: &str) {
+    pub(crate) fn remember(&self, user: &str, fingerprint: &[u8; 32], password: &str) {
         if !self.enabled() {
             return;
         }
@@ -121,18 +121,20 @@ impl CredentialCache {
     }
 
     /// Forget `user` (Entra rejected a password or the user changed).
-    pub fn forget(&self, user: &str) {
+    pub(crate) fn forget(&self, user: &str) {
         self.entries
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(user);
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.entries.lock().map(|m| m.len()).unwrap_or(0)
     }
 
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 }

@@ -4,8 +4,8 @@
 
 use super::AuthError;
 use super::user::{Unresolved, resolve_admin};
-use crate::directory::snapshot::Snapshot;
 use crate::store::Store;
+use directory::snapshot::Snapshot;
 
 /// Hash `password` with argon2id and store it for the user. The password is used as given.
 pub fn set_password(

@@ -2,13 +2,13 @@
 //! cache), user binds (`auth.user_bind`: Entra password grant, local passwords, credential
 //! cache), brute-force throttling, the bind audit log, and `o365-ldap hash-password`.
 
-pub mod audit;
-pub mod cache;
-pub mod local;
-pub mod password;
-pub mod service;
-pub mod throttle;
-pub mod user;
+pub(crate) mod audit;
+pub(crate) mod cache;
+pub(crate) mod local;
+pub(crate) mod password;
+pub(crate) mod service;
+pub(crate) mod throttle;
+pub(crate) mod user;
 
 pub use audit::{AuditCounters, counters};
 pub use local::{handle_set_password, remove_password, set_password};

@@ -62,9 +62,7 @@ impl ServiceAccounts {
     }
 
     /// Build from `[[service_account]]` blocks, checking every hash parses and names are unique.
-    pub fn from_config(
-        list: &[crate::config::ServiceAccount],
-    ) -> Result<ServiceAccounts, AuthError> {
+    pub fn from_config(list: &[config::ServiceAccount]) -> Result<ServiceAccounts, AuthError> {
         let mut accounts: Vec<Arc<ServiceAccount>> = Vec::with_capacity(list.len());
         for sa in list {
             if accounts
@@ -163,7 +161,6 @@ impl ServiceAccounts {
 mod tests {
     use super::*;
     use crate::auth::hash_password;
-    use crate::config;
 
     fn cfg(name: &str, pw: &str, tenants: &[&str]) -> config::ServiceAccount {
         config::ServiceAccount {

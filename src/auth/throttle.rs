@@ -22,7 +22,7 @@
 //! Memory is bounded: every map is capped and evicts in batches, so a flood of distinct names
 //! or addresses costs amortised constant time per attempt.
 
-use crate::config::{AuthConfig, Source};
+use config::{AuthConfig, Source};
 use ring::hmac;
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
@@ -32,7 +32,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Most accounts, addresses and familiar (account, address) pairs tracked at once.
-pub const MAX_TRACKED: usize = 100_000;
+pub(crate) const MAX_TRACKED: usize = 100_000;
 
 /// How many recent wrong passwords per account are remembered (as keyed hashes).
 const REMEMBERED_BAD: usize = 3;
@@ -59,7 +59,7 @@ pub struct Policy {
 
 impl Policy {
     pub fn from_config(a: &AuthConfig) -> Policy {
-        let limits = |n: u32, window: crate::config::duration::Dur| Limits {
+        let limits = |n: u32, window: config::duration::Dur| Limits {
             max_failures: n.max(1),
             window: window.get(),
             lockout: a.lockout.get(),
@@ -255,7 +255,7 @@ impl<K: Hash + Eq + Clone, V> Capped<K, V> {
 
 /// Locks started since the process started, per kind, for `ctl status`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct LockoutCounters {
+pub(crate) struct LockoutCounters {
     pub account: u64,
     pub account_unfamiliar: u64,
     pub address: u64,
@@ -263,7 +263,7 @@ pub struct LockoutCounters {
 
 static LOCKOUTS: [AtomicU64; 3] = [const { AtomicU64::new(0) }; 3];
 
-pub fn lockout_counters() -> LockoutCounters {
+pub(crate) fn lockout_counters() -> LockoutCounters {
     let at = |i: usize| LOCKOUTS.get(i).map_or(0, |c| c.load(Ordering::Relaxed));
     LockoutCounters {
         account: at(0),

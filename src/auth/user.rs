@@ -6,21 +6,21 @@
 use super::audit::Method;
 use super::cache::CredentialCache;
 use super::throttle::{Ending, Refusal, Subject, Throttle};
-use crate::config::{Config, UserBind};
-use crate::directory::entry::EntryKind;
-use crate::directory::snapshot::{EntryId, Snapshot};
-use crate::graph::ropc::{EntraClient, Verdict};
 use crate::store::Store;
+use config::{Config, UserBind};
+use directory::entry::EntryKind;
+use directory::snapshot::{EntryId, Snapshot};
+use graph::ropc::{EntraClient, Verdict};
 use std::net::IpAddr;
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 
-pub const THROTTLED: &str = "too many failed binds; try again later";
+pub(crate) const THROTTLED: &str = "too many failed binds; try again later";
 const INVALID: &str = "invalid credentials";
 
 /// A served user a bind name resolved to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResolvedUser {
+pub(crate) struct ResolvedUser {
     pub dn: String,
     pub tenant: String,
     /// The Graph object id (`entryUUID`).
@@ -34,15 +34,15 @@ pub struct ResolvedUser {
 
 /// Why a name did not resolve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unresolved {
+pub(crate) enum Unresolved {
     Unknown,
     Ambiguous,
 }
 
 /// Resolve a DN, UPN or primary mail address (case-insensitive) to one served user.
-pub fn resolve(snapshot: &Snapshot, name: &str) -> Result<ResolvedUser, Unresolved> {
+pub(crate) fn resolve(snapshot: &Snapshot, name: &str) -> Result<ResolvedUser, Unresolved> {
     let mut ids: Vec<EntryId> = Vec::new();
-    if let Some(ndn) = crate::directory::dn::normalize(name).ok()
+    if let Some(ndn) = directory::dn::normalize(name).ok()
         && let Some(id) = snapshot.lookup(&ndn)
     {
         ids.push(id);
@@ -63,7 +63,7 @@ pub fn resolve(snapshot: &Snapshot, name: &str) -> Result<ResolvedUser, Unresolv
 }
 
 /// Resolve for `ctl set-password`: also by the POSIX `uid`, since admins think in logins.
-pub fn resolve_admin(snapshot: &Snapshot, name: &str) -> Result<ResolvedUser, Unresolved> {
+pub(crate) fn resolve_admin(snapshot: &Snapshot, name: &str) -> Result<ResolvedUser, Unresolved> {
     match resolve(snapshot, name) {
         Err(Unresolved::Unknown) => {
             let ids: Vec<EntryId> = snapshot

@@ -7,7 +7,7 @@ pub fn run(path: &Path) -> i32 {
     match crate::settings::load(path) {
         Ok(cfg) => {
             println!("# {} is valid. Effective settings:", path.display());
-            print!("{}", crate::config::render_effective(&cfg));
+            print!("{}", config::render_effective(&cfg));
             0
         }
         Err(e) => {

@@ -242,7 +242,7 @@ fn s(v: &impl Serialize) -> String {
 fn when(t: Option<i64>) -> String {
     match t {
         Some(t) => {
-            crate::model::time::generalized_time(t)
+            model::time::generalized_time(t)
                 .trim_end_matches('Z')
                 .chars()
                 .enumerate()

@@ -3,7 +3,7 @@
 //! `ldapsearch` / `ldapwhoami` lines. Everything lives in a temporary folder removed at Ctrl-C.
 
 use super::serve::{Server, init_tracing, wait_for_signal};
-use crate::config::LogFormat;
+use config::LogFormat;
 use emulator::{EmulatorOptions, Fixture};
 use rand::Rng;
 use rand::distr::Alphanumeric;
@@ -36,7 +36,7 @@ fn init_tracing_quiet() {
 
 async fn demo_in(dir: &Path) -> anyhow::Result<()> {
     let certs = emulator::selfsigned::generate(dir)?;
-    let fixture = Fixture::sample();
+    let fixture = Fixture::sample()?;
     let tenant_id = fixture.tenant_id.clone();
     let (client_id, secret) = fixture
         .apps

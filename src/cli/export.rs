@@ -7,10 +7,10 @@
 //! stop the server first, or point a copy of the config at a copy of `server.data_dir`.
 //! Operational attributes (`entryDN`, timestamps, ...) are not exported.
 
-use crate::directory::Snapshot;
 use crate::store::Store;
 use crate::sync::SyncEngine;
 use base64::Engine as _;
+use directory::Snapshot;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
@@ -21,7 +21,7 @@ const LINE_WIDTH: usize = 76;
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
     #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
+    Config(#[from] config::ConfigError),
     #[error(
         "opening the store in {path}: {source} (is the server still running? export from a stopped server or a copy of data_dir)"
     )]

@@ -6,7 +6,7 @@ pub mod ctl;
 pub mod demo;
 pub mod export;
 pub mod serve;
-pub mod setpw;
+pub(crate) mod setpw;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

@@ -3,11 +3,11 @@
 //! tests run the same `Server::start`, so what they exercise is what production runs.
 
 use crate::auth::ServiceAccounts;
-use crate::config::{Config, LogFormat};
 use crate::ldap::{LdapContext, ServeHandle};
 use crate::store::Store;
 use crate::sync::SyncEngine;
 use anyhow::Context;
+use config::{Config, LogFormat};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -96,7 +96,7 @@ impl Server {
 pub async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
     let store = Store::open(&cfg.server.data_dir)
         .with_context(|| format!("server.data_dir = {:?}", cfg.server.data_dir))?;
-    if cfg.store.backend != crate::config::StoreBackend::Postgres {
+    if cfg.store.backend != config::StoreBackend::Postgres {
         return Ok(store);
     }
     let url = cfg

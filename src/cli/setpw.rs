@@ -5,7 +5,7 @@
 use anyhow::{Context, bail};
 use std::io::{BufRead, IsTerminal, Write};
 
-pub fn read_password() -> anyhow::Result<String> {
+pub(crate) fn read_password() -> anyhow::Result<String> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
         let mut line = String::new();

@@ -11,7 +11,7 @@ use ldap3_proto::proto::{LdapResultCode, LdapSearchScope};
 
 /// What a (normalised) base DN names, for this session.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
+pub(crate) enum Target {
     RootDse,
     Subschema,
     /// Below the rootDSE: every tenant the session may read, by index.
@@ -20,7 +20,7 @@ pub enum Target {
     Tenant(u16),
 }
 
-pub const ANONYMOUS_MESSAGE: &str =
+pub(crate) const ANONYMOUS_MESSAGE: &str =
     "anonymous may read only the rootDSE and cn=Subschema; bind as a service account";
 
 fn may_read(session: &Session, ctx: &LdapContext, tenant: &str) -> bool {
@@ -32,7 +32,7 @@ fn may_read(session: &Session, ctx: &LdapContext, tenant: &str) -> bool {
 }
 
 /// Resolve `ndn` for a request with `scope`; the error is what to answer.
-pub fn resolve(
+pub(crate) fn resolve(
     session: &Session,
     ctx: &LdapContext,
     snapshot: &Snapshot,

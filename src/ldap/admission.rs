@@ -4,7 +4,7 @@
 //! bound. One anonymous client can therefore neither take every slot from one address nor keep
 //! a client that binds out for more than a moment.
 
-use crate::config::Source;
+use config::Source;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 /// One attribute asked for by name.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Requested {
+pub(crate) struct Requested {
     /// The name as asked, without options.
     pub base: String,
     /// The schema's attribute type, when the schema knows the name. Synthetic entries
@@ -38,7 +38,7 @@ impl Requested {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Selection {
+pub(crate) struct Selection {
     pub all_user: bool,
     pub all_operational: bool,
     pub named: Vec<Requested>,
@@ -48,7 +48,7 @@ impl Selection {
     /// Resolve an attribute list. Linear in its length: duplicates are found with a set, not
     /// by scanning what was already kept (a list of 100,000 names once cost seconds). The
     /// caller caps the length first (`server.max_attributes`).
-    pub fn parse(attrs: &[String]) -> Selection {
+    pub(crate) fn parse(attrs: &[String]) -> Selection {
         let mut sel = Selection {
             all_user: attrs.is_empty(),
             ..Selection::default()
@@ -103,7 +103,8 @@ impl Selection {
 
     /// Whether `*` (user attributes) or `+` (operational ones) selects every attribute of the
     /// kind.
-    pub fn all(&self, operational: bool) -> bool {
+    #[cfg(test)]
+    pub(crate) fn all(&self, operational: bool) -> bool {
         if operational {
             self.all_operational
         } else {
@@ -116,7 +117,7 @@ impl Selection {
     /// says whether the attribute is returned without being named (see [`Selection::all`]);
     /// then its plain name comes first. Allocates only for descriptions with options: this
     /// runs per attribute per result entry.
-    pub fn each_name(
+    pub(crate) fn each_name(
         &self,
         name: &'static str,
         all: bool,
@@ -139,7 +140,7 @@ impl Selection {
     }
 
     /// Whether an operational attribute is to be computed for each entry.
-    pub fn operational_wanted(&self, name: &str) -> bool {
+    pub(crate) fn operational_wanted(&self, name: &str) -> bool {
         self.all_operational || self.named.iter().any(|r| r.matches(name))
     }
 }

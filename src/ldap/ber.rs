@@ -5,14 +5,14 @@
 //! Tests check the bytes are exactly what `ldap3_proto` produces for the same message.
 
 /// An attribute to encode: its description and values.
-pub struct Attr<'a> {
+pub(crate) struct Attr<'a> {
     pub name: std::borrow::Cow<'a, str>,
     pub values: Values<'a>,
 }
 
 /// Attribute values as the caller holds them (no copies into a common shape).
 #[derive(Clone, Copy)]
-pub enum Values<'a> {
+pub(crate) enum Values<'a> {
     Boxed(&'a [Box<str>]),
     Owned(&'a [String]),
     Str(&'a [&'a str]),
@@ -86,7 +86,7 @@ fn int_content(v: i32) -> ([u8; 4], usize) {
 }
 
 /// Append a SearchResultEntry for `dn` with `attrs` under message id `msgid`.
-pub fn search_result_entry(out: &mut Vec<u8>, msgid: i32, dn: &str, attrs: &[Attr<'_>]) {
+pub(crate) fn search_result_entry(out: &mut Vec<u8>, msgid: i32, dn: &str, attrs: &[Attr<'_>]) {
     let attr_len = |a: &Attr<'_>| tlv(a.name.len()) + tlv(a.values.content_len());
     let attrs_content: usize = attrs.iter().map(|a| tlv(attr_len(a))).sum();
     let op_content = tlv(dn.len()) + tlv(attrs_content);

@@ -1,38 +1,38 @@
 //! The seam between the LDAP service and the directory: every call the service makes into
-//! `crate::directory` goes through here, so the service's needs stay visible in one place.
+//! the `directory` crate goes through here, so the service's needs stay visible in one place.
 
-use crate::directory::schema::{self, AttributeType};
-use crate::directory::{Entry, dn, filter, matching};
+use directory::schema::{self, AttributeType};
+use directory::{Entry, dn, filter, matching};
 use ldap3_proto::proto::LdapFilter;
 
-pub use crate::directory::{EntryId, SearchError, Snapshot, TenantInfo};
+pub(crate) use directory::{EntryId, SearchError, Snapshot};
 
 /// What the service needs to know about an attribute type: the schema's definition.
-pub type AttrInfo = AttributeType;
+pub(crate) type AttrInfo = AttributeType;
 
 /// Normalise a DN for comparison; `None` when it is not a valid DN.
-pub fn normalize_dn(dn: &str) -> Option<String> {
+pub(crate) fn normalize_dn(dn: &str) -> Option<String> {
     dn::normalize(dn).ok()
 }
 
 /// Escape an attribute value for use in an RDN (RFC 4514 §2.4).
-pub fn escape_rdn_value(v: &str) -> String {
+pub(crate) fn escape_rdn_value(v: &str) -> String {
     dn::escape_value(v)
 }
 
 /// Whether normalised `ndn` is `base` or below it.
-pub fn is_within(ndn: &str, base: &str) -> bool {
+pub(crate) fn is_within(ndn: &str, base: &str) -> bool {
     dn::is_within_ndn(ndn, base)
 }
 
 /// Look up an attribute type by name, alias or OID (case-insensitive, options ignored).
-pub fn attribute(name: &str) -> Option<&'static AttrInfo> {
+pub(crate) fn attribute(name: &str) -> Option<&'static AttrInfo> {
     schema::attribute(name)
 }
 
 /// Whether a stored value equals an asserted one under the attribute's equality rule. An
 /// assertion that is not valid for the syntax matches nothing.
-pub fn values_equal(attr: &AttrInfo, stored: &str, asserted: &str) -> bool {
+pub(crate) fn values_equal(attr: &AttrInfo, stored: &str, asserted: &str) -> bool {
     matching::normalize_value(attr, asserted).is_some_and(|key| {
         if attr.syntax == schema::syntax::OID {
             // Object class names were mapped to their canonical lower-case name.
@@ -44,12 +44,12 @@ pub fn values_equal(attr: &AttrInfo, stored: &str, asserted: &str) -> bool {
 }
 
 /// Values of an operational attribute of a directory entry.
-pub fn operational_value(entry: &Entry, name: &str) -> Option<Vec<String>> {
+pub(crate) fn operational_value(entry: &Entry, name: &str) -> Option<Vec<String>> {
     filter::operational_value(entry, name)
 }
 
 /// Reject filters deeper or larger than the configured limits, naming the setting.
-pub fn check_filter_limits(
+pub(crate) fn check_filter_limits(
     f: &LdapFilter,
     max_depth: usize,
     max_elements: usize,
@@ -64,7 +64,7 @@ pub fn check_filter_limits(
 
 /// The attribute names an `@objectClass` request (RFC 4529) stands for: the class's MUST and
 /// MAY attributes and those of its superclasses. `None` for an unknown class.
-pub fn object_class_attributes(name: &str) -> Option<Vec<&'static str>> {
+pub(crate) fn object_class_attributes(name: &str) -> Option<Vec<&'static str>> {
     let mut class = schema::object_class(name)?;
     let mut out = Vec::new();
     // Bounded walk: schema superclass chains are short, and this stops on a malformed cycle.
@@ -78,18 +78,18 @@ pub fn object_class_attributes(name: &str) -> Option<Vec<&'static str>> {
     Some(out)
 }
 
-pub fn attribute_type_descriptions() -> Vec<String> {
+pub(crate) fn attribute_type_descriptions() -> Vec<String> {
     schema::attribute_type_descriptions()
 }
 
-pub fn object_class_descriptions() -> Vec<String> {
+pub(crate) fn object_class_descriptions() -> Vec<String> {
     schema::object_class_descriptions()
 }
 
-pub fn matching_rule_descriptions() -> Vec<String> {
+pub(crate) fn matching_rule_descriptions() -> Vec<String> {
     schema::matching_rule_descriptions()
 }
 
-pub fn ldap_syntax_descriptions() -> Vec<String> {
+pub(crate) fn ldap_syntax_descriptions() -> Vec<String> {
     schema::ldap_syntax_descriptions()
 }

@@ -50,7 +50,7 @@ impl fmt::Display for OpError {
 impl std::error::Error for OpError {}
 
 /// An `LDAPResult` with no matched DN and no referrals.
-pub fn result(code: LdapResultCode, message: impl Into<String>) -> LdapResult {
+pub(crate) fn result(code: LdapResultCode, message: impl Into<String>) -> LdapResult {
     LdapResult {
         code,
         matcheddn: String::new(),

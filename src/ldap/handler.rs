@@ -68,7 +68,7 @@ impl Response {
 
 /// The messages in `bytes`, decoded with ldap3_proto; stops at the first one that does not
 /// decode (the server's own encoders never write one).
-pub fn decode_messages(bytes: &[u8]) -> Vec<LdapMsg> {
+pub(crate) fn decode_messages(bytes: &[u8]) -> Vec<LdapMsg> {
     use tokio_util::codec::Decoder;
     let mut buf = bytes::BytesMut::from(bytes);
     let mut codec = ldap3_proto::LdapCodec::new(Some(usize::MAX / 4), None);
@@ -79,10 +79,10 @@ pub fn decode_messages(bytes: &[u8]) -> Vec<LdapMsg> {
     out
 }
 
-pub use super::error::result;
+pub(crate) use super::error::result;
 
 /// The Notice of Disconnection (RFC 4511 §4.4.1): unsolicited, message id 0.
-pub fn notice_of_disconnection(error: OpError) -> LdapMsg {
+pub(crate) fn notice_of_disconnection(error: OpError) -> LdapMsg {
     LdapMsg::new(
         0,
         LdapOp::ExtendedResponse(LdapExtendedResponse {
@@ -95,7 +95,7 @@ pub fn notice_of_disconnection(error: OpError) -> LdapMsg {
 
 /// The response a request gets when it fails as a whole, of the type matching the request.
 /// `None` for requests that have no response (abandon, unbind) or are not requests.
-pub fn error_response(msgid: i32, op: &LdapOp, error: OpError) -> Option<LdapMsg> {
+pub(crate) fn error_response(msgid: i32, op: &LdapOp, error: OpError) -> Option<LdapMsg> {
     let res = error.result();
     let op = match op {
         LdapOp::BindRequest(_) => LdapOp::BindResponse(ldap3_proto::proto::LdapBindResponse {

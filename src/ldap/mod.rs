@@ -3,34 +3,33 @@
 //!
 //! Start it with [`serve`]; it runs until the cancellation token fires.
 
-pub mod access;
+pub(crate) mod access;
 pub(crate) mod admission;
-pub mod attrs;
-pub mod ber;
+pub(crate) mod attrs;
+pub(crate) mod ber;
 pub mod codec;
 pub(crate) mod conn;
-pub mod dir;
-pub mod error;
-pub mod handler;
+pub(crate) mod dir;
+pub(crate) mod error;
+pub(crate) mod handler;
 pub(crate) mod listener;
-pub mod ops;
-pub mod paging;
-pub mod result_ids;
-pub mod rootdse;
-pub mod session;
-pub mod subschema;
-pub mod synthetic;
-pub mod tls;
+pub(crate) mod ops;
+pub(crate) mod paging;
+pub(crate) mod result_ids;
+pub(crate) mod rootdse;
+pub(crate) mod session;
+pub(crate) mod subschema;
+pub(crate) mod synthetic;
+pub(crate) mod tls;
 
-pub use dir::Snapshot;
-pub use error::OpError;
+pub(crate) use dir::Snapshot;
 pub use handler::{Action, Reply, Response, handle};
 pub use session::{Identity, ListenerKind, Session};
-pub use tls::TlsError;
+pub(crate) use tls::TlsError;
 
 use crate::auth::ServiceAccounts;
-use crate::config::Config;
 use arc_swap::ArcSwap;
+use config::Config;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;

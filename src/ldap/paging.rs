@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Open paged searches kept per connection; starting one more forgets the oldest.
-pub const MAX_OPEN_PAGED_SEARCHES: usize = 8;
+pub(crate) const MAX_OPEN_PAGED_SEARCHES: usize = 8;
 
 /// Open paged searches per identity across all its connections
 /// (`server.max_paged_searches_per_identity`): a client that opens connection after
@@ -25,7 +25,7 @@ pub struct PagedQuota {
 
 /// One open paged search's place in its identity's quota; released when dropped.
 #[derive(Debug)]
-pub struct Ticket {
+pub(crate) struct Ticket {
     quota: Arc<PagedQuota>,
     identity: String,
 }
@@ -76,7 +76,7 @@ impl PagedQuota {
     "{identity} has {max} paged searches open (server.max_paged_searches_per_identity); \
      finish or abandon earlier ones (page size 0) first"
 )]
-pub struct QuotaExceeded {
+pub(crate) struct QuotaExceeded {
     pub identity: String,
     pub max: usize,
 }
@@ -87,7 +87,7 @@ const COOKIE_LEN: usize = 8 + 8 + MAC_LEN;
 
 /// Why a cookie was refused. Each maps to `unwillingToPerform` with its message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum CookieError {
+pub(crate) enum CookieError {
     #[error("paged results cookie is invalid (not issued on this connection)")]
     Invalid,
     #[error(
@@ -104,7 +104,7 @@ pub enum CookieError {
 
 /// One open paged search: the request it answers, its full result and how far it has got.
 #[derive(Debug)]
-pub struct PagedSearch<T> {
+pub(crate) struct PagedSearch<T> {
     id: u64,
     pub request: LdapSearchRequest,
     pub results: T,
@@ -116,13 +116,13 @@ pub struct PagedSearch<T> {
 
 /// The next page to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Page {
+pub(crate) struct Page {
     pub range: std::ops::Range<usize>,
     /// Cookie for the response control; empty on the last page.
     pub cookie: Vec<u8>,
 }
 
-pub struct PagedSearches<T> {
+pub(crate) struct PagedSearches<T> {
     key: hmac::Key,
     next_id: u64,
     open: VecDeque<PagedSearch<T>>,
@@ -143,7 +143,7 @@ impl<T> Default for PagedSearches<T> {
 }
 
 impl<T> PagedSearches<T> {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let mut k = [0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rng(), &mut k);
         // A random start makes ids unpredictable too, though the MAC is what protects them.
@@ -156,18 +156,19 @@ impl<T> PagedSearches<T> {
         }
     }
 
-    pub fn open_count(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn open_count(&self) -> usize {
         self.open.len()
     }
 
     /// Forget every open paged search (after a bind the old results are not the new identity's).
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.open.clear();
     }
 
     /// Forget searches whose next page has not been asked for within `idle`: their results
     /// and the directory version they ran on are released.
-    pub fn expire(&mut self, now: Instant, idle: Duration) {
+    pub(crate) fn expire(&mut self, now: Instant, idle: Duration) {
         self.open
             .retain(|s| now.saturating_duration_since(s.last_used) < idle);
     }
@@ -175,7 +176,7 @@ impl<T> PagedSearches<T> {
     /// First page of a new search over `len` results. The search is kept only if more pages
     /// follow, counted against `identity`'s quota; when the quota is full this connection's
     /// own oldest search makes room, and failing that the search is refused.
-    pub fn start(
+    pub(crate) fn start(
         &mut self,
         request: LdapSearchRequest,
         results: T,
@@ -234,7 +235,7 @@ impl<T> PagedSearches<T> {
 
     /// Find the open search a cookie names, checking it was issued here, is the latest cookie
     /// of that search and comes with the same request.
-    pub fn resume(
+    pub(crate) fn resume(
         &mut self,
         cookie: &[u8],
         request: &LdapSearchRequest,
@@ -256,7 +257,7 @@ impl<T> PagedSearches<T> {
 
     /// The next page of the search named by `cookie`; a page size of 0 abandons it (RFC 2696
     /// §3) and returns an empty page with an empty cookie. A finished search is forgotten.
-    pub fn next_page(
+    pub(crate) fn next_page(
         &mut self,
         cookie: &[u8],
         request: &LdapSearchRequest,

@@ -13,7 +13,7 @@ use std::ops::Range;
 type RunsView<'a> = (&'a [(EntryId, u32)], &'a [u32]);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ResultIds {
+pub(crate) enum ResultIds {
     Plain(Box<[EntryId]>),
     Runs {
         /// `(first id, ids in the run)`.
@@ -25,7 +25,7 @@ pub enum ResultIds {
 }
 
 impl ResultIds {
-    pub fn new(ids: Vec<EntryId>) -> ResultIds {
+    pub(crate) fn new(ids: Vec<EntryId>) -> ResultIds {
         let mut runs: Vec<(EntryId, u32)> = Vec::new();
         for id in &ids {
             match runs.last_mut() {
@@ -50,19 +50,16 @@ impl ResultIds {
         }
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         match self {
             ResultIds::Plain(ids) => ids.len(),
             ResultIds::Runs { len, .. } => *len,
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Heap bytes held.
-    pub fn bytes(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn bytes(&self) -> usize {
         match self {
             ResultIds::Plain(ids) => std::mem::size_of_val(&**ids),
             ResultIds::Runs { runs, starts, .. } => {
@@ -72,7 +69,7 @@ impl ResultIds {
     }
 
     /// The ids at positions `range` (clipped to the result), in order.
-    pub fn range(&self, range: Range<usize>) -> impl Iterator<Item = EntryId> + '_ {
+    pub(crate) fn range(&self, range: Range<usize>) -> impl Iterator<Item = EntryId> + '_ {
         let end = range.end.min(self.len());
         let start = range.start.min(end);
         let (plain, runs): (&[EntryId], Option<RunsView<'_>>) = match self {

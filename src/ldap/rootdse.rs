@@ -3,11 +3,11 @@
 use super::dir::Snapshot;
 use super::synthetic::{SyntheticEntry, Visibility};
 
-pub const OID_PAGED_RESULTS: &str = "1.2.840.113556.1.4.319";
-pub const OID_WHOAMI: &str = "1.3.6.1.4.1.4203.1.11.3";
-pub const OID_STARTTLS: &str = "1.3.6.1.4.1.1466.20037";
-pub const OID_NOTICE_OF_DISCONNECTION: &str = "1.3.6.1.4.1.1466.20036";
-pub const OID_PASSWORD_MODIFY: &str = "1.3.6.1.4.1.4203.1.11.1";
+pub(crate) const OID_PAGED_RESULTS: &str = "1.2.840.113556.1.4.319";
+pub(crate) const OID_WHOAMI: &str = "1.3.6.1.4.1.4203.1.11.3";
+pub(crate) const OID_STARTTLS: &str = "1.3.6.1.4.1.1466.20037";
+pub(crate) const OID_NOTICE_OF_DISCONNECTION: &str = "1.3.6.1.4.1.1466.20036";
+pub(crate) const OID_PASSWORD_MODIFY: &str = "1.3.6.1.4.1.4203.1.11.1";
 /// RFC 3673 (`+`), RFC 4529 (`@objectClass`), RFC 4526 (absolute true and false filters).
 const FEATURES: &[&str] = &[
     "1.3.6.1.4.1.4203.1.5.1",
@@ -18,7 +18,7 @@ const FEATURES: &[&str] = &[
 /// The rootDSE for the current snapshot. StartTLS is listed whenever a certificate is loaded,
 /// on either listener, as OpenLDAP does: clients read the rootDSE over LDAPS to learn what the
 /// server supports, and a StartTLS on LDAPS gets a clear operationsError.
-pub fn root_dse(snapshot: &Snapshot, starttls: bool) -> SyntheticEntry {
+pub(crate) fn root_dse(snapshot: &Snapshot, starttls: bool) -> SyntheticEntry {
     let mut extensions = vec![OID_WHOAMI.to_owned()];
     if starttls {
         extensions.push(OID_STARTTLS.to_owned());

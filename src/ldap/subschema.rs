@@ -4,10 +4,10 @@
 use super::dir;
 use super::synthetic::{SyntheticEntry, Visibility};
 
-pub use crate::directory::filter::SUBSCHEMA_DN;
-pub const SUBSCHEMA_NDN: &str = "cn=subschema";
+pub(crate) use directory::filter::SUBSCHEMA_DN;
+pub(crate) const SUBSCHEMA_NDN: &str = "cn=subschema";
 
-pub fn subschema_entry() -> SyntheticEntry {
+pub(crate) fn subschema_entry() -> SyntheticEntry {
     use Visibility::{Operational, User};
     SyntheticEntry::new(SUBSCHEMA_DN)
         .with(

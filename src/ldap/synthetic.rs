@@ -4,13 +4,13 @@
 //! returned without being named.
 
 use super::dir;
-use crate::directory::entry::{Attr, Entry, EntryKind};
-use crate::directory::filter::{self, NoMembership};
+use directory::entry::{Attr, Entry, EntryKind};
+use directory::filter::{self, NoMembership};
 use ldap3_proto::proto::LdapFilter;
 
 /// When an attribute of a synthetic entry is returned without being named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Visibility {
+pub(crate) enum Visibility {
     /// With no attribute list or `*`.
     User,
     /// With `+`.
@@ -20,7 +20,7 @@ pub enum Visibility {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SyntheticEntry {
+pub(crate) struct SyntheticEntry {
     pub entry: Entry,
     /// When each attribute of `entry` is returned unnamed, in the order of `entry.attrs`.
     visibility: Vec<Visibility>,
@@ -28,7 +28,7 @@ pub struct SyntheticEntry {
 
 impl SyntheticEntry {
     /// An entry at `dn` with no attributes yet.
-    pub fn new(dn: &str) -> SyntheticEntry {
+    pub(crate) fn new(dn: &str) -> SyntheticEntry {
         SyntheticEntry {
             entry: Entry {
                 dn: dn.into(),
@@ -44,7 +44,7 @@ impl SyntheticEntry {
     }
 
     /// Add an attribute; one without values is left out.
-    pub fn with(
+    pub(crate) fn with(
         mut self,
         name: &'static str,
         values: Vec<String>,
@@ -61,17 +61,13 @@ impl SyntheticEntry {
     }
 
     /// The attributes with their visibility, in the order they are returned.
-    pub fn attrs(&self) -> impl Iterator<Item = (&Attr, Visibility)> {
+    pub(crate) fn attrs(&self) -> impl Iterator<Item = (&Attr, Visibility)> {
         self.entry.attrs.iter().zip(self.visibility.iter().copied())
-    }
-
-    pub fn values(&self, name: &str) -> &[Box<str>] {
-        self.entry.values(name)
     }
 
     /// Evaluate a filter against this entry (RFC 4511 §4.5.1.7, on the schema's matching
     /// rules); undefined counts as no match.
-    pub fn matches(&self, f: &LdapFilter) -> bool {
+    pub(crate) fn matches(&self, f: &LdapFilter) -> bool {
         filter::evaluate(f, &self.entry, &NoMembership).is_true()
     }
 }

@@ -1,14 +1,15 @@
 //! Handler tests: requests straight into `handle`, no sockets.
 
 use super::LdapContext;
-use super::dir::{Snapshot, TenantInfo};
+use super::dir::Snapshot;
 use super::handler::{Action, handle};
 use super::session::{Identity, ListenerKind, Session};
 use crate::auth::{ServiceAccounts, hash_password};
-use crate::config::{self, Config};
-use crate::directory::derive::{BuildReport, TenantBuild};
-use crate::directory::{Attr, Entry, EntryKind};
 use arc_swap::ArcSwap;
+use config::Config;
+use directory::TenantInfo;
+use directory::derive::{BuildReport, TenantBuild};
+use directory::{Attr, Entry, EntryKind};
 use ldap3_proto::control::LdapControl;
 use ldap3_proto::parse_ldap_filter_str;
 use ldap3_proto::proto::*;
@@ -578,7 +579,7 @@ async fn abandon_unbind_and_bad_message_ids() {
     let r = handle(&mut s, &ctx, zero).await;
     assert!(matches!(
         r.action,
-        Action::Disconnect(super::OpError {
+        Action::Disconnect(super::error::OpError {
             code: LdapResultCode::ProtocolError,
             ..
         })
@@ -595,7 +596,7 @@ async fn abandon_unbind_and_bad_message_ids() {
     .await;
     assert!(matches!(
         r.action,
-        Action::Disconnect(super::OpError {
+        Action::Disconnect(super::error::OpError {
             code: LdapResultCode::ProtocolError,
             ..
         })

@@ -32,7 +32,7 @@ pub enum TlsError {
 }
 
 /// Build a TLS acceptor from PEM files.
-pub fn load_acceptor(cert_path: &Path, key_path: &Path) -> Result<TlsAcceptor, TlsError> {
+pub(crate) fn load_acceptor(cert_path: &Path, key_path: &Path) -> Result<TlsAcceptor, TlsError> {
     let cert_pem = std::fs::read(cert_path).map_err(|source| TlsError::Read {
         key: "tls_cert",
         path: cert_path.display().to_string(),
@@ -52,7 +52,7 @@ pub fn load_acceptor(cert_path: &Path, key_path: &Path) -> Result<TlsAcceptor, T
 }
 
 /// Build a TLS acceptor from PEM bytes; the paths are only used in error messages.
-pub fn acceptor_from_pem(
+pub(crate) fn acceptor_from_pem(
     cert_pem: &[u8],
     key_pem: &[u8],
     cert_name: &str,

@@ -10,10 +10,10 @@
 //! otherwise the server derives the directory from the mirror as before and rewrites them.
 
 use super::{StoreError, TENANT_META};
-use crate::directory::TenantInfo;
-use crate::directory::dn;
-use crate::directory::entry::{Attr, Entry, EntryKind};
-use crate::directory::schema;
+use directory::TenantInfo;
+use directory::dn;
+use directory::entry::{Attr, Entry, EntryKind};
+use directory::schema;
 use redb::{TableDefinition, WriteTransaction};
 
 pub(super) const DIRECTORY: TableDefinition<(&str, &str), &[u8]> =
@@ -71,7 +71,7 @@ pub(super) fn write(
 /// The tenant meta rows stored beside the entries: the fingerprint they were derived under,
 /// the tenant's base DN and the derivation record. Tenant meta values are JSON (`load_tenant`
 /// reads them all as such).
-pub fn meta_rows(w: &DirectoryWrite<'_>) -> Vec<super::rows::Row> {
+pub(crate) fn meta_rows(w: &DirectoryWrite<'_>) -> Vec<super::rows::Row> {
     use super::rows::{Kind, Row};
     let fp = serde_json::Value::from(w.fingerprint).to_string();
     let info = serde_json::json!({"base_dn": w.info.base_dn, "base_ndn": w.info.base_ndn});
@@ -185,7 +185,7 @@ fn kind_code(k: EntryKind) -> u8 {
 
 /// Length-prefixed fields: format, kind, dn, ndn, created, modified, then each attribute's
 /// name and values.
-pub fn encode(e: &Entry, buf: &mut Vec<u8>) {
+pub(crate) fn encode(e: &Entry, buf: &mut Vec<u8>) {
     buf.push(FORMAT);
     buf.push(kind_code(e.kind));
     put_str(buf, &e.dn);
@@ -226,7 +226,7 @@ impl<'a> Reader<'a> {
 }
 
 /// The inverse of `encode`; `None` on anything malformed (a corrupt row).
-pub fn decode(b: &[u8], tenant: u16) -> Option<Entry> {
+pub(crate) fn decode(b: &[u8], tenant: u16) -> Option<Entry> {
     let mut r = Reader { b };
     if r.u8()? != FORMAT {
         return None;

@@ -3,10 +3,10 @@
 //! a crash at any moment leaves the previous round intact; writes are diffs against what is
 //! stored, so a small change costs a small write.
 
-use crate::directory::ids::Allocations;
-use crate::model::graph::MemberRef;
-use crate::model::mirror::{Map, Mirror};
-use crate::model::time::{Clock, SystemClock, generalized_time};
+use ::directory::ids::Allocations;
+use ::model::graph::MemberRef;
+use ::model::mirror::{Map, Mirror};
+use ::model::time::{Clock, SystemClock, generalized_time};
 use imbl::ordmap::DiffItem;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::de::DeserializeOwned;
@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-pub mod directory;
+pub(crate) mod directory;
 mod passwords;
 pub mod postgres;
 pub mod rows;
@@ -171,7 +171,7 @@ impl DeltaLinks {
     pub fn selects_users(&self, select: &str) -> bool {
         self.user_select
             .as_deref()
-            .unwrap_or(crate::model::graph::USER_SELECT)
+            .unwrap_or(::model::graph::USER_SELECT)
             == select
     }
 
@@ -179,7 +179,7 @@ impl DeltaLinks {
     pub fn selects_groups(&self, select: &str) -> bool {
         self.group_select
             .as_deref()
-            .unwrap_or(crate::model::graph::GROUP_SELECT)
+            .unwrap_or(::model::graph::GROUP_SELECT)
             == select
     }
 }
@@ -542,8 +542,7 @@ impl Store {
         tenant: &str,
         index: u16,
         fingerprint: &str,
-    ) -> Result<Option<(crate::directory::TenantInfo, Vec<crate::directory::Entry>)>, StoreError>
-    {
+    ) -> Result<Option<(::directory::TenantInfo, Vec<::directory::Entry>)>, StoreError> {
         let tx = self.db.begin_read()?;
         directory::read(&tx, tenant, index, Some(fingerprint))
     }
@@ -554,7 +553,7 @@ impl Store {
         &self,
         tenant: &str,
         index: u16,
-    ) -> Result<Option<(crate::directory::TenantInfo, Vec<crate::directory::Entry>)>, StoreError>
+    ) -> Result<Option<(::directory::TenantInfo, Vec<::directory::Entry>)>, StoreError>
     {
         let tx = self.db.begin_read()?;
         directory::read(&tx, tenant, index, None)
@@ -822,8 +821,8 @@ fn put_json<T: Serialize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::DeletedUser;
-    use crate::model::graph::User;
+    use ::model::DeletedUser;
+    use ::model::graph::User;
 
     #[test]
     fn delta_links_deleted_users_and_history_persist() {

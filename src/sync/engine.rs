@@ -3,13 +3,13 @@
 //! on first use, the derivation of a snapshot from them, and what `ctl` reads of it.
 
 use super::{HistoryRecord, SyncError, patch, patch_round, persist};
-use crate::config::Config;
-use crate::directory::Snapshot;
-use crate::directory::derive::{BuildReport, TenantBuild, TenantInput, build_tenant};
-use crate::directory::ids::Allocations;
-use crate::model::time::Clock;
 use crate::store::{Store, TenantState};
 use arc_swap::ArcSwap;
+use config::Config;
+use directory::Snapshot;
+use directory::derive::{BuildReport, TenantBuild, TenantInput, build_tenant};
+use directory::ids::Allocations;
+use model::time::Clock;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -2,11 +2,11 @@
 //! domains, users, groups and every group's direct members) and a delta read (the raw pages of
 //! `/users/delta` and `/groups/delta` from stored links up to the next deltaLinks).
 
-use crate::graph::{GraphClient, GraphError};
-use crate::model::Mirror;
-use crate::model::graph::MemberRef;
 use crate::store::DeltaLinks;
 use futures::{StreamExt, TryStreamExt, stream};
+use graph::{GraphClient, GraphError};
+use model::Mirror;
+use model::graph::MemberRef;
 use std::collections::{BTreeSet, HashSet};
 
 /// How many `/groups/{id}/members` reads run at once: enough to hide latency, few enough to
@@ -19,12 +19,12 @@ const MAX_DELTA_PAGES: usize = 100_000;
 /// The first request of a user delta round (query parameters only go on the first request).
 /// `select`: the client's user `$select` (`GraphClient::user_select`), so configured extra
 /// properties such as `users.ssh_keys_attribute` come back in delta rounds too.
-pub fn users_delta_start(select: &str) -> String {
+pub(crate) fn users_delta_start(select: &str) -> String {
     format!("/v1.0/users/delta?$select={select}")
 }
 
 /// The first request of a group delta round; `members` gives `members@delta`.
-pub fn groups_delta_start(select: &str) -> String {
+pub(crate) fn groups_delta_start(select: &str) -> String {
     format!("/v1.0/groups/delta?$select={select},members")
 }
 
@@ -36,7 +36,9 @@ pub fn groups_delta_start(select: &str) -> String {
 /// Why not a delta round 1 as the full read: its `members@delta` lists may carry stale
 /// `@removed` entries (Graph documents them as possible) and one huge group arrives in slices; the list endpoints
 /// give exact membership, and `$deltaToken=latest` costs two requests.
-pub async fn full_read(client: &GraphClient) -> Result<(Mirror, Option<DeltaLinks>), GraphError> {
+pub(crate) async fn full_read(
+    client: &GraphClient,
+) -> Result<(Mirror, Option<DeltaLinks>), GraphError> {
     let links = latest_links(client).await?;
     let mut m = Mirror {
         organization: client.organization().await?.into_iter().next(),
@@ -66,7 +68,7 @@ pub async fn full_read(client: &GraphClient) -> Result<(Mirror, Option<DeltaLink
 }
 
 /// Members of each group; `None` for a group Graph answers 404 for (deleted meanwhile).
-pub async fn members_tolerant(
+pub(crate) async fn members_tolerant(
     client: &GraphClient,
     ids: Vec<String>,
 ) -> Result<Vec<(String, Option<Vec<MemberRef>>)>, GraphError> {
@@ -117,25 +119,23 @@ async fn latest_link(client: &GraphClient, start: &str) -> Result<Option<String>
 }
 
 /// Every object of one delta collection from `link` to the next deltaLink.
-pub struct DeltaPages {
+pub(crate) struct DeltaPages {
     pub objects: Vec<serde_json::Value>,
     pub delta_link: String,
-    pub requests: usize,
 }
 
 /// Follow a stored deltaLink and its nextLinks verbatim to the next deltaLink.
-pub async fn read_delta(client: &GraphClient, link: &str) -> Result<DeltaPages, GraphError> {
+pub(crate) async fn read_delta(client: &GraphClient, link: &str) -> Result<DeltaPages, GraphError> {
     let mut objects = Vec::new();
     let mut url = link.to_string();
     let mut seen = BTreeSet::new();
-    for requests in 1..=MAX_DELTA_PAGES {
+    for _ in 1..=MAX_DELTA_PAGES {
         let page = client.get_page::<serde_json::Value>(&url).await?;
         objects.extend(page.value);
         if let Some(d) = page.delta_link {
             return Ok(DeltaPages {
                 objects,
                 delta_link: d,
-                requests,
             });
         }
         let Some(next) = page.next_link else {

@@ -11,7 +11,7 @@
 //! last committed version whichever replica committed it.
 
 use super::{SyncEngine, SyncError, drop_in_background, patch, persist};
-use crate::directory::{Entry, Snapshot};
+use directory::{Entry, Snapshot};
 use crate::store::rows::{self, Kind};
 use crate::store::{Pulled, StoreError, TenantState};
 use std::collections::{HashMap, HashSet};

@@ -1,9 +1,9 @@
 //! `sync.max_deletions`: refuse a round that would remove too many served users.
 
-use crate::config::MaxDeletions;
+use config::MaxDeletions;
 
 /// `Some(limit)` when removing `removed` of `served` users exceeds `max`.
-pub fn exceeded(max: MaxDeletions, served: usize, removed: usize) -> Option<u64> {
+pub(crate) fn exceeded(max: MaxDeletions, served: usize, removed: usize) -> Option<u64> {
     let limit = max.limit(served);
     (removed as u64 > limit).then_some(limit)
 }

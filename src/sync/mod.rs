@@ -9,24 +9,23 @@
 //! `patch.rs`), then commits and swaps. `schedule.rs` runs rounds every `sync.interval`.
 
 mod engine;
-pub mod fetch;
+pub(crate) mod fetch;
 mod follow;
-pub mod guard;
-pub mod mirror;
-pub mod patch;
+pub(crate) mod guard;
+pub(crate) mod patch;
 mod patch_round;
-pub mod persist;
+pub(crate) mod persist;
 mod prepare;
 mod refresh;
-pub mod report;
+pub(crate) mod report;
 mod round;
 mod schedule;
 mod startup;
 
-use crate::directory::derive::BuildReport;
-use crate::model::mirror::merge::{self as delta, DeltaStats};
 use crate::store::StoreError;
+use directory::derive::BuildReport;
 pub use engine::SyncEngine;
+use model::mirror::merge::{self as delta, DeltaStats};
 pub use report::{Changes, HistoryRecord, Mode, Outcome as HistoryOutcome, Trigger};
 
 #[derive(Debug, thiserror::Error)]
@@ -38,7 +37,7 @@ pub enum SyncError {
     #[error("tenant {tenant}: {source}")]
     Graph {
         tenant: String,
-        source: crate::graph::GraphError,
+        source: graph::GraphError,
     },
     #[error("tenant {tenant}: {source}")]
     Store { tenant: String, source: StoreError },

@@ -4,18 +4,18 @@
 //! round walks the whole tenant.
 
 use super::report::{Changes, cn, locked, uid};
-use crate::directory::derive::BuildReport;
-use crate::directory::entry::{Entry, EntryKind};
-use crate::directory::ids::Unmatched;
-use crate::directory::{Snapshot, TenantInfo};
-use crate::model::Mirror;
-use crate::model::mirror::MemberIndex;
 use crate::store::directory::DirectoryWrite;
+use directory::derive::BuildReport;
+use directory::entry::{Entry, EntryKind};
+use directory::ids::Unmatched;
+use directory::{Snapshot, TenantInfo};
+use model::Mirror;
+use model::mirror::MemberIndex;
 use rustc_hash::FxHashMap;
 
 /// What the served derivation of one tenant was, for the next round to patch.
 #[derive(Debug, Clone)]
-pub struct Basis {
+pub(crate) struct Basis {
     pub report: BuildReport,
     pub members: MemberIndex,
     /// Served users (locked ones included), locked users, directory groups.
@@ -26,7 +26,7 @@ pub struct Basis {
 
 impl Basis {
     /// After a full derivation whose changes `c` were diffed from the snapshots.
-    pub fn after_full(report: BuildReport, mirror: &Mirror, c: &Changes) -> Basis {
+    pub(crate) fn after_full(report: BuildReport, mirror: &Mirror, c: &Changes) -> Basis {
         Basis {
             report,
             members: MemberIndex::build(mirror),
@@ -40,7 +40,7 @@ impl Basis {
 /// The part of a basis stored with the directory rows, as JSON: the report (collisions are
 /// recomputed from `unmatched` by the next patch) and the counts. The membership index is
 /// rebuilt from the mirror when the mirror is loaded.
-pub fn record(report: &BuildReport, c: &Changes) -> serde_json::Value {
+pub(crate) fn record(report: &BuildReport, c: &Changes) -> serde_json::Value {
     serde_json::json!({
         "v": 1,
         "users_active": report.users_active,
@@ -58,7 +58,7 @@ pub fn record(report: &BuildReport, c: &Changes) -> serde_json::Value {
 
 /// A basis from a stored record and the mirror it was derived from; `None` for a record this
 /// version does not understand (the next round then derives in full).
-pub fn from_record(v: &serde_json::Value, mirror: &Mirror) -> Option<Basis> {
+pub(crate) fn from_record(v: &serde_json::Value, mirror: &Mirror) -> Option<Basis> {
     if v.get("v")?.as_u64()? != 1 {
         return None;
     }
@@ -111,7 +111,7 @@ pub fn from_record(v: &serde_json::Value, mirror: &Mirror) -> Option<Basis> {
 
 /// What applying `upserts` and `removals` to tenant `tenant`'s entries of `before` changes, as
 /// `report::diff` would tell it (users keyed by entryUUID, groups by DN), with the counts after.
-pub fn changes(
+pub(crate) fn changes(
     before: &Snapshot,
     basis: &Basis,
     tenant: u16,
@@ -215,7 +215,7 @@ pub fn changes(
 }
 
 /// The basis after a patch: the new report and counts, the membership index moved forward.
-pub fn advance(
+pub(crate) fn advance(
     mut basis: Basis,
     report: BuildReport,
     c: &Changes,
@@ -236,7 +236,7 @@ pub fn advance(
 }
 
 /// The stored rows a patch rewrites.
-pub fn rows<'a>(
+pub(crate) fn rows<'a>(
     fingerprint: &'a str,
     info: &'a TenantInfo,
     upserts: &'a [Entry],

@@ -4,12 +4,12 @@
 
 use super::prepare::{DerivedRound, RoundDerivation};
 use super::{Progress, SyncEngine, patch, report, say};
-use crate::config::{Config, TenantConfig};
-use crate::directory::Snapshot;
-use crate::directory::derive::{BuildReport, TenantInput};
 use crate::store::TenantState;
 use crate::sync::report::Changes;
 use arc_swap::ArcSwap;
+use config::{Config, TenantConfig};
+use directory::Snapshot;
+use directory::derive::{BuildReport, TenantInput};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,7 +19,7 @@ use tokio::sync::Mutex;
 /// after it, to replay on the flat copy before it is served.
 pub(super) struct Compaction {
     id: u64,
-    since: Vec<(Vec<crate::directory::Entry>, Vec<Box<str>>)>,
+    since: Vec<(Vec<directory::Entry>, Vec<Box<str>>)>,
 }
 
 impl SyncEngine {
@@ -70,7 +70,7 @@ impl SyncEngine {
     }
 
     /// The service accounts allowed to read `tenant` (served under its `ou=services`).
-    pub(super) fn services_of(&self, tenant: &str) -> Vec<&crate::config::ServiceAccount> {
+    pub(super) fn services_of(&self, tenant: &str) -> Vec<&config::ServiceAccount> {
         self.config
             .service_account
             .iter()
@@ -102,7 +102,7 @@ impl SyncEngine {
         now: i64,
         progress: Option<&Progress>,
     ) -> Option<DerivedRound> {
-        use crate::directory::derive::patch::{Derivation, Prior, derive_patch};
+        use directory::derive::patch::{Derivation, Prior, derive_patch};
         let index = self.config.tenant.iter().position(|t| t.name == cfg.name)?;
         let services = self.services_of(&cfg.name);
         let admin_ssh_keys = self.admin_ssh_keys(&cfg.name);
@@ -165,7 +165,7 @@ impl SyncEngine {
     pub(super) fn after_swap(
         &self,
         snapshot: &Arc<Snapshot>,
-        patch: Option<(Vec<crate::directory::Entry>, Vec<Box<str>>)>,
+        patch: Option<(Vec<directory::Entry>, Vec<Box<str>>)>,
     ) {
         let Ok(mut c) = self.compaction.lock() else {
             return;

@@ -2,18 +2,18 @@
 //! the configuration fingerprint it is valid under, the rows a round changes, and the fast
 //! start that serves those rows without deriving anything.
 
-use crate::config::Config;
-use crate::directory::derive::TenantBuild;
-use crate::directory::{Entry, Snapshot, TenantInfo};
 use crate::store::directory::DirectoryWrite;
 use crate::store::{Store, StoreError};
+use config::Config;
+use directory::derive::TenantBuild;
+use directory::{Entry, Snapshot, TenantInfo};
 use rustc_hash::FxHashMap;
 use sha2::{Digest, Sha256};
 
 /// Everything the derived entries depend on besides the mirror and the allocations: the
 /// program version and every tenant's and service account's settings. A change to any of
 /// them makes the start-up derive the directory again instead of trusting the stored rows.
-pub fn fingerprint(config: &Config) -> String {
+pub(crate) fn fingerprint(config: &Config) -> String {
     let mut h = Sha256::new();
     h.update(env!("CARGO_PKG_VERSION").as_bytes());
     h.update(b"\0directory-v1\0");
@@ -29,7 +29,7 @@ pub fn fingerprint(config: &Config) -> String {
 
 /// The stored directory of every configured tenant, when all of them are stored under
 /// `fp`; `None` sends the caller down the deriving path.
-pub fn load_builds(
+pub(crate) fn load_builds(
     store: &Store,
     config: &Config,
     fp: &str,
@@ -51,7 +51,7 @@ pub fn load_builds(
 /// The stored directory of every configured tenant that has one, whatever configuration it
 /// was derived under: what a replica of a shared store serves (the database holds one
 /// directory for every replica). `None` when no tenant has one.
-pub fn load_builds_any(
+pub(crate) fn load_builds_any(
     store: &Store,
     config: &Config,
 ) -> Result<Option<Vec<TenantBuild>>, StoreError> {
@@ -75,12 +75,12 @@ fn tenant_entries(snap: &Snapshot, index: u16) -> impl Iterator<Item = &Entry> {
 }
 
 /// The info of `tenant` in `snap`, if it is served there.
-pub fn info<'a>(snap: &'a Snapshot, tenant: &str) -> Option<&'a TenantInfo> {
+pub(crate) fn info<'a>(snap: &'a Snapshot, tenant: &str) -> Option<&'a TenantInfo> {
     snap.tenants.iter().find(|t| t.name == tenant)
 }
 
 /// The rows that turn `before`'s entries of tenant `index` into `after`'s.
-pub fn changes<'a>(
+pub(crate) fn changes<'a>(
     before: &'a Snapshot,
     after: &'a Snapshot,
     index: u16,
@@ -121,7 +121,7 @@ pub fn changes<'a>(
 }
 
 /// Every row of tenant `index` in `snap`, replacing whatever is stored.
-pub fn everything<'a>(
+pub(crate) fn everything<'a>(
     snap: &'a Snapshot,
     index: u16,
     fingerprint: &'a str,

@@ -8,14 +8,14 @@ use super::{
     Mode, Progress, RoundOptions, RoundReport, SyncEngine, SyncError, delta, fetch, guard, patch,
     report, say,
 };
-use crate::config::TenantConfig;
-use crate::directory::Snapshot;
-use crate::directory::derive::BuildReport;
-use crate::graph::GraphClient;
-use crate::model::mirror::merge::DeltaStats;
-use crate::model::time::generalized_time;
 use crate::store::TenantState;
 use crate::sync::report::Changes;
+use config::TenantConfig;
+use directory::Snapshot;
+use directory::derive::BuildReport;
+use graph::GraphClient;
+use model::mirror::merge::DeltaStats;
+use model::time::generalized_time;
 use std::collections::{BTreeSet, HashMap};
 
 /// A round ready to commit.
@@ -34,7 +34,7 @@ pub(super) enum RoundDerivation {
     /// A patch on the served snapshot: the rows it rewrites and the Graph groups whose
     /// membership changed.
     Patch {
-        upserts: Vec<crate::directory::Entry>,
+        upserts: Vec<directory::Entry>,
         removals: Vec<Box<str>>,
         groups_changed: Vec<String>,
     },
@@ -53,7 +53,7 @@ pub(super) type DerivedRound = (Snapshot, BuildReport, Changes, RoundDerivation)
 
 /// A stored deltaLink Graph no longer accepts: a sync-state code, 410, or any 4xx other than
 /// 401/403/429 (those are about the credential or throttling, not the link).
-fn delta_link_rejected(e: &crate::graph::GraphError) -> bool {
+fn delta_link_rejected(e: &graph::GraphError) -> bool {
     e.is_sync_state_invalid()
         || e.api()
             .is_some_and(|a| (400..500).contains(&a.status) && !matches!(a.status, 401 | 403 | 429))
@@ -76,16 +76,16 @@ impl SyncEngine {
         // says so at once rather than after minutes of backoff.
         let notify = progress.map(|p| {
             let p = p.clone();
-            crate::graph::RetryNotify(std::sync::Arc::new(move |m: &str| {
+            graph::RetryNotify(std::sync::Arc::new(move |m: &str| {
                 let _ = p.send(m.to_owned());
             }))
         });
-        let options = crate::graph::ClientOptions {
-            retry: crate::graph::RetryPolicy {
+        let options = graph::ClientOptions {
+            retry: graph::RetryPolicy {
                 notify,
-                ..crate::graph::RetryPolicy::default()
+                ..graph::RetryPolicy::default()
             },
-            ..crate::graph::ClientOptions::default()
+            ..graph::ClientOptions::default()
         };
         let client =
             GraphClient::new(&crate::settings::tenant_options(cfg), options).map_err(|source| {
@@ -273,7 +273,7 @@ impl SyncEngine {
         now: i64,
         stats: &mut DeltaStats,
         progress: Option<&Progress>,
-        index: Option<&crate::model::mirror::MemberIndex>,
+        index: Option<&model::mirror::MemberIndex>,
     ) -> Result<TenantState, SyncError> {
         let tenant = client.tenant_name().to_string();
         let graph_err = |source| SyncError::Graph {
@@ -346,7 +346,7 @@ async fn full_state(
         if !mirror.users.contains_key(id) && keep_secs > 0 {
             mirror.deleted_users.insert(
                 id.clone(),
-                crate::model::DeletedUser {
+                model::DeletedUser {
                     user: u.clone(),
                     deleted_at: now,
                 },

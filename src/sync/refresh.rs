@@ -3,7 +3,7 @@
 
 use super::engine::Derived;
 use super::{SyncEngine, SyncError};
-use crate::directory::ssh_keys::AdminKeys;
+use directory::ssh_keys::AdminKeys;
 use std::sync::Arc;
 
 impl SyncEngine {

@@ -2,8 +2,8 @@
 //! snapshot before and after (users keyed by `entryUUID`, groups by DN), and the history
 //! record every round leaves in the store.
 
-use crate::directory::Snapshot;
-use crate::directory::entry::{Entry, EntryKind};
+use directory::Snapshot;
+use directory::entry::{Entry, EntryKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -67,7 +67,7 @@ pub(super) fn cn(e: &Entry) -> String {
 }
 
 /// Diff `tenant`'s users and groups between two snapshots.
-pub fn diff(before: &Snapshot, after: &Snapshot, tenant: &str) -> Changes {
+pub(crate) fn diff(before: &Snapshot, after: &Snapshot, tenant: &str) -> Changes {
     let b = side(before, tenant);
     let a = side(after, tenant);
     let mut c = Changes {

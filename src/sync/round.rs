@@ -8,8 +8,8 @@ use super::{
     HISTORY_KEEP, HistoryOutcome, HistoryRecord, Mode, Progress, RoundOptions, RoundReport,
     SyncEngine, SyncError, drop_in_background, patch, persist, say,
 };
-use crate::config::TenantConfig;
 use crate::store::TenantState;
+use config::TenantConfig;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -201,7 +201,7 @@ impl SyncEngine {
         tenant: &str,
         report: &RoundReport,
         rec: &HistoryRecord,
-        snapshot: &crate::directory::Snapshot,
+        snapshot: &directory::Snapshot,
         derived: &RoundDerivation,
         old: &TenantState,
         committed: &TenantState,

@@ -4,12 +4,12 @@
 
 use super::engine::Derived;
 use super::{SyncEngine, SyncError, persist};
-use crate::config::Config;
-use crate::directory::Snapshot;
-use crate::directory::derive::TenantBuild;
-use crate::model::time::{Clock, SystemClock};
 use crate::store::Store;
 use arc_swap::ArcSwap;
+use config::Config;
+use directory::Snapshot;
+use directory::derive::TenantBuild;
+use model::time::{Clock, SystemClock};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

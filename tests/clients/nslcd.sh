@@ -36,7 +36,10 @@ pam_authz_search (&(objectClass=posixAccount)(uid=\$username)(memberOf=cn=Linux 
 CONF
   chown root:nslcd /etc/nslcd.conf
   chmod 640 /etc/nslcd.conf
+  # The package's init script normally makes nslcd's runtime directory; CI never starts it, and
+  # nslcd drops to its own user before binding the socket there.
   mkdir -p /run/nslcd
+  chown nslcd:nslcd /run/nslcd
   nslcd -n -d >> "$work/nslcd.log" 2>&1 &
   nslcd_pid=$!
   for _ in $(seq 1 100); do getent -s ldap passwd alice >/dev/null 2>&1 && break; sleep 0.2; done

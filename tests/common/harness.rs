@@ -3,9 +3,9 @@
 //! pointing the server at it. Tests then start the real server (`cli::serve::Server`) or the
 //! sync engine alone.
 
+use config::Config;
 use emulator::selfsigned::{self, GeneratedCerts};
 use emulator::{EmulatorOptions, Fixture, RunningEmulator};
-use o365_ldap::config::Config;
 use std::path::{Path, PathBuf};
 use tempfile::TempDir;
 
@@ -147,6 +147,13 @@ pub struct Running {
 }
 
 impl Running {
+    /// The contoso fixture behind the harness's default configuration.
+    pub async fn contoso() -> Running {
+        let env = Env::contoso().await;
+        let cfg = env.config();
+        Running::start_with(env, cfg).await
+    }
+
     pub async fn start_with(env: Env, cfg: Config) -> Running {
         let server = o365_ldap::cli::serve::Server::start(cfg, false)
             .await

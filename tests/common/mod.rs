@@ -7,7 +7,7 @@ pub mod filter;
 pub mod harness;
 
 /// Every served entry of a snapshot as DN → sorted attribute lines: what a client would see.
-pub fn dump(s: &o365_ldap::directory::Snapshot) -> std::collections::BTreeMap<String, Vec<String>> {
+pub fn dump(s: &directory::Snapshot) -> std::collections::BTreeMap<String, Vec<String>> {
     s.iter()
         .map(|(_, e)| {
             let mut lines: Vec<String> = e

@@ -305,7 +305,7 @@ mod tests {
     #[test]
     fn every_assertion_has_its_own_jti() {
         let ck = load(CERT, KEY).unwrap();
-        let now = SystemTime::now();
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         let a = ck.client_assertion("c", "aud", now).unwrap();
         let b = ck.client_assertion("c", "aud", now).unwrap();
         let jti = |j: &str| serde_json::from_slice::<Value>(&part(j, 1)).unwrap()["jti"].clone();

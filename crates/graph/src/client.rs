@@ -5,14 +5,14 @@
 use super::endpoint::{is_loopback, same_origin, validate_endpoint};
 use super::error::{ApiError, GraphError};
 use super::http::{self, HttpOptions};
-use super::models::{
-    Domain, GROUP_SELECT, Group, MEMBER_SELECT, MemberRef, Organization, RawMember, USER_SELECT,
-    User, select_with,
-};
+use super::models::{MEMBER_SELECT, RawMember};
 use super::options::TenantOptions;
 use super::retry::{RawResponse, RetryPolicy, send_with_retry};
 use super::token::{Credential, TokenSource};
 use futures::stream::{self, StreamExt, TryStreamExt};
+use model::graph::{
+    Domain, GROUP_SELECT, Group, MemberRef, Organization, USER_SELECT, User, select_with,
+};
 use model::time::{Clock, SystemClock};
 use reqwest::header::ACCEPT;
 use serde::Deserialize;
@@ -245,7 +245,7 @@ impl GraphClient {
         raw.into_iter()
             .map(|mut v| {
                 if let Some(obj) = v.as_object_mut() {
-                    super::models::fold_extensions(obj);
+                    model::graph::fold_extensions(obj);
                 }
                 serde_json::from_value(v).map_err(|e| GraphError::Decode {
                     what: what.into(),

@@ -12,7 +12,7 @@ pub mod client;
 pub mod endpoint;
 pub mod error;
 pub mod http;
-pub mod models;
+mod models;
 pub mod options;
 pub mod retry;
 pub mod ropc;

@@ -1,7 +1,6 @@
 //! Wire types only the Graph client reads; the object types live in the model.
 
-pub use model::graph::*;
-
+use model::graph::{MemberKind, MemberRef};
 use serde::Deserialize;
 
 /// The `$select` list for `/groups/{id}/members`.

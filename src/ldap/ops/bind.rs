@@ -44,7 +44,7 @@ impl Decided {
 
 const INVALID_CREDENTIALS: &str = "invalid credentials";
 
-pub async fn bind(
+pub(crate) async fn bind(
     session: &mut Session,
     ctx: &LdapContext,
     msgid: i32,

@@ -20,7 +20,7 @@ fn reply(msgid: i32, res: Result<bool, OpError>) -> LdapMsg {
     LdapMsg::new(msgid, LdapOp::CompareResult(res))
 }
 
-pub fn compare(
+pub(crate) fn compare(
     session: &Session,
     ctx: &LdapContext,
     msgid: i32,

@@ -25,7 +25,7 @@ fn reply(msgid: i32, res: Result<Option<Vec<u8>>, OpError>, name: Option<&str>) 
     )
 }
 
-pub fn extended(
+pub(crate) fn extended(
     session: &mut Session,
     _ctx: &LdapContext,
     msgid: i32,

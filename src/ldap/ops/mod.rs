@@ -1,6 +1,6 @@
 //! One file per LDAP operation; each takes the session and request and returns responses.
 
-pub mod bind;
-pub mod compare;
-pub mod extended;
-pub mod search;
+pub(crate) mod bind;
+pub(crate) mod compare;
+pub(crate) mod extended;
+pub(crate) mod search;

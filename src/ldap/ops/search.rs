@@ -34,7 +34,7 @@ pub(crate) const OPERATIONAL: &[&str] = &[
 
 /// The matching entries of one search, on the snapshot it ran on (kept alive, so later pages
 /// of a paged search are consistent even after a new snapshot is swapped in).
-pub struct ResultSet {
+pub(crate) struct ResultSet {
     snapshot: Arc<Snapshot>,
     ids: ResultIds,
     selection: Selection,
@@ -124,7 +124,7 @@ fn operational_values(snapshot: &Snapshot, id: EntryId, op: &str) -> Option<Vec<
 
 /// Append one directory entry as SearchResultEntry bytes, written without building an
 /// `LdapMsg` (tests hold the bytes to ldap3_proto's encoding).
-pub fn encode_entry(
+pub(crate) fn encode_entry(
     out: &mut Vec<u8>,
     msgid: i32,
     snapshot: &Snapshot,
@@ -172,7 +172,7 @@ pub fn encode_entry(
 
 /// Append a synthetic entry (rootDSE, subschema) as SearchResultEntry bytes, like
 /// `encode_entry`; each attribute's `Visibility` decides whether `*` or `+` selects it.
-pub fn encode_synthetic(
+pub(crate) fn encode_synthetic(
     out: &mut Vec<u8>,
     msgid: i32,
     entry: &SyntheticEntry,
@@ -309,7 +309,7 @@ async fn find(
         .map_err(not_found)
 }
 
-pub async fn search(
+pub(crate) async fn search(
     session: &mut Session,
     ctx: &LdapContext,
     msgid: i32,

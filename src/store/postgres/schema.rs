@@ -47,11 +47,11 @@ CREATE VIEW o365_ldap_names AS
 )];
 
 /// The newest schema version this build knows.
-pub fn latest() -> i32 {
+pub(super) fn latest() -> i32 {
     MIGRATIONS.last().map_or(0, |m| m.0)
 }
 
-pub enum MigrateError {
+pub(super) enum MigrateError {
     Db(tokio_postgres::Error),
     Newer { found: i32, known: i32 },
 }
@@ -63,7 +63,7 @@ impl From<tokio_postgres::Error> for MigrateError {
 }
 
 /// Bring the schema up to date and return the store's id.
-pub async fn migrate(c: &mut tokio_postgres::Client) -> Result<String, MigrateError> {
+pub(super) async fn migrate(c: &mut tokio_postgres::Client) -> Result<String, MigrateError> {
     let tx = c.transaction().await?;
     // One replica migrates at a time; the others wait here and then find nothing to do.
     tx.execute("SELECT pg_advisory_xact_lock(7236548015213400001)", &[])

@@ -3,6 +3,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use model::time::{Clock, SystemClock};
 use o365_emulator::{self as emulator, EmulatorOptions, Fixture, FixtureApp, RunningEmulator};
 use ring::rand::SystemRandom;
 use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
@@ -44,10 +45,8 @@ fn cert_der() -> Vec<u8> {
 fn assertion(aud: &str, iss: &str, exp_offset: i64, tamper: bool, thumb: Option<String>) -> String {
     let x5t = thumb.unwrap_or_else(|| URL_SAFE_NO_PAD.encode(Sha256::digest(cert_der())));
     let header = json!({"alg": "RS256", "typ": "JWT", "x5t#S256": x5t});
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs() as i64;
+    // The emulator checks nbf and exp against the wall clock.
+    let now = SystemClock.now_unix();
     let claims = json!({"aud": aud, "iss": iss, "sub": iss, "jti": "a-unique-id",
                         "nbf": now - 60, "exp": now + exp_offset});
     let input = format!(
@@ -72,7 +71,7 @@ fn assertion(aud: &str, iss: &str, exp_offset: i64, tamper: bool, thumb: Option<
 }
 
 async fn boot() -> RunningEmulator {
-    let mut fx = Fixture::sample();
+    let mut fx = Fixture::sample().unwrap();
     fx.apps.push(FixtureApp {
         client_id: APP.into(),
         permissions: vec!["User.Read.All".into()],

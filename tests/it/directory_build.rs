@@ -1,16 +1,16 @@
 //! Building a tenant's directory from a hand-made mirror and searching the snapshot: DNs,
 //! numbers, names, memberships and index-backed searches, through the public API.
 
-mod common;
+use crate::common;
 
+use config::TenantConfig;
+use directory::derive::{TenantInput, build_tenant};
+use directory::dn;
+use directory::ids::Allocations;
+use directory::{EntryKind, Snapshot};
 use ldap3_proto::proto::LdapSearchScope;
-use o365_ldap::config::TenantConfig;
-use o365_ldap::directory::derive::{TenantInput, build_tenant};
-use o365_ldap::directory::dn;
-use o365_ldap::directory::ids::Allocations;
-use o365_ldap::directory::{EntryKind, Snapshot};
-use o365_ldap::graph::models::{Domain, Group, MemberKind, MemberRef, User};
-use o365_ldap::sync::mirror::Mirror;
+use model::Mirror;
+use model::graph::{Domain, Group, MemberKind, MemberRef, User};
 
 fn tenant_cfg() -> TenantConfig {
     toml::from_str(

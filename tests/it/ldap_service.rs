@@ -2,14 +2,14 @@
 //! garbage input and connection limits, talking to `serve` with the `ldap3` client crate.
 
 use arc_swap::ArcSwap;
+use config::{Config, Dur};
+use directory::derive::{BuildReport, TenantBuild};
+use directory::{Attr, Entry, EntryKind};
+use directory::{Snapshot, TenantInfo};
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
 use ldap3::exop::{WhoAmI, WhoAmIResp};
 use ldap3::{LdapConnAsync, LdapConnSettings, Scope, SearchEntry};
 use o365_ldap::auth::{ServiceAccounts, hash_password};
-use o365_ldap::config::{self, Config, Dur};
-use o365_ldap::directory::derive::{BuildReport, TenantBuild};
-use o365_ldap::directory::{Attr, Entry, EntryKind};
-use o365_ldap::directory::{Snapshot, TenantInfo};
 use o365_ldap::ldap::{LdapContext, ServeHandle, serve};
 use std::path::Path;
 use std::sync::Arc;

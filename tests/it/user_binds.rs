@@ -2,10 +2,8 @@
 //! server's real code path, one sync round, then `ldapwhoami` and `ldap3` binding as users
 //! over LDAPS and StartTLS; throttling proven with the emulator's grant counter.
 
-mod common;
-
-use common::clients::{connect, tool};
-use common::harness::{Env, Running};
+use crate::common::clients::{connect, tool};
+use crate::common::harness::{Env, Running};
 use emulator::Mutation;
 use o365_ldap::cli::serve::Server;
 
@@ -16,12 +14,12 @@ const CHRIS_ID: &str = "566bf9d7-c55a-45f8-91a6-e55e9b9b1325";
 const NORA_ID: &str = "c1d77cff-b7de-4c0c-9d96-cf7f265beda9";
 
 impl Running {
-    async fn start(auth: &str) -> Running {
+    async fn with_auth(auth: &str) -> Running {
         let env = Env::contoso().await;
-        Running::start_in(env, auth).await
+        Running::with_auth_in(env, auth).await
     }
 
-    async fn start_in(env: Env, auth: &str) -> Running {
+    async fn with_auth_in(env: Env, auth: &str) -> Running {
         let cfg = env.config_with("", &format!("\n[auth]\n{auth}\n"));
         Running::start_with(env, cfg).await
     }
@@ -40,7 +38,7 @@ impl Running {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_bind_by_dn_upn_and_mail_over_ldaps_and_starttls() {
-    let r = Running::start("user_bind = \"entra\"\ncache_ttl = \"0s\"").await;
+    let r = Running::with_auth("user_bind = \"entra\"\ncache_ttl = \"0s\"").await;
     // ldapwhoami over LDAPS by UPN, and over StartTLS by DN.
     let ldaps = r.ldaps();
     let run = tool(
@@ -109,7 +107,7 @@ async fn mfa_and_conditional_access_are_explained() {
         .await
         .expect("mutation applies");
     }
-    let r = Running::start_in(env, "user_bind = \"entra\"").await;
+    let r = Running::with_auth_in(env, "user_bind = \"entra\"").await;
     let (rc, text) = r.bind("chris.lee@contoso.com", "Right-Passw0rd!").await;
     assert_eq!(rc, 49);
     assert!(text.contains("MFA"), "{text}");
@@ -121,7 +119,7 @@ async fn mfa_and_conditional_access_are_explained() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thirty_wrong_binds_reach_entra_at_most_ten_times() {
-    let r = Running::start("user_bind = \"entra\"\nfailure_delay = \"0s\"").await;
+    let r = Running::with_auth("user_bind = \"entra\"\nfailure_delay = \"0s\"").await;
     let mut throttled = 0;
     for n in 0..30 {
         let (rc, text) = r.bind("bob@contoso.com", &format!("guess-{n}")).await;
@@ -147,7 +145,7 @@ async fn thirty_wrong_binds_reach_entra_at_most_ten_times() {
 /// address. Users with the right password, and the gateway's service account, keep binding.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateways_mistyping_users_never_lock_out_the_others() {
-    use common::harness::{SERVICE, SERVICE_PASSWORD};
+    use crate::common::harness::{SERVICE, SERVICE_PASSWORD};
     let mistypers = [
         "carol.white@contoso.com",
         "dan.brown@contoso.com",
@@ -161,7 +159,7 @@ async fn a_gateways_mistyping_users_never_lock_out_the_others() {
     // Without trusted_sources, the address limit (here 5) is reached, yet the service account
     // and alice, who bound from this address before, keep binding; a user binding through it
     // for the first time has to wait.
-    let r = Running::start(
+    let r = Running::with_auth(
         "user_bind = \"entra\"\nfailure_delay = \"0s\"\nmax_failures_per_ip = 5\ncache_ttl = \"0s\"",
     )
     .await;
@@ -181,7 +179,7 @@ async fn a_gateways_mistyping_users_never_lock_out_the_others() {
 
     // With the gateway listed in trusted_sources, nobody but the mistyping users is affected,
     // and each of them only by their own failures.
-    let r = Running::start(
+    let r = Running::with_auth(
         "user_bind = \"entra\"\nfailure_delay = \"0s\"\nmax_failures_per_ip = 5\n\
          cache_ttl = \"0s\"\ntrusted_sources = [\"127.0.0.0/8\", \"::1\"]",
     )
@@ -216,7 +214,7 @@ async fn a_gateways_mistyping_users_never_lock_out_the_others() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disabled_users_never_bind() {
-    let r = Running::start("user_bind = \"entra_or_local\"").await;
+    let r = Running::with_auth("user_bind = \"entra_or_local\"").await;
     for pw in ["anything", "Dave-Passw0rd!", ""] {
         if pw.is_empty() {
             continue;
@@ -235,7 +233,7 @@ async fn local_passwords_work_without_entra() {
         let store = o365_ldap::store::Store::open(&env.data_dir()).unwrap();
         o365_ldap::auth::set_password(&store, "contoso", ALICE_ID, " local, \"pw\" + ").unwrap();
     }
-    let r = Running::start_in(env, "user_bind = \"local\"").await;
+    let r = Running::with_auth_in(env, "user_bind = \"local\"").await;
     assert_eq!(r.bind("alice@contoso.com", " local, \"pw\" + ").await.0, 0);
     assert_eq!(r.bind(ALICE_DN, " local, \"pw\" + ").await.0, 0);
     // The Microsoft 365 password is not accepted in local mode, and Entra is never asked.
@@ -251,7 +249,7 @@ async fn local_passwords_work_without_entra() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cache_avoids_grants_and_outages_give_unavailable() {
-    let r = Running::start("user_bind = \"entra\"\ncache_ttl = \"10m\"").await;
+    let r = Running::with_auth("user_bind = \"entra\"\ncache_ttl = \"10m\"").await;
     assert_eq!(r.bind("alice@contoso.com", ALICE_PW).await.0, 0);
     assert_eq!(r.bind("alice@contoso.com", ALICE_PW).await.0, 0);
     assert_eq!(
@@ -273,7 +271,7 @@ async fn cache_avoids_grants_and_outages_give_unavailable() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn set_password_through_the_admin_socket_while_serving() {
     use o365_ldap::admin::{Request, client};
-    let r = Running::start("user_bind = \"entra_or_local\"\ncache_ttl = \"0s\"").await;
+    let r = Running::with_auth("user_bind = \"entra_or_local\"\ncache_ttl = \"0s\"").await;
     let sock = r.env.dir.path().join("admin.sock");
     let set = Request::SetPassword {
         user: "bob".into(),

@@ -1,9 +1,9 @@
 //! `verify_tenant` against the Graph emulator: each credential's token request and permission
 //! probes, and the plain sentence for each kind of failure.
 
+use config::{Secret, TenantConfig};
 use emulator::{EmulatorOptions, Fixture, RunningEmulator};
-use o365_ldap::config::{Secret, TenantConfig};
-use o365_ldap::graph::{ClientOptions, CredentialCheck, ProbeOutcome, verify_tenant_with};
+use graph::{ClientOptions, CredentialCheck, ProbeOutcome, verify_tenant_with};
 use std::path::{Path, PathBuf};
 
 const SYNC_APP: &str = "0c1e2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b";
@@ -219,7 +219,7 @@ async fn a_registered_certificate_gets_a_token_and_syncs_end_to_end() {
     assert_eq!(checks[0].kind, "certificate");
     assert!(checks[1].token.is_failed());
 
-    let client = o365_ldap::graph::GraphClient::new(
+    let client = graph::GraphClient::new(
         &o365_ldap::settings::tenant_options(&t),
         ClientOptions::fast(),
     )

@@ -14,7 +14,7 @@ const SECRET: &str = "emulator-secret-1";
 const PUBLIC: &str = "6a7b8c9d-0e1f-4a2b-8c3d-4e5f6a7b8c9d";
 
 async fn boot(opts: EmulatorOptions) -> RunningEmulator {
-    let mut fx = Fixture::sample();
+    let mut fx = Fixture::sample().unwrap();
     fx.apps.push(FixtureApp {
         client_id: PUBLIC.into(),
         display_name: Some("LDAP bind validator (public)".into()),

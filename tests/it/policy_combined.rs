@@ -4,10 +4,8 @@
 //! `domains.allowed = ["contoso.com"]` without subdomains. Expectations are computed from the
 //! fixture's JSON, not from the code under test.
 
-mod common;
-
-use common::harness::{BASE, Env, fixture_json};
-use o365_ldap::directory::{EntryKind, Snapshot};
+use crate::common::harness::{BASE, Env, fixture_json};
+use directory::{EntryKind, Snapshot};
 use o365_ldap::store::Store;
 use o365_ldap::sync::SyncEngine;
 use serde_json::Value;

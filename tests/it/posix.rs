@@ -3,10 +3,8 @@
 //! OpenLDAP's `ldapsearch`). Number attributes, `users.primary_group`, `groups.nested`, and the
 //! filters AD-configured appliances send.
 
-mod common;
-
-use common::clients::{connect, ldapsearch, ldif_values};
-use common::harness::{BASE, Env, Running, SERVICE, SERVICE_PASSWORD};
+use crate::common::clients::{connect, ldapsearch, ldif_values};
+use crate::common::harness::{BASE, Env, Running, SERVICE, SERVICE_PASSWORD};
 use ldap3::{Ldap, Scope, SearchEntry};
 use std::collections::BTreeSet;
 
@@ -580,12 +578,12 @@ mod pure_build {
     //! The same settings through `build_tenant` on a hand-made mirror: fast, and independent
     //! of the sync and the LDAP service.
 
-    use o365_ldap::config::TenantConfig;
-    use o365_ldap::directory::derive::{TenantInput, build_tenant};
-    use o365_ldap::directory::ids::Allocations;
-    use o365_ldap::directory::{Entry, EntryKind};
-    use o365_ldap::graph::models::{Domain, Group, MemberKind, MemberRef, User};
-    use o365_ldap::sync::mirror::Mirror;
+    use config::TenantConfig;
+    use directory::derive::{TenantInput, build_tenant};
+    use directory::ids::Allocations;
+    use directory::{Entry, EntryKind};
+    use model::Mirror;
+    use model::graph::{Domain, Group, MemberKind, MemberRef, User};
 
     fn user(id: &str, upn: &str, employee_id: Option<&str>, created: &str) -> User {
         User {

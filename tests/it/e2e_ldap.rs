@@ -2,10 +2,10 @@
 //! (`cli::serve::Server`), one sync round, then real clients — OpenLDAP's `ldapsearch`,
 //! `ldapwhoami`, `ldapcompare` and the `ldap3` crate — over LDAPS and StartTLS.
 
-mod common;
+use crate::common;
 
-use common::clients::{connect, ldapcompare, ldapsearch, ldif_values, tool};
-use common::harness::{BASE, Env, Running, SERVICE, SERVICE_PASSWORD, fixture_json};
+use crate::common::clients::{connect, ldapcompare, ldapsearch, ldif_values, tool};
+use crate::common::harness::{BASE, Running, SERVICE, SERVICE_PASSWORD, fixture_json};
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
 use ldap3::{Mod, Scope, SearchEntry};
 use o365_ldap::cli::serve::Server;
@@ -13,11 +13,6 @@ use std::collections::{BTreeSet, HashSet};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 impl Running {
-    async fn start() -> Running {
-        let env = Env::contoso().await;
-        let cfg = env.config();
-        Running::start_with(env, cfg).await
-    }
     /// `ldapsearch` as the service account over LDAPS, LDIF without wrapping.
     async fn search(&self, base: &str, filter: &str, attrs: &[&str]) -> common::clients::Run {
         let bind = (SERVICE, SERVICE_PASSWORD);
@@ -38,7 +33,7 @@ fn expected_active_users() -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn root_dse_is_anonymous_and_the_rest_is_not() {
-    let r = Running::start().await;
+    let r = Running::contoso().await;
     let url = r.ldaps();
     let out = tool(
         &r.ca(),
@@ -89,7 +84,7 @@ async fn root_dse_is_anonymous_and_the_rest_is_not() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn service_binds_over_ldaps_and_starttls_and_plaintext_is_refused() {
-    let r = Running::start().await;
+    let r = Running::contoso().await;
     let (ldaps, ldap) = (r.ldaps(), r.ldap());
     let ok = tool(
         &r.ca(),
@@ -137,7 +132,7 @@ async fn service_binds_over_ldaps_and_starttls_and_plaintext_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alice_has_the_attributes_of_the_contract() {
-    let r = Running::start().await;
+    let r = Running::contoso().await;
     let out = r.search(BASE, "(uid=alice)", &[]).await;
     assert_eq!(out.code, 0, "{out:?}");
     assert!(
@@ -214,7 +209,7 @@ async fn alice_has_the_attributes_of_the_contract() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paged_search_returns_every_user_exactly_once() {
-    let r = Running::start().await;
+    let r = Running::contoso().await;
     let expected = expected_active_users();
     // ldapsearch's paged results control, page size 5.
     let url = r.ldaps();
@@ -271,7 +266,7 @@ async fn paged_search_returns_every_user_exactly_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn awkward_names_duplicates_compare_and_writes() {
-    let r = Running::start().await;
+    let r = Running::contoso().await;
     let groups = format!("ou=groups,{BASE}");
     // A group named `R&D, Europe + "Special"`: found, and its returned DN works as a base.
     let rd = r
@@ -346,7 +341,7 @@ async fn awkward_names_duplicates_compare_and_writes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sssd_sudo_probe_and_nested_groups() {
-    let r = Running::start().await;
+    let r = Running::contoso().await;
     let sudo = r
         .search(
             BASE,
@@ -373,7 +368,7 @@ async fn sssd_sudo_probe_and_nested_groups() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_never_stops_the_server_and_a_restart_without_graph_serves_the_same() {
-    let r = Running::start().await;
+    let r = Running::contoso().await;
     let before = r.search(BASE, "(objectClass=*)", &["*"]).await;
     assert_eq!(before.code, 0);
     // Garbage on both ports.

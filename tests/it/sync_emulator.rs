@@ -1,12 +1,12 @@
 //! Full sync rounds against the Graph emulator: paging, the mirror in redb, the derived
 //! directory, number stability across servers, and serving from disk while Graph is down.
 
-mod common;
+use crate::common;
 
-use common::dump;
-use common::harness::{BASE, Env, fixture_json};
+use crate::common::dump;
+use crate::common::harness::{BASE, Env, fixture_json};
+use directory::{Snapshot, dn};
 use ldap3_proto::proto::LdapSearchScope;
-use o365_ldap::directory::{Snapshot, dn};
 use o365_ldap::store::Store;
 use o365_ldap::sync::SyncEngine;
 use std::collections::BTreeMap;

@@ -2,13 +2,13 @@
 //! delta requests only, dry runs change nothing, faults and expired tokens are survived, and
 //! a mass deletion is refused until forced.
 
-mod common;
+use crate::common;
 
-use common::dump;
-use common::harness::{BASE, Env, fixture_json};
+use crate::common::dump;
+use crate::common::harness::{BASE, Env, fixture_json};
+use directory::{Snapshot, dn};
 use emulator::{Faults, Mutation};
 use ldap3_proto::proto::LdapSearchScope;
-use o365_ldap::directory::{Snapshot, dn};
 use o365_ldap::store::Store;
 use o365_ldap::sync::{HistoryOutcome, Mode, RoundOptions, SyncEngine, SyncError};
 use serde_json::json;

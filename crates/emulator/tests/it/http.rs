@@ -24,7 +24,7 @@ async fn boot_with(fixture: Fixture, opts: EmulatorOptions) -> RunningEmulator {
 }
 
 async fn boot() -> RunningEmulator {
-    boot_with(Fixture::sample(), EmulatorOptions::default()).await
+    boot_with(Fixture::sample().unwrap(), EmulatorOptions::default()).await
 }
 
 fn scope(emu: &RunningEmulator) -> String {
@@ -320,7 +320,7 @@ async fn graph_requires_a_valid_unexpired_bearer_token() {
         token_lifetime: Duration::from_millis(300),
         ..EmulatorOptions::default()
     };
-    let emu = boot_with(Fixture::sample(), opts).await;
+    let emu = boot_with(Fixture::sample().unwrap(), opts).await;
 
     let resp = get(&emu, None, "/v1.0/users").await;
     assert_eq!(resp.status().as_u16(), 401);
@@ -468,7 +468,7 @@ async fn paging_visits_every_user_exactly_once() {
         page_size: 5,
         ..EmulatorOptions::default()
     };
-    let emu = boot_with(Fixture::sample(), opts).await;
+    let emu = boot_with(Fixture::sample().unwrap(), opts).await;
     let t = token(&emu).await;
     let pages = all_pages(
         &emu,
@@ -498,8 +498,11 @@ async fn paging_visits_every_user_exactly_once() {
             None => assert_eq!(i, pages.len() - 1, "only the last page lacks a nextLink"),
         }
     }
-    assert_eq!(seen.len(), Fixture::sample().users.len());
-    assert_eq!(pages.len(), Fixture::sample().users.len().div_ceil(5));
+    assert_eq!(seen.len(), Fixture::sample().unwrap().users.len());
+    assert_eq!(
+        pages.len(),
+        Fixture::sample().unwrap().users.len().div_ceil(5)
+    );
     emu.shutdown().await;
 }
 
@@ -509,7 +512,7 @@ async fn bad_page_sizes_and_skiptokens_are_rejected() {
         page_size: 5,
         ..EmulatorOptions::default()
     };
-    let emu = boot_with(Fixture::sample(), opts).await;
+    let emu = boot_with(Fixture::sample().unwrap(), opts).await;
     let t = token(&emu).await;
 
     let (status, body) = get_json(&emu, &t, "/v1.0/users?$top=1000").await;
@@ -552,7 +555,7 @@ async fn count_needs_consistency_level_and_is_on_the_first_page_only() {
         page_size: 10,
         ..EmulatorOptions::default()
     };
-    let emu = boot_with(Fixture::sample(), opts).await;
+    let emu = boot_with(Fixture::sample().unwrap(), opts).await;
     let t = token(&emu).await;
     let url = format!("{}/v1.0/users?$count=true&$select=id", emu.base_url());
     let client = reqwest::Client::new();
@@ -698,7 +701,7 @@ async fn members_pages_follow_nextlinks_too() {
         page_size: 4,
         ..EmulatorOptions::default()
     };
-    let emu = boot_with(Fixture::sample(), opts).await;
+    let emu = boot_with(Fixture::sample().unwrap(), opts).await;
     let t = token(&emu).await;
     let all = group_id(&emu, &t, "All Company").await;
     let first = format!("/v1.0/groups/{all}/members?$select=id");
@@ -718,7 +721,7 @@ async fn members_pages_follow_nextlinks_too() {
 
 #[tokio::test]
 async fn missing_permissions_give_403_or_limited_members() {
-    let mut fixture = Fixture::sample();
+    let mut fixture = Fixture::sample().unwrap();
     let groups_only = "5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b";
     fixture.apps.push(FixtureApp {
         client_id: groups_only.into(),
@@ -807,7 +810,7 @@ async fn fixtures_load_from_disk_and_shutdown_frees_the_port() {
     assert_eq!(minimal.users.len(), 3);
     assert_eq!(minimal.groups.len(), 1);
     let contoso = Fixture::load(&dir.join("contoso.json")).expect("contoso.json loads");
-    assert_eq!(contoso, Fixture::sample());
+    assert_eq!(contoso, Fixture::sample().unwrap());
     assert!(Fixture::load(&dir.join("does-not-exist.json")).is_err());
 
     let emu = boot_with(minimal, EmulatorOptions::default()).await;

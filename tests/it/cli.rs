@@ -1,8 +1,6 @@
 //! The binary as a newcomer runs it: `demo` and every command it prints, `check` on good and
 //! bad configs, `hash-password`.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

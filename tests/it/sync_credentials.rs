@@ -1,9 +1,7 @@
 //! Backup credentials: with the primary credential's secret revoked in Entra, the next one in
 //! `[[tenant.credential]]` order syncs, and the history records which one worked.
 
-mod common;
-
-use common::harness::{CONTOSO_CLIENT_ID, CONTOSO_SECRET, Env};
+use crate::common::harness::{CONTOSO_CLIENT_ID, CONTOSO_SECRET, Env};
 use emulator::Mutation;
 use o365_ldap::store::Store;
 use o365_ldap::sync::SyncEngine;

@@ -1,12 +1,12 @@
 //! How policy verdicts become entries: locked users, kept deleted users, `groups.sync = false`
 //! and local groups, through `build_tenant` on a hand-made mirror.
 
-use o365_ldap::config::TenantConfig;
-use o365_ldap::directory::derive::{TenantInput, build_tenant};
-use o365_ldap::directory::ids::Allocations;
-use o365_ldap::directory::{Entry, EntryKind};
-use o365_ldap::graph::models::{Domain, Group, MemberKind, MemberRef, User};
-use o365_ldap::sync::mirror::{DeletedUser, Mirror};
+use config::TenantConfig;
+use directory::derive::{TenantInput, build_tenant};
+use directory::ids::Allocations;
+use directory::{Entry, EntryKind};
+use model::graph::{Domain, Group, MemberKind, MemberRef, User};
+use model::{DeletedUser, Mirror};
 
 /// When the tenants of these tests are derived.
 const NOW: i64 = 1_735_689_600;

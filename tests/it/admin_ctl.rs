@@ -2,9 +2,7 @@
 //! runs report without changing anything, `explain` recognises guests, and the socket is
 //! closed to other users (file mode and peer uid).
 
-mod common;
-
-use common::harness::Env;
+use crate::common::harness::Env;
 use emulator::Mutation;
 use o365_ldap::cli::serve::Server;
 use serde_json::{Value, json};

@@ -4,10 +4,10 @@
 //! sync rounds. What is measured here is behaviour (who is served, what is written); the speed
 //! goals are measured by `bench/hostile.sh`.
 
-mod common;
+use crate::common;
 
-use common::harness::{Env, Running, SERVICE, SERVICE_PASSWORD};
-use common::raw::{self, Raw, code, is_notice};
+use crate::common::harness::{Env, Running, SERVICE, SERVICE_PASSWORD};
+use crate::common::raw::{self, Raw, code, is_notice};
 use ldap3_proto::proto::{LdapResultCode, LdapSearchScope};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

@@ -3,10 +3,8 @@
 //! changes what `ldapsearch` sees at once; bad keys are refused with a clear message; a Graph
 //! change arrives with a delta round; and everything survives a restart without Graph.
 
-mod common;
-
-use common::clients::{Run, ldapsearch, ldif_values};
-use common::harness::{BASE, Env, Running, SERVICE, SERVICE_PASSWORD};
+use crate::common::clients::{Run, ldapsearch, ldif_values};
+use crate::common::harness::{BASE, Env, Running, SERVICE, SERVICE_PASSWORD};
 use emulator::Mutation;
 use o365_ldap::cli::serve::Server;
 use serde_json::{Value, json};
