@@ -7,6 +7,7 @@ pub mod demo;
 pub mod export;
 pub mod serve;
 pub(crate) mod setpw;
+pub mod store_import;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -60,4 +61,21 @@ pub enum Command {
     HashPassword,
     /// Talk to the running server over its admin socket.
     Ctl(ctl::CtlArgs),
+    /// The shared PostgreSQL store (`[store] backend = "postgres"`).
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StoreCommand {
+    /// Copy a single server's redb store (its data_dir) into the configured PostgreSQL
+    /// database: mirror, every number and name ever handed out, the directory, history,
+    /// directory passwords and SSH keys, unchanged. Stop that server first.
+    Import {
+        /// The data_dir holding o365-ldap.redb.
+        #[arg(long)]
+        from: PathBuf,
+        #[arg(short, long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
 }

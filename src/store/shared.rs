@@ -184,6 +184,18 @@ impl Remote {
         self.run(|s| async move { s.commit(&tenant, &changes, expect_state).await })
     }
 
+    /// Copy one tenant's rows into the database (`store import`).
+    pub fn import(
+        &self,
+        tenant: &str,
+        rows: Vec<Row>,
+        history_floor: u64,
+    ) -> Result<Committed, StoreError> {
+        self.store_id()?;
+        let tenant = tenant.to_string();
+        self.run(|s| async move { s.import(&tenant, rows, history_floor).await })
+    }
+
     /// Listen for other replicas' commits.
     pub async fn listen(&self) -> Result<Listener, StoreError> {
         self.run_async(|s| async move { s.listen().await }).await

@@ -346,6 +346,43 @@ impl Shared {
             .await
     }
 
+    /// Copy a tenant's rows (`store import`) in one transaction, refusing a tenant the
+    /// database already holds. Versions start past `history_floor` (the highest sequence
+    /// number of the imported history), so records of later rounds, keyed by version, come
+    /// after the imported ones.
+    pub async fn import(
+        &self,
+        tenant: &str,
+        rows: Vec<Row>,
+        history_floor: u64,
+    ) -> Result<Committed, StoreError> {
+        let e = |e| self.pg_err("importing", e);
+        let mut c = self.client().await?;
+        let floor = to_i64(history_floor);
+        let inserted = c
+            .execute(
+                "INSERT INTO o365_ldap_tenants (tenant, version) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                &[&tenant, &floor],
+            )
+            .await
+            .map_err(e)?;
+        let existing: i64 = c
+            .query_one(
+                "SELECT count(*) FROM o365_ldap_rows WHERE tenant = $1",
+                &[&tenant],
+            )
+            .await
+            .map_err(e)?
+            .get(0);
+        if inserted == 0 && existing > 0 {
+            return Err(StoreError::Conflict(format!(
+                "the database already holds tenant {tenant:?}; nothing was imported for it (import into an empty database)"
+            )));
+        }
+        let changes = ChangeSet::rows(rows);
+        self.commit_on(&mut c, tenant, &changes, None).await
+    }
+
     async fn commit_on(
         &self,
         c: &mut Client,
