@@ -26,6 +26,7 @@ mod ldap_service;
 mod policy_build;
 mod policy_combined;
 mod posix;
+mod scale_out;
 mod ssh_keys;
 mod sync_credentials;
 mod sync_delta;
