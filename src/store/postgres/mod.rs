@@ -169,7 +169,15 @@ impl Shared {
                     s.push_str(&inner.to_string());
                     src = inner.source();
                 }
-                unreachable(self.err(what, s))
+                let lost = e.is_closed()
+                    || s.starts_with("error connecting")
+                    || s.contains("timed out")
+                    || std::error::Error::source(&e).is_some_and(|x| x.is::<std::io::Error>());
+                if lost {
+                    unreachable(self.err(what, s))
+                } else {
+                    self.err(what, s)
+                }
             }
         }
     }
@@ -463,7 +471,7 @@ impl Shared {
                 "UPDATE o365_ldap_rows SET value = NULL, version = $2 \
                  WHERE tenant = $1 AND kind = 'history' AND value IS NOT NULL AND key < ( \
                    SELECT key FROM o365_ldap_rows WHERE tenant = $1 AND kind = 'history' AND value IS NOT NULL \
-                   ORDER BY key DESC OFFSET $3 - 1 LIMIT 1)",
+                   ORDER BY key DESC OFFSET $3::bigint - 1 LIMIT 1)",
                 &[&tenant, &new, &keep],
             )
             .await
