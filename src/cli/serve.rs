@@ -128,7 +128,9 @@ pub async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
     })
     .await?;
     if let Err(e) = pulled {
-        tracing::warn!("serving the local cache; the shared store will be followed when it answers: {e}");
+        tracing::warn!(
+            "serving the local cache; the shared store will be followed when it answers: {e}"
+        );
     }
     Arc::into_inner(store).context("store still shared at start-up")
 }

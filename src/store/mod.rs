@@ -428,7 +428,8 @@ impl Store {
                 cs.clear_entries = clear;
             }
             if let Some((rec, keep)) = history {
-                cs.history = Some(serde_json::to_vec(rec).map_err(|e| StoreError::Db(e.to_string()))?);
+                cs.history =
+                    Some(serde_json::to_vec(rec).map_err(|e| StoreError::Db(e.to_string()))?);
                 cs.history_keep = keep;
             }
             return self.commit_shared(remote, tenant, cs, true);
@@ -553,8 +554,7 @@ impl Store {
         &self,
         tenant: &str,
         index: u16,
-    ) -> Result<Option<(::directory::TenantInfo, Vec<::directory::Entry>)>, StoreError>
-    {
+    ) -> Result<Option<(::directory::TenantInfo, Vec<::directory::Entry>)>, StoreError> {
         let tx = self.db.begin_read()?;
         directory::read(&tx, tenant, index, None)
     }

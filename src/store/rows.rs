@@ -12,8 +12,8 @@ use super::{
     DELETED, GID_NUMBERS, GID_USED, GROUPS, HISTORY, MEMBERS, NAMES, STAMPS, Store, StoreError,
     TENANT_META, TenantState, UID_NUMBERS, UID_USED, USERS, directory,
 };
-use model::mirror::Map;
 use imbl::ordmap::DiffItem;
+use model::mirror::Map;
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde::Serialize;
 
@@ -194,14 +194,23 @@ fn diff_text_rows<V: ToString + PartialEq + Clone>(
 pub fn state_rows(old: &TenantState, new: &TenantState) -> Result<Vec<Row>, StoreError> {
     let mut out = Vec::new();
     let (om, nm) = (&old.mirror, &new.mirror);
-    diff_json_rows(&mut out, Kind::Deleted, &om.deleted_users, &nm.deleted_users)?;
+    diff_json_rows(
+        &mut out,
+        Kind::Deleted,
+        &om.deleted_users,
+        &nm.deleted_users,
+    )?;
     diff_json_rows(&mut out, Kind::User, &om.users, &nm.users)?;
     diff_json_rows(&mut out, Kind::Group, &om.groups, &nm.groups)?;
     diff_json_rows(&mut out, Kind::Members, &om.members, &nm.members)?;
     diff_text_rows(&mut out, Kind::Stamp, &om.changed, &nm.changed);
     let meta: [(&str, Vec<u8>, Vec<u8>); 5] = [
         ("domains", json(&om.domains)?, json(&nm.domains)?),
-        ("organization", json(&om.organization)?, json(&nm.organization)?),
+        (
+            "organization",
+            json(&om.organization)?,
+            json(&nm.organization)?,
+        ),
         ("last_sync", json(&old.last_sync)?, json(&new.last_sync)?),
         ("last_full", json(&old.last_full)?, json(&new.last_full)?),
         ("delta", json(&old.delta)?, json(&new.delta)?),
@@ -568,11 +577,18 @@ impl Store {
         for (kind, def) in [(Kind::Uid, UID_NUMBERS), (Kind::Gid, GID_NUMBERS)] {
             for r in tx.open_table(def)?.range(range.clone())? {
                 let (k, v) = r?;
-                out.push(Row::put(kind, k.value().1, v.value().to_string().into_bytes()));
+                out.push(Row::put(
+                    kind,
+                    k.value().1,
+                    v.value().to_string().into_bytes(),
+                ));
             }
         }
         for (kind, def) in [(Kind::UidUsed, UID_USED), (Kind::GidUsed, GID_USED)] {
-            for r in tx.open_table(def)?.range((tenant, 0u32)..=(tenant, u32::MAX))? {
+            for r in tx
+                .open_table(def)?
+                .range((tenant, 0u32)..=(tenant, u32::MAX))?
+            {
                 let (k, v) = r?;
                 out.push(Row::put(
                     kind,
@@ -734,7 +750,9 @@ mod tests {
                 ..Default::default()
             },
         );
-        new.mirror.changed.insert("u1".into(), "20260101000000Z".into());
+        new.mirror
+            .changed
+            .insert("u1".into(), "20260101000000Z".into());
         new.alloc.uid.insert("u1".into(), 12345);
         new.alloc.uid_used.insert(12345, "u1".into());
         new.alloc.names.insert("u:ann".into(), "u1".into());
@@ -754,7 +772,10 @@ mod tests {
         let mut gone = new.clone();
         gone.mirror.users.remove("u1");
         let rows = state_rows(&new, &gone).unwrap();
-        assert!(rows.iter().any(|r| r.kind == Kind::User && r.value.is_none()));
+        assert!(
+            rows.iter()
+                .any(|r| r.kind == Kind::User && r.value.is_none())
+        );
         store.apply_rows("t", &rows, None, false).unwrap();
         assert_eq!(store.load_tenant("t").unwrap(), gone);
     }

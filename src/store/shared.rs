@@ -226,10 +226,9 @@ impl Pulled {
     /// Whether served entries changed.
     pub fn touches_entries(&self) -> bool {
         self.reload
-            || self
-                .rows
-                .iter()
-                .any(|r| r.kind == Kind::Entry || (r.kind == Kind::Meta && r.key == "directory_info"))
+            || self.rows.iter().any(|r| {
+                r.kind == Kind::Entry || (r.kind == Kind::Meta && r.key == "directory_info")
+            })
     }
 }
 
@@ -247,7 +246,11 @@ impl Store {
 
     /// Take `tenant`'s round lock, waiting up to `wait` for another replica's round to end.
     /// `Ok(None)`: another replica still holds it.
-    pub fn lock_round(&self, tenant: &str, wait: Duration) -> Result<Option<RoundLock>, StoreError> {
+    pub fn lock_round(
+        &self,
+        tenant: &str,
+        wait: Duration,
+    ) -> Result<Option<RoundLock>, StoreError> {
         let Some(remote) = self.remote() else {
             return Ok(Some(RoundLock { _lock: None }));
         };
@@ -266,7 +269,11 @@ impl Store {
     }
 
     /// The cache's version of `tenant`, when it follows this database.
-    fn followed(&self, remote: &Remote, tenant: &str) -> Result<(String, Option<CacheVersion>), StoreError> {
+    fn followed(
+        &self,
+        remote: &Remote,
+        tenant: &str,
+    ) -> Result<(String, Option<CacheVersion>), StoreError> {
         let id = remote.store_id()?;
         let cached = self.cache_version(tenant)?.filter(|c| c.store_id == id);
         Ok((id, cached))
@@ -295,7 +302,7 @@ impl Store {
         // The cache holds this version only when it held the one before; otherwise the next
         // pull fetches the gap (and these rows again, harmlessly).
         let before = cached.as_ref().map_or(0, |c| c.version);
-        let at = (before + 1 == done.version).then(|| CacheVersion {
+        let at = (before + 1 == done.version).then_some(CacheVersion {
             store_id: id,
             version: done.version,
             state_version: done.state_version,

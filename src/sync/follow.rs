@@ -11,9 +11,9 @@
 //! last committed version whichever replica committed it.
 
 use super::{SyncEngine, SyncError, drop_in_background, patch, persist};
-use directory::{Entry, Snapshot};
 use crate::store::rows::{self, Kind};
 use crate::store::{Pulled, StoreError, TenantState};
+use directory::{Entry, Snapshot};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -143,7 +143,10 @@ impl SyncEngine {
             return Ok(None);
         }
         let wait = if opts.trigger == super::Trigger::Manual {
-            super::say(progress, "taking the tenant's round lock in the shared store");
+            super::say(
+                progress,
+                "taking the tenant's round lock in the shared store",
+            );
             LOCK_WAIT
         } else {
             Duration::ZERO
@@ -226,7 +229,10 @@ impl SyncEngine {
             .rows
             .iter()
             .any(|r| r.kind == Kind::Meta && r.key == "directory_info");
-        let tenant_size = before.iter().filter(|(_, e)| e.tenant == index as u16).count();
+        let tenant_size = before
+            .iter()
+            .filter(|(_, e)| e.tenant == index as u16)
+            .count();
         let patchable = !p.reload
             && served
             && !info_changed

@@ -31,7 +31,10 @@ impl SyncEngine {
                     trigger: super::Trigger::Manual,
                     ..Default::default()
                 };
-                locks.push(self.shared_round_start(&t.name, opts, &mut states, None).await?);
+                locks.push(
+                    self.shared_round_start(&t.name, opts, &mut states, None)
+                        .await?,
+                );
             }
         }
         let Derived {

@@ -52,7 +52,10 @@ impl SyncEngine {
         };
         // With a shared store: one round per tenant across replicas, starting from the last
         // committed version whichever replica committed it.
-        let _lock = match self.shared_round_start(tenant, opts, &mut states, progress).await {
+        let _lock = match self
+            .shared_round_start(tenant, opts, &mut states, progress)
+            .await
+        {
             Ok(lock) => lock,
             Err(e) => {
                 say(progress, format!("round not run: {e}"));

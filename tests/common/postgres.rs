@@ -62,7 +62,10 @@ impl Cluster {
                 .arg(dir.path())
                 .status()
                 .expect("chown runs");
-            assert!(status.success(), "cannot hand the cluster folder to the postgres user");
+            assert!(
+                status.success(),
+                "cannot hand the cluster folder to the postgres user"
+            );
         }
         let c = Cluster {
             dir,
@@ -154,7 +157,14 @@ impl Cluster {
         static N: AtomicU32 = AtomicU32::new(0);
         let name = format!("o365_ldap_{}", N.fetch_add(1, Ordering::Relaxed));
         let out = Command::new(self.bin.join("psql"))
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres"])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+            ])
             .args(["-d", "postgres", "-v", "ON_ERROR_STOP=1", "-c"])
             .arg(format!("CREATE DATABASE {name}"))
             .output()
@@ -178,7 +188,14 @@ impl Cluster {
             .and_then(|s| s.split('?').next())
             .expect("database name");
         let out = Command::new(self.bin.join("psql"))
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres"])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+            ])
             .args(["-d", db, "-At", "-v", "ON_ERROR_STOP=1", "-c", sql])
             .output()
             .expect("psql runs");

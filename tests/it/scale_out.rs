@@ -4,9 +4,9 @@
 //! a replica killed mid-round leaves the next round to another, a stopped database leaves every
 //! replica serving (binds included) until it returns, and `store import` keeps every number.
 
+use crate::common::dump;
 use crate::common::harness::{BASE, Env};
 use crate::common::postgres::Cluster;
-use crate::common::dump;
 use emulator::Mutation;
 use o365_ldap::cli::serve::Server;
 use serde_json::json;
@@ -37,11 +37,19 @@ fn replica_config(env: &Env, name: &str, url_file: Option<&Path>) -> PathBuf {
         .config_text("allow_plaintext_bind = true", &extra)
         .replace(
             &env.data_dir().display().to_string(),
-            &env.dir.path().join(format!("data-{name}")).display().to_string(),
+            &env.dir
+                .path()
+                .join(format!("data-{name}"))
+                .display()
+                .to_string(),
         )
         .replace(
             &env.dir.path().join("admin.sock").display().to_string(),
-            &env.dir.path().join(format!("{name}.sock")).display().to_string(),
+            &env.dir
+                .path()
+                .join(format!("{name}.sock"))
+                .display()
+                .to_string(),
         );
     let path = env.dir.path().join(format!("{name}.toml"));
     std::fs::write(&path, text).unwrap();
@@ -123,7 +131,13 @@ async fn replicas_with_different_histories_serve_the_same_numbers() {
         })
         .expect("a user with its derived number");
     drop(snap);
-    emu_mutate(&env, Mutation::HardDeleteUser { id: gone_id.clone() }).await;
+    emu_mutate(
+        &env,
+        Mutation::HardDeleteUser {
+            id: gone_id.clone(),
+        },
+    )
+    .await;
     a.engine.sync_tenant("contoso").await.expect("delta round");
     assert_eq!(number_of(&a, &gone_uid), None, "{gone_uid} is gone");
 
@@ -143,7 +157,10 @@ async fn replicas_with_different_histories_serve_the_same_numbers() {
         },
     )
     .await;
-    a.engine.sync_tenant("contoso").await.expect("round with newcomer");
+    a.engine
+        .sync_tenant("contoso")
+        .await
+        .expect("round with newcomer");
     let on_a = number_of(&a, "newcomer").expect("newcomer served");
     assert_ne!(on_a, n, "a deleted user's number is never handed out again");
 
@@ -156,13 +173,20 @@ async fn replicas_with_different_histories_serve_the_same_numbers() {
 
     // Replica b starts after all that, with an empty cache, and serves what a serves.
     let b = start(&replica_config(&env, "b", Some(&url))).await;
-    assert_eq!(snapshot(&b), snapshot(&a), "b serves a's directory at start");
+    assert_eq!(
+        snapshot(&b),
+        snapshot(&a),
+        "b serves a's directory at start"
+    );
     // Its own round (full: it has no basis yet) derives the same numbers and names.
     b.engine.sync_tenant("contoso").await.expect("b's round");
     assert_eq!(number_of(&b, "newcomer"), Some(on_a));
     // A third, started now, and a after following b's round: all the same.
     let c = start(&replica_config(&env, "c", Some(&url))).await;
-    let same = within(Duration::from_secs(2), async || snapshot(&a) == snapshot(&b)).await;
+    let same = within(Duration::from_secs(2), async || {
+        snapshot(&a) == snapshot(&b)
+    })
+    .await;
     assert!(same.is_some(), "a follows b's round within 2 s");
     assert_eq!(snapshot(&c), snapshot(&b));
     for s in [a, b, c] {
@@ -196,7 +220,11 @@ async fn passwords_and_keys_set_on_one_replica_work_on_another_within_2s() {
         .output()
         .await
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let served = |s: &Server| {
         let snap = s.engine.snapshot().load_full();
         snap.iter()
@@ -235,7 +263,11 @@ async fn database_stopped_replicas_keep_serving_and_binding_then_resume() {
     assert_eq!(snapshot(&a), before);
     // status says the store is unreachable, and since when.
     let down = within(Duration::from_secs(5), async || {
-        b.engine.store().remote().and_then(|r| r.unreachable_since()).is_some()
+        b.engine
+            .store()
+            .remote()
+            .and_then(|r| r.unreachable_since())
+            .is_some()
     })
     .await;
     assert!(down.is_some(), "b notices the database is unreachable");
@@ -285,7 +317,12 @@ async fn a_replica_killed_mid_round_leaves_the_next_round_to_another() {
     let a_cfg = replica_config(&env, "a", Some(&url));
     let b = start(&replica_config(&env, "b", Some(&url))).await;
     b.engine.sync_tenant("contoso").await.expect("first round");
-    let version = || pg.sql(&db, "SELECT version FROM o365_ldap_tenants WHERE tenant = 'contoso'");
+    let version = || {
+        pg.sql(
+            &db,
+            "SELECT version FROM o365_ldap_tenants WHERE tenant = 'contoso'",
+        )
+    };
     let committed = version();
 
     // Replica a, a process of its own, starts a slow full round and is killed holding the lock.
@@ -298,7 +335,9 @@ async fn a_replica_killed_mid_round_leaves_the_next_round_to_another() {
         .unwrap();
     let sock = env.dir.path().join("a.sock");
     assert!(
-        within(Duration::from_secs(20), async || sock.exists()).await.is_some(),
+        within(Duration::from_secs(20), async || sock.exists())
+            .await
+            .is_some(),
         "replica a started"
     );
     let emu = env.emu.as_ref().unwrap();
@@ -315,7 +354,10 @@ async fn a_replica_killed_mid_round_leaves_the_next_round_to_another() {
         .spawn()
         .unwrap();
     let locked = within(Duration::from_secs(10), async || {
-        pg.sql(&db, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted") != "0"
+        pg.sql(
+            &db,
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted",
+        ) != "0"
     })
     .await;
     assert!(locked.is_some(), "a holds the round lock");
@@ -331,9 +373,12 @@ async fn a_replica_killed_mid_round_leaves_the_next_round_to_another() {
         trigger: o365_ldap::sync::Trigger::Manual,
         ..Default::default()
     };
-    let r = tokio::time::timeout(Duration::from_secs(30), b.engine.run_round("contoso", opts, None))
-        .await
-        .expect("b's round is not blocked by the dead replica's lock");
+    let r = tokio::time::timeout(
+        Duration::from_secs(30),
+        b.engine.run_round("contoso", opts, None),
+    )
+    .await
+    .expect("b's round is not blocked by the dead replica's lock");
     assert!(r.is_ok(), "{r:?}");
     assert_ne!(version(), committed);
     assert!(snapshot(&b).contains_key(ALICE_DN));
@@ -382,7 +427,10 @@ async fn store_import_keeps_every_number_name_and_password() {
     let r1 = start(&pg_cfg).await;
     assert_eq!(snapshot(&r1), served);
     assert_eq!(bind(&r1, ALICE_DN, "kept pw").await, 0);
-    assert_eq!(r1.engine.history(Some("contoso"), 50).unwrap().len(), history);
+    assert_eq!(
+        r1.engine.history(Some("contoso"), 50).unwrap().len(),
+        history
+    );
     // Its rounds keep the numbers.
     r1.engine.sync_tenant("contoso").await.unwrap();
     let after = snapshot(&r1);

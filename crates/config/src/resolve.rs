@@ -24,10 +24,20 @@ pub(super) fn normalize(cfg: &mut Config, base: &Path) {
     }
     anchor(&mut s.data_dir, base);
     anchor(&mut s.admin_socket, base);
-    if cfg.store.url_file.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+    if cfg
+        .store
+        .url_file
+        .as_ref()
+        .is_some_and(|p| p.as_os_str().is_empty())
+    {
         cfg.store.url_file = None;
     }
-    if cfg.store.url_env.as_deref().is_some_and(|v| v.trim().is_empty()) {
+    if cfg
+        .store
+        .url_env
+        .as_deref()
+        .is_some_and(|v| v.trim().is_empty())
+    {
         cfg.store.url_env = None;
     }
     anchor_opt(&mut cfg.store.url_file, base);
@@ -103,9 +113,7 @@ fn store_url(
             "store.url_file",
         ),
         (None, Some(name)) if super::validate::is_env_name(name) => (
-            from_env(name, env, "store.url_env", found).map(|s| {
-                Secret::new(s.expose().trim())
-            }),
+            from_env(name, env, "store.url_env", found).map(|s| Secret::new(s.expose().trim())),
             "store.url_env",
         ),
         _ => return,

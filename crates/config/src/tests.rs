@@ -1296,7 +1296,10 @@ fn store_defaults_to_redb_and_check_says_it_is_for_one_server() {
 fn postgres_url_is_read_from_a_file_or_the_environment_and_never_shown() {
     let fx = Fixture::new();
     std::fs::write(fx.path("pg.url"), format!("{PG_URL}\n")).expect("write url");
-    let text = format!("{}\n[store]\nbackend = \"postgres\"\nurl_file = \"pg.url\"\n", minimal());
+    let text = format!(
+        "{}\n[store]\nbackend = \"postgres\"\nurl_file = \"pg.url\"\n",
+        minimal()
+    );
     let cfg = fx.load(&text).expect("postgres config");
     assert_eq!(cfg.store.url_file, Some(fx.path("pg.url")));
     assert_eq!(
@@ -1305,15 +1308,24 @@ fn postgres_url_is_read_from_a_file_or_the_environment_and_never_shown() {
     );
     let shown = render_effective(&cfg);
     assert!(shown.contains("backend = \"postgres\""), "{shown}");
-    assert!(!shown.contains("S3cr~et") && !shown.contains("db.example"), "{shown}");
+    assert!(
+        !shown.contains("S3cr~et") && !shown.contains("db.example"),
+        "{shown}"
+    );
     assert!(!format!("{cfg:?}").contains("S3cr~et"));
 
     let env = |name: &str| match name {
         "PG_URL" => Ok(PG_URL.to_string()),
         _ => Err(VarError::NotPresent),
     };
-    let text = format!("{}\n[store]\nbackend = \"postgres\"\nurl_env = \"PG_URL\"\n", minimal())
-        .replace("client_secret_env = \"CONTOSO_SECRET\"", "client_secret_env = \"PG_URL\"");
+    let text = format!(
+        "{}\n[store]\nbackend = \"postgres\"\nurl_env = \"PG_URL\"\n",
+        minimal()
+    )
+    .replace(
+        "client_secret_env = \"CONTOSO_SECRET\"",
+        "client_secret_env = \"PG_URL\"",
+    );
     let cfg = load_str_with_env(&text, &fx.origin(), env).expect("url from env");
     assert_eq!(
         cfg.store.resolved_url.as_ref().map(Secret::expose),

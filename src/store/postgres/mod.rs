@@ -447,8 +447,14 @@ impl Shared {
             .await
             .map_err(e)?;
         for chunk in order.chunks(BATCH) {
-            let kinds: Vec<&str> = chunk.iter().map(|&i| changes.rows[i].kind.as_str()).collect();
-            let keys: Vec<&str> = chunk.iter().map(|&i| changes.rows[i].key.as_str()).collect();
+            let kinds: Vec<&str> = chunk
+                .iter()
+                .map(|&i| changes.rows[i].kind.as_str())
+                .collect();
+            let keys: Vec<&str> = chunk
+                .iter()
+                .map(|&i| changes.rows[i].key.as_str())
+                .collect();
             let values: Vec<Option<&[u8]>> = chunk
                 .iter()
                 .map(|&i| changes.rows[i].value.as_deref())

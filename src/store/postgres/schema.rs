@@ -90,7 +90,11 @@ pub(super) async fn migrate(c: &mut tokio_postgres::Client) -> Result<String, Mi
         });
     }
     for (version, description, sql) in MIGRATIONS.iter().filter(|m| m.0 > found) {
-        tracing::info!(version, description, "applying a PostgreSQL schema migration");
+        tracing::info!(
+            version,
+            description,
+            "applying a PostgreSQL schema migration"
+        );
         tx.batch_execute(sql).await?;
         tx.execute(
             "INSERT INTO o365_ldap_migrations (version, description) VALUES ($1, $2)",

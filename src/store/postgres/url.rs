@@ -363,8 +363,8 @@ mod tests {
             SslMode::Prefer
         );
         for mode in ["disable", "prefer", "verify-full", "verify-ca"] {
-            let t = parse(&Secret::new(format!("postgres://u:pw@h/d?sslmode={mode}")))
-                .expect("parses");
+            let t =
+                parse(&Secret::new(format!("postgres://u:pw@h/d?sslmode={mode}"))).expect("parses");
             assert_eq!(t.sslmode.as_str(), mode);
         }
         let e = err("postgres://u:Sup3rSecret@h/d?sslmode=allow-ish");
@@ -375,7 +375,11 @@ mod tests {
         assert!(!e.contains("Sup3rSecret"), "{e}");
         let e = err("mysql://u:Sup3rSecret@h/d");
         assert!(!e.contains("Sup3rSecret"), "{e}");
-        let e = err("postgres://u:Sup3rSecret@h/d?sslmode=verify-full&sslrootcert=/nonexistent.pem");
-        assert!(e.contains("sslrootcert") && !e.contains("Sup3rSecret"), "{e}");
+        let e =
+            err("postgres://u:Sup3rSecret@h/d?sslmode=verify-full&sslrootcert=/nonexistent.pem");
+        assert!(
+            e.contains("sslrootcert") && !e.contains("Sup3rSecret"),
+            "{e}"
+        );
     }
 }
