@@ -373,7 +373,7 @@ impl Store {
                     .remote()
                     .and_then(|r| r.store_id.lock().ok().and_then(|g| g.clone()))
                     .is_none_or(|id| id == c.store_id);
-                !same || c.version < v.version
+                !same || c.version != v.version
             }
             Ok(None) => v.version > 0,
             Err(_) => true,
