@@ -14,13 +14,16 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+mod cache;
 pub(crate) mod directory;
+mod history;
 mod passwords;
 pub mod postgres;
 pub mod rows;
 mod shared;
 mod ssh_keys;
 
+pub use cache::CacheVersion;
 pub use shared::{Pulled, Remote, RoundLock};
 
 type Key2<'a> = (&'a str, &'a str);
@@ -436,7 +439,7 @@ impl Store {
         }
         let tx = self.db.begin_write()?;
         if let Some((rec, keep)) = history {
-            append_history(&tx, tenant, rec, keep)?;
+            history::append_history(&tx, tenant, rec, keep)?;
         }
         if let Some(w) = served {
             directory::write(&tx, tenant, w)?;
@@ -573,70 +576,6 @@ impl Store {
         let tx = self.db.begin_read()?;
         directory::read_basis(&tx, tenant)
     }
-
-    /// Record a round that committed nothing (failed, refused, dry run); keeps the last `keep`.
-    pub fn record_history(
-        &self,
-        tenant: &str,
-        rec: &serde_json::Value,
-        keep: usize,
-    ) -> Result<(), StoreError> {
-        if let Some(remote) = self.remote() {
-            let cs = rows::ChangeSet {
-                history: Some(serde_json::to_vec(rec).map_err(|e| StoreError::Db(e.to_string()))?),
-                history_keep: keep,
-                ..rows::ChangeSet::default()
-            };
-            return self.commit_shared(remote, tenant, cs, false);
-        }
-        let tx = self.db.begin_write()?;
-        append_history(&tx, tenant, rec, keep)?;
-        tx.commit()?;
-        Ok(())
-    }
-
-    /// Keep the newest `keep` history records of `tenant` (the cache of a shared store; the
-    /// database trims its own).
-    pub(super) fn trim_history(&self, tenant: &str, keep: usize) -> Result<(), StoreError> {
-        let tx = self.db.begin_write()?;
-        {
-            let mut t = tx.open_table(HISTORY)?;
-            let seqs: Vec<u64> = t
-                .range((tenant, 0u64)..=(tenant, u64::MAX))?
-                .map(|r| r.map(|(k, _)| k.value().1))
-                .collect::<Result<_, _>>()?;
-            let drop = seqs.len().saturating_sub(keep.max(1));
-            for n in &seqs[..drop] {
-                t.remove((tenant, *n))?;
-            }
-        }
-        tx.commit()?;
-        Ok(())
-    }
-
-    /// The last `limit` history records of `tenant`, newest first.
-    pub fn history(
-        &self,
-        tenant: &str,
-        limit: usize,
-    ) -> Result<Vec<serde_json::Value>, StoreError> {
-        let tx = self.db.begin_read()?;
-        let t = tx.open_table(HISTORY)?;
-        let mut out = Vec::new();
-        for row in t.range((tenant, 0u64)..=(tenant, u64::MAX))?.rev() {
-            if out.len() >= limit {
-                break;
-            }
-            let (_, v) = row?;
-            out.push(
-                serde_json::from_slice(v.value()).map_err(|e| StoreError::Corrupt {
-                    table: "history",
-                    message: e.to_string(),
-                })?,
-            );
-        }
-        Ok(out)
-    }
 }
 
 /// Write the allocation changes from `old` to `new` (numbers, used numbers, names). The maps
@@ -672,33 +611,6 @@ fn write_alloc(
                 t.remove((tenant, k.as_str()))?;
             }
         }
-    }
-    Ok(())
-}
-
-fn append_history(
-    tx: &redb::WriteTransaction,
-    tenant: &str,
-    rec: &serde_json::Value,
-    keep: usize,
-) -> Result<(), StoreError> {
-    let mut t = tx.open_table(HISTORY)?;
-    let last = t
-        .range((tenant, 0u64)..=(tenant, u64::MAX))?
-        .next_back()
-        .transpose()?
-        .map(|(k, _)| k.value().1);
-    let seq = last.map_or(1, |n| n.saturating_add(1));
-    let bytes = serde_json::to_vec(rec).map_err(|e| StoreError::Db(e.to_string()))?;
-    t.insert((tenant, seq), bytes.as_slice())?;
-    // Trim the oldest beyond `keep`.
-    let first_kept = seq.saturating_sub(keep.max(1) as u64 - 1);
-    let old: Vec<u64> = t
-        .range((tenant, 0u64)..(tenant, first_kept))?
-        .map(|r| r.map(|(k, _)| k.value().1))
-        .collect::<Result<_, _>>()?;
-    for n in old {
-        t.remove((tenant, n))?;
     }
     Ok(())
 }

@@ -9,8 +9,9 @@
 //! either kind of tokio runtime. The client therefore runs on a runtime of its own (one
 //! thread), and the synchronous methods wait for it on a channel.
 
+use super::cache::CacheVersion;
 use super::postgres::{Committed, Fetched, Listener, Shared, TenantLock, TenantVersion};
-use super::rows::{CacheVersion, ChangeSet, Kind, Row, history_key};
+use super::rows::{ChangeSet, Kind, Row, history_key};
 use super::{Store, StoreError};
 use model::Secret;
 use std::collections::HashMap;
