@@ -40,6 +40,8 @@ pub struct SyncEngine {
     /// The compaction of a patched snapshot running in the background, if any.
     pub(super) compaction: Arc<std::sync::Mutex<Option<patch_round::Compaction>>>,
     pub(super) clock: Arc<dyn Clock>,
+    /// Other replicas' commits applied (shared store only).
+    pub(super) follow_counts: super::follow::FollowCounts,
 }
 
 impl SyncEngine {

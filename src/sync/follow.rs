@@ -35,6 +35,15 @@ impl SyncEngine {
         self.store.remote().is_some()
     }
 
+    /// How often this replica applied other replicas' commits by patching its snapshot, and
+    /// by reading its whole directory from the cache again.
+    pub fn follow_counts(&self) -> (u64, u64) {
+        (
+            self.follow_counts.patched.load(Ordering::Relaxed),
+            self.follow_counts.reloaded.load(Ordering::Relaxed),
+        )
+    }
+
     /// Follow the shared database until the process ends (nothing with the redb backend).
     pub fn spawn_follower(self: &Arc<Self>) -> Option<tokio::task::JoinHandle<()>> {
         self.store.remote()?;
@@ -225,10 +234,20 @@ impl SyncEngine {
         let before = self.snapshot.load_full();
         let served = persist::info(&before, tenant).is_some();
         let entries = p.rows.iter().filter(|r| r.kind == Kind::Entry).count();
+        // Every commit of entries writes the tenant's info row; only a new base DN matters.
+        let served_ndn = persist::info(&before, tenant).map(|i| i.base_ndn.to_string());
         let info_changed = p
             .rows
             .iter()
-            .any(|r| r.kind == Kind::Meta && r.key == "directory_info");
+            .filter(|r| r.kind == Kind::Meta && r.key == "directory_info")
+            .any(|r| {
+                let ndn = r
+                    .value
+                    .as_deref()
+                    .and_then(|v| serde_json::from_slice::<serde_json::Value>(v).ok())
+                    .and_then(|v| v.get("base_ndn")?.as_str().map(str::to_string));
+                ndn != served_ndn
+            });
         let tenant_size = before
             .iter()
             .filter(|(_, e)| e.tenant == index as u16)
@@ -250,6 +269,7 @@ impl SyncEngine {
                     None => removals.push(r.key.clone().into_boxed_str()),
                 }
             }
+            self.follow_counts.patched.fetch_add(1, Ordering::Relaxed);
             let snap = Arc::new(before.patch(generation, upserts.clone(), removals.clone()));
             drop_in_background(self.snapshot.swap(Arc::clone(&snap)));
             self.after_swap(&snap, Some((upserts, removals)));
@@ -260,6 +280,7 @@ impl SyncEngine {
 
     /// Serve every tenant's directory as the cache holds it.
     fn reload_entries(&self, generation: u64) -> Result<(), SyncError> {
+        self.follow_counts.reloaded.fetch_add(1, Ordering::Relaxed);
         let builds = persist::load_builds_any(&self.store, &self.config)
             .map_err(|source| SyncError::Store {
                 tenant: String::new(),
@@ -271,6 +292,13 @@ impl SyncEngine {
         drop_in_background(self.snapshot.swap(Arc::new(snap)));
         Ok(())
     }
+}
+
+/// See `SyncEngine::follow_counts`.
+#[derive(Default)]
+pub(super) struct FollowCounts {
+    patched: std::sync::atomic::AtomicU64,
+    reloaded: std::sync::atomic::AtomicU64,
 }
 
 /// Run a blocking store call off the async threads.

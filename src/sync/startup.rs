@@ -43,6 +43,7 @@ impl SyncEngine {
             stored_bases: std::sync::Mutex::new(HashMap::new()),
             compaction: Arc::new(std::sync::Mutex::new(None)),
             clock,
+            follow_counts: Default::default(),
         };
         let started = std::time::Instant::now();
         let stored = persist::load_builds(&engine.store, &engine.config, &engine.fingerprint)

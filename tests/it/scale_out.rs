@@ -188,6 +188,11 @@ async fn replicas_with_different_histories_serve_the_same_numbers() {
     })
     .await;
     assert!(same.is_some(), "a follows b's round within 2 s");
+    assert_eq!(
+        a.engine.follow_counts(),
+        (1, 0),
+        "a patched its snapshot with b's round, without reading everything again"
+    );
     assert_eq!(snapshot(&c), snapshot(&b));
     for s in [a, b, c] {
         s.stop().await;
@@ -235,6 +240,11 @@ async fn passwords_and_keys_set_on_one_replica_work_on_another_within_2s() {
     assert!(served(&a));
     let took = within(Duration::from_secs(2), async || served(&b)).await;
     assert!(took.is_some(), "a key added on a is served by b within 2 s");
+    let (patched, reloaded) = b.engine.follow_counts();
+    assert!(
+        patched >= 1 && reloaded == 0,
+        "b patched ({patched}, {reloaded})"
+    );
     a.stop().await;
     b.stop().await;
 }
