@@ -48,6 +48,15 @@ fn free_port() -> u16 {
 impl Cluster {
     /// initdb and start a cluster (trust authentication on loopback, user `postgres`).
     pub fn start() -> Cluster {
+        Cluster::start_with(None)
+    }
+
+    /// `start`, with TLS on (`ssl = on`) using this certificate and key (PEM).
+    pub fn start_tls(cert: &Path, key: &Path) -> Cluster {
+        Cluster::start_with(Some((cert, key)))
+    }
+
+    fn start_with(tls: Option<(&Path, &Path)>) -> Cluster {
         let bin = find_bin();
         let dir = tempfile::tempdir().expect("tempdir");
         // The effective uid, from `id -u` (the tests use no libc).
@@ -86,6 +95,28 @@ impl Cluster {
                 "--no-sync",
             ],
         );
+        if let Some((cert, key)) = tls {
+            let (crt, k) = (c.data().join("server.crt"), c.data().join("server.key"));
+            std::fs::copy(cert, &crt).unwrap();
+            std::fs::copy(key, &k).unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&k, std::fs::Permissions::from_mode(0o600)).unwrap();
+            if root {
+                let status = Command::new("chown")
+                    .arg("postgres:postgres")
+                    .arg(&crt)
+                    .arg(&k)
+                    .status()
+                    .unwrap();
+                assert!(status.success());
+            }
+            let conf = c.data().join("postgresql.conf");
+            let mut text = std::fs::read_to_string(&conf).unwrap();
+            text.push_str(
+                "\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n",
+            );
+            std::fs::write(&conf, text).unwrap();
+        }
         c.start_again();
         c
     }

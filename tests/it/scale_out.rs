@@ -463,3 +463,79 @@ async fn store_import_keeps_every_number_name_and_password() {
     let err = Server::start(cfg, false).await.err().expect("refused");
     assert!(err.to_string().contains("store import"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_connection_honours_sslmode() {
+    let env = Env::contoso().await;
+    let pg = Cluster::start_tls(&env.certs.server_cert, &env.certs.server_key);
+    let plain = pg.database();
+    let db = plain
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    let at =
+        |host: &str, query: &str| format!("postgres://postgres@{host}:{}/{db}?{query}", pg.port);
+    let ca = env.certs.ca_cert.display().to_string();
+    let other = tempfile::tempdir().unwrap();
+    let other_ca = emulator::selfsigned::generate(other.path())
+        .unwrap()
+        .ca_cert;
+
+    // The server's certificate checked against its CA, host name included: TLS, and it works.
+    let url = url_file(
+        &env,
+        &at(
+            "localhost",
+            &format!("sslmode=verify-full&sslrootcert={ca}"),
+        ),
+    );
+    let a = start(&replica_config(&env, "a", Some(&url))).await;
+    a.engine
+        .sync_tenant("contoso")
+        .await
+        .expect("round over verified TLS");
+    let tls = pg.sql(
+        &plain,
+        "SELECT count(*) FROM pg_stat_ssl WHERE ssl AND pid <> pg_backend_pid()",
+    );
+    assert_ne!(tls, "0", "the replica's connections use TLS");
+    a.stop().await;
+
+    // Another CA: the connection is refused, nothing is committed, the reason is given.
+    std::fs::write(
+        &url,
+        at(
+            "localhost",
+            &format!("sslmode=verify-ca&sslrootcert={}", other_ca.display()),
+        ),
+    )
+    .unwrap();
+    let b = start(&replica_config(&env, "b", Some(&url))).await;
+    let err = b
+        .engine
+        .sync_tenant("contoso")
+        .await
+        .expect_err("untrusted server");
+    assert!(
+        err.to_string().to_lowercase().contains("certificate"),
+        "{err}"
+    );
+    assert!(
+        !err.to_string().contains("postgres://"),
+        "the URL is not shown: {err}"
+    );
+    b.stop().await;
+
+    // require: TLS without checking the certificate (as libpq), so it works.
+    std::fs::write(&url, at("127.0.0.1", "sslmode=require")).unwrap();
+    let c = start(&replica_config(&env, "c", Some(&url))).await;
+    c.engine
+        .sync_tenant("contoso")
+        .await
+        .expect("round over unverified TLS");
+    c.stop().await;
+}
