@@ -19,6 +19,6 @@ $as_pg "$bin/initdb" -D "$work/data" -U postgres --auth=trust -E UTF8 --no-sync 
 $as_pg "$bin/pg_ctl" start -w -D "$work/data" -l "$work/log" \
   -o "-p $port -c listen_addresses=127.0.0.1 -k $work" >/dev/null
 "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -qc "CREATE DATABASE bench"
-cargo build --release --example scale_out_bench
+cargo build --release --example scale_out_bench >&2
 O365_LDAP_BENCH_PG_URL="postgres://postgres@127.0.0.1:$port/bench?sslmode=disable" \
   target/release/examples/scale_out_bench "${1:-100000}" "${2:-1000}"
