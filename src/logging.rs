@@ -10,7 +10,7 @@
 //!   what is dropped is counted and reported every `SUMMARY_EVERY` as one warning per address.
 //!   One client can then write a few kilobytes a second, and all clients together about 1 MB/s.
 
-use crate::ldap::admission::AddrKey;
+use crate::peer::AddrKey;
 use config::LogFormat;
 use std::borrow::Cow;
 use std::collections::HashMap;

@@ -1,4 +1,4 @@
-//! The command line (DESIGN.md §6): argument parsing and one function per sub-command.
+//! The command line (README.md, "Commands"): argument parsing and one function per sub-command.
 
 pub mod check;
 pub mod ctl;

@@ -4,6 +4,7 @@
 //! bound. One anonymous client can therefore neither take every slot from one address nor keep
 //! a client that binds out for more than a moment.
 
+use crate::peer::AddrKey;
 use config::Source;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -17,26 +18,6 @@ use tokio_util::sync::CancellationToken;
 const EVICTABLE_AFTER: Duration = Duration::from_secs(1);
 /// How long a new connection waits for the slot an evicted one frees.
 const EVICTION_WAIT: Duration = Duration::from_secs(3);
-
-/// The key a per-address count is kept under.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum AddrKey {
-    V4(u32),
-    /// The /64 prefix.
-    V6(u64),
-}
-
-impl AddrKey {
-    pub(crate) fn of(ip: IpAddr) -> AddrKey {
-        match ip {
-            IpAddr::V4(v4) => AddrKey::V4(u32::from(v4)),
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => AddrKey::V4(u32::from(v4)),
-                None => AddrKey::V6((u128::from(v6) >> 64) as u64),
-            },
-        }
-    }
-}
 
 /// What the connection loop shares with the registry.
 #[derive(Debug)]

@@ -1279,7 +1279,8 @@ async fn mutated_requests_never_panic() {
     );
 }
 
-/// The searches real clients send (shared/reference/ldap-clients.md).
+/// The searches real clients send, spelled as SSSD, nslcd and AD-configured appliances send
+/// them (`tests/clients` runs the clients themselves).
 #[tokio::test]
 async fn client_probe_searches() {
     let ctx = context(|_| {});

@@ -149,11 +149,11 @@ pub struct TenantState {
     pub last_sync: Option<i64>,
     /// Unix time of the last successful full round; delta rounds leave it alone.
     pub last_full: Option<i64>,
-    /// The delta links the next incremental round starts from (absent: next round is full).
+    /// The delta links the next delta round starts from (absent: the next round is full).
     pub delta: Option<DeltaLinks>,
 }
 
-/// Graph `@odata.deltaLink`s, kept verbatim (graph.md §5).
+/// Graph `@odata.deltaLink`s, kept verbatim (docs/graph-behaviour.md §8).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DeltaLinks {
     pub users: String,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The differential conformance test (issue 14): o365-ldap against OpenLDAP slapd holding the same
-# entries, asked the same searches by a real client.
+# The differential conformance test (tests/conformance/README.md): o365-ldap against OpenLDAP
+# slapd holding the same entries, asked the same searches by a real client.
 #
 #   bash tests/conformance/differential.sh [differ.py options: --verbose, --only REGEX, --markdown FILE]
 #

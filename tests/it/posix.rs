@@ -1,4 +1,4 @@
-//! POSIX and Active Directory compatibility end to end (issue 5): the Graph emulator serving
+//! POSIX and Active Directory compatibility end to end: the Graph emulator serving
 //! `contoso.json`, the real server after one sync round, and real clients (the `ldap3` crate,
 //! OpenLDAP's `ldapsearch`). Number attributes, `users.primary_group`, `groups.nested`, and the
 //! filters AD-configured appliances send.

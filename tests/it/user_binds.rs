@@ -1,4 +1,4 @@
-//! User binds end to end (issue 4): the Graph/Entra emulator with its password grant, the
+//! User binds end to end: the Graph/Entra emulator with its password grant, the
 //! server's real code path, one sync round, then `ldapwhoami` and `ldap3` binding as users
 //! over LDAPS and StartTLS; throttling proven with the emulator's grant counter.
 

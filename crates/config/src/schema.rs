@@ -1,4 +1,5 @@
-//! The TOML schema (DESIGN.md §7): every key the server understands, with its default.
+//! The TOML schema: every key the server understands, with its default (docs/configuration.md
+//! documents each one).
 //!
 //! Unknown keys are rejected (`deny_unknown_fields`) so a typo is an error, not a silent default.
 //! Validation that needs more than types (ranges, paths, URLs) lives in `validate.rs`.
@@ -19,9 +20,9 @@ pub struct Config {
     pub service_account: Vec<ServiceAccount>,
     #[serde(default)]
     pub tenant: Vec<TenantConfig>,
-    /// Top-level `[[local_group]]` (DESIGN.md §5): moved into every tenant (or the one named by
-    /// its `tenant` key) at load, so after `load` this is always empty and the groups are in
-    /// `tenant[..].local_group`.
+    /// Top-level `[[local_group]]` (docs/configuration.md): moved into every tenant (or the one
+    /// named by its `tenant` key) at load, so after `load` this is always empty and the groups are
+    /// in `tenant[..].local_group`.
     #[serde(default)]
     pub local_group: Vec<LocalGroup>,
     /// Where the one truth is kept: the embedded redb file (one server) or PostgreSQL (N

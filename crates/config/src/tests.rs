@@ -1113,7 +1113,8 @@ fn policy_keys_render_and_load_back() {
 
 #[test]
 fn top_level_local_groups_are_placed_in_their_tenants() {
-    // DESIGN.md §5 names a top-level [[local_group]]; it lands in every tenant (one here).
+    // docs/configuration.md documents a top-level [[local_group]]: it lands in every tenant
+    // (one here).
     let text = format!(
         "{}\n[[local_group]]\nname = \"staff\"\ngid_number = 50000\nmembers_from = [\"Sales\"]\n",
         minimal()

@@ -1,5 +1,5 @@
 //! Who may read what: the bearer-token check every Graph route starts with, and the application
-//! permissions each entity type needs (graph.md §2).
+//! permissions each entity type needs (docs/graph-behaviour.md §6).
 
 use std::sync::Arc;
 
@@ -96,7 +96,8 @@ fn readers(entity: Entity) -> &'static [&'static str] {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Visibility {
     Full,
-    /// graph.md §2 "limited information": `@odata.type` and `id`, everything else `null`.
+    /// docs/graph-behaviour.md §6, "limited information": `@odata.type` and `id`, everything else
+    /// `null`.
     IdOnly,
 }
 

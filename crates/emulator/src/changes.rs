@@ -1,9 +1,10 @@
 //! Tenant mutations (the control plane's write side) and the change log delta queries read.
 //!
 //! Every mutation bumps `TenantState::seq` and appends one [`Change`] per touched object, so a
-//! delta token is just "changes after seq N". Following graph.md §5 [O], deleting or restoring a
-//! user changes group memberships server-side *without* logging a `members@delta` entry: clients
-//! must drop a removed user from their groups themselves.
+//! delta token is just "changes after seq N". As Graph is observed to do
+//! (docs/graph-behaviour.md §8), deleting or restoring a user changes group memberships
+//! server-side *without* logging a `members@delta` entry: clients must drop a removed user from
+//! their groups themselves.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};

@@ -1,6 +1,6 @@
-//! `GET /v1.0/users/delta` and `GET /v1.0/groups/delta` (graph.md §5): full-state first rounds,
-//! change-log later rounds, sealed `$skiptoken`/`$deltatoken`s, `@removed`, `members@delta`
-//! split across items, optional replays, and expiring sync state.
+//! `GET /v1.0/users/delta` and `GET /v1.0/groups/delta` (docs/graph-behaviour.md §8): full-state
+//! first rounds, change-log later rounds, sealed `$skiptoken`/`$deltatoken`s, `@removed`,
+//! `members@delta` split across items, optional replays, and expiring sync state.
 //!
 //! A round is fixed when it starts: "changes with seq in (since, upto]" (or "everything" for a
 //! first round) and the `$select`; both travel inside the sealed page tokens, as Graph encodes
@@ -100,7 +100,7 @@ fn parse_params(raw: Option<&str>) -> Result<Params, GraphError> {
             }
             "$deltatoken" => p.deltatoken = Some(value.into_owned()),
             "$skiptoken" => p.skiptoken = Some(value.into_owned()),
-            // graph.md §5: $top is silently ignored on delta.
+            // Graph ignores $top on delta (docs/graph-behaviour.md §8).
             "$top" => {}
             "$filter" | "$expand" | "$orderby" | "$search" | "$count" => {
                 return Err(GraphError::unsupported_query(format!(
@@ -320,7 +320,7 @@ async fn delta(
             }
             Some(t) => {
                 // A token from another emulator instance is as good as expired: the client
-                // must start over (graph.md §5 client rule).
+                // must start over (docs/graph-behaviour.md §8, "Expired state").
                 let Some((since, sealed)) = open_deltatoken(shared, set, t) else {
                     return Ok(expired(shared, set));
                 };
@@ -469,7 +469,7 @@ fn removed(id: &str, reason: &str) -> Value {
     json!({"id": id, "@removed": {"reason": reason}})
 }
 
-/// Delta omits properties that were never set (graph.md §5), unlike list endpoints.
+/// Delta omits properties that were never set (docs/graph-behaviour.md §8), unlike list endpoints.
 fn delta_project(entity: Entity, obj: &JsonObject, selection: &Selection) -> JsonObject {
     let mut out = JsonObject::new();
     if let Some(id) = obj.get("id") {

@@ -55,7 +55,7 @@ impl QueryOptions {
                             "Invalid value '{value}' for $top query option found. The $top query option requires a non-negative integer value."
                         ))
                     })?;
-                    // graph.md §9.3, quoting the service's own message.
+                    // Graph's message for an out-of-range page size (docs/graph-behaviour.md §7).
                     let n = usize::try_from(n)
                         .ok()
                         .filter(|n| (1..=MAX_TOP).contains(n))
@@ -104,7 +104,7 @@ impl QueryOptions {
     }
 
     /// `@odata.count` is only honoured with `ConsistencyLevel: eventual`; otherwise `$count=true`
-    /// is silently ignored (graph.md §3).
+    /// is silently ignored (docs/graph-behaviour.md §7).
     pub fn wants_count(&self, headers: &HeaderMap) -> bool {
         self.count
             && headers
@@ -133,7 +133,8 @@ impl QueryOptions {
         self.top.unwrap_or(DEFAULT_PAGE).min(cap).max(1)
     }
 
-    /// The throttling cost Graph reports (graph.md §7): `$select` −1, `$top` < 20 −1, minimum 1.
+    /// The throttling cost Graph reports: `$select` −1, `$top` < 20 −1, minimum 1
+    /// (docs/graph-behaviour.md §10).
     pub fn resource_units(&self, base: u32) -> u32 {
         let mut cost = base;
         if self.select.is_some() {

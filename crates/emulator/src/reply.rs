@@ -14,7 +14,7 @@ use super::ids::random_guid;
 use super::state::Shared;
 use model::time::{Clock, SystemClock, iso};
 
-/// Exactly what Graph sends for OData JSON (graph.md §0).
+/// Exactly what Graph sends for OData JSON (docs/graph-behaviour.md §5).
 pub(crate) const ODATA_JSON: &str = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
 
 /// A Graph error. Rendered into its final shape (with `innerError`) by [`graph_envelope`], which
@@ -79,7 +79,7 @@ impl GraphError {
         )
     }
 
-    /// Selecting a single-object-only property on a collection (graph.md §3).
+    /// Selecting a single-object-only property on a collection (docs/graph-behaviour.md §7).
     pub fn not_implemented() -> GraphError {
         GraphError::new(
             StatusCode::NOT_IMPLEMENTED,
@@ -122,7 +122,8 @@ impl GraphError {
         )
             .into_response();
         if self.status == StatusCode::UNAUTHORIZED {
-            // graph.md §0: the challenge Graph sends, pointing at our own login host.
+            // The challenge Graph sends (docs/graph-behaviour.md §5), pointing at our own login
+            // host.
             let challenge = format!(
                 "Bearer realm=\"\", authorization_uri=\"{base_url}/common/oauth2/authorize\", client_id=\"00000003-0000-0000-c000-000000000000\""
             );
@@ -147,7 +148,8 @@ impl IntoResponse for GraphError {
     }
 }
 
-/// A successful Graph JSON body and its throttling cost (`x-ms-resource-unit`, graph.md §7).
+/// A successful Graph JSON body and its throttling cost (`x-ms-resource-unit`,
+/// docs/graph-behaviour.md §10).
 pub(crate) struct GraphJson {
     pub body: Value,
     pub resource_units: u32,

@@ -1,5 +1,5 @@
-//! The password grant (ROPC, graph.md §1.5/§1.6): client authentication for public and
-//! confidential apps, scripted per-user outcomes (`_signin`), and smart lockout.
+//! The password grant (ROPC, docs/graph-behaviour.md §3, §4): client authentication for public
+//! and confidential apps, scripted per-user outcomes (`_signin`), and smart lockout.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -163,7 +163,7 @@ pub(crate) fn password_grant(
     }
 
     let username = username.ok_or_else(|| EntraError::missing("username"))?;
-    // Passwords are compared exactly: Entra does not trim (graph.md §1.5).
+    // Passwords are compared exactly: Entra does not trim (docs/graph-behaviour.md §3).
     let password = param("password").ok_or_else(|| EntraError::missing("password"))?;
     let not_found = || {
         invalid_grant(

@@ -304,7 +304,8 @@ async fn members(
     let objects = ids
         .iter()
         .filter_map(|m| tenant.object(m).map(|(e, o)| (m, (e, o))));
-    // graph.md §4 known issue: v1.0 /members does not return service principals.
+    // A documented known issue of v1.0 (docs/graph-behaviour.md §7): /members does not return
+    // service principals.
     let visible: Vec<_> = objects
         .filter(|(_, (e, _))| kind == Membership::Transitive || *e != Entity::ServicePrincipal)
         .collect();

@@ -19,7 +19,8 @@ pub(crate) enum Returned {
     ByDefault,
     /// Only when named in `$select`.
     OnSelect,
-    /// Only on a single-object GET; selecting it on a collection gives 501 (graph.md §3).
+    /// Only on a single-object GET; selecting it on a collection gives 501
+    /// (docs/graph-behaviour.md §7).
     SingleOnly,
 }
 
@@ -157,7 +158,7 @@ impl Entity {
     }
 }
 
-/// graph.md §3: the default set is exactly the eleven `d`/`dl` entries below.
+/// docs/graph-behaviour.md §7: the default set is exactly the eleven `d`/`dl` entries below.
 static USER: &[Prop] = &[
     dl("businessPhones"),
     d("displayName"),

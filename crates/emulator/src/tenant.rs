@@ -366,7 +366,7 @@ impl TenantState {
                 if id == gid {
                     return Err(invalid(format!("{label}: a group cannot contain itself")));
                 }
-                // graph.md §4: Microsoft 365 groups hold users only and never nest.
+                // Microsoft 365 groups hold users only and never nest (docs/graph-behaviour.md §7).
                 if unified && entity != Entity::User {
                     return Err(invalid(format!(
                         "{label}: Microsoft 365 groups can only have users as members, not {} {id}",
@@ -562,8 +562,8 @@ fn build_domains(raw: &[JsonObject]) -> Result<Vec<JsonObject>, EmulatorError> {
         props.entry("state").or_insert(Value::Null);
         out.push(props);
     }
-    // isRoot: a verified domain with no verified parent in the tenant (graph.md §6), unless the
-    // fixture says otherwise.
+    // isRoot: a verified domain with no verified parent in the tenant (docs/graph-behaviour.md §9),
+    // unless the fixture says otherwise.
     let verified: Vec<String> = out
         .iter()
         .filter(|d| bool_prop(d, "isVerified") == Some(true))

@@ -1,8 +1,9 @@
 //! The Entra ID v2.0 token endpoint (client credentials by secret or certificate; the password
 //! grant lives in `ropc`) and the store of issued access tokens.
 //!
-//! Tokens are random opaque strings (Graph tokens are opaque to clients, graph.md §1.4); the store
-//! remembers each token's app permissions and expiry so Graph routes can authorise and expire them.
+//! Tokens are random opaque strings (Graph tokens are opaque to clients,
+//! docs/graph-behaviour.md §2); the store remembers each token's app permissions and expiry so
+//! Graph routes can authorise and expire them.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -73,7 +74,7 @@ impl TokenStore {
     }
 }
 
-/// An Entra (AADSTS) error as the token endpoint returns it (graph.md §1.6).
+/// An Entra (AADSTS) error as the token endpoint returns it (docs/graph-behaviour.md §4).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct EntraError {
     pub status: StatusCode,

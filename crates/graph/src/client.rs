@@ -22,9 +22,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
 
-/// The Graph API version every path is relative to (graph.md §0: never `/beta` in production).
+/// The Graph API version every path is relative to (never `beta`: docs/graph-behaviour.md §1).
 const API_VERSION: &str = "v1.0";
-/// Largest page Graph serves for users, groups and members (graph.md §3, §4).
+/// Largest page Graph serves for users, groups and members (docs/graph-behaviour.md §7).
 const PAGE_SIZE: u32 = 999;
 
 /// Tunables of a client.
@@ -255,7 +255,7 @@ impl GraphClient {
             .collect()
     }
 
-    /// Direct members of one group (nesting is resolved locally, graph.md §4).
+    /// Direct members of one group (nesting is resolved locally, docs/graph-behaviour.md §7).
     pub async fn list_members(&self, group_id: &str) -> Result<Vec<MemberRef>, GraphError> {
         if group_id.is_empty() {
             return Err(GraphError::Config {

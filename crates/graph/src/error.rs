@@ -11,7 +11,7 @@ use std::fmt;
 /// HTML error page from a gateway does not flood the log.
 const MAX_TEXT: usize = 300;
 
-/// The body of a token-endpoint error (graph.md §1.6).
+/// The body of a token-endpoint error (docs/graph-behaviour.md §4).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TokenErrorBody {
     /// OAuth error, e.g. `invalid_client`; empty when the body was not the documented JSON.
@@ -64,7 +64,7 @@ impl TokenErrorBody {
         }
     }
 
-    /// The code to branch on (graph.md §1.6: `error_codes[0]`).
+    /// The code to branch on (docs/graph-behaviour.md §4: `error_codes[0]`).
     pub fn primary_code(&self) -> Option<u64> {
         self.error_codes.first().copied()
     }
@@ -93,7 +93,8 @@ impl TokenErrorBody {
         self.error_codes.iter().find_map(|c| token_hint(*c))
     }
 
-    /// Whether retrying later may succeed (graph.md §1.6: `temporarily_unavailable`, 90033).
+    /// Whether retrying later may succeed: `temporarily_unavailable` or 90033
+    /// (docs/graph-behaviour.md §4).
     pub fn is_transient(&self) -> bool {
         self.error.eq_ignore_ascii_case("temporarily_unavailable") || self.has_code(90033)
     }
@@ -167,7 +168,7 @@ impl fmt::Display for TokenError {
     }
 }
 
-/// An error response from a Graph API call (graph.md §0, error shape).
+/// An error response from a Graph API call (docs/graph-behaviour.md §5).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     pub status: u16,
@@ -226,7 +227,7 @@ impl ApiError {
     }
 }
 
-/// Least-privileged application permission for a Graph path (graph.md §2).
+/// Least-privileged application permission for a Graph path (docs/graph-behaviour.md §6).
 fn permission_for_path(path: &str) -> &'static str {
     let p = path.to_ascii_lowercase();
     let resource = p
@@ -412,8 +413,9 @@ impl GraphError {
         }
     }
 
-    /// A delta link Graph no longer accepts (graph.md §5: 400 `syncStateNotFound`/`resyncRequired`,
-    /// or 410 Gone): throw the link away and run a full round.
+    /// A delta link Graph no longer accepts (docs/graph-behaviour.md §8: 400
+    /// `syncStateNotFound`/`resyncRequired`, or 410 Gone): throw the link away and run a full
+    /// round.
     pub fn is_sync_state_invalid(&self) -> bool {
         match self {
             GraphError::Api(e) => e.status == 410 || is_sync_state_code(&e.code),

@@ -1,11 +1,11 @@
 //! Microsoft Graph client: tokens, paging, throttling, typed objects.
 //!
-//! National clouds (graph.md §1.1) need no special casing: everything derives from the two
-//! configured roots. Requests go to `{graph_url}/v1.0/…`, the app-only scope is
+//! National clouds (docs/graph-behaviour.md §1) need no special casing: everything derives from the
+//! two configured roots. Requests go to `{graph_url}/v1.0/…`, the app-only scope is
 //! `{graph_url}/.default` (so `https://graph.microsoft.us` asks for
 //! `https://graph.microsoft.us/.default`), and tokens (and the `aud` of certificate assertions)
-//! come from `{login_url}/{tenant_id}/oauth2/v2.0/token`. Tokens do not cross clouds, which is
-//! why both roots are separate settings that must name the same cloud.
+//! come from `{login_url}/{tenant_id}/oauth2/v2.0/token`. Tokens do not cross clouds, which is why
+//! both roots are separate settings that must name the same cloud.
 
 pub mod certificate;
 pub mod client;

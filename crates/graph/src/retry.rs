@@ -14,7 +14,7 @@ pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 
 /// How often and how long to retry. 429/503/504 and transport failures are retried up to
 /// `max_attempts` in total; 500/502 only up to `max_server_error_attempts`, since an
-/// `UnknownError` rarely clears up (graph.md §7).
+/// `UnknownError` rarely clears up (docs/graph-behaviour.md §10).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
     /// Attempts in total (first try included) for throttling, 503/504 and transport errors.

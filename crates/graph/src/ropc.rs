@@ -1,6 +1,6 @@
-//! The resource-owner password grant (graph.md §1.5) that checks a user's Microsoft 365
-//! password, and the mapping of every documented token-endpoint error to an LDAP answer
-//! (graph.md §1.6). The password is sent once, never trimmed, logged or kept.
+//! The resource-owner password grant (docs/graph-behaviour.md §3) that checks a user's
+//! Microsoft 365 password, and the mapping of every documented token-endpoint error to an LDAP
+//! answer (docs/graph-behaviour.md §4). The password is sent once, never trimmed, logged or kept.
 
 use super::TokenErrorBody;
 use super::http::{self, HttpOptions};
@@ -31,7 +31,7 @@ pub enum Verdict {
     Unavailable(String),
 }
 
-/// Map a token-endpoint error response to a verdict (graph.md §1.6).
+/// Map a token-endpoint error response to a verdict (docs/graph-behaviour.md §4).
 pub fn classify(status: u16, body: &TokenErrorBody) -> Verdict {
     if status >= 500 || status == 429 || body.is_transient() {
         return Verdict::Unavailable(format!(

@@ -1,6 +1,7 @@
 //! `ctl verify`: for each credential of a tenant, acquire a token with that credential alone and
-//! probe each Graph permission the sync needs (graph.md §2), turning every failure into a plain
-//! sentence an administrator can act on. The result is serde-serializable for the admin socket.
+//! probe each Graph permission the sync needs (docs/graph-behaviour.md §6), turning every failure
+//! into a plain sentence an administrator can act on. The result is serde-serializable for the
+//! admin socket.
 
 use super::client::{ClientOptions, GraphClient};
 use super::error::GraphError;

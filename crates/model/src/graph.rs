@@ -8,12 +8,12 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// The `$select` list the sync sends for users (graph.md §3).
+/// The `$select` list the sync sends for users (docs/graph-behaviour.md §7).
 pub const USER_SELECT: &str = "id,userPrincipalName,mail,mailNickname,displayName,givenName,surname,\
 accountEnabled,proxyAddresses,otherMails,jobTitle,department,employeeId,mobilePhone,businessPhones,\
 onPremisesSamAccountName,onPremisesExtensionAttributes,onPremisesSyncEnabled,userType,createdDateTime";
 
-/// The `$select` list the sync sends for groups (graph.md §4).
+/// The `$select` list the sync sends for groups (docs/graph-behaviour.md §7).
 pub const GROUP_SELECT: &str = "id,displayName,description,mail,mailEnabled,mailNickname,\
 securityEnabled,groupTypes,onPremisesSyncEnabled,proxyAddresses,membershipRule,createdDateTime";
 
@@ -186,7 +186,7 @@ pub struct Group {
     pub extensions: BTreeMap<String, serde_json::Value>,
 }
 
-/// The four kinds of group Microsoft 365 has (graph.md §4, "Classification").
+/// The four kinds of group Microsoft 365 has (docs/graph-behaviour.md §7, "Group kinds").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GroupKind {

@@ -1,5 +1,5 @@
 //! Certificate credentials on the emulator's token endpoint: a `client_assertion` JWT signed
-//! with the private key of a certificate registered on the app (graph.md §1.3).
+//! with the private key of a certificate registered on the app (docs/graph-behaviour.md §2).
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};

@@ -263,7 +263,8 @@ async fn groups_delta_splits_members_and_reports_membership_changes() {
     })
     .await
     .expect("remove");
-    // graph.md §5 [O]: deleting a user yields no members@delta removal.
+    // As Graph is observed to do (docs/graph-behaviour.md §8), deleting a user yields no
+    // members@delta removal.
     emu.mutate(Mutation::SoftDeleteUser {
         id: "eve@minimal.example.com".into(),
     })

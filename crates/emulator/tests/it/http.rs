@@ -569,7 +569,7 @@ async fn count_needs_consistency_level_and_is_on_the_first_page_only() {
             resp.json::<Value>().await.expect("json")
         }
     };
-    // Without the header `$count=true` is silently ignored (graph.md §3).
+    // Without the header `$count=true` is silently ignored (docs/graph-behaviour.md §7).
     let plain = send(url.clone(), false).await;
     assert!(plain.get("@odata.count").is_none(), "{plain}");
     let first = send(url, true).await;
@@ -662,7 +662,7 @@ async fn members_and_transitive_members() {
     assert!(by_type(&transitive).contains_key("#microsoft.graph.servicePrincipal"));
 
     // Devices and org contacts are typed; this app lacks Device.Read.All, so devices come back
-    // with only @odata.type and id (graph.md §2, limited information).
+    // with only @odata.type and id (docs/graph-behaviour.md §6, limited information).
     let laptops = group_id(&emu, &t, "Managed Laptops").await;
     let (_, page) = get_json(
         &emu,

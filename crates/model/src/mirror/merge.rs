@@ -1,7 +1,7 @@
-//! Merging Graph delta pages into the mirror (graph.md §5): `@removed` users and groups,
-//! `members@delta` additions and removals, groups split across pages, replays, and properties
-//! a delta omits (kept) versus properties sent as `null` (cleared). Work is proportional to the
-//! objects in the delta (a deleted user is found in its groups through the engine's
+//! Merging Graph delta pages into the mirror (docs/graph-behaviour.md §8): `@removed` users and
+//! groups, `members@delta` additions and removals, groups split across pages, replays, and
+//! properties a delta omits (kept) versus properties sent as `null` (cleared). Work is proportional
+//! to the objects in the delta (a deleted user is found in its groups through the engine's
 //! membership index; without one, one pass over the groups per deleted user).
 
 use super::MemberIndex;
@@ -77,7 +77,7 @@ pub fn apply_users_indexed(
                 stats.touched.insert(id.to_string());
             }
         }
-        // A restored user reappears without annotation (graph.md §5).
+        // A restored user reappears without annotation (docs/graph-behaviour.md §8).
         m.deleted_users.remove(id);
         m.users.insert(id.to_string(), merged);
     }
@@ -85,7 +85,7 @@ pub fn apply_users_indexed(
 }
 
 /// Drop a user from the mirror and from every group: Graph often sends no `members@delta`
-/// removal for a deleted user (graph.md §5).
+/// removal for a deleted user (docs/graph-behaviour.md §8).
 pub fn remove_user(m: &mut Mirror, id: &str, keep_deleted: bool, now: i64, stats: &mut DeltaStats) {
     remove_user_from(m, id, keep_deleted, now, stats, None);
 }
