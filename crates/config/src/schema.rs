@@ -26,7 +26,7 @@ pub struct Config {
     #[serde(default)]
     pub local_group: Vec<LocalGroup>,
     /// Where the one truth is kept: the embedded redb file (one server) or PostgreSQL (N
-    /// replicas; DESIGN.md §9).
+    /// replicas, docs/scale-out.md).
     #[serde(default)]
     pub store: StoreConfig,
 }
