@@ -539,3 +539,43 @@ async fn the_database_connection_honours_sslmode() {
         .expect("round over unverified TLS");
     c.stop().await;
 }
+
+#[test]
+fn a_commit_from_a_replica_behind_the_database_is_refused_and_writes_nothing() {
+    use directory::ids::Allocations;
+    use o365_ldap::store::{Remote, Store, StoreError};
+    let pg = Cluster::start();
+    let url = model::Secret::new(pg.database());
+    let dirs = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = Store::open(dirs.0.path())
+        .unwrap()
+        .with_remote(Remote::new(&url).unwrap());
+    let b = Store::open(dirs.1.path())
+        .unwrap()
+        .with_remote(Remote::new(&url).unwrap());
+    let give = |id: &str, n: u32| {
+        let mut al = Allocations::default();
+        al.uid.insert(id.to_string(), n);
+        al.uid_used.insert(n, id.to_string());
+        al
+    };
+    let none = Allocations::default();
+    a.commit_alloc("t", &none, &give("x", 100_001)).unwrap();
+    // b has not seen a's commit: handing out numbers from its older state is refused.
+    let err = b.commit_alloc("t", &none, &give("y", 100_001)).unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    assert!(
+        b.load_tenant("t").unwrap().alloc.uid.is_empty(),
+        "nothing written"
+    );
+    // Caught up, b sees a's number and may hand out another.
+    assert!(b.pull("t").unwrap().is_some());
+    let seen = b.load_tenant("t").unwrap().alloc;
+    assert_eq!(seen.uid.get("x"), Some(&100_001));
+    let mut more = seen.clone();
+    more.uid.insert("y".into(), 100_002);
+    more.uid_used.insert(100_002, "y".into());
+    b.commit_alloc("t", &seen, &more).unwrap();
+    assert!(a.pull("t").unwrap().is_some());
+    assert_eq!(a.load_tenant("t").unwrap().alloc, more);
+}
