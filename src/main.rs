@@ -25,10 +25,17 @@ fn main() -> ExitCode {
             block_on(async move { o365_ldap::cli::health::healthcheck(&config).await })
         }
         Command::Ctl(args) => block_on(o365_ldap::cli::ctl::run(args)),
+        Command::Store(o365_ldap::cli::StoreCommand::Import { from, config }) => {
+            block_on(o365_ldap::cli::store_import::run(&config, &from))
+        }
         Command::Serve { config, force } => block_on(o365_ldap::cli::serve::run(&config, force)),
         #[cfg(feature = "demo")]
         Command::Demo => block_on(o365_ldap::cli::demo::run()),
-        Command::ExportLdif { config, tenant } => {
+        Command::ExportLdif {
+            schema: Some(target),
+            ..
+        } => o365_ldap::cli::export::print_schema(target),
+        Command::ExportLdif { config, tenant, .. } => {
             o365_ldap::cli::export::run(&config, tenant.as_deref())
         }
         #[cfg(feature = "demo")]

@@ -9,6 +9,7 @@ pub mod health;
 mod reload;
 pub mod serve;
 pub(crate) mod setpw;
+pub mod store_import;
 pub mod tools;
 
 use clap::{Parser, Subcommand};
@@ -77,6 +78,10 @@ pub enum Command {
         /// Only this tenant (default: every tenant).
         #[arg(long)]
         tenant: Option<String>,
+        /// Print the schema file the target server needs to load the LDIF with schema
+        /// checking (`slapd` or `389ds`) instead of the entries.
+        #[arg(long, value_name = "SERVER")]
+        schema: Option<export::SchemaFor>,
     },
     /// Exit 0 when the running server is ready: every tenant served and not stale (asks
     /// /readyz when server.http_listen is set, else the admin socket).
@@ -97,4 +102,21 @@ pub enum Command {
     Man,
     /// Talk to the running server over its admin socket.
     Ctl(ctl::CtlArgs),
+    /// The shared PostgreSQL store (`[store] backend = "postgres"`).
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StoreCommand {
+    /// Copy a single server's redb store (its data_dir) into the configured PostgreSQL
+    /// database: mirror, every number and name ever handed out, the directory, history,
+    /// directory passwords and SSH keys, unchanged. Stop that server first.
+    Import {
+        /// The data_dir holding o365-ldap.redb.
+        #[arg(long)]
+        from: PathBuf,
+        #[arg(short, long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
 }

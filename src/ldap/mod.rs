@@ -21,6 +21,7 @@ pub(crate) mod session;
 pub(crate) mod subschema;
 pub(crate) mod synthetic;
 pub(crate) mod tls;
+mod undecodable;
 
 pub(crate) use dir::Snapshot;
 pub use handler::{Action, Reply, Response, handle};

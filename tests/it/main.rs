@@ -18,6 +18,7 @@ mod common;
 mod admin_ctl;
 #[cfg(feature = "demo")]
 mod cli;
+mod conformance;
 mod directory_build;
 mod e2e_ldap;
 mod graph_verify;
@@ -31,6 +32,7 @@ mod ops_signals;
 mod policy_build;
 mod policy_combined;
 mod posix;
+mod scale_out;
 mod ssh_keys;
 mod sync_credentials;
 mod sync_delta;
