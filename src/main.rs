@@ -25,6 +25,9 @@ fn main() -> ExitCode {
             block_on(async move { o365_ldap::cli::health::healthcheck(&config).await })
         }
         Command::Ctl(args) => block_on(o365_ldap::cli::ctl::run(args)),
+        Command::Store(o365_ldap::cli::StoreCommand::Import { from, config }) => {
+            block_on(o365_ldap::cli::store_import::run(&config, &from))
+        }
         Command::Serve { config, force } => block_on(o365_ldap::cli::serve::run(&config, force)),
         #[cfg(feature = "demo")]
         Command::Demo => block_on(o365_ldap::cli::demo::run()),

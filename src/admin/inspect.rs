@@ -4,7 +4,7 @@
 
 use super::protocol::{
     BindCounts, CollisionNote, CredentialReport, Explanation, LastError, Lockouts, ProbeResult,
-    RoundOutcome, RoundResult, RoundSummary, TenantStatus,
+    RoundOutcome, RoundResult, RoundSummary, SharedStoreStatus, TenantStatus,
 };
 use crate::sync::{HistoryOutcome, RoundReport, SyncEngine, SyncError, report};
 use graph::{ClientOptions, Credential, GraphClient, GraphError};
@@ -111,6 +111,15 @@ pub(crate) fn status(engine: &SyncEngine) -> Result<Vec<TenantStatus>, SyncError
             max_staleness_secs: t.sync.staleness_limit().as_secs(),
             binds: binds.clone(),
             lockouts,
+            store: engine.store().remote().map(|r| SharedStoreStatus {
+                unreachable_since: r.unreachable_since(),
+                version: engine
+                    .store()
+                    .cache_version(&t.name)
+                    .ok()
+                    .flatten()
+                    .map(|c| c.version),
+            }),
         });
     }
     Ok(out)

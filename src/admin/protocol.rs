@@ -116,6 +116,19 @@ pub struct TenantStatus {
     /// every row carries the same ones.
     pub binds: BTreeMap<String, BindCounts>,
     pub lockouts: Lockouts,
+    /// With a shared PostgreSQL store: whether it answers and which version this replica
+    /// serves (absent with the redb backend).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<SharedStoreStatus>,
+}
+
+/// A replica's view of the shared store.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SharedStoreStatus {
+    /// Unix time since which PostgreSQL has not answered (`None`: it answers).
+    pub unreachable_since: Option<i64>,
+    /// The tenant's version in the database this replica's cache holds.
+    pub version: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

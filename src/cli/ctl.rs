@@ -362,7 +362,28 @@ fn human_status(d: &[TenantStatus]) -> String {
             "NEXT RUN",
         ],
         rows,
-    ) + &bind_lines(d)
+    ) + &store_lines(d)
+        + &bind_lines(d)
+}
+
+/// The shared store's state, when the backend is PostgreSQL.
+fn store_lines(d: &[TenantStatus]) -> String {
+    let Some(st) = d.iter().find_map(|t| t.store.as_ref()) else {
+        return String::new();
+    };
+    let mut out = match st.unreachable_since {
+        Some(since) => format!(
+            "\nShared store (PostgreSQL): UNREACHABLE since {}; serving this replica's cache (binds included), rounds resume when it answers\n",
+            when(Some(since))
+        ),
+        None => "\nShared store (PostgreSQL): reachable\n".to_string(),
+    };
+    for t in d {
+        if let Some(v) = t.store.as_ref().and_then(|s| s.version) {
+            out.push_str(&format!("  {}: serving version {v}\n", t.tenant));
+        }
+    }
+    out
 }
 
 /// The process-wide bind counters (the same on every tenant row), one line per method.

@@ -9,6 +9,7 @@ pub mod health;
 mod reload;
 pub mod serve;
 pub(crate) mod setpw;
+pub mod store_import;
 pub mod tools;
 
 use clap::{Parser, Subcommand};
@@ -101,4 +102,21 @@ pub enum Command {
     Man,
     /// Talk to the running server over its admin socket.
     Ctl(ctl::CtlArgs),
+    /// The shared PostgreSQL store (`[store] backend = "postgres"`).
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StoreCommand {
+    /// Copy a single server's redb store (its data_dir) into the configured PostgreSQL
+    /// database: mirror, every number and name ever handed out, the directory, history,
+    /// directory passwords and SSH keys, unchanged. Stop that server first.
+    Import {
+        /// The data_dir holding o365-ldap.redb.
+        #[arg(long)]
+        from: PathBuf,
+        #[arg(short, long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
 }

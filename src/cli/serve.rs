@@ -18,6 +18,7 @@ pub struct Server {
     pub ldap: ServeHandle,
     shutdown: CancellationToken,
     scheduler: Vec<tokio::task::JoinHandle<()>>,
+    follower: Option<tokio::task::JoinHandle<()>>,
     admin: Option<crate::admin::server::AdminHandle>,
     http: Option<crate::ops::http::HttpHandle>,
     watch: tokio::task::JoinHandle<()>,
@@ -28,10 +29,7 @@ impl Server {
     /// `engine.sync_tenant` is called (tests and `demo` drive the first round themselves).
     pub async fn start(cfg: Config, automatic_sync: bool) -> anyhow::Result<Server> {
         let cfg = Arc::new(cfg);
-        let store = Arc::new(
-            Store::open(&cfg.server.data_dir)
-                .with_context(|| format!("server.data_dir = {:?}", cfg.server.data_dir))?,
-        );
+        let store = Arc::new(open_store(&cfg).await?);
         let users = Arc::new(crate::auth::UserAuth::new(cfg.clone(), Some(store.clone())));
         let engine = Arc::new(SyncEngine::load(cfg.clone(), store)?);
         let shutdown = CancellationToken::new();
@@ -72,11 +70,13 @@ impl Server {
         } else {
             Vec::new()
         };
+        let follower = engine.spawn_follower();
         Ok(Server {
             engine,
             ldap,
             shutdown,
             scheduler,
+            follower,
             admin,
             http,
             watch,
@@ -99,7 +99,7 @@ impl Server {
     /// Stop listeners and the scheduler; in-flight rounds are dropped (they commit nothing).
     pub async fn stop(self) {
         self.shutdown.cancel();
-        for t in &self.scheduler {
+        for t in self.scheduler.iter().chain(&self.follower) {
             t.abort();
         }
         self.watch.abort();
@@ -111,6 +111,52 @@ impl Server {
         }
         self.ldap.wait().await;
     }
+}
+
+/// The store `[store]` describes: the redb file in `server.data_dir`, alone or as the local
+/// cache of the shared PostgreSQL database. A replica whose cache holds nothing yet reads the
+/// database first (when it answers), so it does not start empty; one with a cache serves it
+/// at once and catches up in the background.
+pub async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
+    let store = Store::open(&cfg.server.data_dir)
+        .with_context(|| format!("server.data_dir = {:?}", cfg.server.data_dir))?;
+    if cfg.store.backend != config::StoreBackend::Postgres {
+        return Ok(store);
+    }
+    let url = cfg
+        .store
+        .resolved_url
+        .as_ref()
+        .context("[store] backend = \"postgres\" but no URL was read")?;
+    let remote = crate::store::Remote::new(url)?;
+    let store = store.with_remote(remote);
+    if store.holds_unimported_data()? {
+        anyhow::bail!(
+            "server.data_dir {} holds a single-server (redb) store that was never copied into \
+             PostgreSQL. Copy it with `o365-ldap store import --from {}` (every number and name \
+             kept), or point server.data_dir at an empty directory for this replica's cache",
+            cfg.server.data_dir.display(),
+            cfg.server.data_dir.display()
+        );
+    }
+    let store = Arc::new(store);
+    let first = Arc::clone(&store);
+    let names: Vec<String> = cfg.tenant.iter().map(|t| t.name.clone()).collect();
+    let pulled = tokio::task::spawn_blocking(move || -> Result<(), crate::store::StoreError> {
+        for t in &names {
+            if first.cache_version(t)?.is_none() {
+                first.pull(t)?;
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    if let Err(e) = pulled {
+        tracing::warn!(
+            "serving the local cache; the shared store will be followed when it answers: {e}"
+        );
+    }
+    Arc::into_inner(store).context("store still shared at start-up")
 }
 
 pub fn init_tracing(format: LogFormat) {

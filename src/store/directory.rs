@@ -55,20 +55,46 @@ pub(super) fn write(
         t.insert((tenant, dn::dit_order_key(&e.ndn).as_str()), buf.as_slice())?;
     }
     let mut meta = tx.open_table(TENANT_META)?;
-    // Tenant meta values are JSON (`load_tenant` reads them all as such).
-    let fp = serde_json::Value::from(w.fingerprint).to_string();
-    meta.insert((tenant, "directory_fingerprint"), fp.as_bytes())?;
-    let info = serde_json::json!({"base_dn": w.info.base_dn, "base_ndn": w.info.base_ndn});
-    meta.insert((tenant, "directory_info"), info.to_string().as_bytes())?;
-    match &w.basis {
-        Some(b) => {
-            meta.insert((tenant, "directory_basis"), b.to_string().as_bytes())?;
-        }
-        None => {
-            meta.remove((tenant, "directory_basis"))?;
+    for r in meta_rows(w) {
+        match &r.value {
+            Some(v) => {
+                meta.insert((tenant, r.key.as_str()), v.as_slice())?;
+            }
+            None => {
+                meta.remove((tenant, r.key.as_str()))?;
+            }
         }
     }
     Ok(())
+}
+
+/// The tenant meta rows stored beside the entries: the fingerprint they were derived under,
+/// the tenant's base DN and the derivation record. Tenant meta values are JSON (`load_tenant`
+/// reads them all as such).
+pub(crate) fn meta_rows(w: &DirectoryWrite<'_>) -> Vec<super::rows::Row> {
+    use super::rows::{Kind, Row};
+    let fp = serde_json::Value::from(w.fingerprint).to_string();
+    let info = serde_json::json!({"base_dn": w.info.base_dn, "base_ndn": w.info.base_ndn});
+    vec![
+        Row::put(Kind::Meta, "directory_fingerprint", fp.into_bytes()),
+        Row::put(Kind::Meta, "directory_info", info.to_string().into_bytes()),
+        match &w.basis {
+            Some(b) => Row::put(Kind::Meta, "directory_basis", b.to_string().into_bytes()),
+            None => Row::gone(Kind::Meta, "directory_basis"),
+        },
+    ]
+}
+
+/// The fingerprint the tenant's stored entries were derived under, if any.
+pub(super) fn read_fingerprint(
+    tx: &redb::ReadTransaction,
+    tenant: &str,
+) -> Result<Option<String>, StoreError> {
+    let meta = tx.open_table(TENANT_META)?;
+    let Some(v) = meta.get((tenant, "directory_fingerprint"))? else {
+        return Ok(None);
+    };
+    Ok(serde_json::from_slice::<String>(v.value()).ok())
 }
 
 /// The derivation record stored with the tenant's entries, if any.
@@ -85,20 +111,23 @@ pub(super) fn read_basis(
         .map_err(|e| corrupt(tenant, format!("directory_basis: {e}")))
 }
 
-/// The tenant's persisted entries in DIT order, if they were written under `fingerprint`.
+/// The tenant's persisted entries in DIT order, if they were written under `fingerprint`
+/// (`None`: whatever they were written under).
 pub(super) fn read(
     tx: &redb::ReadTransaction,
     tenant: &str,
     index: u16,
-    fingerprint: &str,
+    fingerprint: Option<&str>,
 ) -> Result<Option<(TenantInfo, Vec<Entry>)>, StoreError> {
     let meta = tx.open_table(TENANT_META)?;
-    let stored = meta
-        .get((tenant, "directory_fingerprint"))?
-        .map(|v| v.value().to_vec());
-    let wanted = serde_json::Value::from(fingerprint).to_string();
-    if stored.as_deref() != Some(wanted.as_bytes()) {
-        return Ok(None);
+    if let Some(fingerprint) = fingerprint {
+        let stored = meta
+            .get((tenant, "directory_fingerprint"))?
+            .map(|v| v.value().to_vec());
+        let wanted = serde_json::Value::from(fingerprint).to_string();
+        if stored.as_deref() != Some(wanted.as_bytes()) {
+            return Ok(None);
+        }
     }
     let Some(info) = meta.get((tenant, "directory_info"))? else {
         return Ok(None);

@@ -16,9 +16,17 @@ use std::path::{Path, PathBuf};
 
 mod backup;
 pub use backup::BackupInfo;
+mod cache;
 pub(crate) mod directory;
+mod history;
 mod passwords;
+pub mod postgres;
+pub mod rows;
+mod shared;
 mod ssh_keys;
+
+pub use cache::CacheVersion;
+pub use shared::{Pulled, Remote, RoundLock};
 
 type Key2<'a> = (&'a str, &'a str);
 
@@ -103,6 +111,16 @@ pub enum StoreError {
     },
     #[error("database error: {0}")]
     Db(String),
+    /// The shared PostgreSQL store failed or cannot be reached (the message is redacted).
+    #[error("PostgreSQL: {0}")]
+    Postgres(String),
+    /// PostgreSQL cannot be reached (refused, timed out, connection lost); the message is
+    /// redacted. Replicas keep serving their local cache meanwhile.
+    #[error("PostgreSQL is unreachable: {0}")]
+    Unreachable(String),
+    /// Another replica committed first; nothing was written.
+    #[error("{0}")]
+    Conflict(String),
     #[error("corrupt record in table {table}: {message}")]
     Corrupt {
         table: &'static str,
@@ -171,9 +189,13 @@ impl DeltaLinks {
     }
 }
 
+/// The store: the redb file in `data_dir`, and with `[store] backend = "postgres"` the shared
+/// database it caches (`shared.rs`): writes go to the database first, reads are served from
+/// the file.
 pub struct Store {
     db: Database,
     path: PathBuf,
+    remote: Option<std::sync::Arc<Remote>>,
 }
 
 impl Store {
@@ -233,6 +255,7 @@ impl Store {
                 let store = Store {
                     db,
                     path: path.clone(),
+                    remote: None,
                 };
                 let init = store.init();
                 (store, init)
@@ -402,9 +425,23 @@ impl Store {
         history: Option<(&serde_json::Value, usize)>,
         served: Option<&directory::DirectoryWrite<'_>>,
     ) -> Result<(), StoreError> {
+        if let Some(remote) = self.remote() {
+            let mut cs = rows::ChangeSet::rows(rows::state_rows(old, new)?);
+            if let Some(w) = served {
+                let (r, clear) = rows::directory_rows(w);
+                cs.rows.extend(r);
+                cs.clear_entries = clear;
+            }
+            if let Some((rec, keep)) = history {
+                cs.history =
+                    Some(serde_json::to_vec(rec).map_err(|e| StoreError::Db(e.to_string()))?);
+                cs.history_keep = keep;
+            }
+            return self.commit_shared(remote, tenant, cs, true);
+        }
         let tx = self.db.begin_write()?;
         if let Some((rec, keep)) = history {
-            append_history(&tx, tenant, rec, keep)?;
+            history::append_history(&tx, tenant, rec, keep)?;
         }
         if let Some(w) = served {
             directory::write(&tx, tenant, w)?;
@@ -471,6 +508,14 @@ impl Store {
         old: &Allocations,
         new: &Allocations,
     ) -> Result<(), StoreError> {
+        if let Some(remote) = self.remote() {
+            let mut r = Vec::new();
+            rows::alloc_rows(&mut r, old, new);
+            if r.is_empty() {
+                return Ok(());
+            }
+            return self.commit_shared(remote, tenant, rows::ChangeSet::rows(r), true);
+        }
         let tx = self.db.begin_write()?;
         write_alloc(&tx, tenant, old, new)?;
         tx.commit()?;
@@ -483,6 +528,14 @@ impl Store {
         tenant: &str,
         w: &directory::DirectoryWrite<'_>,
     ) -> Result<(), StoreError> {
+        if let Some(remote) = self.remote() {
+            let (r, clear) = rows::directory_rows(w);
+            let cs = rows::ChangeSet {
+                clear_entries: clear,
+                ..rows::ChangeSet::rows(r)
+            };
+            return self.commit_shared(remote, tenant, cs, true);
+        }
         let tx = self.db.begin_write()?;
         directory::write(&tx, tenant, w)?;
         tx.commit()?;
@@ -497,7 +550,24 @@ impl Store {
         fingerprint: &str,
     ) -> Result<Option<(::directory::TenantInfo, Vec<::directory::Entry>)>, StoreError> {
         let tx = self.db.begin_read()?;
-        directory::read(&tx, tenant, index, fingerprint)
+        directory::read(&tx, tenant, index, Some(fingerprint))
+    }
+
+    /// The directory last committed for `tenant`, whatever configuration it was derived under
+    /// (a replica serves what the shared database holds).
+    pub fn load_any_directory(
+        &self,
+        tenant: &str,
+        index: u16,
+    ) -> Result<Option<(::directory::TenantInfo, Vec<::directory::Entry>)>, StoreError> {
+        let tx = self.db.begin_read()?;
+        directory::read(&tx, tenant, index, None)
+    }
+
+    /// The configuration fingerprint `tenant`'s stored directory was derived under.
+    pub fn directory_fingerprint(&self, tenant: &str) -> Result<Option<String>, StoreError> {
+        let tx = self.db.begin_read()?;
+        directory::read_fingerprint(&tx, tenant)
     }
 
     /// The derivation record stored with `tenant`'s directory (see `DirectoryWrite::basis`).
@@ -507,43 +577,6 @@ impl Store {
     ) -> Result<Option<serde_json::Value>, StoreError> {
         let tx = self.db.begin_read()?;
         directory::read_basis(&tx, tenant)
-    }
-
-    /// Record a round that committed nothing (failed, refused, dry run); keeps the last `keep`.
-    pub fn record_history(
-        &self,
-        tenant: &str,
-        rec: &serde_json::Value,
-        keep: usize,
-    ) -> Result<(), StoreError> {
-        let tx = self.db.begin_write()?;
-        append_history(&tx, tenant, rec, keep)?;
-        tx.commit()?;
-        Ok(())
-    }
-
-    /// The last `limit` history records of `tenant`, newest first.
-    pub fn history(
-        &self,
-        tenant: &str,
-        limit: usize,
-    ) -> Result<Vec<serde_json::Value>, StoreError> {
-        let tx = self.db.begin_read()?;
-        let t = tx.open_table(HISTORY)?;
-        let mut out = Vec::new();
-        for row in t.range((tenant, 0u64)..=(tenant, u64::MAX))?.rev() {
-            if out.len() >= limit {
-                break;
-            }
-            let (_, v) = row?;
-            out.push(
-                serde_json::from_slice(v.value()).map_err(|e| StoreError::Corrupt {
-                    table: "history",
-                    message: e.to_string(),
-                })?,
-            );
-        }
-        Ok(out)
     }
 }
 
@@ -580,33 +613,6 @@ fn write_alloc(
                 t.remove((tenant, k.as_str()))?;
             }
         }
-    }
-    Ok(())
-}
-
-fn append_history(
-    tx: &redb::WriteTransaction,
-    tenant: &str,
-    rec: &serde_json::Value,
-    keep: usize,
-) -> Result<(), StoreError> {
-    let mut t = tx.open_table(HISTORY)?;
-    let last = t
-        .range((tenant, 0u64)..=(tenant, u64::MAX))?
-        .next_back()
-        .transpose()?
-        .map(|(k, _)| k.value().1);
-    let seq = last.map_or(1, |n| n.saturating_add(1));
-    let bytes = serde_json::to_vec(rec).map_err(|e| StoreError::Db(e.to_string()))?;
-    t.insert((tenant, seq), bytes.as_slice())?;
-    // Trim the oldest beyond `keep`.
-    let first_kept = seq.saturating_sub(keep.max(1) as u64 - 1);
-    let old: Vec<u64> = t
-        .range((tenant, 0u64)..(tenant, first_kept))?
-        .map(|r| r.map(|(k, _)| k.value().1))
-        .collect::<Result<_, _>>()?;
-    for n in old {
-        t.remove((tenant, n))?;
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! with `o365-ldap ctl set-password` and checked when `auth.user_bind` is `local` or
 //! `entra_or_local`. Only hashes are stored; the table is created on first write.
 
+use super::rows::{ChangeSet, Kind, Row};
 use super::{Store, StoreError};
 use redb::{ReadableDatabase, TableDefinition};
 
@@ -33,6 +34,23 @@ impl Store {
             .map(|v| v.value().to_owned()))
     }
 
+    /// Every local password of a tenant (its lower-cased name), by lower-cased Graph user id.
+    pub fn tenant_passwords(&self, tenant: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let table = match tx.open_table(LOCAL_PASSWORDS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let t = tenant.to_ascii_lowercase();
+        let mut out = Vec::new();
+        for row in table.range((t.as_str(), "")..=(t.as_str(), "\u{10ffff}"))? {
+            let (k, v) = row?;
+            out.push((k.value().1.to_string(), v.value().to_string()));
+        }
+        Ok(out)
+    }
+
     /// Store (or replace) the PHC hash of the user's local password.
     pub fn set_local_password(
         &self,
@@ -40,6 +58,10 @@ impl Store {
         user_id: &str,
         phc: &str,
     ) -> Result<(), StoreError> {
+        if let Some(remote) = self.remote() {
+            let row = Row::put(Kind::Password, user_id.to_ascii_lowercase(), phc.into());
+            return self.commit_shared(remote, tenant, ChangeSet::rows(vec![row]), false);
+        }
         let tx = self.db.begin_write()?;
         {
             let mut table = tx.open_table(LOCAL_PASSWORDS)?;
@@ -52,6 +74,14 @@ impl Store {
 
     /// Remove the user's local password; `false` when there was none.
     pub fn remove_local_password(&self, tenant: &str, user_id: &str) -> Result<bool, StoreError> {
+        if let Some(remote) = self.remote() {
+            let existed = self.local_password(tenant, user_id)?.is_some();
+            if existed {
+                let row = Row::gone(Kind::Password, user_id.to_ascii_lowercase());
+                self.commit_shared(remote, tenant, ChangeSet::rows(vec![row]), false)?;
+            }
+            return Ok(existed);
+        }
         let tx = self.db.begin_write()?;
         let existed = {
             let mut table = tx.open_table(LOCAL_PASSWORDS)?;

@@ -2,6 +2,7 @@
 //! `o365-ldap ctl ssh-key add|remove` and merged with keys from Microsoft 365 when the directory
 //! is derived. The table is created on first write.
 
+use super::rows::{ChangeSet, Kind, Row};
 use super::{Store, StoreError};
 use redb::{ReadableDatabase, TableDefinition};
 use std::collections::HashMap;
@@ -16,6 +17,13 @@ fn key(tenant: &str, user_id: &str) -> (String, String) {
 
 fn decode(bytes: &[u8]) -> Result<Vec<String>, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        table: "ssh_keys",
+        message: e.to_string(),
+    })
+}
+
+fn encode(keys: &[String]) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(keys).map_err(|e| StoreError::Corrupt {
         table: "ssh_keys",
         message: e.to_string(),
     })
@@ -68,6 +76,17 @@ impl Store {
         user_id: &str,
         keys: &[String],
     ) -> Result<(), StoreError> {
+        if let Some(remote) = self.remote() {
+            let id = user_id.to_ascii_lowercase();
+            let row = if keys.is_empty() {
+                Row::gone(Kind::SshKeys, id)
+            } else {
+                Row::put(Kind::SshKeys, id, encode(keys)?)
+            };
+            // The keys do not depend on the tenant's state; the directory rows derived from
+            // them are written afterwards under the round lock (`SyncEngine::rebuild_snapshot`).
+            return self.commit_shared(remote, tenant, ChangeSet::rows(vec![row]), false);
+        }
         let (t, u) = key(tenant, user_id);
         let tx = self.db.begin_write()?;
         {
@@ -75,11 +94,7 @@ impl Store {
             if keys.is_empty() {
                 table.remove((t.as_str(), u.as_str()))?;
             } else {
-                let json = serde_json::to_vec(keys).map_err(|e| StoreError::Corrupt {
-                    table: "ssh_keys",
-                    message: e.to_string(),
-                })?;
-                table.insert((t.as_str(), u.as_str()), json.as_slice())?;
+                table.insert((t.as_str(), u.as_str()), encode(keys)?.as_slice())?;
             }
         }
         tx.commit()?;

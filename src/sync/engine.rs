@@ -45,6 +45,8 @@ pub struct SyncEngine {
     pub(super) health: std::sync::Mutex<HashMap<String, super::health::TenantHealth>>,
     pub(super) observer: std::sync::OnceLock<Arc<dyn super::health::RoundObserver>>,
     pub(super) started_at: i64,
+    /// Other replicas' commits applied (shared store only).
+    pub(super) follow_counts: super::follow::FollowCounts,
 }
 
 impl SyncEngine {

@@ -10,6 +10,7 @@
 
 mod engine;
 pub(crate) mod fetch;
+mod follow;
 pub(crate) mod guard;
 pub mod health;
 pub(crate) mod patch;
@@ -42,6 +43,10 @@ pub enum SyncError {
     },
     #[error("tenant {tenant}: {source}")]
     Store { tenant: String, source: StoreError },
+    #[error(
+        "tenant {tenant}: another replica is running this tenant's round; this replica serves its result once it commits"
+    )]
+    Elsewhere { tenant: String },
     #[error("tenant {tenant}: {source}")]
     Delta {
         tenant: String,

@@ -48,6 +48,26 @@ pub(crate) fn load_builds(
     Ok(Some(builds))
 }
 
+/// The stored directory of every configured tenant that has one, whatever configuration it
+/// was derived under: what a replica of a shared store serves (the database holds one
+/// directory for every replica). `None` when no tenant has one.
+pub(crate) fn load_builds_any(
+    store: &Store,
+    config: &Config,
+) -> Result<Option<Vec<TenantBuild>>, StoreError> {
+    let mut builds = Vec::with_capacity(config.tenant.len());
+    for (i, t) in config.tenant.iter().enumerate() {
+        if let Some((info, entries)) = store.load_any_directory(&t.name, i as u16)? {
+            builds.push(TenantBuild {
+                info,
+                entries,
+                report: Default::default(),
+            });
+        }
+    }
+    Ok((!builds.is_empty()).then_some(builds))
+}
+
 fn tenant_entries(snap: &Snapshot, index: u16) -> impl Iterator<Item = &Entry> {
     snap.iter()
         .map(|(_, e)| e)

@@ -21,6 +21,22 @@ impl SyncEngine {
     /// change made before this call. Returns the new snapshot's generation.
     pub async fn rebuild_snapshot(&self) -> Result<u64, SyncError> {
         let mut states = self.states().await?;
+        // With a shared store, every tenant's round lock is held (in configuration order, so
+        // two replicas rebuilding cannot deadlock) and the derivation starts from the last
+        // committed version.
+        let mut locks = Vec::new();
+        if self.is_shared() {
+            for t in &self.config().tenant {
+                let opts = super::RoundOptions {
+                    trigger: super::Trigger::Manual,
+                    ..Default::default()
+                };
+                locks.push(
+                    self.shared_round_start(&t.name, opts, &mut states, None)
+                        .await?,
+                );
+            }
+        }
         let Derived {
             snapshot,
             allocs,
@@ -39,6 +55,7 @@ impl SyncEngine {
         self.cancel_compaction();
         let generation = snapshot.generation;
         self.snapshot.store(Arc::new(snapshot));
+        drop(locks);
         Ok(generation)
     }
 }

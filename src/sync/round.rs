@@ -62,6 +62,18 @@ impl SyncEngine {
                 return Err(e);
             }
         };
+        // With a shared store: one round per tenant across replicas, starting from the last
+        // committed version whichever replica committed it.
+        let _lock = match self
+            .shared_round_start(tenant, opts, &mut states, progress)
+            .await
+        {
+            Ok(lock) => lock,
+            Err(e) => {
+                say(progress, format!("round not run: {e}"));
+                return Err(e);
+            }
+        };
         let basis = self.take_basis(tenant);
         let prepared = self
             .prepare(cfg, &states, basis.as_ref(), opts, progress, started)

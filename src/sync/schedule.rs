@@ -42,6 +42,9 @@ impl SyncEngine {
                                 ms = r.duration_ms as u64,
                                 "sync round committed"
                             ),
+                            Err(e @ super::SyncError::Elsewhere { .. }) => {
+                                tracing::info!(tenant = %name, "{e}")
+                            }
                             Err(e) => tracing::error!(tenant = %name, "sync round not applied, still serving the last committed directory: {e}"),
                         }
                         trigger = Trigger::Scheduled;

@@ -46,6 +46,7 @@ impl SyncEngine {
             clock,
             health: std::sync::Mutex::new(HashMap::new()),
             observer: std::sync::OnceLock::new(),
+            follow_counts: Default::default(),
         };
         let started = std::time::Instant::now();
         let stored = persist::load_builds(&engine.store, &engine.config(), &engine.fingerprint())
@@ -55,6 +56,7 @@ impl SyncEngine {
             });
         match stored {
             Some(builds) => engine.serve_stored(builds, started),
+            None if engine.is_shared() => engine.serve_shared(started)?,
             None => engine.derive_from_stored_mirrors()?,
         }
         engine.health_from_history();
@@ -99,6 +101,36 @@ impl SyncEngine {
             .stored_bases
             .get_mut()
             .unwrap_or_else(|p| p.into_inner()) = records;
+    }
+
+    /// A replica of a shared store whose cache holds no directory derived under this
+    /// configuration: serve what the cache holds (the database's one directory) rather than a
+    /// derivation of its own that nobody else serves; the first round, under the tenant's lock,
+    /// derives in full and commits. Nothing is written here: the database may be unreachable.
+    fn serve_shared(&mut self, started: std::time::Instant) -> Result<(), SyncError> {
+        let any = persist::load_builds_any(&self.store, &self.config()).unwrap_or_else(|e| {
+            tracing::warn!("the cached directory cannot be read: {e}");
+            None
+        });
+        match any {
+            Some(builds) => {
+                self.serve_stored(builds, started);
+                // Derived under another configuration: no basis to patch from.
+                self.stored_bases
+                    .get_mut()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clear();
+                tracing::info!(
+                    "serving the cached directory of the shared store; it was derived under another configuration, so the first round derives it in full"
+                );
+            }
+            None => {
+                let states = SyncEngine::read_states(&self.config(), &self.store)?;
+                let derived = self.derive(&states, None);
+                self.snapshot.store(Arc::new(derived.snapshot));
+            }
+        }
+        Ok(())
     }
 
     /// Derive the directory from every tenant's stored mirror (the configuration changed, or

@@ -5,6 +5,7 @@
 pub mod clients;
 pub mod filter;
 pub mod harness;
+pub mod postgres;
 
 /// Every served entry of a snapshot as DN → sorted attribute lines: what a client would see.
 pub fn dump(s: &directory::Snapshot) -> std::collections::BTreeMap<String, Vec<String>> {

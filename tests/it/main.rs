@@ -32,6 +32,7 @@ mod ops_signals;
 mod policy_build;
 mod policy_combined;
 mod posix;
+mod scale_out;
 mod ssh_keys;
 mod sync_credentials;
 mod sync_delta;

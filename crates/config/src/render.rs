@@ -6,7 +6,10 @@
 //! can carry a comment saying so, and so that adding a field with a secret to the schema cannot
 //! make it appear here by accident.
 
-use super::{Config, CredentialConfig, Dur, ServerConfig, ServiceAccount, TenantConfig};
+use super::{
+    Config, CredentialConfig, Dur, ServerConfig, ServiceAccount, StoreBackend, StoreConfig,
+    TenantConfig,
+};
 use std::fmt::Write;
 use std::path::Path;
 
@@ -24,6 +27,7 @@ pub fn render_effective(cfg: &Config) -> String {
         Some(f) => kv(&mut out, "tls_ca_file", &path(f)),
         None => out.push_str("# tls_ca_file: not set; the operating system's CA store only\n"),
     }
+    store(&mut out, &cfg.store);
     out.push_str("\n[auth]\n");
     let a = &cfg.auth;
     kv(&mut out, "user_bind", &quote(a.user_bind.as_str()));
@@ -141,6 +145,33 @@ fn notify(out: &mut String, n: &super::NotifyConfig) {
     match &n.email_from {
         Some(f) => kv(out, "email_from", &quote(f)),
         None => out.push_str("# email_from: not set; no e-mail\n"),
+    }
+}
+
+/// The backend and where the URL comes from; the URL itself (it holds the database password)
+/// never.
+fn store(out: &mut String, s: &StoreConfig) {
+    out.push_str("\n[store]\n");
+    match s.backend {
+        StoreBackend::Redb => {
+            out.push_str(
+                "backend = \"redb\"  # the embedded file in server.data_dir: ONE server. For \
+                 several replicas use backend = \"postgres\" (docs/scale-out.md)\n",
+            );
+        }
+        StoreBackend::Postgres => {
+            out.push_str(
+                "backend = \"postgres\"  # one PostgreSQL database shared by every replica; \
+                 server.data_dir keeps this replica's local cache\n",
+            );
+            if let Some(f) = &s.url_file {
+                kv(out, "url_file", &path(f));
+            }
+            if let Some(e) = &s.url_env {
+                kv(out, "url_env", &quote(e));
+            }
+            out.push_str("# the URL itself is not shown: it holds the database password\n");
+        }
     }
 }
 

@@ -63,6 +63,23 @@ pub(super) fn normalize(
             );
         }
     }
+    if cfg
+        .store
+        .url_file
+        .as_ref()
+        .is_some_and(|p| p.as_os_str().is_empty())
+    {
+        cfg.store.url_file = None;
+    }
+    if cfg
+        .store
+        .url_env
+        .as_deref()
+        .is_some_and(|v| v.trim().is_empty())
+    {
+        cfg.store.url_env = None;
+    }
+    paths.anchor_opt("store.url_file", &mut cfg.store.url_file);
     problems.extend(paths.problems.into_vec());
     for tenant in &mut cfg.tenant {
         tenant.resolved_ca_files = cfg
@@ -165,7 +182,70 @@ pub(super) fn secrets(
     if let (Some(url), Some(_)) = (&n.resolved_webhook, &n.webhook_url_file) {
         super::validate::webhook_url("notify.webhook_url_file", url.expose(), &mut found);
     }
+    store_url(cfg, env, &mut found);
     problems.extend(found.into_vec());
+}
+
+/// Read the PostgreSQL URL of `[store]` (backend = "postgres"). Like client secrets, the value
+/// is never echoed: a URL carries the database password.
+fn store_url(
+    cfg: &mut Config,
+    env: &dyn Fn(&str) -> Result<String, VarError>,
+    found: &mut Problems,
+) {
+    let st = &mut cfg.store;
+    if st.backend != super::StoreBackend::Postgres {
+        return;
+    }
+    let (url, key) = match (&st.url_file, &st.url_env) {
+        (Some(file), None) => (
+            read_url_file(file, "store.url_file", found),
+            "store.url_file",
+        ),
+        (None, Some(name)) if super::validate::is_env_name(name) => (
+            from_env(name, env, "store.url_env", found).map(|s| Secret::new(s.expose().trim())),
+            "store.url_env",
+        ),
+        _ => return,
+    };
+    if let Some(u) = &url {
+        let v = u.expose();
+        if !(v.starts_with("postgres://") || v.starts_with("postgresql://")) {
+            found.push(
+                key,
+                "does not hold a PostgreSQL URL; write it as \
+                 postgres://USER:PASSWORD@HOST:5432/DATABASE?sslmode=verify-full (the value is \
+                 not shown here because it may hold the password)",
+            );
+            return;
+        }
+    }
+    st.resolved_url = url;
+}
+
+fn read_url_file(path: &Path, key: &str, found: &mut Problems) -> Option<Secret> {
+    let shown = show_path(path);
+    match std::fs::read_to_string(path) {
+        Ok(text) if text.trim().is_empty() => {
+            found.push(
+                key,
+                format!("{shown} is empty; put the PostgreSQL URL in it (one line)"),
+            );
+            None
+        }
+        Ok(text) => Some(Secret::new(text.trim())),
+        Err(e) => {
+            found.push(
+                key,
+                format!(
+                    "cannot read {shown}: {e}; put the PostgreSQL URL in that file (readable by \
+                     the server only, mode 0600) or fix the path (relative paths are taken from \
+                     the config file's directory)"
+                ),
+            );
+            None
+        }
+    }
 }
 
 fn from_file(path: &Path, key: &str, what: &str, found: &mut Problems) -> Option<Secret> {

@@ -32,6 +32,46 @@ pub struct Config {
     /// Outbound HTTPS (Graph, the login endpoint, the notification webhook).
     #[serde(default)]
     pub network: NetworkConfig,
+    /// Where the one truth is kept: the embedded redb file (one server) or PostgreSQL (N
+    /// replicas, docs/scale-out.md).
+    #[serde(default)]
+    pub store: StoreConfig,
+}
+
+/// `[store]`: the backend, and for PostgreSQL where its URL (a secret) is read from.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    pub backend: StoreBackend,
+    /// A file holding the PostgreSQL URL (`postgres://user:password@host:5432/db?sslmode=...`).
+    /// After `load`: absolute.
+    pub url_file: Option<PathBuf>,
+    /// An environment variable holding the PostgreSQL URL.
+    pub url_env: Option<String>,
+    /// The URL read from `url_file` or `url_env` at load; never serialized or shown.
+    #[serde(skip)]
+    pub resolved_url: Option<super::Secret>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    /// The embedded redb file in `server.data_dir`: one server.
+    #[default]
+    Redb,
+    /// One PostgreSQL database shared by every replica; `server.data_dir` keeps each
+    /// replica's local cache.
+    Postgres,
+}
+
+impl StoreBackend {
+    /// The spelling used in the TOML file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreBackend::Redb => "redb",
+            StoreBackend::Postgres => "postgres",
+        }
+    }
 }
 
 /// `[notify]`: a JSON webhook (Teams and Slack incoming webhooks read its `text`) and e-mail

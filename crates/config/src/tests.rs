@@ -1392,3 +1392,99 @@ fn credentials_directory_paths_come_from_systemd() {
         "{problems:?}"
     );
 }
+
+// ---- [store] ---------------------------------------------------------------------------------
+
+const PG_URL: &str = "postgres://o365:S3cr~et@db.example:5432/o365?sslmode=verify-full";
+
+#[test]
+fn store_defaults_to_redb_and_check_says_it_is_for_one_server() {
+    let cfg = load_ok(&minimal());
+    assert_eq!(cfg.store.backend, StoreBackend::Redb);
+    let shown = render_effective(&cfg);
+    assert!(shown.contains("backend = \"redb\""), "{shown}");
+    assert!(shown.contains("ONE server"), "{shown}");
+}
+
+#[test]
+fn postgres_url_is_read_from_a_file_or_the_environment_and_never_shown() {
+    let fx = Fixture::new();
+    std::fs::write(fx.path("pg.url"), format!("{PG_URL}\n")).expect("write url");
+    let text = format!(
+        "{}\n[store]\nbackend = \"postgres\"\nurl_file = \"pg.url\"\n",
+        minimal()
+    );
+    let cfg = fx.load(&text).expect("postgres config");
+    assert_eq!(cfg.store.url_file, Some(fx.path("pg.url")));
+    assert_eq!(
+        cfg.store.resolved_url.as_ref().map(Secret::expose),
+        Some(PG_URL)
+    );
+    let shown = render_effective(&cfg);
+    assert!(shown.contains("backend = \"postgres\""), "{shown}");
+    assert!(
+        !shown.contains("S3cr~et") && !shown.contains("db.example"),
+        "{shown}"
+    );
+    assert!(!format!("{cfg:?}").contains("S3cr~et"));
+
+    let env = |name: &str| match name {
+        "PG_URL" => Ok(PG_URL.to_string()),
+        _ => Err(VarError::NotPresent),
+    };
+    let text = format!(
+        "{}\n[store]\nbackend = \"postgres\"\nurl_env = \"PG_URL\"\n",
+        minimal()
+    )
+    .replace(
+        "client_secret_env = \"CONTOSO_SECRET\"",
+        "client_secret_env = \"PG_URL\"",
+    );
+    let cfg = load_str_with_env(&text, &fx.origin(), env).expect("url from env");
+    assert_eq!(
+        cfg.store.resolved_url.as_ref().map(Secret::expose),
+        Some(PG_URL)
+    );
+}
+
+#[test]
+fn store_problems_name_the_key_and_never_echo_the_url() {
+    let base = minimal();
+    assert_problem(
+        &format!("{base}\n[store]\nbackend = \"postgres\"\n"),
+        "store",
+        "url_file",
+    );
+    assert_problem(
+        &format!("{base}\n[store]\nurl_env = \"PG_URL\"\n"),
+        "store.url_env",
+        "only applies to backend = \"postgres\"",
+    );
+    assert_problem(
+        &format!("{base}\n[store]\nbackend = \"postgres\"\nurl_env = \"{PG_URL}\"\n"),
+        "store.url_env",
+        "not an environment variable name",
+    );
+    let p = assert_problem(
+        &format!("{base}\n[store]\nbackend = \"postgres\"\nurl_file = \"missing.url\"\n"),
+        "store.url_file",
+        "cannot read",
+    );
+    assert!(!p.message.contains("S3cr"));
+    // A file that holds something else than a URL: not echoed.
+    let fx = Fixture::new();
+    std::fs::write(fx.path("pg.url"), "host=db password=S3cr~et").expect("write");
+    let problems = problems_of(
+        &fx,
+        &format!("{base}\n[store]\nbackend = \"postgres\"\nurl_file = \"pg.url\"\n"),
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.key == "store.url_file" && p.message.contains("PostgreSQL URL")),
+        "{problems:?}"
+    );
+    assert!(problems.iter().all(|p| !p.message.contains("S3cr~et")));
+    let e = parse_error(&format!("{base}\n[store]\nbackend = \"mysql\"\n"));
+    assert!(e.contains("store.backend") && e.contains("postgres"), "{e}");
+}

@@ -109,10 +109,49 @@ pub(super) fn validate(cfg: &Config) -> Vec<Problem> {
             &mut p,
         );
     }
+    store(&cfg.store, &mut p);
     auth(&cfg.auth, &mut p);
     tenants(&cfg.tenant, &mut p);
     service_accounts(&cfg.service_account, &cfg.tenant, &mut p);
     p.into_vec()
+}
+
+fn store(s: &super::StoreConfig, p: &mut Problems) {
+    use super::StoreBackend;
+    match s.backend {
+        StoreBackend::Redb => {
+            for (key, set) in [
+                ("store.url_file", s.url_file.is_some()),
+                ("store.url_env", s.url_env.is_some()),
+            ] {
+                if set {
+                    p.push(
+                        key,
+                        "only applies to backend = \"postgres\"; remove it, or set \
+                         store.backend = \"postgres\"",
+                    );
+                }
+            }
+        }
+        StoreBackend::Postgres => match (&s.url_file, &s.url_env) {
+            (None, None) => p.push(
+                "store",
+                "backend = \"postgres\" needs the database URL: set store.url_file (a file \
+                 holding postgres://USER:PASSWORD@HOST:5432/DATABASE?sslmode=verify-full) or \
+                 store.url_env (the name of an environment variable holding it)",
+            ),
+            (Some(_), Some(_)) => p.push(
+                "store.url_env",
+                "store.url_file is set too; keep one of them",
+            ),
+            (None, Some(name)) if !is_env_name(name) => p.push(
+                "store.url_env",
+                "is not an environment variable name (letters, digits and _, not starting \
+                 with a digit); put the variable's name here, not the URL",
+            ),
+            _ => {}
+        },
+    }
 }
 
 fn auth(a: &super::AuthConfig, p: &mut Problems) {
