@@ -99,10 +99,17 @@ impl Server {
     /// Stop listeners and the scheduler; in-flight rounds are dropped (they commit nothing).
     pub async fn stop(self) {
         self.shutdown.cancel();
-        for t in self.scheduler.iter().chain(&self.follower) {
+        // Abort, then wait until each task is really gone: an aborted task drops what it holds
+        // (the engine, the store) only when it is next polled, and a server started on the same
+        // data_dir right after `stop` must find the redb file closed.
+        let mut tasks: Vec<_> = self.scheduler.into_iter().chain(self.follower).collect();
+        tasks.push(self.watch);
+        for t in &tasks {
             t.abort();
         }
-        self.watch.abort();
+        for t in tasks {
+            let _ = t.await;
+        }
         if let Some(a) = self.admin {
             a.stop().await;
         }
