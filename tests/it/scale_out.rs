@@ -194,6 +194,16 @@ async fn replicas_with_different_histories_serve_the_same_numbers() {
         "a patched its snapshot with b's round, without reading everything again"
     );
     assert_eq!(snapshot(&c), snapshot(&b));
+    // Every replica's scheduler runs: one right after b's round is skipped, not repeated.
+    let scheduled = o365_ldap::sync::RoundOptions {
+        trigger: o365_ldap::sync::Trigger::Scheduled,
+        ..Default::default()
+    };
+    let skipped = c.engine.run_round("contoso", scheduled, None).await;
+    assert!(
+        matches!(skipped, Err(o365_ldap::sync::SyncError::Recent { .. })),
+        "{skipped:?}"
+    );
     for s in [a, b, c] {
         s.stop().await;
     }
