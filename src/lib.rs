@@ -14,6 +14,7 @@ pub mod auth;
 pub mod cli;
 pub mod ldap;
 pub(crate) mod logging;
+pub mod ops;
 pub(crate) mod peer;
 pub mod settings;
 pub mod store;

@@ -2,7 +2,6 @@
 
 use clap::Parser;
 use o365_ldap::cli::{Cli, Command};
-use std::io::Read;
 use std::process::ExitCode;
 
 // The directory is rebuilt from many small strings on every sync round and at start-up;
@@ -15,7 +14,16 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Check { config } => o365_ldap::cli::check::run(&config),
-        Command::HashPassword => hash_password(),
+        Command::HashPassword => o365_ldap::cli::tools::hash_password(),
+        Command::Cert(cmd) => block_on(async move { o365_ldap::cli::tools::cert(&cmd) }),
+        Command::Completions { shell } => {
+            o365_ldap::cli::tools::completions(shell);
+            0
+        }
+        Command::Man => block_on(async { o365_ldap::cli::tools::man() }),
+        Command::Healthcheck { config } => {
+            block_on(async move { o365_ldap::cli::health::healthcheck(&config).await })
+        }
         Command::Ctl(args) => block_on(o365_ldap::cli::ctl::run(args)),
         Command::Store(o365_ldap::cli::StoreCommand::Import { from, config }) => {
             block_on(o365_ldap::cli::store_import::run(&config, &from))
@@ -23,7 +31,11 @@ fn main() -> ExitCode {
         Command::Serve { config, force } => block_on(o365_ldap::cli::serve::run(&config, force)),
         #[cfg(feature = "demo")]
         Command::Demo => block_on(o365_ldap::cli::demo::run()),
-        Command::ExportLdif { config, tenant } => {
+        Command::ExportLdif {
+            schema: Some(target),
+            ..
+        } => o365_ldap::cli::export::print_schema(target),
+        Command::ExportLdif { config, tenant, .. } => {
             o365_ldap::cli::export::run(&config, tenant.as_deref())
         }
         #[cfg(feature = "demo")]
@@ -45,39 +57,16 @@ fn block_on(f: impl std::future::Future<Output = anyhow::Result<()>>) -> i32 {
     };
     match rt.block_on(f) {
         Ok(()) => 0,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            1
-        }
-    }
-}
-
-/// The password comes from stdin (never an argument, which `ps` would show); one trailing
-/// newline is removed because `echo` adds it, nothing else is trimmed.
-fn hash_password() -> i32 {
-    let mut input = String::new();
-    if let Err(e) = std::io::stdin().read_to_string(&mut input) {
-        eprintln!("error: cannot read the password from stdin: {e}");
-        return 1;
-    }
-    let pw = input
-        .strip_suffix("\r\n")
-        .or_else(|| input.strip_suffix('\n'))
-        .unwrap_or(&input);
-    if pw.is_empty() {
-        eprintln!(
-            "error: empty password; pipe it in, e.g. `printf '%s' \"$PW\" | o365-ldap hash-password`"
-        );
-        return 1;
-    }
-    match o365_ldap::auth::hash_password(pw) {
-        Ok(h) => {
-            println!("{h}");
-            0
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            1
-        }
+        // An exit code of its own (`ctl status --check`): its message is a verdict, not an error.
+        Err(e) => match e.downcast_ref::<o365_ldap::cli::health::ExitWith>() {
+            Some(x) => {
+                eprintln!("{}", x.message);
+                x.code
+            }
+            None => {
+                eprintln!("error: {}", o365_ldap::cli::error_chain(&e));
+                1
+            }
+        },
     }
 }

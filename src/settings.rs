@@ -22,7 +22,45 @@ pub fn tenant_options(t: &TenantConfig) -> TenantOptions {
         credentials: t.credential.iter().map(credential_spec).collect(),
         user_properties: strings(t.users.extra_user_properties()),
         group_properties: strings(t.groups.extra_group_properties()),
+        ca_files: t.resolved_ca_files.clone(),
     }
+}
+
+/// Every CA file any HTTPS call trusts beside the system's store: `network.tls_ca_file` and
+/// each tenant's (the Entra password check is one client for every tenant).
+pub fn all_ca_files(cfg: &Config) -> Vec<std::path::PathBuf> {
+    let mut out: Vec<std::path::PathBuf> = Vec::new();
+    for f in cfg.tenant.iter().flat_map(|t| t.resolved_ca_files.iter()) {
+        if !out.contains(f) {
+            out.push(f.clone());
+        }
+    }
+    if let Some(f) = &cfg.network.tls_ca_file
+        && !out.contains(f)
+    {
+        out.push(f.clone());
+    }
+    out
+}
+
+/// An HTTP client (no redirects, the system's store plus `network.tls_ca_file` and, with
+/// `tenant`, its `tls_ca_file`) for calls that are not Graph's (the notification webhook).
+pub fn http_client(
+    cfg: &Config,
+    tenant: Option<&TenantConfig>,
+    timeout: std::time::Duration,
+    loopback_only: bool,
+) -> Result<reqwest::Client, graph::GraphError> {
+    let extra_roots = match tenant {
+        Some(t) => t.resolved_ca_files.clone(),
+        None => cfg.network.tls_ca_file.iter().cloned().collect(),
+    };
+    graph::http::client(&graph::http::HttpOptions {
+        timeout: Some(timeout),
+        connect_timeout: timeout.min(std::time::Duration::from_secs(10)),
+        loopback_only,
+        extra_roots,
+    })
 }
 
 /// Where and as whom a tenant's password grant is made: `password_grant_client_id` (a public

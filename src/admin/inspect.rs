@@ -107,6 +107,8 @@ pub(crate) fn status(engine: &SyncEngine) -> Result<Vec<TenantStatus>, SyncError
             groups: counts.groups,
             automatic: t.sync.automatic,
             next_run: engine.next_run(&t.name),
+            condition: Some(engine.condition(&t.name)),
+            max_staleness_secs: t.sync.staleness_limit().as_secs(),
             binds: binds.clone(),
             lockouts,
             store: engine.store().remote().map(|r| SharedStoreStatus {

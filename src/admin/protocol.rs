@@ -20,6 +20,9 @@ pub enum Request {
         dry_run: bool,
         #[serde(default)]
         force: bool,
+        /// Send a dry run's report to the notification targets.
+        #[serde(default)]
+        notify: bool,
     },
     History {
         #[serde(default)]
@@ -45,6 +48,15 @@ pub enum Request {
         user: String,
         #[serde(default)]
         key: Option<String>,
+    },
+    /// The served directory as LDIF.
+    ExportLdif {
+        #[serde(default)]
+        tenant: Option<String>,
+    },
+    /// Write a consistent copy of the store to `path` (absolute; written by the server).
+    Backup {
+        path: String,
     },
 }
 
@@ -93,6 +105,13 @@ pub struct TenantStatus {
     pub groups: usize,
     pub automatic: bool,
     pub next_run: Option<i64>,
+    /// `ok`, `failing` (the last round failed or was refused) or `stale` (no successful round
+    /// within `sync.max_staleness`, or none yet); absent from servers before it existed.
+    #[serde(default)]
+    pub condition: Option<crate::sync::Condition>,
+    /// The tenant's `sync.max_staleness` in seconds.
+    #[serde(default)]
+    pub max_staleness_secs: u64,
     /// Bind counters per method since the process started: per process, not per tenant, so
     /// every row carries the same ones.
     pub binds: BTreeMap<String, BindCounts>,
@@ -226,6 +245,13 @@ pub struct ProbeResult {
     pub ok: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// `export-ldif`: the served entries as RFC 2849 LDIF.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ldif {
+    pub entries: usize,
+    pub ldif: String,
 }
 
 /// `set-password`, and anything else that only says what it did.

@@ -155,22 +155,56 @@ async fn serve_conn(
         Request::SshKey { action, user, key } => {
             reply(super::ssh_keys::handle(&engine, action, &user, key.as_deref()).await)
         }
+        Request::ExportLdif { tenant } => reply(export_ldif(&engine, tenant.as_deref())),
+        Request::Backup { path } => {
+            let store = engine.store();
+            let target = PathBuf::from(&path);
+            let done = tokio::task::spawn_blocking(move || store.backup_to(&target))
+                .await
+                .map_err(|e| format!("backup task: {e}"))
+                .and_then(|r| r.map_err(|e| e.to_string()));
+            if let Ok(info) = &done {
+                tracing::info!(path = %path, rows = info.rows, bytes = info.bytes, "backup written");
+            }
+            reply(done.map(|info| Done {
+                message: format!(
+                    "backup written to {path}: {} rows, {} bytes (restore: docs/operations.md)",
+                    info.rows, info.bytes
+                ),
+            }))
+        }
         Request::Sync {
             tenant,
             full,
             dry_run,
             force,
+            notify,
         } => {
             let opts = RoundOptions {
                 trigger: Trigger::Manual,
                 full,
                 dry_run,
                 force,
+                notify,
             };
             reply(sync(&engine, tenant, opts, &mut write).await)
         }
     };
     send(&mut write, &response).await
+}
+
+fn export_ldif(engine: &SyncEngine, tenant: Option<&str>) -> Result<super::Ldif, String> {
+    if let Some(t) = tenant
+        && engine.config().tenant(t).is_none()
+    {
+        return Err(SyncError::UnknownTenant(t.to_string()).to_string());
+    }
+    let snap = engine.snapshot().load_full();
+    let mut out = Vec::new();
+    let entries = crate::cli::export::write_ldif(&snap, tenant, &mut out)
+        .map_err(|e| format!("writing the LDIF: {e}"))?;
+    let ldif = String::from_utf8(out).map_err(|e| format!("the LDIF is not UTF-8: {e}"))?;
+    Ok(super::Ldif { entries, ldif })
 }
 
 async fn sync(

@@ -156,6 +156,7 @@ pub(crate) fn record(ev: &BindEvent<'_>) {
     {
         cell.fetch_add(1, Ordering::Relaxed);
     }
+    crate::ops::metrics::bind(ev.method.as_str(), ev.outcome.as_str());
     let peer = ev.peer.map(|p| p.to_string()).unwrap_or_default();
     tracing::info!(
         target: "o365_ldap::audit",

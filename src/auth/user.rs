@@ -169,7 +169,10 @@ impl UserAuth {
             .map(|n| n.get())
             .unwrap_or(1);
         UserAuth {
-            entra: EntraClient::new(a.entra_timeout.get()),
+            entra: EntraClient::with_roots(
+                a.entra_timeout.get(),
+                crate::settings::all_ca_files(&config),
+            ),
             throttle: Throttle::from_config(a),
             cache: Arc::new(CredentialCache::new(a.cache_ttl.get())),
             slots: Semaphore::new(slots),

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct CtlArgs {
-    #[arg(short, long, default_value = super::DEFAULT_CONFIG, global = true)]
+    #[arg(short, long, env = super::CONFIG_ENV, default_value = super::DEFAULT_CONFIG, global = true)]
     pub config: PathBuf,
     /// Print the server's answer as JSON.
     #[arg(long, global = true)]
@@ -27,7 +27,12 @@ pub struct CtlArgs {
 #[derive(Subcommand, Debug)]
 pub enum CtlCommand {
     /// Per tenant: last success, last error, served counts, next scheduled round.
-    Status,
+    Status {
+        /// Exit 0 when every tenant is fine, 1 when a round failed (not stale yet), 2 when a
+        /// tenant is stale or was never synced (for cron, Nagios and the like).
+        #[arg(long)]
+        check: bool,
+    },
     /// Run a sync round now and wait for it.
     Sync {
         #[arg(long)]
@@ -41,6 +46,9 @@ pub enum CtlCommand {
         /// Apply a round that sync.max_deletions would refuse.
         #[arg(long)]
         force: bool,
+        /// With --dry-run: send the report to the [notify] webhook and e-mail (a test sync).
+        #[arg(long, requires = "dry_run")]
+        notify: bool,
     },
     /// Recent sync rounds.
     History {
@@ -68,6 +76,14 @@ pub enum CtlCommand {
     /// A user's admin-managed SSH public keys, served as sshPublicKey with Microsoft 365 ones.
     #[command(subcommand)]
     SshKey(SshKeyCommand),
+    /// The served directory as LDIF on stdout, from the running server.
+    ExportLdif {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Write a consistent copy of the store to FILE while serving (the server writes it: it
+    /// must be in a directory the server may write; the file must not exist).
+    Backup { file: PathBuf },
 }
 
 #[derive(Subcommand, Debug)]
@@ -111,17 +127,19 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<()> {
     let cfg = crate::settings::load(&args.config)?;
     let path = cfg.server.admin_socket.clone();
     let req = match &args.command {
-        CtlCommand::Status => Request::Status,
+        CtlCommand::Status { .. } => Request::Status,
         CtlCommand::Sync {
             tenant,
             full,
             dry_run,
             force,
+            notify,
         } => Request::Sync {
             tenant: tenant.clone(),
             full: *full,
             dry_run: *dry_run,
             force: *force,
+            notify: *notify,
         },
         CtlCommand::History { tenant } => Request::History {
             tenant: tenant.clone(),
@@ -137,6 +155,15 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<()> {
         },
         CtlCommand::Verify { tenant } => Request::Verify {
             tenant: tenant.clone(),
+        },
+        CtlCommand::ExportLdif { tenant } => Request::ExportLdif {
+            tenant: tenant.clone(),
+        },
+        CtlCommand::Backup { file } => Request::Backup {
+            path: std::path::absolute(file)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?
+                .display()
+                .to_string(),
         },
         CtlCommand::SshKey(cmd) => match cmd {
             SshKeyCommand::Add { user, key } => Request::SshKey {
@@ -175,7 +202,17 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<()> {
     }
     // A refused or failed round, or a failed verification, is a failing command for scripts.
     let failed = match &args.command {
-        CtlCommand::Status => show(json, &data, |d: Vec<TenantStatus>| human_status(&d))?,
+        CtlCommand::Status { check } => {
+            let rows: Vec<TenantStatus> = serde_json::from_value(data.clone())
+                .map_err(|e| anyhow::anyhow!("unexpected answer from the server: {e}"))?;
+            if !json {
+                print!("{}", human_status(&rows));
+            }
+            if *check {
+                super::health::status_exit(&rows)?;
+            }
+            false
+        }
         CtlCommand::Sync { .. } => show(json, &data, |d: Vec<RoundResult>| {
             let failed = d.iter().any(|r| r.outcome != RoundOutcome::Ok);
             (human_sync(&d), failed)
@@ -187,7 +224,10 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<()> {
             (human_verify(&d), failed)
         })?,
         CtlCommand::SshKey(_) => show(json, &data, |d: SshKeys| human_ssh_keys(&d))?,
-        CtlCommand::SetPassword { .. } => show(json, &data, |d: Done| format!("{}\n", d.message))?,
+        CtlCommand::SetPassword { .. } | CtlCommand::Backup { .. } => {
+            show(json, &data, |d: Done| format!("{}\n", d.message))?
+        }
+        CtlCommand::ExportLdif { .. } => show(json, &data, |d: crate::admin::Ldif| d.ldif)?,
     };
     if failed {
         anyhow::bail!("not everything succeeded (see above)");
@@ -293,6 +333,7 @@ fn human_status(d: &[TenantStatus]) -> String {
         .map(|t| {
             vec![
                 t.tenant.clone(),
+                t.condition.map_or("-", |c| c.as_str()).to_string(),
                 when(t.last_success),
                 t.last_error
                     .as_ref()
@@ -312,6 +353,7 @@ fn human_status(d: &[TenantStatus]) -> String {
     table(
         &[
             "TENANT",
+            "STATE",
             "LAST SUCCESS",
             "LAST ERROR",
             "ACTIVE",

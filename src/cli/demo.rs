@@ -194,7 +194,7 @@ login_url = "{url}"
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
 
-    wait_for_signal().await;
+    wait_for_signal(None).await;
     server.stop().await;
     emu.shutdown().await;
     Ok(())

@@ -37,6 +37,32 @@ pub enum ExportError {
     Write(#[from] std::io::Error),
 }
 
+/// A server `export-ldif --schema` writes a schema file for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SchemaFor {
+    /// OpenLDAP slapd (`schema` file format, after core, cosine and inetorgperson).
+    Slapd,
+    /// 389 Directory Server (`99user.ldif`-style LDIF).
+    #[value(name = "389ds")]
+    Ds389,
+}
+
+/// `export-ldif --schema`: the definitions the exported entries need beyond the target
+/// server's standard schema, so they load with schema checking on. Exit code 0.
+pub fn print_schema(target: SchemaFor) -> i32 {
+    let text = match target {
+        SchemaFor::Slapd => directory::schema::slapd_schema(),
+        SchemaFor::Ds389 => directory::schema::ds389_schema(),
+    };
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+    }
+}
+
 /// Exit code 0 on success; the error goes to stderr otherwise.
 pub fn run(config: &Path, tenant: Option<&str>) -> i32 {
     match export(config, tenant, &mut std::io::stdout().lock()) {

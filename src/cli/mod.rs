@@ -5,14 +5,36 @@ pub mod ctl;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod export;
+pub mod health;
+mod reload;
 pub mod serve;
 pub(crate) mod setpw;
 pub mod store_import;
+pub mod tools;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
-pub const DEFAULT_CONFIG: &str = "config/o365-ldap.toml";
+/// Where `-c` points when neither it nor `O365_LDAP_CONFIG` is given: where the package and
+/// docs/operations.md install the config.
+pub const DEFAULT_CONFIG: &str = "/etc/o365-ldap/o365-ldap.toml";
+
+/// The environment variable that replaces `DEFAULT_CONFIG`.
+pub const CONFIG_ENV: &str = "O365_LDAP_CONFIG";
+
+/// An error and its causes on one line, each cause once: many errors already include their
+/// cause's text in their own message, which `{:#}` would then print twice.
+pub fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = e.to_string();
+    for cause in e.chain().skip(1) {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+    }
+    out
+}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -29,7 +51,7 @@ pub struct Cli {
 pub enum Command {
     /// Run the server: sync scheduler, LDAP/LDAPS listeners.
     Serve {
-        #[arg(short, long, default_value = DEFAULT_CONFIG)]
+        #[arg(short, long, env = CONFIG_ENV, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
         /// Start even if the store is damaged, missing or emptied: move it aside and start
         /// empty (the next sync round refills the directory; directory passwords, SSH keys set
@@ -39,7 +61,7 @@ pub enum Command {
     },
     /// Validate the config and print the effective settings (secrets redacted).
     Check {
-        #[arg(short, long, default_value = DEFAULT_CONFIG)]
+        #[arg(short, long, env = CONFIG_ENV, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
     /// A sample tenant in the built-in Graph emulator plus the server, on localhost.
@@ -51,14 +73,33 @@ pub enum Command {
     /// Print the served directory as LDIF (RFC 2849) from the store; the server must be
     /// stopped (redb allows one process at a time), or point the config at a copy of data_dir.
     ExportLdif {
-        #[arg(short, long, default_value = DEFAULT_CONFIG)]
+        #[arg(short, long, env = CONFIG_ENV, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
         /// Only this tenant (default: every tenant).
         #[arg(long)]
         tenant: Option<String>,
+        /// Print the schema file the target server needs to load the LDIF with schema
+        /// checking (`slapd` or `389ds`) instead of the entries.
+        #[arg(long, value_name = "SERVER")]
+        schema: Option<export::SchemaFor>,
     },
-    /// Read a password on stdin and print an argon2id PHC string for `password_hash`.
+    /// Exit 0 when the running server is ready: every tenant served and not stale (asks
+    /// /readyz when server.http_listen is set, else the admin socket).
+    Healthcheck {
+        #[arg(short, long, env = CONFIG_ENV, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Print an argon2id PHC string for `password_hash`: the password from a no-echo prompt,
+    /// or from stdin when it is not a terminal.
     HashPassword,
+    /// Certificates for LDAPS.
+    #[command(subcommand)]
+    Cert(tools::CertCommand),
+    /// Shell completions on stdout (e.g. `o365-ldap completions bash >
+    /// /usr/share/bash-completion/completions/o365-ldap`).
+    Completions { shell: clap_complete::Shell },
+    /// The man page (roff) on stdout (`o365-ldap man | man -l -`).
+    Man,
     /// Talk to the running server over its admin socket.
     Ctl(ctl::CtlArgs),
     /// The shared PostgreSQL store (`[store] backend = "postgres"`).

@@ -20,6 +20,8 @@ pub struct Server {
     scheduler: Vec<tokio::task::JoinHandle<()>>,
     follower: Option<tokio::task::JoinHandle<()>>,
     admin: Option<crate::admin::server::AdminHandle>,
+    http: Option<crate::ops::http::HttpHandle>,
+    watch: tokio::task::JoinHandle<()>,
 }
 
 impl Server {
@@ -31,6 +33,10 @@ impl Server {
         let users = Arc::new(crate::auth::UserAuth::new(cfg.clone(), Some(store.clone())));
         let engine = Arc::new(SyncEngine::load(cfg.clone(), store)?);
         let shutdown = CancellationToken::new();
+        let notifier = crate::ops::notify::Notifier::start(&cfg);
+        engine.set_observer(Arc::new(crate::ops::Observer {
+            notifier: notifier.clone(),
+        }));
         let services = Arc::new(ServiceAccounts::from_config(&cfg.service_account)?);
         let ctx =
             Arc::new(LdapContext::new(engine.snapshot(), cfg.clone(), services).with_users(users));
@@ -52,6 +58,13 @@ impl Server {
                 None
             }
         };
+        let http = match &cfg.server.http_listen {
+            Some(addr) => {
+                Some(crate::ops::http::start(engine.clone(), addr, shutdown.clone()).await?)
+            }
+            None => None,
+        };
+        let watch = crate::ops::spawn_staleness_watch(engine.clone(), notifier, shutdown.clone());
         let scheduler = if automatic_sync {
             engine.spawn_scheduler()
         } else {
@@ -65,7 +78,14 @@ impl Server {
             scheduler,
             follower,
             admin,
+            http,
+            watch,
         })
+    }
+
+    /// Where `/metrics`, `/healthz` and `/readyz` answer, if `server.http_listen` is set.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().map(|h| h.addr)
     }
 
     pub fn ldap_addr(&self) -> Option<SocketAddr> {
@@ -82,8 +102,12 @@ impl Server {
         for t in self.scheduler.iter().chain(&self.follower) {
             t.abort();
         }
+        self.watch.abort();
         if let Some(a) = self.admin {
             a.stop().await;
+        }
+        if let Some(h) = self.http {
+            h.stop().await;
         }
         self.ldap.wait().await;
     }
@@ -155,15 +179,48 @@ pub async fn run(path: &Path, force: bool) -> anyhow::Result<()> {
     if let Some(a) = server.ldaps_addr() {
         tracing::info!("LDAPS listening on {a}");
     }
-    wait_for_signal().await;
-    tracing::info!("shutting down");
+    tell_systemd_when_served(&server.engine);
+    wait_for_signal(Some((&server, path))).await;
+    crate::ops::sd_notify::stopping();
+    tracing::info!(
+        "shutting down: no new connections; open ones are told and closed after their current operation"
+    );
     server.stop().await;
+    tracing::info!("stopped");
     Ok(())
 }
 
+/// Tell systemd the unit is ready once every tenant has a directory served: at once when the
+/// stored one is, else after the first successful rounds (`TimeoutStartSec=` bounds the wait).
+fn tell_systemd_when_served(engine: &Arc<SyncEngine>) {
+    let engine = Arc::clone(engine);
+    tokio::spawn(async move {
+        loop {
+            let snap = engine.snapshot().load_full();
+            let config = engine.config();
+            let waiting: Vec<&str> = config
+                .tenant
+                .iter()
+                .filter(|t| !snap.tenants.iter().any(|s| s.name == t.name))
+                .map(|t| t.name.as_str())
+                .collect();
+            if waiting.is_empty() {
+                crate::ops::sd_notify::ready();
+                return;
+            }
+            crate::ops::sd_notify::status(&format!(
+                "waiting for the first sync round of {}",
+                waiting.join(", ")
+            ));
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    });
+}
+
 /// Ctrl-C or SIGTERM (what systemd and Kubernetes send). SIGHUP, which would otherwise end
-/// the process, is taken and logged: the server keeps serving.
-pub async fn wait_for_signal() {
+/// the process, reloads `server`'s config file and certificate (`reload.rs`), or with no
+/// server is only logged.
+pub async fn wait_for_signal(server: Option<(&Server, &Path)>) {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).ok();
     let mut hup = signal(SignalKind::hangup()).ok();
@@ -181,8 +238,14 @@ pub async fn wait_for_signal() {
                     Some(s) => { s.recv().await; }
                     None => std::future::pending::<()>().await,
                 }
-            } => {
-                tracing::info!("SIGHUP received: the server keeps running; restart it to apply a changed config or certificate");
+            } => match server {
+                Some((server, path)) => {
+                    tracing::info!("SIGHUP received: reloading {}", path.display());
+                    crate::ops::sd_notify::reloading();
+                    server.reload(path).await;
+                    crate::ops::sd_notify::ready();
+                }
+                None => tracing::info!("SIGHUP received: ignored"),
             }
         }
     }

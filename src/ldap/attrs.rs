@@ -1,6 +1,9 @@
 //! The attribute list of a search request (RFC 4511 §4.5.1.8): `*`, `+`, `1.1`, `@class`
-//! (RFC 4529), names with aliases and options, and the `dn` pseudo-name, resolved once per
-//! request.
+//! (RFC 4529), names with aliases, and the `dn` pseudo-name, resolved once per request. A name
+//! with options (`cn;lang-en`, `cn;x-opt`) selects nothing: RFC 4512 §2.5 makes a description
+//! with an option the server does not support unrecognised, and unrecognised names in the list
+//! are ignored (RFC 4511 §4.5.1.8). This server supports none (it serves no tagged values and
+//! no syntax that needs `;binary`).
 
 use super::dir::{self, AttrInfo};
 use std::collections::HashSet;
@@ -8,14 +11,11 @@ use std::collections::HashSet;
 /// One attribute asked for by name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Requested {
-    /// The name as asked, without options.
+    /// The name as asked.
     pub base: String,
     /// The schema's attribute type, when the schema knows the name. Synthetic entries
     /// (rootDSE) have attributes outside the schema, matched by `base`.
     pub info: Option<&'static AttrInfo>,
-    /// Options as given (`binary` in `userCertificate;binary`), returned to the client with the
-    /// canonical name as OpenLDAP does.
-    pub options: Option<String>,
 }
 
 impl Requested {
@@ -25,7 +25,7 @@ impl Requested {
         self.info.map_or(self.base.as_str(), |i| i.name)
     }
 
-    /// What makes two requests the same (with their options): the lower-cased canonical name.
+    /// What makes two requests the same: the lower-cased canonical name.
     fn key(&self) -> String {
         self.canonical().to_ascii_lowercase()
     }
@@ -53,7 +53,7 @@ impl Selection {
             all_user: attrs.is_empty(),
             ..Selection::default()
         };
-        let mut seen: HashSet<(String, Option<String>)> = HashSet::new();
+        let mut seen: HashSet<String> = HashSet::new();
         for a in attrs {
             let a = a.trim();
             match a {
@@ -68,35 +68,23 @@ impl Selection {
                     for name in
                         dir::object_class_attributes(a.get(1..).unwrap_or("")).unwrap_or_default()
                     {
-                        sel.add(&mut seen, name, None);
+                        sel.add(&mut seen, name);
                     }
                 }
-                _ => {
-                    let (base, options) = match a.split_once(';') {
-                        Some((b, o)) if !o.is_empty() => (b, Some(o.to_owned())),
-                        Some((b, _)) => (b, None),
-                        None => (a, None),
-                    };
-                    sel.add(&mut seen, base, options);
-                }
+                _ if a.contains(';') => {}
+                _ => sel.add(&mut seen, a),
             }
         }
         sel
     }
 
-    fn add(
-        &mut self,
-        seen: &mut HashSet<(String, Option<String>)>,
-        base: &str,
-        options: Option<String>,
-    ) {
+    fn add(&mut self, seen: &mut HashSet<String>, base: &str) {
         let r = Requested {
             base: base.to_owned(),
             info: dir::attribute(base),
-            options,
         };
         // Two spellings of one attribute type (`cn`, `commonName`, `CN`) are one request.
-        if seen.insert((r.key(), r.options.clone())) {
+        if seen.insert(r.key()) {
             self.named.push(r);
         }
     }
@@ -112,30 +100,17 @@ impl Selection {
         }
     }
 
-    /// Calls `f` with each description under which the attribute with canonical name `name` is
-    /// returned: none, usually one, two when asked as both `cert` and `cert;binary`. `all`
-    /// says whether the attribute is returned without being named (see [`Selection::all`]);
-    /// then its plain name comes first. Allocates only for descriptions with options: this
-    /// runs per attribute per result entry.
+    /// Calls `f` with the description under which the attribute with canonical name `name` is
+    /// returned, if it is: when `all` says it is returned without being named (see
+    /// [`Selection::all`]) or when the list names it.
     pub(crate) fn each_name(
         &self,
         name: &'static str,
         all: bool,
         mut f: impl FnMut(std::borrow::Cow<'static, str>),
     ) {
-        use std::borrow::Cow;
-        let named_plain = self
-            .named
-            .iter()
-            .any(|r| r.options.is_none() && r.matches(name));
-        if all && !named_plain {
-            f(Cow::Borrowed(name));
-        }
-        for r in self.named.iter().filter(|r| r.matches(name)) {
-            match &r.options {
-                None => f(Cow::Borrowed(name)),
-                Some(o) => f(Cow::Owned(format!("{name};{o}"))),
-            }
+        if all || self.named.iter().any(|r| r.matches(name)) {
+            f(std::borrow::Cow::Borrowed(name));
         }
     }
 
@@ -162,23 +137,18 @@ mod tests {
         }
     }
 
-    /// The rule `each_name` implements, spelled out with allocations: every request naming the
-    /// attribute, with its options, and the plain name first when `all` selects it and no
-    /// request names it plainly.
+    /// The rule `each_name` implements, spelled out: the name once when `all` selects it or
+    /// a request names it.
     fn reference_names(s: &Selection, name: &str, operational: bool) -> Vec<String> {
-        let mut out: Vec<String> = s
+        let named = s
             .named
             .iter()
-            .filter(|r| r.canonical().eq_ignore_ascii_case(name))
-            .map(|r| match &r.options {
-                Some(o) => format!("{name};{o}"),
-                None => name.to_owned(),
-            })
-            .collect();
-        if s.all(operational) && !out.iter().any(|n| n == name) {
-            out.insert(0, name.to_owned());
+            .any(|r| r.canonical().eq_ignore_ascii_case(name));
+        if s.all(operational) || named {
+            vec![name.to_owned()]
+        } else {
+            vec![]
         }
-        out
     }
 
     #[test]
@@ -202,7 +172,7 @@ mod tests {
     }
 
     #[test]
-    fn names_are_canonicalised_and_options_kept() {
+    fn names_are_canonicalised_and_options_unrecognised() {
         let s = sel(&[
             "CN",
             "uidnumber",
@@ -212,13 +182,16 @@ mod tests {
         ]);
         assert_eq!(s.names_for("cn", false), vec!["cn"]);
         assert_eq!(s.names_for("uidNumber", false), vec!["uidNumber"]);
-        assert_eq!(
-            s.names_for("userCertificate", false),
-            vec!["userCertificate;binary"]
-        );
+        // RFC 4512 §2.5: a description with an unsupported option is unrecognised.
+        assert!(s.names_for("userCertificate", false).is_empty());
         assert!(s.operational_wanted("entryDN"));
         assert!(!s.operational_wanted("createTimestamp"));
         assert!(s.names_for("mail", false).is_empty());
+        let s = sel(&["cn;lang-en", "uid;x-opt", "objectClass;x-foo", "mail"]);
+        assert!(s.names_for("cn", false).is_empty());
+        assert!(s.names_for("uid", false).is_empty());
+        assert!(s.names_for("objectClass", false).is_empty());
+        assert_eq!(s.names_for("mail", false), vec!["mail"]);
         // Names outside the schema still select attributes of synthetic entries.
         let s = sel(&["namingcontexts"]);
         assert_eq!(s.names_for("namingContexts", false), vec!["namingContexts"]);

@@ -117,6 +117,16 @@ fn check_message_id(frame: &[u8]) -> Result<(), FrameError> {
     }
 }
 
+impl Codec {
+    /// ldap3_proto's decoding of one complete frame, `None` when it refuses it.
+    fn decode_frame(&mut self, mut frame: BytesMut) -> Option<LdapMsg> {
+        match self.inner.decode(&mut frame) {
+            Ok(Some(msg)) if frame.is_empty() => Some(msg),
+            Ok(_) | Err(_) => None,
+        }
+    }
+}
+
 impl Decoder for Codec {
     type Item = LdapMsg;
     type Error = FrameError;
@@ -145,12 +155,17 @@ impl Decoder for Codec {
             buf.reserve(total - buf.len());
             return Ok(None);
         }
-        let mut frame = buf.split_to(total);
+        let frame = buf.split_to(total);
         check_message_id(&frame)?;
-        match self.inner.decode(&mut frame) {
-            Ok(Some(msg)) if frame.is_empty() => Ok(Some(msg)),
-            Ok(_) | Err(_) => Err(FrameError::Undecodable),
+        if let Some(msg) = self.decode_frame(frame.clone()) {
+            return Ok(Some(msg));
         }
+        // A search whose filter holds non-UTF-8 values is a valid request that ldap3_proto
+        // cannot hold; `undecodable` marks those values so it can.
+        super::undecodable::rewrite_search(&frame)
+            .and_then(|fixed| self.decode_frame(BytesMut::from(&fixed[..])))
+            .map(Some)
+            .ok_or(FrameError::Undecodable)
     }
 }
 
@@ -259,6 +274,94 @@ mod tests {
         let mut buf = BytesMut::from(&bytes[..]);
         assert!(matches!(
             Codec::new(limit(1024)).decode(&mut buf),
+            Err(FrameError::Undecodable)
+        ));
+    }
+
+    #[test]
+    fn a_filter_value_that_is_not_utf8_is_a_valid_search() {
+        use directory::filter::UNDECODABLE_VALUE_PREFIX;
+        use ldap3_proto::proto::{
+            LdapDerefAliases, LdapFilter, LdapSearchRequest, LdapSearchScope,
+        };
+        // Encode `(|(uid=alice)(cn=QQ))`, then make QQ the octets ff fe: same length, so the
+        // frame stays well-formed BER, and ldap3_proto alone refuses it.
+        let search = LdapSearchRequest {
+            base: "dc=contoso,dc=com".into(),
+            scope: LdapSearchScope::Subtree,
+            aliases: LdapDerefAliases::Never,
+            sizelimit: 0,
+            timelimit: 0,
+            typesonly: false,
+            filter: LdapFilter::Or(vec![
+                LdapFilter::Equality("uid".into(), "alice".into()),
+                LdapFilter::Equality("cn".into(), "QQ".into()),
+            ]),
+            attrs: vec!["uid".into()],
+        };
+        let mut bytes = encoded(LdapMsg::new(9, LdapOp::SearchRequest(search))).to_vec();
+        let at = bytes.windows(2).position(|w| w == b"QQ").unwrap();
+        bytes[at] = 0xff;
+        bytes[at + 1] = 0xfe;
+        assert!(
+            LdapCodec::default()
+                .decode(&mut BytesMut::from(&bytes[..]))
+                .is_err()
+        );
+        let mut buf = BytesMut::from(&bytes[..]);
+        let msg = Codec::new(limit(1024)).decode(&mut buf).unwrap().unwrap();
+        assert_eq!(msg.msgid, 9);
+        let LdapOp::SearchRequest(req) = msg.op else {
+            panic!("{msg:?}")
+        };
+        assert_eq!(req.base, "dc=contoso,dc=com");
+        assert_eq!(req.attrs, vec!["uid".to_string()]);
+        assert_eq!(
+            req.filter,
+            LdapFilter::Or(vec![
+                LdapFilter::Equality("uid".into(), "alice".into()),
+                LdapFilter::Equality(format!("{UNDECODABLE_VALUE_PREFIX}cn"), String::new()),
+            ])
+        );
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn a_deeply_nested_filter_with_a_value_that_is_not_utf8_is_bounded() {
+        use ldap3_proto::proto::{
+            LdapDerefAliases, LdapFilter, LdapSearchRequest, LdapSearchScope,
+        };
+        let nested = |levels: usize| {
+            let mut f = LdapFilter::Equality("cn".into(), "Q".into());
+            for _ in 0..levels {
+                f = LdapFilter::Not(Box::new(f));
+            }
+            let search = LdapSearchRequest {
+                base: String::new(),
+                scope: LdapSearchScope::Subtree,
+                aliases: LdapDerefAliases::Never,
+                sizelimit: 0,
+                timelimit: 0,
+                typesonly: false,
+                filter: f,
+                attrs: vec![],
+            };
+            let mut bytes = encoded(LdapMsg::new(3, LdapOp::SearchRequest(search))).to_vec();
+            let at = bytes.iter().rposition(|b| *b == b'Q').unwrap();
+            bytes[at] = 0xff;
+            BytesMut::from(&bytes[..])
+        };
+        let mut ok = nested(20);
+        assert!(
+            Codec::new(limit(1 << 16))
+                .decode(&mut ok)
+                .unwrap()
+                .is_some()
+        );
+        // Past the walk's depth bound the request stays undecodable, without recursing further.
+        let mut deep = nested(1000);
+        assert!(matches!(
+            Codec::new(limit(1 << 16)).decode(&mut deep),
             Err(FrameError::Undecodable)
         ));
     }

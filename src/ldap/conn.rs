@@ -182,7 +182,8 @@ pub(crate) async fn run(
     let stream = match kind {
         ListenerKind::Ldap => Stream::Plain(socket),
         ListenerKind::Ldaps => {
-            let Some(acceptor) = server.tls.as_ref() else {
+            // The certificate in force now: a reload (SIGHUP) reaches new connections only.
+            let Some(acceptor) = server.tls.as_ref().map(|t| t.load_full()) else {
                 return;
             };
             let accepted = tokio::select! {
@@ -245,7 +246,14 @@ pub(crate) async fn run(
             Ok(Some(Ok(m))) => m,
         };
         state.touch(&server.connections);
+        let op = handler::op_name(&msg.op);
+        let started = std::time::Instant::now();
         let response = handler::handle(&mut session, &server.ctx, msg).await;
+        crate::ops::metrics::operation(
+            op,
+            handler::result_name(response.result_code()),
+            started.elapsed().as_secs_f64(),
+        );
         if let Err(e) = send(&mut conn, response.replies, idle).await {
             tracing::debug!(%peer, error = %e, "write failed");
             break;
@@ -324,7 +332,7 @@ async fn start_tls(
     handshake: Duration,
     session: &Session,
 ) -> Option<Conn> {
-    let acceptor = server.tls.as_ref()?;
+    let acceptor = server.tls.as_ref()?.load_full();
     let parts = conn.into_parts();
     let Stream::Plain(mut socket) = parts.io else {
         return None;

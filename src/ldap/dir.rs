@@ -43,6 +43,16 @@ pub(crate) fn values_equal(attr: &AttrInfo, stored: &str, asserted: &str) -> boo
     })
 }
 
+/// Whether `asserted` is a valid value for the attribute's syntax and equality rule.
+pub(crate) fn valid_assertion(attr: &AttrInfo, asserted: &str) -> bool {
+    matching::normalize_value(attr, asserted).is_some()
+}
+
+/// Whether the attribute's syntax is Octet String, where values need not be UTF-8.
+pub(crate) fn takes_any_octets(attr: &AttrInfo) -> bool {
+    attr.syntax == schema::syntax::OCTET_STRING
+}
+
 /// Values of an operational attribute of a directory entry.
 pub(crate) fn operational_value(entry: &Entry, name: &str) -> Option<Vec<String>> {
     filter::operational_value(entry, name)

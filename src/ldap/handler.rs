@@ -52,6 +52,26 @@ impl Response {
         }
     }
 
+    /// The result code of the final response (the last message), for metrics; `None` for
+    /// requests that get none (abandon, unbind).
+    pub fn result_code(&self) -> Option<LdapResultCode> {
+        let Some(Reply::Msg(m)) = self.replies.last() else {
+            return None;
+        };
+        let res = match &m.op {
+            LdapOp::BindResponse(r) => &r.res,
+            LdapOp::ExtendedResponse(r) => &r.res,
+            LdapOp::SearchResultDone(r)
+            | LdapOp::CompareResult(r)
+            | LdapOp::ModifyResponse(r)
+            | LdapOp::AddResponse(r)
+            | LdapOp::DelResponse(r)
+            | LdapOp::ModifyDNResponse(r) => r,
+            _ => return None,
+        };
+        Some(res.code.clone())
+    }
+
     /// Every message in order, encoded ones decoded (tests and simple transports).
     pub fn messages(&self) -> Vec<LdapMsg> {
         let mut out = Vec::new();
@@ -150,6 +170,36 @@ fn unsupported_critical(ctrl: &[LdapControl]) -> Option<String> {
         LdapControl::AdDirsync { .. } => Some("1.2.840.113556.1.4.841".into()),
         _ => None,
     })
+}
+
+/// The operation's name in metrics.
+pub(crate) fn op_name(op: &LdapOp) -> &'static str {
+    match op {
+        LdapOp::BindRequest(_) => "bind",
+        LdapOp::UnbindRequest => "unbind",
+        LdapOp::SearchRequest(_) => "search",
+        LdapOp::CompareRequest(_) => "compare",
+        LdapOp::AbandonRequest(_) => "abandon",
+        LdapOp::ExtendedRequest(_) => "extended",
+        LdapOp::AddRequest(_) => "add",
+        LdapOp::ModifyRequest(_) => "modify",
+        LdapOp::DelRequest(_) => "delete",
+        LdapOp::ModifyDNRequest(_) => "modify_dn",
+        _ => "other",
+    }
+}
+
+/// A result code as RFC 4511 spells it (`success`, `noSuchObject`), for metrics.
+pub(crate) fn result_name(code: Option<LdapResultCode>) -> String {
+    let Some(code) = code else {
+        return "none".into();
+    };
+    let debug = format!("{code:?}");
+    let mut chars = debug.chars();
+    match chars.next() {
+        Some(first) => first.to_ascii_lowercase().to_string() + chars.as_str(),
+        None => debug,
+    }
 }
 
 /// Handle one request. Never panics; every request except abandon and unbind gets exactly

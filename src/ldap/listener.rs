@@ -7,6 +7,7 @@ use super::session::ListenerKind;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 pub(crate) async fn accept_loop(
@@ -29,6 +30,7 @@ pub(crate) async fn accept_loop(
                 tokio::spawn(async move {
                     match server.connections.admit(Some(peer.ip())).await {
                         Ok(admitted) => {
+                            let _open = crate::ops::metrics::connection(kind.as_str());
                             // The slot is released only after everything the connection held
                             // (the server context with its store) is gone: stopping waits on it.
                             conn::run(server, tcp, peer, kind, shutdown, &admitted).await;
@@ -42,7 +44,7 @@ pub(crate) async fn accept_loop(
                             };
                             // Only the TLS settings are kept: a refusal must not hold the
                             // server (and its store) open past a stop.
-                            let tls = server.tls.clone();
+                            let tls = server.tls.as_ref().map(|t| TlsAcceptor::clone(&t.load()));
                             let handshake = server.ctx.config.server.handshake_timeout.get();
                             drop(server);
                             conn::refuse(tls, handshake, tcp, kind, why.message()).await;

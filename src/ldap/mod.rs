@@ -21,6 +21,7 @@ pub(crate) mod session;
 pub(crate) mod subschema;
 pub(crate) mod synthetic;
 pub(crate) mod tls;
+mod undecodable;
 
 pub(crate) use dir::Snapshot;
 pub use handler::{Action, Reply, Response, handle};
@@ -80,11 +81,13 @@ impl LdapContext {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LdapError {
-    #[error("server.{key}: cannot listen on {addr}: {source}")]
+    #[error("server.{key}: cannot listen on {addr}: {source}{hint}")]
     Listen {
         key: &'static str,
         addr: String,
         source: std::io::Error,
+        /// What to do about it, when known (a privileged port refused).
+        hint: String,
     },
     #[error(transparent)]
     Tls(#[from] TlsError),
@@ -93,7 +96,8 @@ pub enum LdapError {
 /// Shared by every connection of one `serve` call.
 pub(crate) struct Server {
     pub(crate) ctx: Arc<LdapContext>,
-    pub(crate) tls: Option<TlsAcceptor>,
+    /// Swapped by a certificate reload; each handshake takes the one in force.
+    pub(crate) tls: Option<Arc<ArcSwap<TlsAcceptor>>>,
     pub(crate) connections: Arc<admission::Connections>,
     /// Bounds the refused connections being told why (a Notice of Disconnection, after a TLS
     /// handshake on LDAPS), so refusing cannot itself be used to tie the server up.
@@ -106,9 +110,25 @@ pub struct ServeHandle {
     pub ldaps_addr: Option<SocketAddr>,
     listeners: Vec<JoinHandle<()>>,
     connections: Arc<admission::Connections>,
+    tls: Option<Arc<ArcSwap<TlsAcceptor>>>,
 }
 
 impl ServeHandle {
+    /// Read the certificate chain and key again and use them for every handshake from now on
+    /// (LDAPS and StartTLS); open connections keep the session they have. On an error the
+    /// certificate in force stays. Without TLS configured at start there is nothing to reload.
+    pub(crate) fn reload_tls(
+        &self,
+        cert: &std::path::Path,
+        key: &std::path::Path,
+    ) -> Result<bool, TlsError> {
+        let Some(current) = &self.tls else {
+            return Ok(false);
+        };
+        current.store(Arc::new(tls::load_acceptor(cert, key)?));
+        Ok(true)
+    }
+
     /// Wait until the listeners have stopped (after the shutdown token fired) and every
     /// connection has closed.
     pub async fn wait(self) {
@@ -128,13 +148,26 @@ impl ServeHandle {
 const MAX_REFUSALS: usize = 64;
 
 async fn bind(key: &'static str, addr: &str) -> Result<TcpListener, LdapError> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| LdapError::Listen {
+    TcpListener::bind(addr).await.map_err(|source| {
+        let privileged = addr
+            .parse::<SocketAddr>()
+            .is_ok_and(|a| a.port() != 0 && a.port() < 1024);
+        let hint = if source.kind() == std::io::ErrorKind::PermissionDenied && privileged {
+            "; ports below 1024 need the CAP_NET_BIND_SERVICE capability: run under the \
+                 systemd unit (deploy/systemd/o365-ldap.service grants it), or \
+                 `setcap cap_net_bind_service=+ep /usr/bin/o365-ldap`, or listen on a port \
+                 above 1023"
+                .to_string()
+        } else {
+            String::new()
+        };
+        LdapError::Listen {
             key,
             addr: addr.to_owned(),
             source,
-        })
+            hint,
+        }
+    })
 }
 
 /// Bind the configured listeners and serve until `shutdown` is cancelled. Returns once the
@@ -146,7 +179,9 @@ pub async fn serve(
 ) -> Result<ServeHandle, LdapError> {
     let cfg = &ctx.config.server;
     let tls = match (&cfg.tls_cert, &cfg.tls_key) {
-        (Some(cert), Some(key)) => Some(tls::load_acceptor(cert, key)?),
+        (Some(cert), Some(key)) => Some(Arc::new(ArcSwap::from_pointee(tls::load_acceptor(
+            cert, key,
+        )?))),
         (None, None) if cfg.ldaps_listen.is_none() => None,
         _ => return Err(TlsError::Missing.into()),
     };
@@ -174,6 +209,7 @@ pub async fn serve(
         ldaps_addr: None,
         listeners: Vec::new(),
         connections,
+        tls: server.tls.clone(),
     };
     for (listener, kind) in [(ldap, ListenerKind::Ldap), (ldaps, ListenerKind::Ldaps)] {
         let Some(listener) = listener else { continue };

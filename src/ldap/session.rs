@@ -58,6 +58,15 @@ pub enum ListenerKind {
     Ldaps,
 }
 
+impl ListenerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ListenerKind::Ldap => "ldap",
+            ListenerKind::Ldaps => "ldaps",
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Session {
     pub identity: Identity,

@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+mod backup;
+pub use backup::BackupInfo;
 mod cache;
 pub(crate) mod directory;
 mod history;

@@ -16,7 +16,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::Mutex;
 
 pub struct SyncEngine {
-    pub(super) config: Arc<Config>,
+    /// Swapped by a reload (SIGHUP); a round reads it once at its start.
+    pub(super) config: ArcSwap<Config>,
     pub(super) store: Arc<Store>,
     pub(super) snapshot: Arc<ArcSwap<Snapshot>>,
     /// Last committed state per tenant, `None` until loaded (a fast start serves the stored
@@ -27,7 +28,7 @@ pub struct SyncEngine {
     /// Unix time of each tenant's next scheduled round (for `ctl status`).
     pub(super) next_run: std::sync::Mutex<HashMap<String, i64>>,
     /// The configuration fingerprint the persisted directory is written under.
-    pub(super) fingerprint: String,
+    pub(super) fingerprint: ArcSwap<String>,
     /// Whether start-up served the stored directory rather than deriving it.
     pub(super) from_store: bool,
     /// Per tenant, what the served derivation was, so the next round can patch it; missing
@@ -40,6 +41,10 @@ pub struct SyncEngine {
     /// The compaction of a patched snapshot running in the background, if any.
     pub(super) compaction: Arc<std::sync::Mutex<Option<patch_round::Compaction>>>,
     pub(super) clock: Arc<dyn Clock>,
+    /// Per tenant: last success, failures since (`health.rs`).
+    pub(super) health: std::sync::Mutex<HashMap<String, super::health::TenantHealth>>,
+    pub(super) observer: std::sync::OnceLock<Arc<dyn super::health::RoundObserver>>,
+    pub(super) started_at: i64,
     /// Other replicas' commits applied (shared store only).
     pub(super) follow_counts: super::follow::FollowCounts,
 }
@@ -97,7 +102,7 @@ impl SyncEngine {
         if guard.is_none() {
             let started = std::time::Instant::now();
             let store = Arc::clone(&self.store);
-            let config = Arc::clone(&self.config);
+            let config = self.config();
             let loaded =
                 tokio::task::spawn_blocking(move || SyncEngine::read_states(&config, &store))
                     .await
@@ -139,13 +144,15 @@ impl SyncEngine {
         before: Option<&Snapshot>,
         records: &HashMap<String, serde_json::Value>,
     ) -> Result<(), SyncError> {
-        for (i, t) in self.config.tenant.iter().enumerate() {
+        let config = self.config();
+        let fingerprint = self.fingerprint();
+        for (i, t) in config.tenant.iter().enumerate() {
             let Some(info) = persist::info(snap, &t.name) else {
                 continue;
             };
             let mut w = match before {
-                Some(before) => persist::changes(before, snap, i as u16, &self.fingerprint, info),
-                None => persist::everything(snap, i as u16, &self.fingerprint, info),
+                Some(before) => persist::changes(before, snap, i as u16, &fingerprint, info),
+                None => persist::everything(snap, i as u16, &fingerprint, info),
             };
             w.basis = records.get(&t.name).cloned();
             self.store
@@ -179,8 +186,14 @@ impl SyncEngine {
         self.snapshot.clone()
     }
 
-    pub fn config(&self) -> &Arc<Config> {
-        &self.config
+    /// The configuration in force (a reload swaps it).
+    pub fn config(&self) -> Arc<Config> {
+        self.config.load_full()
+    }
+
+    /// The fingerprint of the configuration in force, under which the directory is stored.
+    pub(super) fn fingerprint(&self) -> Arc<String> {
+        self.fingerprint.load_full()
     }
 
     pub fn clock(&self) -> &dyn Clock {
@@ -201,8 +214,9 @@ impl SyncEngine {
         let mut allocs = HashMap::new();
         let mut reports = HashMap::new();
         let empty = TenantState::default();
-        for (i, t) in self.config.tenant.iter().enumerate() {
-            let services = self.services_of(&t.name);
+        let config = self.config();
+        for (i, t) in config.tenant.iter().enumerate() {
+            let services = SyncEngine::services_of(&config, &t.name);
             let admin_ssh_keys = self.admin_ssh_keys(&t.name);
             let input = |mirror| TenantInput {
                 index: i as u16,
@@ -255,7 +269,8 @@ impl SyncEngine {
         limit: usize,
     ) -> Result<Vec<HistoryRecord>, SyncError> {
         let mut out = Vec::new();
-        for t in &self.config.tenant {
+        let config = self.config();
+        for t in &config.tenant {
             if tenant.is_some_and(|n| n != t.name) {
                 continue;
             }
@@ -272,7 +287,7 @@ impl SyncEngine {
             );
         }
         if let Some(t) = tenant
-            && self.config.tenant(t).is_none()
+            && config.tenant(t).is_none()
         {
             return Err(SyncError::UnknownTenant(t.to_string()));
         }

@@ -38,6 +38,7 @@ pub(crate) fn groups_delta_start(select: &str) -> String {
 /// give exact membership, and `$deltaToken=latest` costs two requests.
 pub(crate) async fn full_read(
     client: &GraphClient,
+    progress: Option<&super::Progress>,
 ) -> Result<(Mirror, Option<DeltaLinks>), GraphError> {
     let links = latest_links(client).await?;
     let mut m = Mirror {
@@ -48,9 +49,14 @@ pub(crate) async fn full_read(
     for u in client.list_users().await? {
         m.users.insert(u.id.clone(), u);
     }
+    super::say(progress, format!("{} users read", m.users.len()));
     for g in client.list_groups().await? {
         m.groups.insert(g.id.clone(), g);
     }
+    super::say(
+        progress,
+        format!("{} groups read; reading their members", m.groups.len()),
+    );
     let ids: Vec<String> = m.groups.keys().cloned().collect();
     for (gid, list) in members_tolerant(client, ids).await? {
         match list {
@@ -64,6 +70,14 @@ pub(crate) async fn full_read(
             }
         }
     }
+    let memberships: usize = m.members.values().map(|l| l.len()).sum();
+    super::say(
+        progress,
+        format!(
+            "{memberships} memberships of {} groups read",
+            m.members.len()
+        ),
+    );
     Ok((m, links))
 }
 
@@ -122,6 +136,8 @@ async fn latest_link(client: &GraphClient, start: &str) -> Result<Option<String>
 pub(crate) struct DeltaPages {
     pub objects: Vec<serde_json::Value>,
     pub delta_link: String,
+    /// Pages read, the last (with the deltaLink) included.
+    pub pages: usize,
 }
 
 /// Follow a stored deltaLink and its nextLinks verbatim to the next deltaLink.
@@ -129,13 +145,14 @@ pub(crate) async fn read_delta(client: &GraphClient, link: &str) -> Result<Delta
     let mut objects = Vec::new();
     let mut url = link.to_string();
     let mut seen = BTreeSet::new();
-    for _ in 1..=MAX_DELTA_PAGES {
+    for pages in 1..=MAX_DELTA_PAGES {
         let page = client.get_page::<serde_json::Value>(&url).await?;
         objects.extend(page.value);
         if let Some(d) = page.delta_link {
             return Ok(DeltaPages {
                 objects,
                 delta_link: d,
+                pages,
             });
         }
         let Some(next) = page.next_link else {

@@ -77,7 +77,7 @@ impl SyncEngine {
                 }
             }
             for tenant in due {
-                if self.config.tenant(&tenant).is_some()
+                if self.config().tenant(&tenant).is_some()
                     && let Err(e) = self.follow_tenant(&tenant).await
                 {
                     tracing::warn!(tenant = %tenant, "cannot apply the shared store's changes yet: {e}");
@@ -94,7 +94,7 @@ impl SyncEngine {
         let Ok(versions) = remote.versions_async().await else {
             return Vec::new();
         };
-        self.config
+        self.config()
             .tenant
             .iter()
             .filter(|t| {
@@ -245,7 +245,7 @@ impl SyncEngine {
     /// Serve the pulled entries: a patch of the served snapshot when the tenant is served and
     /// its base DN unchanged, else the whole directory read again from the cache.
     fn adopt_entries(&self, tenant: &str, p: &Pulled) -> Result<(), SyncError> {
-        let Some(index) = self.config.tenant.iter().position(|t| t.name == tenant) else {
+        let Some(index) = self.config().tenant.iter().position(|t| t.name == tenant) else {
             return Ok(());
         };
         let before = self.snapshot.load_full();
@@ -298,7 +298,7 @@ impl SyncEngine {
     /// Serve every tenant's directory as the cache holds it.
     fn reload_entries(&self, generation: u64) -> Result<(), SyncError> {
         self.follow_counts.reloaded.fetch_add(1, Ordering::Relaxed);
-        let builds = persist::load_builds_any(&self.store, &self.config)
+        let builds = persist::load_builds_any(&self.store, &self.config())
             .map_err(|source| SyncError::Store {
                 tenant: String::new(),
                 source,

@@ -12,6 +12,7 @@ mod engine;
 pub(crate) mod fetch;
 mod follow;
 pub(crate) mod guard;
+pub mod health;
 pub(crate) mod patch;
 mod patch_round;
 pub(crate) mod persist;
@@ -25,6 +26,7 @@ mod startup;
 use crate::store::StoreError;
 use directory::derive::BuildReport;
 pub use engine::SyncEngine;
+pub use health::{Condition, RoundObserver, TenantHealth};
 use model::mirror::merge::{self as delta, DeltaStats};
 pub use report::{Changes, HistoryRecord, Mode, Outcome as HistoryOutcome, Trigger};
 
@@ -76,6 +78,8 @@ pub struct RoundOptions {
     pub dry_run: bool,
     /// Apply a round `sync.max_deletions` would refuse.
     pub force: bool,
+    /// Send the report to the notification targets (a dry run's test-sync report).
+    pub notify: bool,
 }
 
 /// Progress lines for `ctl sync` while a round runs.

@@ -70,8 +70,11 @@ impl SyncEngine {
     }
 
     /// The service accounts allowed to read `tenant` (served under its `ou=services`).
-    pub(super) fn services_of(&self, tenant: &str) -> Vec<&config::ServiceAccount> {
-        self.config
+    pub(super) fn services_of<'a>(
+        config: &'a Config,
+        tenant: &str,
+    ) -> Vec<&'a config::ServiceAccount> {
+        config
             .service_account
             .iter()
             .filter(|s| s.tenants.is_empty() || s.tenants.iter().any(|x| x == tenant))
@@ -103,8 +106,9 @@ impl SyncEngine {
         progress: Option<&Progress>,
     ) -> Option<DerivedRound> {
         use directory::derive::patch::{Derivation, Prior, derive_patch};
-        let index = self.config.tenant.iter().position(|t| t.name == cfg.name)?;
-        let services = self.services_of(&cfg.name);
+        let config = self.config();
+        let index = config.tenant.iter().position(|t| t.name == cfg.name)?;
+        let services = SyncEngine::services_of(&config, &cfg.name);
         let admin_ssh_keys = self.admin_ssh_keys(&cfg.name);
         let input = TenantInput {
             index: index as u16,

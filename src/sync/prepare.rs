@@ -220,7 +220,7 @@ impl SyncEngine {
             }
         }
         say(progress, "reading users, groups and members (full)");
-        let state = full_state(client, old, keep_secs, now).await?;
+        let state = full_state(client, old, keep_secs, now, progress).await?;
         Ok(GraphRead {
             state,
             stats: DeltaStats::default(),
@@ -257,6 +257,7 @@ impl SyncEngine {
             ..
         } = self.derive(states, Some((tenant, st)));
         let changes = report::diff(&before, &snapshot, tenant);
+        say(progress, changed_counts(&changes));
         let build = reports.remove(tenant).unwrap_or_default();
         (snapshot, build, changes, RoundDerivation::Full)
     }
@@ -306,9 +307,11 @@ impl SyncEngine {
         say(
             progress,
             format!(
-                "{} user and {} group changes read",
+                "{} user and {} group changes read ({} and {} pages)",
                 users.objects.len(),
-                groups.objects.len()
+                groups.objects.len(),
+                users.pages,
+                groups.pages
             ),
         );
         Ok(TenantState {
@@ -326,6 +329,20 @@ impl SyncEngine {
     }
 }
 
+/// What a derivation changed in the served directory, in counts.
+pub(super) fn changed_counts(c: &super::Changes) -> String {
+    format!(
+        "directory: users +{} ~{} -{} ({} inactivated), groups +{} ~{} -{}",
+        c.users_added.len(),
+        c.users_updated.len(),
+        c.users_removed.len(),
+        c.users_inactivated.len(),
+        c.groups_added.len(),
+        c.groups_updated.len(),
+        c.groups_removed.len()
+    )
+}
+
 /// Read everything from Graph into a new state. Users Graph no longer lists are deleted: they
 /// are kept for `users.keep_deleted_for` when that is set.
 async fn full_state(
@@ -333,9 +350,10 @@ async fn full_state(
     old: &TenantState,
     keep_secs: i64,
     now: i64,
+    progress: Option<&Progress>,
 ) -> Result<TenantState, SyncError> {
     let (mut mirror, links) =
-        fetch::full_read(client)
+        fetch::full_read(client, progress)
             .await
             .map_err(|source| SyncError::Graph {
                 tenant: client.tenant_name().to_string(),

@@ -26,7 +26,7 @@ impl SyncEngine {
         // committed version.
         let mut locks = Vec::new();
         if self.is_shared() {
-            for t in &self.config.tenant {
+            for t in &self.config().tenant {
                 let opts = super::RoundOptions {
                     trigger: super::Trigger::Manual,
                     ..Default::default()
@@ -47,7 +47,7 @@ impl SyncEngine {
         self.commit_allocs(&mut states, allocs)?;
         // The stored directory follows the served one, so a restart serves these entries.
         let before = self.snapshot.load();
-        let derived = SyncEngine::full_derivations(&snapshot, &self.config, reports);
+        let derived = SyncEngine::full_derivations(&snapshot, &self.config(), reports);
         let records = SyncEngine::records(&derived);
         self.store_full_derivation(&snapshot, Some(&before), &records)?;
         drop(before);
@@ -57,5 +57,28 @@ impl SyncEngine {
         self.snapshot.store(Arc::new(snapshot));
         drop(locks);
         Ok(generation)
+    }
+}
+
+impl SyncEngine {
+    /// Adopt a reloaded configuration with the same tenants (names, in order): policy, names,
+    /// POSIX settings, local groups and sync settings apply at once, by deriving the directory
+    /// again from the committed mirrors; the next rounds use the new settings. A different set
+    /// of tenants needs a restart and changes nothing here.
+    pub async fn reconfigure(&self, new: Arc<config::Config>) -> Result<u64, SyncError> {
+        let old = self.config();
+        let names =
+            |c: &config::Config| c.tenant.iter().map(|t| t.name.clone()).collect::<Vec<_>>();
+        if names(&old) != names(&new) {
+            return Err(SyncError::Internal(format!(
+                "the tenants changed ({} → {}); restart the server to apply that",
+                names(&old).join(", "),
+                names(&new).join(", ")
+            )));
+        }
+        self.fingerprint
+            .store(Arc::new(super::persist::fingerprint(&new)));
+        self.config.store(new);
+        self.rebuild_snapshot().await
     }
 }

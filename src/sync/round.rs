@@ -36,8 +36,20 @@ impl SyncEngine {
         opts: RoundOptions,
         progress: Option<&Progress>,
     ) -> Result<RoundReport, SyncError> {
-        let cfg = self
-            .config
+        let started = std::time::Instant::now();
+        let result = self.round(tenant, opts, progress).await;
+        self.finished(tenant, opts, &result, started.elapsed());
+        result
+    }
+
+    async fn round(
+        &self,
+        tenant: &str,
+        opts: RoundOptions,
+        progress: Option<&Progress>,
+    ) -> Result<RoundReport, SyncError> {
+        let config = self.config();
+        let cfg = config
             .tenant
             .iter()
             .find(|t| t.name == tenant)
@@ -212,18 +224,17 @@ impl SyncEngine {
         let rec_json = serde_json::to_value(rec).unwrap_or_default();
         let before = self.snapshot.load();
         let index = self
-            .config
+            .config()
             .tenant
             .iter()
             .position(|t| t.name == tenant)
             .unwrap_or(0) as u16;
+        let fingerprint = self.fingerprint();
         let rows = persist::info(snapshot, tenant).map(|info| match derived {
-            RoundDerivation::Full => {
-                persist::changes(&before, snapshot, index, &self.fingerprint, info)
-            }
+            RoundDerivation::Full => persist::changes(&before, snapshot, index, &fingerprint, info),
             RoundDerivation::Patch {
                 upserts, removals, ..
-            } => patch::rows(&self.fingerprint, info, upserts, removals),
+            } => patch::rows(&fingerprint, info, upserts, removals),
         });
         let rows = rows.map(|mut w| {
             w.basis = Some(patch::record(&report.build, &report.changes));

@@ -1,5 +1,6 @@
 //! The scheduler: a round for every tenant with `sync.automatic` at start, then one every
-//! `sync.interval`.
+//! `sync.interval`. Both are read again before each round, so a reloaded configuration's
+//! interval applies from the next wait on, and `automatic = false` pauses the tenant.
 
 use super::{RoundOptions, SyncEngine, Trigger};
 use std::sync::Arc;
@@ -8,17 +9,25 @@ impl SyncEngine {
     /// Run rounds for every tenant with `sync.automatic`: one at start, then every
     /// `sync.interval`. Failures are logged and retried at the next interval.
     pub fn spawn_scheduler(self: &Arc<Self>) -> Vec<tokio::task::JoinHandle<()>> {
-        self.config
+        self.config()
             .tenant
             .iter()
             .filter(|t| t.sync.automatic)
             .map(|t| {
                 let engine = self.clone();
                 let name = t.name.clone();
-                let every = t.sync.interval.get();
+                let first_every = t.sync.interval.get();
                 tokio::spawn(async move {
                     let mut trigger = Trigger::Startup;
                     loop {
+                        let (automatic, every) = engine
+                            .config()
+                            .tenant(&name)
+                            .map_or((false, first_every), |t| (t.sync.automatic, t.sync.interval.get()));
+                        if !automatic {
+                            tokio::time::sleep(every).await;
+                            continue;
+                        }
                         let opts = RoundOptions {
                             trigger,
                             ..RoundOptions::default()

@@ -31,22 +31,25 @@ impl SyncEngine {
     ) -> Result<SyncEngine, SyncError> {
         let fingerprint = persist::fingerprint(&config);
         let mut engine = SyncEngine {
-            config,
+            config: ArcSwap::new(config),
             store,
             snapshot: Arc::new(ArcSwap::from_pointee(Snapshot::empty())),
             states: Arc::new(Mutex::new(None)),
             generation: AtomicU64::new(1),
             next_run: std::sync::Mutex::new(HashMap::new()),
-            fingerprint,
+            fingerprint: ArcSwap::from_pointee(fingerprint),
             from_store: false,
             bases: std::sync::Mutex::new(HashMap::new()),
             stored_bases: std::sync::Mutex::new(HashMap::new()),
             compaction: Arc::new(std::sync::Mutex::new(None)),
+            started_at: clock.now_unix(),
             clock,
+            health: std::sync::Mutex::new(HashMap::new()),
+            observer: std::sync::OnceLock::new(),
             follow_counts: Default::default(),
         };
         let started = std::time::Instant::now();
-        let stored = persist::load_builds(&engine.store, &engine.config, &engine.fingerprint)
+        let stored = persist::load_builds(&engine.store, &engine.config(), &engine.fingerprint())
             .unwrap_or_else(|e| {
                 tracing::warn!("the stored directory cannot be read, deriving it again: {e}");
                 None
@@ -56,6 +59,7 @@ impl SyncEngine {
             None if engine.is_shared() => engine.serve_shared(started)?,
             None => engine.derive_from_stored_mirrors()?,
         }
+        engine.health_from_history();
         Ok(engine)
     }
 
@@ -82,7 +86,7 @@ impl SyncEngine {
         }
         self.from_store = true;
         let mut records = HashMap::new();
-        for t in &self.config.tenant {
+        for t in &self.config().tenant {
             match self.store.load_directory_basis(&t.name) {
                 Ok(Some(v)) => {
                     records.insert(t.name.clone(), v);
@@ -104,7 +108,7 @@ impl SyncEngine {
     /// derivation of its own that nobody else serves; the first round, under the tenant's lock,
     /// derives in full and commits. Nothing is written here: the database may be unreachable.
     fn serve_shared(&mut self, started: std::time::Instant) -> Result<(), SyncError> {
-        let any = persist::load_builds_any(&self.store, &self.config).unwrap_or_else(|e| {
+        let any = persist::load_builds_any(&self.store, &self.config()).unwrap_or_else(|e| {
             tracing::warn!("the cached directory cannot be read: {e}");
             None
         });
@@ -121,7 +125,7 @@ impl SyncEngine {
                 );
             }
             None => {
-                let states = SyncEngine::read_states(&self.config, &self.store)?;
+                let states = SyncEngine::read_states(&self.config(), &self.store)?;
                 let derived = self.derive(&states, None);
                 self.snapshot.store(Arc::new(derived.snapshot));
             }
@@ -132,7 +136,7 @@ impl SyncEngine {
     /// Derive the directory from every tenant's stored mirror (the configuration changed, or
     /// nothing was stored), store it for the next start and serve it.
     fn derive_from_stored_mirrors(&mut self) -> Result<(), SyncError> {
-        let mut states = SyncEngine::read_states(&self.config, &self.store)?;
+        let mut states = SyncEngine::read_states(&self.config(), &self.store)?;
         let Derived {
             snapshot: snap,
             allocs,
@@ -141,7 +145,7 @@ impl SyncEngine {
         // A config change can admit objects that have no numbers yet: persist what the build
         // allocated so the numbers are the same after the next restart.
         self.commit_allocs(&mut states, allocs)?;
-        let derived = SyncEngine::full_derivations(&snap, &self.config, reports);
+        let derived = SyncEngine::full_derivations(&snap, &self.config(), reports);
         let records = SyncEngine::records(&derived);
         self.store_full_derivation(&snap, None, &records)?;
         self.set_bases(&states, derived);

@@ -126,6 +126,25 @@ tenant_id = "6f1e3a52-8d2b-4c7e-9a10-3b5c2d7e8f90"
         "secret leaked:\n{text}"
     );
 
+    // The secret file was written with the default umask: others may read it.
+    let warn = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        warn.contains("client_secret_file") && warn.contains("readable by every user"),
+        "{warn}"
+    );
+    std::fs::set_permissions(
+        dir.path().join("s.secret"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["check", "-c"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"));
+
     let bad = good.replace("tenant_id =", "tenant_idd =");
     let path = dir.path().join("bad.toml");
     std::fs::write(&path, bad).unwrap();
@@ -169,4 +188,103 @@ fn hash_password_reads_stdin_and_prints_argon2id() {
             .verify_password(b"correct horse\n", &parsed)
             .is_err()
     );
+}
+
+/// `-c` falls back to `O365_LDAP_CONFIG`, then to /etc/o365-ldap/o365-ldap.toml; an error's
+/// cause is printed once.
+#[test]
+fn config_path_from_the_environment_and_causes_printed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nowhere.toml");
+    let out = Command::new(BIN)
+        .args(["ctl", "status"])
+        .env("O365_LDAP_CONFIG", &missing)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nowhere.toml"), "{err}");
+    assert_eq!(err.matches("os error 2").count(), 1, "{err}");
+    let out = Command::new(BIN)
+        .args(["ctl", "status"])
+        .env_remove("O365_LDAP_CONFIG")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/etc/o365-ldap/o365-ldap.toml"), "{err}");
+}
+
+/// A port below 1024 refused to an unprivileged user: the error says how to grant the
+/// capability, with its cause once. Runs the server as `nobody` with setpriv (needs root, and
+/// a kernel that keeps ports below 1024 privileged).
+#[test]
+fn privileged_port_refused_gives_the_capability_hint() {
+    let start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        .unwrap_or(1024);
+    let root = Command::new("id").arg("-u").output().unwrap().stdout == b"0\n";
+    if !root || start <= 389 {
+        eprintln!(
+            "skipped: needs root and privileged ports (ip_unprivileged_port_start = {start})"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mode = |p: &std::path::Path, m: u32| {
+        std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(m)).unwrap()
+    };
+    mode(d, 0o755);
+    std::fs::write(d.join("s.secret"), "x\n").unwrap();
+    std::fs::create_dir(d.join("data")).unwrap();
+    mode(&d.join("data"), 0o777);
+    let config = d.join("c.toml");
+    std::fs::write(
+        &config,
+        r#"
+[server]
+ldap_listen = "127.0.0.1:389"
+ldaps_listen = ""
+tls_cert = ""
+tls_key = ""
+allow_plaintext_bind = true
+data_dir = "data"
+admin_socket = "admin.sock"
+
+[[tenant]]
+name = "contoso"
+tenant_id = "6f1e3a52-8d2b-4c7e-9a10-3b5c2d7e8f90"
+base_dn = "dc=contoso,dc=com"
+graph_url = "http://127.0.0.1:9"
+login_url = "http://127.0.0.1:9"
+  [[tenant.credential]]
+  client_id = "0c1e2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
+  client_secret_file = "s.secret"
+  [tenant.sync]
+  automatic = false
+"#,
+    )
+    .unwrap();
+    for f in ["s.secret", "c.toml"] {
+        mode(&d.join(f), 0o644);
+    }
+    let out = Command::new("timeout")
+        .args([
+            "20",
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+        ])
+        .arg("--inh-caps=-all")
+        .arg(BIN)
+        .args(["serve", "-c"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("CAP_NET_BIND_SERVICE"), "{err}");
+    assert_eq!(err.matches("os error 13").count(), 1, "{err}");
 }

@@ -18,11 +18,17 @@ mod common;
 mod admin_ctl;
 #[cfg(feature = "demo")]
 mod cli;
+mod conformance;
 mod directory_build;
 mod e2e_ldap;
 mod graph_verify;
 mod hostile;
 mod ldap_service;
+mod ops_backup;
+mod ops_metrics;
+mod ops_network;
+mod ops_notify;
+mod ops_signals;
 mod policy_build;
 mod policy_combined;
 mod posix;

@@ -16,6 +16,7 @@ mod validate;
 
 pub use duration::Dur;
 pub use render::render_effective;
+pub use resolve::CREDENTIALS_DIRECTORY;
 pub use schema::*;
 pub use validate::{credential_key, tenant_key};
 
@@ -122,9 +123,10 @@ fn load_text(
         path: path.clone(),
         message,
     })?;
-    resolve::normalize(&mut cfg, &base_dir(origin));
+    let mut problems = Vec::new();
+    resolve::normalize(&mut cfg, &base_dir(origin), env, &mut problems);
     let placement = place_local_groups(&mut cfg);
-    let mut problems = validate::validate(&cfg);
+    problems.extend(validate::validate(&cfg));
     problems.extend(placement);
     resolve::secrets(&mut cfg, env, &mut problems);
     problems.extend(extra(&cfg));

@@ -133,7 +133,7 @@ mod tests {
         };
         assert_eq!(
             msg,
-            "line 1, column 2: unknown key `servr`; valid keys here: server, auth, service_account, tenant, local_group, store"
+            "line 1, column 2: unknown key `servr`; valid keys here: server, auth, service_account, tenant, local_group, notify, network, store"
         );
     }
 }

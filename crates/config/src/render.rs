@@ -21,6 +21,12 @@ pub fn render_effective(cfg: &Config) -> String {
         "# Effective configuration: defaults filled in, relative paths resolved, secrets redacted.\n",
     );
     server(&mut out, &cfg.server);
+    notify(&mut out, &cfg.notify);
+    out.push_str("\n[network]\n");
+    match &cfg.network.tls_ca_file {
+        Some(f) => kv(&mut out, "tls_ca_file", &path(f)),
+        None => out.push_str("# tls_ca_file: not set; the operating system's CA store only\n"),
+    }
     store(&mut out, &cfg.store);
     out.push_str("\n[auth]\n");
     let a = &cfg.auth;
@@ -118,6 +124,28 @@ fn server(out: &mut String, s: &ServerConfig) {
         &dur(s.paged_search_idle_timeout),
     );
     kv(out, "log_format", &quote(s.log_format.as_str()));
+    opt_str(out, "http_listen", s.http_listen.as_deref(), "# disabled");
+}
+
+fn notify(out: &mut String, n: &super::NotifyConfig) {
+    out.push_str("\n[notify]\n");
+    match (&n.webhook_url, &n.webhook_url_file) {
+        (_, Some(f)) => kv(out, "webhook_url_file", &path(f)),
+        // The URL carries the webhook's token: only its host is shown.
+        (Some(u), None) => {
+            let host = url::Url::parse(u.trim())
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_default();
+            let _ = writeln!(out, "# webhook_url: https://{host}/<redacted>");
+        }
+        (None, None) => out.push_str("# webhook_url: not set; no webhook\n"),
+    }
+    kv(out, "email_to", &strings(&n.email_to));
+    match &n.email_from {
+        Some(f) => kv(out, "email_from", &quote(f)),
+        None => out.push_str("# email_from: not set; no e-mail\n"),
+    }
 }
 
 /// The backend and where the URL comes from; the URL itself (it holds the database password)
@@ -170,6 +198,9 @@ fn tenant(out: &mut String, t: &TenantConfig) {
     }
     kv(out, "graph_url", &quote(&t.graph_url));
     kv(out, "login_url", &quote(&t.login_url));
+    if let Some(f) = &t.tls_ca_file {
+        kv(out, "tls_ca_file", &path(f));
+    }
     match &t.password_grant_client_id {
         Some(id) => kv(out, "password_grant_client_id", &quote(id)),
         None => out.push_str(
@@ -185,6 +216,16 @@ fn tenant(out: &mut String, t: &TenantConfig) {
     kv(out, "  interval", &dur(t.sync.interval));
     kv(out, "  full_every", &dur(t.sync.full_every));
     kv(out, "  max_deletions", &t.sync.max_deletions.to_string());
+    match t.sync.max_staleness {
+        Some(d) => kv(out, "  max_staleness", &dur(d)),
+        None => {
+            let _ = writeln!(
+                out,
+                "  # max_staleness: not set; 4 × interval ({})",
+                super::Dur(t.sync.staleness_limit())
+            );
+        }
+    }
 
     let u = &t.users;
     out.push_str("\n  [tenant.users]\n");

@@ -7,23 +7,62 @@ use super::{Config, Problem, Secret};
 use std::env::VarError;
 use std::path::{Path, PathBuf};
 
+/// The variable systemd's `LoadCredential=` sets to the directory holding the credentials.
+pub const CREDENTIALS_DIRECTORY: &str = "CREDENTIALS_DIRECTORY";
+
 /// TOML has no null, so an empty string is how a listener or TLS path with a default is
-/// switched off; relative paths are anchored at `base` (the config file's directory).
-pub(super) fn normalize(cfg: &mut Config, base: &Path) {
+/// switched off; a path starting with `${CREDENTIALS_DIRECTORY}` (or `$CREDENTIALS_DIRECTORY`)
+/// is taken from that variable; relative paths are anchored at `base` (the config file's
+/// directory). A path whose variable is not set is reported under its key.
+pub(super) fn normalize(
+    cfg: &mut Config,
+    base: &Path,
+    env: &dyn Fn(&str) -> Result<String, VarError>,
+    problems: &mut Vec<Problem>,
+) {
     let s = &mut cfg.server;
-    for listen in [&mut s.ldap_listen, &mut s.ldaps_listen] {
+    for listen in [&mut s.ldap_listen, &mut s.ldaps_listen, &mut s.http_listen] {
         if listen.as_deref().is_some_and(|v| v.trim().is_empty()) {
             *listen = None;
         }
     }
-    for path in [&mut s.tls_cert, &mut s.tls_key] {
+    let mut paths = Paths {
+        base,
+        env,
+        problems: Problems::default(),
+    };
+    for (key, path) in [
+        ("server.tls_cert", &mut s.tls_cert),
+        ("server.tls_key", &mut s.tls_key),
+    ] {
         if path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
             *path = None;
         }
-        anchor_opt(path, base);
+        paths.anchor_opt(key, path);
     }
-    anchor(&mut s.data_dir, base);
-    anchor(&mut s.admin_socket, base);
+    paths.anchor("server.data_dir", &mut s.data_dir);
+    paths.anchor("server.admin_socket", &mut s.admin_socket);
+    paths.anchor_opt("notify.webhook_url_file", &mut cfg.notify.webhook_url_file);
+    paths.anchor_opt("network.tls_ca_file", &mut cfg.network.tls_ca_file);
+    for (ti, tenant) in cfg.tenant.iter_mut().enumerate() {
+        let tkey = tenant_key(ti, &tenant.name);
+        paths.anchor_opt(&format!("{tkey}.tls_ca_file"), &mut tenant.tls_ca_file);
+        for (ci, cred) in tenant.credential.iter_mut().enumerate() {
+            let ckey = credential_key(&tkey, ci);
+            paths.anchor_opt(
+                &format!("{ckey}.client_secret_file"),
+                &mut cred.client_secret_file,
+            );
+            paths.anchor_opt(
+                &format!("{ckey}.certificate_file"),
+                &mut cred.certificate_file,
+            );
+            paths.anchor_opt(
+                &format!("{ckey}.private_key_file"),
+                &mut cred.private_key_file,
+            );
+        }
+    }
     if cfg
         .store
         .url_file
@@ -40,28 +79,61 @@ pub(super) fn normalize(cfg: &mut Config, base: &Path) {
     {
         cfg.store.url_env = None;
     }
-    anchor_opt(&mut cfg.store.url_file, base);
+    paths.anchor_opt("store.url_file", &mut cfg.store.url_file);
+    problems.extend(paths.problems.into_vec());
     for tenant in &mut cfg.tenant {
-        for cred in &mut tenant.credential {
-            anchor_opt(&mut cred.client_secret_file, base);
-            anchor_opt(&mut cred.certificate_file, base);
-            anchor_opt(&mut cred.private_key_file, base);
+        tenant.resolved_ca_files = cfg
+            .network
+            .tls_ca_file
+            .iter()
+            .chain(tenant.tls_ca_file.iter())
+            .cloned()
+            .collect();
+    }
+}
+
+struct Paths<'a> {
+    base: &'a Path,
+    env: &'a dyn Fn(&str) -> Result<String, VarError>,
+    problems: Problems,
+}
+
+impl Paths<'_> {
+    fn anchor(&mut self, key: &str, path: &mut PathBuf) {
+        if let Some(rest) = path.to_str().and_then(credentials_relative) {
+            match (self.env)(CREDENTIALS_DIRECTORY) {
+                Ok(dir) if !dir.is_empty() => *path = Path::new(&dir).join(rest),
+                _ => self.problems.push(
+                    key,
+                    format!(
+                        "uses ${{{CREDENTIALS_DIRECTORY}}}, which is not set; systemd sets it for \
+                         a unit with LoadCredential= (run `check` with \
+                         {CREDENTIALS_DIRECTORY}=/path/to/credentials to try the file outside \
+                         systemd)"
+                    ),
+                ),
+            }
+        }
+        // An empty path stays empty so validation can say it is missing, rather than silently
+        // becoming the config directory.
+        if !path.as_os_str().is_empty() && path.is_relative() {
+            *path = self.base.join(&*path);
+        }
+    }
+
+    fn anchor_opt(&mut self, key: &str, path: &mut Option<PathBuf>) {
+        if let Some(p) = path {
+            self.anchor(key, p);
         }
     }
 }
 
-fn anchor(path: &mut PathBuf, base: &Path) {
-    // An empty path stays empty so validation can say it is missing, rather than silently
-    // becoming the config directory.
-    if !path.as_os_str().is_empty() && path.is_relative() {
-        *path = base.join(&*path);
-    }
-}
-
-fn anchor_opt(path: &mut Option<PathBuf>, base: &Path) {
-    if let Some(p) = path {
-        anchor(p, base);
-    }
+/// The part after a leading `${CREDENTIALS_DIRECTORY}/` or `$CREDENTIALS_DIRECTORY/`.
+fn credentials_relative(path: &str) -> Option<&str> {
+    ["${CREDENTIALS_DIRECTORY}", "$CREDENTIALS_DIRECTORY"]
+        .iter()
+        .find_map(|v| path.strip_prefix(v))
+        .map(|rest| rest.trim_start_matches('/'))
 }
 
 /// Read every credential's secret. Credentials whose shape validation already rejected (no
@@ -81,9 +153,12 @@ pub(super) fn secrets(
                 continue;
             }
             let secret = match (&cred.client_secret_file, &cred.client_secret_env) {
-                (Some(file), None) if !file.as_os_str().is_empty() => {
-                    from_file(file, &format!("{ckey}.client_secret_file"), &mut found)
-                }
+                (Some(file), None) if !file.as_os_str().is_empty() => from_file(
+                    file,
+                    &format!("{ckey}.client_secret_file"),
+                    "the client secret (the secret's Value, not its ID)",
+                    &mut found,
+                ),
                 (None, Some(name)) if super::validate::is_env_name(name) => {
                     from_env(name, env, &format!("{ckey}.client_secret_env"), &mut found)
                 }
@@ -91,6 +166,21 @@ pub(super) fn secrets(
             };
             cred.resolved_secret = secret;
         }
+    }
+    let n = &mut cfg.notify;
+    n.resolved_webhook = match (&n.webhook_url, &n.webhook_url_file) {
+        (Some(url), None) if !url.trim().is_empty() => Some(Secret::new(url.trim())),
+        (None, Some(file)) if !file.as_os_str().is_empty() => from_file(
+            file,
+            "notify.webhook_url_file",
+            "the webhook URL",
+            &mut found,
+        )
+        .map(|s| Secret::new(s.expose().trim())),
+        _ => None,
+    };
+    if let (Some(url), Some(_)) = (&n.resolved_webhook, &n.webhook_url_file) {
+        super::validate::webhook_url("notify.webhook_url_file", url.expose(), &mut found);
     }
     store_url(cfg, env, &mut found);
     problems.extend(found.into_vec());
@@ -158,7 +248,7 @@ fn read_url_file(path: &Path, key: &str, found: &mut Problems) -> Option<Secret>
     }
 }
 
-fn from_file(path: &Path, key: &str, found: &mut Problems) -> Option<Secret> {
+fn from_file(path: &Path, key: &str, what: &str, found: &mut Problems) -> Option<Secret> {
     let shown = show_path(path);
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
@@ -166,9 +256,9 @@ fn from_file(path: &Path, key: &str, found: &mut Problems) -> Option<Secret> {
             found.push(
                 key,
                 format!(
-                    "cannot read {shown}: {e}; put the client secret in that file (readable by \
-                     the server only, mode 0600) or fix the path (relative paths are taken from \
-                     the config file's directory)"
+                    "cannot read {shown}: {e}; put {what} in that file (readable by the server \
+                     only, mode 0600) or fix the path (relative paths are taken from the config \
+                     file's directory)"
                 ),
             );
             return None;
@@ -177,7 +267,7 @@ fn from_file(path: &Path, key: &str, found: &mut Problems) -> Option<Secret> {
     let Ok(text) = String::from_utf8(bytes) else {
         found.push(
             key,
-            format!("{shown} is not UTF-8 text; it must hold the client secret as text"),
+            format!("{shown} is not UTF-8 text; it must hold {what} as text"),
         );
         return None;
     };
@@ -188,12 +278,7 @@ fn from_file(path: &Path, key: &str, found: &mut Problems) -> Option<Secret> {
         .or_else(|| text.strip_suffix('\n'))
         .unwrap_or(&text);
     if value.is_empty() {
-        found.push(
-            key,
-            format!(
-                "{shown} is empty; put the client secret (the secret's Value, not its ID) in it"
-            ),
-        );
+        found.push(key, format!("{shown} is empty; put {what} in it"));
         return None;
     }
     Some(Secret::new(value))

@@ -25,6 +25,13 @@ pub struct Config {
     /// in `tenant[..].local_group`.
     #[serde(default)]
     pub local_group: Vec<LocalGroup>,
+    /// Where operational events (failed rounds, recovery, staleness, refused deletions) are
+    /// sent: a webhook and/or e-mail through Graph.
+    #[serde(default)]
+    pub notify: NotifyConfig,
+    /// Outbound HTTPS (Graph, the login endpoint, the notification webhook).
+    #[serde(default)]
+    pub network: NetworkConfig,
     /// Where the one truth is kept: the embedded redb file (one server) or PostgreSQL (N
     /// replicas, docs/scale-out.md).
     #[serde(default)]
@@ -65,6 +72,35 @@ impl StoreBackend {
             StoreBackend::Postgres => "postgres",
         }
     }
+}
+
+/// `[notify]`: a JSON webhook (Teams and Slack incoming webhooks read its `text`) and e-mail
+/// sent with Graph `sendMail` by the tenant the event is about (its app needs `Mail.Send`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifyConfig {
+    /// The webhook URL itself. Incoming-webhook URLs carry their token: prefer
+    /// `webhook_url_file`.
+    pub webhook_url: Option<String>,
+    /// A file holding the webhook URL (trailing newline ignored); relative paths are taken from
+    /// the config file's directory, `${CREDENTIALS_DIRECTORY}` from systemd's LoadCredential=.
+    pub webhook_url_file: Option<PathBuf>,
+    /// Recipients of the e-mail notifications; empty: no e-mail.
+    pub email_to: Vec<String>,
+    /// The mailbox the e-mail is sent from (a user or shared mailbox of the tenant).
+    pub email_from: Option<String>,
+    /// The webhook URL, read at load time from either key; never written to TOML.
+    #[serde(skip)]
+    pub resolved_webhook: Option<super::Secret>,
+}
+
+/// `[network]`: settings of outbound HTTPS connections.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkConfig {
+    /// PEM file of CA certificates trusted beside the operating system's store (a
+    /// TLS-inspecting proxy's CA) for Graph, the login endpoint and the webhook.
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -117,6 +153,9 @@ pub struct ServerConfig {
     pub paged_search_idle_timeout: Dur,
     /// Log format on stderr: `text` or `json`.
     pub log_format: LogFormat,
+    /// HTTP listener for `/metrics` (Prometheus), `/healthz` and `/readyz`; `None` (the
+    /// default) serves none. Keep it on loopback or a management network.
+    pub http_listen: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -144,6 +183,7 @@ impl Default for ServerConfig {
             max_paged_searches_per_identity: 64,
             paged_search_idle_timeout: Dur::from_secs(300),
             log_format: LogFormat::Text,
+            http_listen: None,
         }
     }
 }
@@ -338,6 +378,14 @@ pub struct TenantConfig {
     /// Directory groups defined here rather than in Microsoft 365 (`[[tenant.local_group]]`).
     #[serde(default)]
     pub local_group: Vec<LocalGroup>,
+    /// PEM CA certificates trusted for this tenant's Graph and login calls, beside the
+    /// operating system's store and `network.tls_ca_file`.
+    #[serde(default)]
+    pub tls_ca_file: Option<PathBuf>,
+    /// `network.tls_ca_file` then this tenant's `tls_ca_file`: every CA file its HTTPS calls
+    /// trust beside the system's store. Filled at load time.
+    #[serde(skip)]
+    pub resolved_ca_files: Vec<PathBuf>,
 }
 
 impl Config {
@@ -367,6 +415,8 @@ impl Default for TenantConfig {
             groups: GroupsConfig::default(),
             domains: DomainsConfig::default(),
             local_group: Vec::new(),
+            tls_ca_file: None,
+            resolved_ca_files: Vec::new(),
         }
     }
 }
@@ -412,6 +462,19 @@ pub struct SyncConfig {
     /// A round that would remove more served users than this is refused (`ctl sync --force`
     /// applies it): a count (`500`) or a share of the users served before the round (`"10%"`).
     pub max_deletions: MaxDeletions,
+    /// Longer than this since the last successful round, the tenant is stale: `/readyz` fails,
+    /// `ctl status --check` exits 2 and a notification is sent. `None`: 4 × `interval`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_staleness: Option<Dur>,
+}
+
+impl SyncConfig {
+    /// `max_staleness`, or 4 × `interval` when it is not set.
+    pub fn staleness_limit(&self) -> std::time::Duration {
+        self.max_staleness
+            .map(Dur::get)
+            .unwrap_or_else(|| self.interval.get().saturating_mul(4))
+    }
 }
 
 impl Default for SyncConfig {
@@ -421,6 +484,7 @@ impl Default for SyncConfig {
             interval: Dur::from_secs(15 * 60),
             full_every: Dur::from_secs(24 * 3600),
             max_deletions: MaxDeletions::Percent(10.0),
+            max_staleness: None,
         }
     }
 }

@@ -1280,6 +1280,119 @@ fn the_two_account_budgets_must_stay_below_entras_lockout() {
     assert_problem(&text, "auth.failure_delay", "at most");
 }
 
+#[test]
+fn operations_keys_load_and_validate() {
+    let fx = Fixture::new();
+    std::fs::write(
+        fx.path("hook.url"),
+        "https://hooks.example.com/services/T0/B0/tok\n",
+    )
+    .unwrap();
+    let text = format!(
+        "{}\n  [tenant.sync]\n  interval = \"10m\"\n",
+        edit(
+            &minimal(),
+            "[server]\n",
+            "[notify]\nwebhook_url_file = \"hook.url\"\nemail_to = [\"it@contoso.com\"]\nemail_from = \"o365-ldap@contoso.com\"\n\n[server]\nhttp_listen = \"127.0.0.1:9389\"\n",
+        )
+    );
+    let cfg = fx.load(&text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cfg.server.http_listen.as_deref(), Some("127.0.0.1:9389"));
+    assert_eq!(cfg.notify.webhook_url_file, Some(fx.path("hook.url")));
+    assert_eq!(
+        cfg.notify.resolved_webhook.as_ref().map(|s| s.expose()),
+        Some("https://hooks.example.com/services/T0/B0/tok")
+    );
+    // max_staleness defaults to four intervals.
+    assert_eq!(
+        cfg.tenant[0].sync.staleness_limit(),
+        Duration::from_secs(40 * 60)
+    );
+    let out = render_effective(&cfg);
+    assert!(!out.contains("tok"), "webhook token shown:\n{out}");
+    assert!(out.contains("4 × interval (40m)"), "{out}");
+
+    assert_problem(
+        &edit(
+            &minimal(),
+            "[server]\n",
+            "[server]\nhttp_listen = \"localhost:80\"\n",
+        ),
+        "server.http_listen",
+        "not an IP address and port",
+    );
+    let p = assert_problem(
+        &edit(
+            &minimal(),
+            "[server]\n",
+            "[notify]\nwebhook_url = \"ftp://hooks.example.com/secret-token\"\n[server]\n",
+        ),
+        "notify.webhook_url",
+        "https://",
+    );
+    assert!(!p.message.contains("secret-token"));
+    assert_problem(
+        &edit(
+            &minimal(),
+            "[server]\n",
+            "[notify]\nemail_to = [\"it@contoso.com\"]\n[server]\n",
+        ),
+        "notify.email_from",
+        "Mail.Send",
+    );
+    assert_problem(
+        &format!(
+            "{}\n  [tenant.sync]\n  interval = \"1h\"\n  max_staleness = \"30m\"\n",
+            minimal()
+        ),
+        "tenant[contoso].sync.max_staleness",
+        "shorter than sync.interval",
+    );
+    assert_problem(
+        &edit(
+            &minimal(),
+            "[server]\n",
+            "[network]\ntls_ca_file = \"missing-ca.pem\"\n[server]\n",
+        ),
+        "network.tls_ca_file",
+        "cannot read",
+    );
+}
+
+#[test]
+fn credentials_directory_paths_come_from_systemd() {
+    let fx = Fixture::new();
+    let creds = fx.path("creds");
+    std::fs::create_dir(&creds).unwrap();
+    std::fs::write(creds.join("contoso.secret"), SECRET).unwrap();
+    let text = edit(
+        &minimal(),
+        "client_secret_env = \"CONTOSO_SECRET\"",
+        "client_secret_file = \"${CREDENTIALS_DIRECTORY}/contoso.secret\"",
+    );
+    let dir = creds.display().to_string();
+    let cfg = load_str_with_env(&text, &fx.origin(), |name| match name {
+        CREDENTIALS_DIRECTORY => Ok(dir.clone()),
+        _ => Err(VarError::NotPresent),
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let cred = &cfg.tenant[0].credential[0];
+    assert_eq!(cred.client_secret_file, Some(creds.join("contoso.secret")));
+    assert_eq!(
+        cred.resolved_secret.as_ref().map(|s| s.expose()),
+        Some(SECRET)
+    );
+    // Outside systemd the variable is missing: said under the key, not a confusing path.
+    let problems = problems_of(&fx, &text);
+    assert!(
+        problems.iter().any(
+            |p| p.key == "tenant[contoso].credential[0].client_secret_file"
+                && p.message.contains("LoadCredential")
+        ),
+        "{problems:?}"
+    );
+}
+
 // ---- [store] ---------------------------------------------------------------------------------
 
 const PG_URL: &str = "postgres://o365:S3cr~et@db.example:5432/o365?sslmode=verify-full";

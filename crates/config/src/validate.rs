@@ -4,11 +4,14 @@
 
 mod accounts;
 mod credential;
+mod notify;
 mod tenant;
 
 use super::{Config, Problem, ServerConfig, TenantConfig};
 use accounts::{id_range, service_accounts};
 use credential::{credential, service_url};
+use notify::notify;
+pub(super) use notify::webhook_url;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -97,6 +100,15 @@ pub(super) fn is_env_name(s: &str) -> bool {
 pub(super) fn validate(cfg: &Config) -> Vec<Problem> {
     let mut p = Problems::default();
     server(&cfg.server, &mut p);
+    notify(&cfg.notify, &mut p);
+    if let Some(ca) = &cfg.network.tls_ca_file {
+        readable_file(
+            "network.tls_ca_file",
+            ca,
+            "a PEM file of CA certificates",
+            &mut p,
+        );
+    }
     store(&cfg.store, &mut p);
     auth(&cfg.auth, &mut p);
     tenants(&cfg.tenant, &mut p);
@@ -206,6 +218,18 @@ fn server(s: &ServerConfig, p: &mut Problems) {
     }
     let plain = listen_addr("server.ldap_listen", s.ldap_listen.as_deref(), 389, p);
     let tls = listen_addr("server.ldaps_listen", s.ldaps_listen.as_deref(), 636, p);
+    let http = listen_addr("server.http_listen", s.http_listen.as_deref(), 9389, p);
+    for (other, addr) in [("server.ldap_listen", plain), ("server.ldaps_listen", tls)] {
+        if let (Some(h), Some(a)) = (http, addr)
+            && h == a
+            && h.port() != 0
+        {
+            p.push(
+                "server.http_listen",
+                format!("is the same address as {other} ({h}); give it its own port, e.g. 127.0.0.1:9389"),
+            );
+        }
+    }
     // Port 0 asks the OS for a free port, so two listeners on port 0 never clash.
     if let (Some(a), Some(b)) = (plain, tls)
         && a == b
@@ -469,6 +493,28 @@ fn tenants(list: &[TenantConfig], p: &mut Problems) {
         }
         for (ci, c) in t.credential.iter().enumerate() {
             credential(&credential_key(&key, ci), c, p);
+        }
+        if let Some(ca) = &t.tls_ca_file {
+            readable_file(
+                &format!("{key}.tls_ca_file"),
+                ca,
+                "a PEM file of CA certificates",
+                p,
+            );
+        }
+        // Without automatic rounds the interval is not used, so any limit is meaningful.
+        if let Some(stale) = t.sync.max_staleness
+            && t.sync.automatic
+            && stale.get() < t.sync.interval.get()
+        {
+            p.push(
+                format!("{key}.sync.max_staleness"),
+                format!(
+                    "is {stale}, shorter than sync.interval ({}); the tenant would be stale \
+                     between two rounds; leave it out (4 × interval) or make it longer",
+                    t.sync.interval
+                ),
+            );
         }
         if t.sync.interval.get() < MIN_SYNC_INTERVAL {
             p.push(

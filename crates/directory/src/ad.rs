@@ -16,7 +16,9 @@ pub fn equality<'a>(attr: &'a str, value: &'a str) -> (&'a str, Cow<'a, str>) {
         let class = category_class(value);
         let mapped = match class.to_ascii_lowercase().as_str() {
             "person" | "user" => "person",
-            "group" => "groupOfNames",
+            // Every group carries posixGroup; an empty one is a groupOfEntries, not a
+            // groupOfNames.
+            "group" => "posixGroup",
             "container" | "organizationalunit" => "organizationalUnit",
             // Any other category (computer, contact...) is an object class no entry has:
             // False, not Undefined, as in AD where every object has a category.
@@ -30,7 +32,7 @@ pub fn equality<'a>(attr: &'a str, value: &'a str) -> (&'a str, Cow<'a, str>) {
             return (attr, Cow::Borrowed("inetOrgPerson"));
         }
         if v.eq_ignore_ascii_case("group") {
-            return (attr, Cow::Borrowed("groupOfNames"));
+            return (attr, Cow::Borrowed("posixGroup"));
         }
     }
     (attr, Cow::Borrowed(value))
@@ -73,10 +75,10 @@ mod tests {
             ),
             oc("person")
         );
-        assert_eq!(eq("objectCategory", "group"), oc("groupOfNames"));
+        assert_eq!(eq("objectCategory", "group"), oc("posixGroup"));
         assert_eq!(eq("objectCategory", "computer"), oc("computer"));
         assert_eq!(eq("objectClass", "user"), oc("inetOrgPerson"));
-        assert_eq!(eq("objectClass", "Group"), oc("groupOfNames"));
+        assert_eq!(eq("objectClass", "Group"), oc("posixGroup"));
         assert_eq!(eq("objectClass", "posixGroup"), oc("posixGroup"));
         assert_eq!(
             eq("sAMAccountName", "alice"),

@@ -13,12 +13,36 @@ fn normalize_ava(ava: &Ava) -> Ava {
         Some(at) => at.name.to_ascii_lowercase(),
         None => ava.attr().to_ascii_lowercase(),
     };
-    let value = if ava.is_hex() {
-        ava.value().to_ascii_lowercase()
-    } else {
-        normalize_rdn_value(at, ava.value())
-    };
-    Ava::new(attr, value, ava.is_hex())
+    if ava.is_hex() {
+        // RFC 4514 §2.4: `#` and hex is the BER encoding of the value. A string type's
+        // encoding names the same entry as the string (`uid=#0C05616C696365` is alice).
+        return match ber_string(ava.value()) {
+            Some(s) => Ava::new(attr, normalize_rdn_value(at, &s), false),
+            None => Ava::new(attr, ava.value().to_ascii_lowercase(), true),
+        };
+    }
+    Ava::new(attr, normalize_rdn_value(at, ava.value()), false)
+}
+
+/// The string a hex-string RDN value (`#0C05616C696365`) encodes, when it is one BER element
+/// of a string type (UTF8String, PrintableString, IA5String, OCTET STRING) holding UTF-8.
+fn ber_string(hex: &str) -> Option<String> {
+    let digits = hex.strip_prefix('#').unwrap_or(hex).as_bytes();
+    let bytes: Vec<u8> = digits
+        .chunks(2)
+        .map(|p| {
+            std::str::from_utf8(p)
+                .ok()
+                .and_then(|p| u8::from_str_radix(p, 16).ok())
+        })
+        .collect::<Option<_>>()?;
+    let (&tag, rest) = bytes.split_first()?;
+    let (&len, content) = rest.split_first()?;
+    // Short definite lengths only: an RDN value longer than 127 octets is not a name.
+    if !matches!(tag, 0x04 | 0x0c | 0x13 | 0x16) || usize::from(len) != content.len() {
+        return None;
+    }
+    String::from_utf8(content.to_vec()).ok()
 }
 
 /// RDN values compare by their attribute's equality rule, falling back to caseIgnore for

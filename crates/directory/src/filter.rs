@@ -113,12 +113,16 @@ pub fn check_limits(
 /// The DN of the subschema entry, the value of `subschemaSubentry`.
 pub const SUBSCHEMA_DN: &str = "cn=Subschema";
 
-/// The structural object class of an entry of each kind (`structuralObjectClass`).
-pub fn structural_object_class(kind: EntryKind) -> &'static str {
-    match kind {
+/// The structural object class of an entry (`structuralObjectClass`): by its kind, and for
+/// groups by whether they have members (groupOfNames requires one).
+pub fn structural_object_class(e: &Entry) -> &'static str {
+    match e.kind {
         EntryKind::Root => "organization",
         EntryKind::Container => "organizationalUnit",
         EntryKind::User => "inetOrgPerson",
+        EntryKind::Group | EntryKind::PrivateGroup if e.get("member").is_none() => {
+            schema::EMPTY_GROUP_CLASS
+        }
         EntryKind::Group | EntryKind::PrivateGroup => "groupOfNames",
         EntryKind::ServiceAccount => "applicationProcess",
         EntryKind::Dse => "",
@@ -137,7 +141,7 @@ pub fn operational_value(e: &Entry, canonical_name: &str) -> Option<Vec<String>>
         "entryDN" => e.dn.to_string(),
         "createTimestamp" => e.created.to_string(),
         "modifyTimestamp" => e.modified.to_string(),
-        "structuralObjectClass" => structural_object_class(e.kind).to_string(),
+        "structuralObjectClass" => structural_object_class(e).to_string(),
         // Containers and tenant roots hold entries; users, groups and services never do.
         "hasSubordinates" => match e.kind {
             EntryKind::Root | EntryKind::Container => "TRUE",
@@ -204,6 +208,9 @@ struct Substrings {
 struct Extensible {
     at: Option<&'static AttributeType>,
     test: Test,
+    /// The syntax of the values the named rule applies to (`rule_value_syntax`); `None`
+    /// when no rule was named (the type's own equality rule applies).
+    syntax: Option<&'static str>,
     dn_attributes: bool,
 }
 
@@ -219,24 +226,33 @@ enum Test {
     InChain(String),
 }
 
-impl Test {
-    /// Whether the rule may be applied to values of `at` (RFC 4512 matchingRuleUse, simplified:
-    /// text rules apply to text attributes, the others to attributes of their own syntax).
+/// The syntax of the attribute values a rule applies to (RFC 4512 §4.1.4 matchingRuleUse): a
+/// rule's own syntax for equality and ordering rules; for substrings rules, whose assertion
+/// syntax is Substring Assertion, the syntax of their equality counterpart.
+fn rule_value_syntax(rule: &schema::MatchingRule) -> &'static str {
+    use schema::syntax as s;
+    match rule.oid {
+        "2.5.13.4" | "2.5.13.7" => s::DIRECTORY_STRING,
+        "1.3.6.1.4.1.1466.109.114.3" => s::IA5_STRING,
+        "2.5.13.21" => s::TELEPHONE_NUMBER,
+        _ => rule.syntax,
+    }
+}
+
+impl Extensible {
+    /// Whether the named rule may be applied to values of `at`: the attribute's syntax is the
+    /// one the rule is for, so caseIgnoreIA5Match does not apply to cn (Directory String) nor
+    /// caseIgnoreMatch to memberUid (IA5 String).
     fn applies_to(&self, at: &AttributeType) -> bool {
-        let same_family = |m: Matching| {
-            if m.is_text() {
-                at.equality.is_text()
-            } else {
-                at.equality == m
-            }
-        };
-        match self {
-            Test::Equality(m, _) | Test::Less(m, _) | Test::Substrings(m, _) => same_family(*m),
+        match &self.test {
             Test::BitAnd(_) | Test::BitOr(_) => at.equality == Matching::Integer,
             Test::InChain(_) => at.equality == Matching::Dn,
+            _ => self.syntax.is_none_or(|s| s == at.syntax),
         }
     }
+}
 
+impl Test {
     fn matches(&self, v: &str) -> bool {
         match self {
             Test::Equality(m, key) => matching::value_matches(*m, v, key),
@@ -277,7 +293,40 @@ impl CompiledFilter {
 
 const UNDEFINED: Node = Node::Const(Tri::Undefined);
 
+/// The attribute description a request decoder gives a filter item whose assertion value is
+/// not UTF-8 (RFC 4511 §4.1.6 allows any octets, and ldap3_proto's filter holds `String`s):
+/// this prefix, then the description as sent; the value is dropped. No client can mean it
+/// otherwise: a NUL is never part of a valid attribute description (RFC 4512 §2.5).
+pub const UNDECODABLE_VALUE_PREFIX: &str = "\u{0}undecodable;";
+
+/// The attribute description behind an [`UNDECODABLE_VALUE_PREFIX`] marker.
+pub fn undecodable_attribute(desc: &str) -> Option<&str> {
+    desc.strip_prefix(UNDECODABLE_VALUE_PREFIX)
+}
+
+/// What a filter item with a non-UTF-8 assertion value evaluates to. Every syntax this server
+/// serves except Octet String is UTF-8 text, so there the value is invalid: Undefined (RFC 4511
+/// §4.5.1.7). An Octet String takes any octets; it is a valid value that no stored value
+/// (all UTF-8) equals or contains: False.
+fn undecodable_value(desc: &str) -> Tri {
+    match schema::attribute(desc) {
+        Some(at) if at.syntax == schema::syntax::OCTET_STRING => Tri::False,
+        _ => Tri::Undefined,
+    }
+}
+
 fn compile_node(f: &LdapFilter) -> Node {
+    let marked = match f {
+        LdapFilter::Equality(a, _)
+        | LdapFilter::Approx(a, _)
+        | LdapFilter::GreaterOrEqual(a, _)
+        | LdapFilter::LessOrEqual(a, _)
+        | LdapFilter::Substring(a, _) => undecodable_attribute(a),
+        _ => None,
+    };
+    if let Some(desc) = marked {
+        return Node::Const(undecodable_value(desc));
+    }
     match f {
         LdapFilter::And(children) => Node::And(children.iter().map(compile_node).collect()),
         LdapFilter::Or(children) => Node::Or(children.iter().map(compile_node).collect()),
@@ -312,37 +361,19 @@ fn compile_equality(a: &str, v: &str) -> Option<Node> {
 
 fn compile_ordering(a: &str, v: &str, greater: bool) -> Option<Node> {
     let at = schema::attribute(a)?;
-    if !at.ordering {
+    if !at.ordering || !matching::valid(at.syntax, v) {
         return None;
     }
     let key = matching::order_key(at.equality, v)?;
     Some(Node::Ordering { at, key, greater })
 }
 
-/// Prepares a substring component like the values it is matched against (case folding,
-/// whitespace collapsing), without trimming: the space in `(cn=John *)` is significant.
+/// Prepares a substring component with the values' own preparation (`matching::fold`),
+/// without trimming: the space in `(cn=John *)` is significant.
 fn prepare_component(m: Matching, s: &str) -> String {
     match m {
-        Matching::CaseIgnore | Matching::CaseExact => {
-            let mut out = String::with_capacity(s.len());
-            let mut in_space = false;
-            for c in s.chars() {
-                if c.is_whitespace() {
-                    if !in_space {
-                        out.push(' ');
-                    }
-                    in_space = true;
-                    continue;
-                }
-                in_space = false;
-                if m == Matching::CaseIgnore {
-                    out.extend(c.to_lowercase());
-                } else {
-                    out.push(c);
-                }
-            }
-            out
-        }
+        Matching::CaseIgnore => matching::fold_component(s, true),
+        Matching::CaseExact => matching::fold_component(s, false),
         _ => matching::normalize(m, s).unwrap_or_default(),
     }
 }
@@ -376,6 +407,15 @@ fn prepare_substrings(
 fn compile_substrings(a: &str, s: &LdapSubstringFilter) -> Option<Node> {
     let at = schema::attribute(a)?;
     if !at.substrings {
+        return None;
+    }
+    // Each component must be a valid piece of a value (RFC 4517 §3.3.30): no non-ASCII in an
+    // IA5 String, for instance.
+    let components = s.initial.iter().chain(&s.any).chain(s.final_.iter());
+    if !components
+        .into_iter()
+        .all(|c| c.is_empty() || matching::valid(at.syntax, c))
+    {
         return None;
     }
     let sub = prepare_substrings(
@@ -454,21 +494,40 @@ fn parse_substring_assertion(m: Matching, v: &str) -> Option<Substrings> {
 }
 
 fn compile_extensible(mra: &LdapMatchingRuleAssertion) -> Option<Node> {
+    if let Some(t) = &mra.type_
+        && let Some(real) = undecodable_attribute(t)
+    {
+        return Some(Node::Const(undecodable_value(real)));
+    }
     let at = match &mra.type_ {
         Some(t) => Some(schema::attribute(t)?),
         None => None,
     };
     let v = mra.match_value.as_str();
-    let kind = match (&mra.matching_rule, at) {
-        (Some(rule), _) => schema::matching_rule(rule)?.kind,
+    let rule = match &mra.matching_rule {
+        Some(r) => Some(schema::matching_rule(r)?),
+        None => None,
+    };
+    let kind = match (rule, at) {
+        (Some(rule), _) => rule.kind,
         (None, Some(at)) => RuleKind::Equality(at.equality),
         // Neither a rule nor a type: nothing to compare with.
         (None, None) => return None,
     };
+    let syntax = rule.map(rule_value_syntax);
+    // The assertion must be valid for the rule's assertion syntax (or the type's).
+    let assertion_syntax = rule.map_or_else(|| at.map_or("", |a| a.syntax), |r| r.syntax);
+    if !matching::valid(assertion_syntax, v) {
+        return None;
+    }
     let test = match kind {
         RuleKind::Equality(m) => {
-            let key = match (&mra.matching_rule, at) {
-                (None, Some(at)) => matching::normalize_value(at, v)?,
+            let key = match at {
+                // The type's own rule, named or not: its key, so `(objectClass:2.5.13.0:=2.5.6.6)`
+                // maps the OID to the class name as `(objectClass=2.5.6.6)` does.
+                Some(at) if at.equality == m && syntax.is_none_or(|s| s == at.syntax) => {
+                    matching::normalize_value(at, v)?
+                }
                 _ => matching::normalize(m, v)?,
             };
             Test::Equality(m, key)
@@ -481,14 +540,16 @@ fn compile_extensible(mra: &LdapMatchingRuleAssertion) -> Option<Node> {
         RuleKind::InChain => Test::InChain(dn::normalize(v).ok().filter(|_| at.is_some())?),
         RuleKind::Unsupported => return None,
     };
-    if at.is_some_and(|at| !test.applies_to(at)) {
-        return None;
-    }
-    Some(Node::Extensible(Box::new(Extensible {
+    let x = Extensible {
         at,
         test,
+        syntax,
         dn_attributes: mra.dn_attributes,
-    })))
+    };
+    if at.is_some_and(|at| !x.applies_to(at)) {
+        return None;
+    }
+    Some(Node::Extensible(Box::new(x)))
 }
 
 fn stored_values<'e>(e: &'e Entry, at: &AttributeType) -> &'e [Box<str>] {
@@ -583,7 +644,7 @@ fn eval_extensible(x: &Extensible, e: &Entry, m: &dyn Membership) -> bool {
             chained || any_value(e, at, m, |v| x.test.matches(v))
         }
         None => e.attrs.iter().any(|a| {
-            schema::attribute(a.name).is_some_and(|at| x.test.applies_to(at))
+            schema::attribute(a.name).is_some_and(|at| x.applies_to(at))
                 && a.values.iter().any(|v| x.test.matches(v))
         }),
     };
@@ -607,10 +668,12 @@ fn dn_attributes_match(x: &Extensible, e: &Entry) -> bool {
             return false;
         };
         x.at.is_none_or(|at| std::ptr::eq(at, ava_at))
-            && x.test.applies_to(ava_at)
+            && x.applies_to(ava_at)
             && x.test.matches(ava.value())
     })
 }
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod throughput;

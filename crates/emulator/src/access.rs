@@ -35,6 +35,7 @@ pub(crate) const KNOWN_PERMISSIONS: &[&str] = &[
     "Organization.Read.All",
     "Organization.ReadWrite.All",
     "AuditLog.Read.All",
+    "Mail.Send",
 ];
 
 pub(crate) fn is_known_permission(name: &str) -> bool {
@@ -112,6 +113,11 @@ impl Caller {
         self.permissions
             .iter()
             .any(|p| wanted.iter().any(|w| w.eq_ignore_ascii_case(p)))
+    }
+
+    /// Whether the token carries the application permission `name`.
+    pub fn has_permission(&self, name: &str) -> bool {
+        self.has_any(&[name])
     }
 
     pub fn can_read(&self, entity: Entity) -> bool {

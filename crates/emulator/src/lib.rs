@@ -7,7 +7,7 @@
 //!   certificate-signed `client_assertion`) and the password grant (ROPC);
 //! - `GET {base}/v1.0/users[/{id|upn}]`, `/groups[/{id}]`, `/groups/{id}/members`,
 //!   `/groups/{id}/transitiveMembers`, `/domains[/{name}]`, `/organization`, `/users/delta`,
-//!   `/groups/delta`;
+//!   `/groups/delta`; `POST {base}/v1.0/users/{id|upn}/sendMail` (kept, not delivered);
 //! - `{base}/_emulator/...` — the control plane (status, mutations, faults, stats, delta expiry).
 //!
 //! Module map: `fixture` (file format), `tenant` (validated state and queries), `schema` (property
@@ -25,6 +25,7 @@ mod delta;
 mod error;
 mod fixture;
 mod ids;
+mod mail;
 mod odata;
 mod reply;
 mod ropc;
@@ -132,6 +133,16 @@ impl RunningEmulator {
     /// Replaces the fault-injection settings (counting restarts from the next Graph request).
     pub fn set_faults(&self, f: Faults) {
         self.shared.set_faults(f);
+    }
+
+    /// Messages accepted by `sendMail` so far, oldest first: `{"from": .., "message": ..}`
+    /// with the request's `message` object as sent.
+    pub fn sent_mail(&self) -> Vec<serde_json::Value> {
+        self.shared
+            .sent_mail
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Makes every delta token (and delta page link) issued so far invalid.

@@ -27,6 +27,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/v1.0/users/delta", get(super::delta::users_delta))
         .route("/v1.0/groups/delta", get(super::delta::groups_delta))
         .route("/v1.0/users/{key}", get(get_user))
+        .route("/v1.0/users/{key}/sendMail", post(super::mail::send_mail))
         .route("/v1.0/groups", get(list_groups))
         .route("/v1.0/groups/{id}", get(get_group))
         .route("/v1.0/groups/{id}/members", get(list_members))

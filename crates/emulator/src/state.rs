@@ -34,6 +34,8 @@ pub(crate) struct Shared {
     /// Graph requests seen since the faults were last set (drives "every N-th request").
     pub fault_counter: AtomicU64,
     pub lockouts: Lockouts,
+    /// Messages accepted by `sendMail`.
+    pub sent_mail: Mutex<Vec<serde_json::Value>>,
 }
 
 impl Shared {
@@ -50,6 +52,7 @@ impl Shared {
             faults: Mutex::new(Faults::default()),
             fault_counter: AtomicU64::new(0),
             lockouts: Lockouts::default(),
+            sent_mail: Mutex::new(Vec::new()),
         }
     }
 

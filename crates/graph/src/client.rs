@@ -36,6 +36,8 @@ pub struct ClientOptions {
     pub max_pages: usize,
     /// Read for `Retry-After` dates and certificate assertions.
     pub clock: Arc<dyn Clock>,
+    /// PEM CA files trusted beside the system's store (see [`http::HttpOptions`]).
+    pub extra_roots: Vec<std::path::PathBuf>,
 }
 
 impl Default for ClientOptions {
@@ -44,6 +46,7 @@ impl Default for ClientOptions {
             retry: RetryPolicy::default(),
             max_pages: 20_000,
             clock: Arc::new(SystemClock),
+            extra_roots: Vec::new(),
         }
     }
 }
@@ -99,7 +102,11 @@ impl std::fmt::Debug for GraphClient {
 
 impl GraphClient {
     /// A client for `tenant`; its credentials are loaded now.
-    pub fn new(tenant: &TenantOptions, options: ClientOptions) -> Result<GraphClient, GraphError> {
+    pub fn new(
+        tenant: &TenantOptions,
+        mut options: ClientOptions,
+    ) -> Result<GraphClient, GraphError> {
+        options.extra_roots.extend(tenant.ca_files.iter().cloned());
         let credentials = tenant
             .credentials
             .iter()
@@ -168,6 +175,7 @@ impl GraphClient {
             timeout: None,
             connect_timeout: options.retry.request_timeout.min(Duration::from_secs(10)),
             loopback_only: local(&root) && local(&login),
+            extra_roots: options.extra_roots.clone(),
         })?;
         let tokens = TokenSource::new(
             http.clone(),
@@ -512,5 +520,6 @@ fn decode<T: DeserializeOwned>(url: &Url, resp: &RawResponse) -> Result<T, Graph
     })
 }
 
+mod mail;
 #[cfg(test)]
 mod tests;

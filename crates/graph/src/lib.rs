@@ -16,6 +16,7 @@ mod models;
 pub mod options;
 pub mod retry;
 pub mod ropc;
+pub mod stats;
 pub mod token;
 pub mod verify;
 

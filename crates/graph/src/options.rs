@@ -19,6 +19,8 @@ pub struct TenantOptions {
     pub user_properties: Vec<String>,
     /// Group properties selected beside `GROUP_SELECT`.
     pub group_properties: Vec<String>,
+    /// PEM CA files trusted for this tenant's Graph and login calls beside the system's store.
+    pub ca_files: Vec<PathBuf>,
 }
 
 /// An app registration's credential before it is loaded.

@@ -233,6 +233,7 @@ where
                 });
             }
             Err(Failure::Transport(e)) => {
+                super::stats::transport_error();
                 // A refused connection means Graph (or the network to it) is down, not busy:
                 // give up as soon as for 5xx, so a round fails fast and the next one retries.
                 let limit = if e.is_connect() {
@@ -263,6 +264,7 @@ where
                     error = %e,
                     "Graph request failed; retrying"
                 );
+                super::stats::retry();
                 policy.tell(|| {
                     format!(
                         "{what} failed ({e}); retrying in {:.1} s (attempt {attempt} of {limit})",
@@ -274,6 +276,7 @@ where
             }
         };
         let status = resp.status.as_u16();
+        super::stats::answered(status);
         let retryable = match status {
             429 | 503 | 504 => attempt < max_attempts,
             500 | 502 => {
@@ -296,6 +299,7 @@ where
             request_id = resp.header("request-id").unwrap_or(""),
             "Graph request throttled or failed transiently; retrying"
         );
+        super::stats::retry();
         policy.tell(|| {
             format!(
                 "Graph answered {status} to {what}; retrying in {:.1} s (attempt {attempt} of {max_attempts})",

@@ -143,10 +143,16 @@ pub struct EntraClient {
 
 impl EntraClient {
     pub fn new(timeout: Duration) -> EntraClient {
+        EntraClient::with_roots(timeout, Vec::new())
+    }
+
+    /// `new`, also trusting the CA certificates in `extra_roots` (PEM files).
+    pub fn with_roots(timeout: Duration, extra_roots: Vec<std::path::PathBuf>) -> EntraClient {
         let http = http::client(&HttpOptions {
             timeout: Some(timeout),
             connect_timeout: timeout.min(Duration::from_secs(10)),
             loopback_only: false,
+            extra_roots,
         })
         .map_err(|e| e.to_string());
         EntraClient { http }
@@ -175,6 +181,7 @@ impl EntraClient {
         let resp = match http.post(&target.token_url).form(&form).send().await {
             Ok(r) => r,
             Err(e) => {
+                super::stats::transport_error();
                 // reqwest errors carry the URL, never the body, so they are safe to show.
                 let why = if e.is_timeout() {
                     "no answer in time".to_owned()
@@ -187,6 +194,7 @@ impl EntraClient {
             }
         };
         let status = resp.status().as_u16();
+        super::stats::answered(status);
         let body = match resp.bytes().await {
             Ok(b) => b,
             Err(e) => {

@@ -50,7 +50,23 @@ fn evaluate(
     })?;
     let snapshot = ctx.snapshot.load();
     let target = access::resolve(session, ctx, &snapshot, &ndn, &LdapSearchScope::Base)?;
-    let base = req.atype.split(';').next().unwrap_or(&req.atype);
+    let (base, options) = match req.atype.split_once(';') {
+        Some((base, options)) => (base, Some(options)),
+        None => (req.atype.as_str(), None),
+    };
+    if let Some(options) = options {
+        // RFC 4512 §2.5: a description with an option this server does not support is
+        // unrecognised. Language tags (RFC 3866) are understood as asking for tagged values,
+        // of which there are none.
+        let tags_only = options
+            .split(';')
+            .all(|o| o.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("lang-")));
+        return Err(if tags_only && dir::attribute(base).is_some() {
+            no_such_attribute()
+        } else {
+            undefined(&req.atype)
+        });
+    }
     let asserted = String::from_utf8_lossy(&req.val);
     if matches!(target, Target::RootDse | Target::Subschema) {
         let entry = if target == Target::RootDse {
@@ -66,6 +82,23 @@ fn evaluate(
     }
     let id = snapshot.lookup(&ndn).ok_or_else(OpError::no_such_object)?;
     let info = dir::attribute(base).ok_or_else(|| undefined(base))?;
+    // RFC 4511 §4.10: an assertion that is Undefined (a value invalid for the syntax: not
+    // UTF-8 where the syntax is text, a malformed INTEGER, DN, UUID...) is an error, not
+    // compareFalse. An Octet String takes any octets.
+    let invalid = || {
+        OpError::new(
+            LdapResultCode::InvalidAttributeSyntax,
+            format!("value not valid for the syntax of {}", info.name),
+        )
+    };
+    let asserted = match std::str::from_utf8(&req.val) {
+        Ok(v) => v,
+        Err(_) if dir::takes_any_octets(info) => return Ok(false),
+        Err(_) => return Err(invalid()),
+    };
+    if !dir::valid_assertion(info, asserted) {
+        return Err(invalid());
+    }
     let entry = snapshot.entry(id);
     let values: Vec<String> = if info.operational {
         if info.name == "hasSubordinates" {
@@ -90,5 +123,5 @@ fn evaluate(
     if values.is_empty() {
         return Err(no_such_attribute());
     }
-    Ok(values.iter().any(|v| dir::values_equal(info, v, &asserted)))
+    Ok(values.iter().any(|v| dir::values_equal(info, v, asserted)))
 }

@@ -12,6 +12,7 @@ use crate::entry::{Attr, Entry, EntryKind};
 use crate::ids::normalize_cn;
 use crate::policy::MergedGroup;
 use crate::posix;
+use crate::schema;
 use config::TenantConfig;
 use model::graph::MemberKind;
 use model::time::{generalized_from_iso, generalized_time};
@@ -315,8 +316,17 @@ pub(super) fn group_entry(
     created: &str,
     modified: &str,
 ) -> Entry {
+    // groupOfNames requires a member; a group without one is a groupOfEntries.
+    let structural = if g.member_dns.is_empty() {
+        schema::EMPTY_GROUP_CLASS
+    } else {
+        "groupOfNames"
+    };
     let mut attrs = vec![
-        attr("objectClass", ["top", "groupOfNames", "posixGroup"]),
+        attr(
+            "objectClass",
+            ["top", structural, "posixGroup", schema::O365_OBJECT],
+        ),
         attr("cn", [g.cn]),
         attr("gidNumber", [g.gid_number.to_string()]),
     ];
@@ -350,6 +360,7 @@ fn user_attrs(su: &ServedUser<'_>, cfg: &TenantConfig, gid: u32, groups_of: &[&s
                 "organizationalPerson",
                 "inetOrgPerson",
                 "posixAccount",
+                schema::O365_OBJECT,
             ],
         ),
         attr("uid", [su.uid.as_str()]),
@@ -386,8 +397,14 @@ fn user_attrs(su: &ServedUser<'_>, cfg: &TenantConfig, gid: u32, groups_of: &[&s
     }
     push_opt(&mut a, "mobile", u.mobile_phone.as_deref());
     a.push(attr("sAMAccountName", [su.uid.as_str()]));
+    // Active Directory's flags, for appliances with AD presets that select enabled users
+    // with `(!(userAccountControl:1.2.840.113556.1.4.803:=2))`: NORMAL_ACCOUNT (512), plus
+    // ACCOUNTDISABLE (2) when the account is locked.
     if su.locked {
         a.push(attr("nsAccountLock", ["TRUE"]));
+        a.push(attr("userAccountControl", ["514"]));
+    } else {
+        a.push(attr("userAccountControl", ["512"]));
     }
     a
 }

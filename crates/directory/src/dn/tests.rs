@@ -243,10 +243,11 @@ fn invalid_dns_are_errors() {
 }
 
 #[test]
-fn nul_via_hex_escape_is_kept() {
-    // `\00` is a NUL character, valid UTF-8, and must survive (escaped) in the ndn.
+fn nul_via_hex_escape_is_mapped_to_nothing() {
+    // `\00` is a NUL character: valid in the value, and mapped to nothing when the value is
+    // prepared for comparison (RFC 4518 §2.2, controls), as every control is.
     assert_eq!(rdn_value("cn=a\\00b", "cn").as_deref(), Some("a\0b"));
-    assert_eq!(norm("cn=A\\00B"), "cn=a\\00b");
+    assert_eq!(norm("cn=A\\00B"), "cn=ab");
 }
 
 #[test]
@@ -335,7 +336,9 @@ fn fast_path_agrees_with_full_parse() {
 
 #[test]
 fn rdn_values_use_the_attribute_matching_rule() {
-    assert_eq!(norm("uidNumber=0100,dc=x"), "uidnumber=100,dc=x");
+    assert_eq!(norm("uidNumber=100,dc=x"), "uidnumber=100,dc=x");
+    // Not an INTEGER (RFC 4517 §3.3.16 has no leading zero): compared as text.
+    assert_eq!(norm("uidNumber=0100,dc=x"), "uidnumber=0100,dc=x");
     assert_eq!(norm("memberUid=Alice,dc=x"), "memberuid=Alice,dc=x");
     assert_eq!(norm("uidNumber=abc,dc=x"), "uidnumber=abc,dc=x");
     // A DN-valued RDN is compared as text, not normalised recursively.
@@ -467,4 +470,17 @@ fn random_input_never_panics_and_round_trips() {
     }
     // The generator must actually exercise the success path.
     assert!(parsed_ok > 5_000, "only {parsed_ok} inputs parsed");
+}
+
+#[test]
+fn hex_string_values_name_the_string_they_encode() {
+    // RFC 4514 §2.4: UTF8String "alice".
+    assert_eq!(
+        norm("uid=#0C05616C696365,ou=people,dc=x"),
+        "uid=alice,ou=people,dc=x"
+    );
+    assert_eq!(norm("cn=#0403414243,dc=x"), "cn=abc,dc=x");
+    // Not a string element (an INTEGER), or a wrong length: kept as written.
+    assert_eq!(norm("cn=#020101,dc=x"), "cn=#020101,dc=x");
+    assert_eq!(norm("cn=#0C0541,dc=x"), "cn=#0c0541,dc=x");
 }

@@ -340,9 +340,15 @@ fn attribute_names_any_spelling() {
         "userid",
         "UserID",
         "0.9.2342.19200300.100.1.1",
-        "uid;x-tag",
     ] {
         assert_eq!(ev(&eq(a, "alice"), &e), T, "{a}");
+    }
+    // A description with an option is unrecognised (RFC 4512 §2.5): Undefined, and so is
+    // its negation.
+    for a in ["uid;x-tag", "uid;binary", "cn;lang-en"] {
+        assert_eq!(ev(&eq(a, "alice"), &e), U, "{a}");
+        assert_eq!(ev(&not(eq(a, "alice")), &e), U, "{a}");
+        assert_eq!(ev(&present(a), &e), U, "{a}");
     }
     assert_eq!(ev(&eq("commonName", "ALICE   SMITH"), &e), T);
     assert_eq!(ev(&eq("surname", "smith"), &e), T);
@@ -363,6 +369,13 @@ fn case_rules_per_attribute() {
     assert_eq!(ev(&eq("memberUid", "alice"), &g), T);
     assert_eq!(ev(&eq("memberUid", "ALICE"), &g), F);
     assert_eq!(ev(&eq("memberUid", "Bob"), &g), T);
+    // Without a type, a rule looks only at the attributes of its syntax: memberUid is an IA5
+    // String, so caseIgnoreMatch (Directory String) does not see it.
+    assert_eq!(ev(&ext(Some("caseIgnoreMatch"), None, "bob", false), &g), F);
+    assert_eq!(
+        ev(&ext(Some("caseExactIA5Match"), None, "Bob", false), &g),
+        T
+    );
     assert_eq!(ev(&eq("memberUid", "bob"), &g), F);
     assert_eq!(ev(&eq("cn", "r&d, europe + \"special\""), &g), T);
     assert_eq!(ev(&eq("homeDirectory", "/home/ALICE"), &alice()), F);
@@ -386,8 +399,19 @@ fn integers_compare_numerically() {
     assert_eq!(ev(&ge("abc"), &e), U);
     assert_eq!(ev(&eq("uidNumber", "abc"), &e), U);
     assert_eq!(ev(&not(eq("uidNumber", "abc")), &e), U);
-    assert_eq!(ev(&eq("uidNumber", "010001"), &e), T);
-    assert_eq!(ev(&eq("uidNumber", "+10001"), &e), T);
+    // RFC 4517 §3.3.16: no leading zero, plus sign or spaces; such assertions are Undefined.
+    for bad in ["010001", "+10001", " 10001", "10001 ", "-0"] {
+        assert_eq!(ev(&eq("uidNumber", bad), &e), U, "{bad}");
+        assert_eq!(ev(&not(eq("uidNumber", bad)), &e), U, "{bad}");
+        assert_eq!(ev(&ge(bad), &e), U, "{bad}");
+        assert_eq!(ev(&le(bad), &e), U, "{bad}");
+    }
+    // INTEGER is unbounded: compared by sign and length beyond 64 bits.
+    assert_eq!(ev(&le("99999999999999999999"), &e), T);
+    assert_eq!(ev(&ge("-99999999999999999999"), &e), T);
+    assert_eq!(ev(&ge("99999999999999999999"), &e), F);
+    assert_eq!(ev(&eq("uidNumber", "99999999999999999999"), &e), F);
+    assert_eq!(ev(&not(eq("uidNumber", "99999999999999999999")), &e), T);
     assert_eq!(ev(&eq("gidNumber", "10002"), &e), F);
     // Text ordering for strings; none for DNs.
     assert_eq!(
@@ -478,7 +502,8 @@ fn operational_attributes_in_filters() {
         ),
         T
     );
-    assert_eq!(ev(&eq("hasSubordinates", "true"), &people()), T);
+    assert_eq!(ev(&eq("hasSubordinates", "TRUE"), &people()), T);
+    assert_eq!(ev(&eq("hasSubordinates", "true"), &people()), U);
     assert_eq!(ev(&eq("hasSubordinates", "TRUE"), &e), F);
     assert_eq!(ev(&eq("subschemaSubentry", "CN=SUBSCHEMA"), &e), T);
     let ts = |a: &str, ge: bool, v: &str| {
@@ -519,22 +544,27 @@ fn operational_attributes_in_filters() {
     );
     assert_eq!(operational_value(&e, "uid"), None);
     assert_eq!(operational_value(&e, "namingContexts"), None);
-    assert_eq!(
-        structural_object_class(EntryKind::ServiceAccount),
-        "applicationProcess"
+    assert_eq!(structural_object_class(&rnd_group()), "groupOfNames");
+    // groupOfNames requires a member: a group without one is a groupOfEntries.
+    let empty = entry(
+        EntryKind::Group,
+        "cn=empty,ou=groups,dc=contoso,dc=com",
+        &[
+            ("objectClass", &["top", "groupOfEntries", "posixGroup"]),
+            ("cn", &["empty"]),
+        ],
     );
-    assert_eq!(
-        structural_object_class(EntryKind::PrivateGroup),
-        "groupOfNames"
-    );
-    assert_eq!(structural_object_class(EntryKind::Root), "organization");
+    assert_eq!(structural_object_class(&empty), "groupOfEntries");
+    assert_eq!(structural_object_class(&people()), "organizationalUnit");
 }
 
 #[test]
 fn other_syntaxes() {
     let e = alice();
     let guest = disabled_guest();
-    assert_eq!(ev(&eq("nsAccountLock", "true"), &guest), T);
+    assert_eq!(ev(&eq("nsAccountLock", "TRUE"), &guest), T);
+    // Boolean is exactly TRUE or FALSE (RFC 4517 §3.3.3).
+    assert_eq!(ev(&eq("nsAccountLock", "true"), &guest), U);
     assert_eq!(ev(&eq("nsAccountLock", "TRUE"), &e), F);
     assert_eq!(ev(&not(eq("nsAccountLock", "TRUE")), &e), T);
     assert_eq!(ev(&eq("nsAccountLock", "1"), &guest), U);
@@ -542,10 +572,25 @@ fn other_syntaxes() {
         ev(&eq("entryUUID", "6F2C1B6E-8A3D-4C59-9E07-2B1D3C4E5F60"), &e),
         T
     );
-    assert_eq!(
-        ev(&eq("entryUUID", "6f2c1b6e8a3d4c599e072b1d3c4e5f60"), &e),
-        T
-    );
+    // Only the 36-character form is a UUID (RFC 4530 §2.1).
+    for bad in [
+        "6f2c1b6e8a3d4c599e072b1d3c4e5f60",
+        "{6f2c1b6e-8a3d-4c59-9e07-2b1d3c4e5f60}",
+        " 6f2c1b6e-8a3d-4c59-9e07-2b1d3c4e5f60",
+    ] {
+        assert_eq!(ev(&eq("entryUUID", bad), &e), U, "{bad}");
+        assert_eq!(ev(&not(eq("entryUUID", bad)), &e), U, "{bad}");
+    }
+    // An OID has no insignificant spaces (RFC 4517 §3.3.26).
+    assert_eq!(ev(&eq("objectClass", "person"), &e), T);
+    assert_eq!(ev(&eq("objectClass", " person "), &e), U);
+    assert_eq!(ev(&not(eq("objectClass", "person ")), &e), U);
+    // A Directory String has at least one character (RFC 4517 §3.3.6).
+    assert_eq!(ev(&eq("description", ""), &e), U);
+    assert_eq!(ev(&not(eq("uid", "")), &e), U);
+    // An IA5 String is ASCII: a non-ASCII assertion is invalid.
+    assert_eq!(ev(&eq("mail", "alice.smith@contoso.com"), &e), T);
+    assert_eq!(ev(&not(eq("mail", "zo\u{eb}@contoso.com")), &e), U);
     assert_eq!(ev(&eq("entryUUID", "alice"), &e), U);
     assert_eq!(ev(&eq("telephoneNumber", "+15550100"), &e), T);
     assert_eq!(ev(&eq("mobile", "+15550100"), &e), F);
@@ -671,7 +716,18 @@ fn extensible_rules() {
     assert_eq!(d(None, Some("ou"), "groups"), F);
     assert_eq!(d(Some("caseExactMatch"), None, "people"), T);
     assert_eq!(d(Some("caseExactMatch"), None, "People"), F);
-    assert_eq!(d(Some("caseIgnoreMatch"), Some("dc"), "CONTOSO"), T);
+    assert_eq!(d(Some("caseIgnoreIA5Match"), Some("dc"), "CONTOSO"), T);
+    // A rule applies only to the syntax it is for (RFC 4512 matchingRuleUse): dc is an IA5
+    // String, cn a Directory String.
+    assert_eq!(d(Some("caseIgnoreMatch"), Some("dc"), "CONTOSO"), U);
+    assert_eq!(x(Some("caseIgnoreIA5Match"), Some("cn"), "Alice Smith"), U);
+    assert_eq!(x(Some("caseIgnoreMatch"), Some("cn"), "Alice Smith"), T);
+    // objectIdentifierMatch, named or by OID, matches a class by name or OID alike.
+    for rule in ["objectIdentifierMatch", "2.5.13.0"] {
+        assert_eq!(x(Some(rule), Some("objectClass"), "2.5.6.6"), T, "{rule}");
+        assert_eq!(x(Some(rule), Some("objectClass"), "PERSON"), T, "{rule}");
+        assert_eq!(x(Some(rule), Some("objectClass"), "2.5.6.9"), F, "{rule}");
+    }
     let parsed_ext = parsed("(ou:dn:=people)");
     assert_eq!(ev(&parsed_ext, &e), T);
 }
@@ -728,8 +784,9 @@ fn equality_keys_agree_with_evaluation() {
         equality_key("objectClass", "2.5.6.6"),
         Some(("objectClass", "person".to_string()))
     );
+    assert_eq!(equality_key("uidNumber", "0100"), None);
     assert_eq!(
-        equality_key("uidNumber", "0100"),
+        equality_key("uidNumber", "100"),
         Some(("uidNumber", "100".to_string()))
     );
     assert_eq!(

@@ -10,8 +10,10 @@ use crate::schema::{self, AttributeType, Matching, object_class};
 mod fold;
 mod syntax;
 
-pub use fold::{Folded, fold};
-pub use syntax::{parse_boolean, parse_generalized_time, parse_integer};
+pub use fold::{Folded, fold, fold_component};
+pub use syntax::{
+    IntKey, parse_boolean, parse_generalized_time, parse_integer, valid, valid_integer,
+};
 
 use fold::plain_folded;
 use syntax::{format_generalized_time, telephone};
@@ -23,13 +25,12 @@ pub fn normalize(m: Matching, v: &str) -> Option<String> {
         Matching::CaseIgnore => Some(fold(v, true).collect()),
         Matching::CaseExact => Some(fold(v, false).collect()),
         Matching::TelephoneNumber => Some(telephone(v)),
-        Matching::Integer => parse_integer(v).map(|i| i.to_string()),
+        // The valid spelling of an INTEGER is its only one.
+        Matching::Integer => syntax::valid_integer(v).then(|| v.to_string()),
         Matching::Dn => dn::normalize(v).ok(),
         Matching::Boolean => parse_boolean(v).map(|b| if b { "TRUE" } else { "FALSE" }.into()),
         Matching::GeneralizedTime => parse_generalized_time(v).and_then(format_generalized_time),
-        Matching::Uuid => uuid::Uuid::try_parse(v.trim())
-            .ok()
-            .map(|u| u.hyphenated().to_string()),
+        Matching::Uuid => syntax::valid_uuid(v).then(|| v.to_ascii_lowercase()),
         Matching::OctetString => Some(v.to_string()),
     }
 }
@@ -42,6 +43,9 @@ pub fn normalize_value_cow<'a>(
     v: &'a str,
 ) -> Option<std::borrow::Cow<'a, str>> {
     use std::borrow::Cow;
+    if !valid(at.syntax, v) {
+        return None;
+    }
     let unchanged = match at.equality {
         Matching::CaseIgnore if at.syntax != schema::syntax::OID => {
             plain_folded(v, true) || fold(v, true).eq(v.chars())
@@ -49,19 +53,8 @@ pub fn normalize_value_cow<'a>(
         Matching::CaseExact => plain_folded(v, false) || fold(v, false).eq(v.chars()),
         Matching::OctetString => true,
         Matching::Dn => dn::is_plain_lowercase(v),
-        Matching::Integer => {
-            let b = v.as_bytes();
-            !b.is_empty()
-                && b.iter().all(u8::is_ascii_digit)
-                && (b.len() == 1 || b.first() != Some(&b'0'))
-        }
-        Matching::Uuid => {
-            v.len() == 36
-                && v.bytes().enumerate().all(|(i, c)| match i {
-                    8 | 13 | 18 | 23 => c == b'-',
-                    _ => c.is_ascii_digit() || (b'a'..=b'f').contains(&c),
-                })
-        }
+        Matching::Integer => syntax::valid_integer(v),
+        Matching::Uuid => syntax::valid_uuid(v) && !v.bytes().any(|c| c.is_ascii_uppercase()),
         _ => false,
     };
     if unchanged {
@@ -76,8 +69,12 @@ pub fn normalize_value_cow<'a>(
 }
 
 /// The equality key of a value of a given attribute: `normalize` with the attribute's rule, and
-/// object class OIDs mapped to names so `(objectClass=2.5.6.6)` finds persons.
+/// object class OIDs mapped to names so `(objectClass=2.5.6.6)` finds persons. `None` when the
+/// value is not valid for the attribute's syntax (`syntax::valid`) or rule.
 pub fn normalize_value(at: &AttributeType, v: &str) -> Option<String> {
+    if !valid(at.syntax, v) {
+        return None;
+    }
     if at.syntax == schema::syntax::OID
         && let Some(oc) = object_class(v)
     {
@@ -101,7 +98,7 @@ pub fn value_matches(m: Matching, stored: &str, key: &str) -> bool {
 /// A value prepared for ordering comparisons; only keys of one matching rule are compared.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum OrderKey {
-    Int(i64),
+    Int(IntKey),
     /// Nanoseconds since the Unix epoch.
     Time(i128),
     Text(String),
@@ -110,7 +107,7 @@ pub enum OrderKey {
 /// The ordering key of a value, `None` when the rule has no ordering or the value is invalid.
 pub fn order_key(m: Matching, v: &str) -> Option<OrderKey> {
     match m {
-        Matching::Integer => parse_integer(v).map(OrderKey::Int),
+        Matching::Integer => IntKey::parse(v).map(OrderKey::Int),
         Matching::GeneralizedTime => parse_generalized_time(v).map(OrderKey::Time),
         Matching::CaseIgnore | Matching::CaseExact | Matching::Uuid | Matching::OctetString => {
             normalize(m, v).map(OrderKey::Text)
@@ -141,10 +138,14 @@ mod tests {
             ("member", "uid=alice,ou=people,dc=contoso,dc=com"),
             ("member", "UID=Alice, OU=People,DC=Contoso,DC=Com"),
             ("uidNumber", "0042"),
+            ("gecos", ""),
+            ("objectClass", " person "),
             ("uidNumber", "42"),
             ("memberUid", "Alice"),
             ("entryUUID", "A1CE0000-0000-4000-8000-000000000001"),
             ("nsAccountLock", "true"),
+            ("nsAccountLock", "TRUE"),
+            ("entryUUID", "{a1ce0000-0000-4000-8000-000000000001}"),
             ("entryUUID", "a1ce0000-0000-4000-8000-000000000001"),
             ("uidNumber", "0"),
             ("uidNumber", "-5"),

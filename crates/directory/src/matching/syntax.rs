@@ -3,26 +3,118 @@
 
 use model::time::{generalized_time, unix_days};
 
-/// An integer per RFC 4517, leniently: surrounding spaces, a leading `+` and leading zeros are
-/// accepted. Values beyond i64 are rejected (no directory number comes near).
-pub fn parse_integer(v: &str) -> Option<i64> {
-    let t = v.trim();
-    let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+/// Whether `v` is an INTEGER as RFC 4517 §3.3.16 spells it: `-`? then digits, no leading
+/// zero (except `0` itself), no `+`, no spaces, and `-0` is not one. Unbounded: it is compared
+/// by sign, length and digits (`IntKey`), never parsed into a machine integer for equality or
+/// ordering.
+pub fn valid_integer(v: &str) -> bool {
+    let digits = v.strip_prefix('-').unwrap_or(v).as_bytes();
+    match digits {
+        [] => false,
+        [b'0'] => digits.len() == v.len(),
+        [first, ..] => *first != b'0' && digits.iter().all(u8::is_ascii_digit),
     }
-    t.strip_prefix('+').unwrap_or(t).parse().ok()
 }
 
-/// Boolean per RFC 4517 (`TRUE`/`FALSE`), case-insensitively because clients write `true`.
+/// An INTEGER as a machine number, for the bitwise rules (1.2.840.113556.1.4.803/804), whose
+/// operands are flags words. `None` when invalid (see [`valid_integer`]) or beyond 64 bits.
+pub fn parse_integer(v: &str) -> Option<i64> {
+    valid_integer(v).then(|| v.parse().ok()).flatten()
+}
+
+/// The ordering key of a valid INTEGER of any size: negative numbers first, then by length
+/// and digits (reversed for negative numbers).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IntKey {
+    negative: bool,
+    digits: String,
+}
+
+impl IntKey {
+    pub fn parse(v: &str) -> Option<IntKey> {
+        if !valid_integer(v) {
+            return None;
+        }
+        let negative = v.starts_with('-');
+        Some(IntKey {
+            negative,
+            digits: v.trim_start_matches('-').to_string(),
+        })
+    }
+}
+
+impl Ord for IntKey {
+    fn cmp(&self, other: &IntKey) -> std::cmp::Ordering {
+        let magnitude = || {
+            self.digits
+                .len()
+                .cmp(&other.digits.len())
+                .then_with(|| self.digits.cmp(&other.digits))
+        };
+        match (self.negative, other.negative) {
+            (false, false) => magnitude(),
+            (true, true) => magnitude().reverse(),
+            (true, false) => std::cmp::Ordering::Less,
+            (false, true) => std::cmp::Ordering::Greater,
+        }
+    }
+}
+
+impl PartialOrd for IntKey {
+    fn partial_cmp(&self, other: &IntKey) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Boolean per RFC 4517 §3.3.3: exactly `TRUE` or `FALSE`.
 pub fn parse_boolean(v: &str) -> Option<bool> {
-    let t = v.trim();
-    if t.eq_ignore_ascii_case("TRUE") {
-        Some(true)
-    } else if t.eq_ignore_ascii_case("FALSE") {
-        Some(false)
-    } else {
-        None
+    match v {
+        "TRUE" => Some(true),
+        "FALSE" => Some(false),
+        _ => None,
+    }
+}
+
+/// Whether `v` is a UUID in RFC 4122's string form, as RFC 4530 §2.1 requires: 36 characters,
+/// hyphens at 8, 13, 18 and 23, hex digits (either case) elsewhere. No braces, URN prefix or
+/// bare 32 digits.
+pub fn valid_uuid(v: &str) -> bool {
+    v.len() == 36
+        && v.bytes().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+/// Whether `v` is an OID per RFC 4512 §1.4 (`descr / numericoid`): a keystring (a letter, then
+/// letters, digits and hyphens) or dotted numbers without leading zeros. No spaces anywhere:
+/// objectIdentifierMatch has no insignificant characters (RFC 4517 §3.3.26).
+pub fn valid_oid(v: &str) -> bool {
+    let b = v.as_bytes();
+    match b.first() {
+        Some(c) if c.is_ascii_alphabetic() => {
+            b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+        }
+        Some(c) if c.is_ascii_digit() => v.split('.').all(|n| {
+            let n = n.as_bytes();
+            !n.is_empty() && n.iter().all(u8::is_ascii_digit) && (n.len() == 1 || n[0] != b'0')
+        }),
+        _ => false,
+    }
+}
+
+/// Whether `v` is a valid value of the syntax with OID `syntax` (RFC 4517 §3.3), as far as the
+/// syntax constrains values beyond what its matching rule parses: a Directory String has at
+/// least one character, an IA5 String only ASCII, an OID no spaces. Syntaxes checked by their
+/// rule's parser (INTEGER, Boolean, UUID, DN, GeneralizedTime) or unconstrained (Octet String)
+/// pass.
+pub fn valid(syntax: &str, v: &str) -> bool {
+    use crate::schema::syntax as s;
+    match syntax {
+        s::DIRECTORY_STRING => !v.is_empty(),
+        s::IA5_STRING => v.is_ascii(),
+        s::OID => valid_oid(v),
+        _ => true,
     }
 }
 
@@ -137,30 +229,35 @@ mod tests {
 
     #[test]
     fn integer_boolean_uuid_telephone() {
-        assert_eq!(
-            normalize(Matching::Integer, " 0100 ").as_deref(),
-            Some("100")
-        );
-        assert_eq!(normalize(Matching::Integer, "+7").as_deref(), Some("7"));
-        assert_eq!(normalize(Matching::Integer, "-0").as_deref(), Some("0"));
+        assert_eq!(normalize(Matching::Integer, "0").as_deref(), Some("0"));
         assert_eq!(normalize(Matching::Integer, "-42").as_deref(), Some("-42"));
+        // INTEGER is unbounded (RFC 4517 §3.3.16).
+        assert_eq!(
+            normalize(Matching::Integer, "99999999999999999999").as_deref(),
+            Some("99999999999999999999")
+        );
+        // No leading zero, plus sign, spaces or negative zero.
         for bad in [
-            "abc",
-            "",
-            "1e3",
-            "12 3",
-            "+",
-            "-",
-            "--1",
-            "99999999999999999999",
-            "0x10",
+            "abc", "", "1e3", "12 3", "+", "-", "--1", "0x10", " 0100 ", "0100", "+7", "-0", " 7",
+            "7 ", "00",
         ] {
             assert_eq!(normalize(Matching::Integer, bad), None, "{bad}");
         }
+        assert_eq!(normalize(Matching::Boolean, "true"), None);
+        assert_eq!(normalize(Matching::Boolean, " TRUE"), None);
         assert_eq!(
-            normalize(Matching::Boolean, "true").as_deref(),
+            normalize(Matching::Boolean, "TRUE").as_deref(),
             Some("TRUE")
         );
+        // Only the 36-character form is a UUID (RFC 4530 §2.1).
+        for bad in [
+            "6f2c1b6e8a3d4c599e072b1d3c4e5f60",
+            "{6f2c1b6e-8a3d-4c59-9e07-2b1d3c4e5f60}",
+            " 6f2c1b6e-8a3d-4c59-9e07-2b1d3c4e5f60",
+            "urn:uuid:6f2c1b6e-8a3d-4c59-9e07-2b1d3c4e5f60",
+        ] {
+            assert_eq!(normalize(Matching::Uuid, bad), None, "{bad}");
+        }
         assert_eq!(
             normalize(Matching::Boolean, "FALSE").as_deref(),
             Some("FALSE")
@@ -185,6 +282,20 @@ mod tests {
             Some(Ordering::Greater)
         );
         assert_eq!(compare(Matching::Integer, "x", "1"), None);
+        // Beyond 64 bits, by sign, length and digits.
+        for (a, b, want) in [
+            ("99999999999999999999", "290193", Ordering::Greater),
+            ("-99999999999999999999", "-290193", Ordering::Less),
+            ("-99999999999999999999", "0", Ordering::Less),
+            ("-5", "-40", Ordering::Greater),
+            (
+                "123456789012345678901",
+                "123456789012345678902",
+                Ordering::Less,
+            ),
+        ] {
+            assert_eq!(compare(Matching::Integer, a, b), Some(want), "{a} {b}");
+        }
         assert_eq!(compare(Matching::Dn, "cn=a", "cn=b"), None);
     }
 

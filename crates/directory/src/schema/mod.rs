@@ -5,15 +5,17 @@
 
 mod catalog;
 mod describe;
+mod files;
 
 pub use catalog::{
-    IN_CHAIN_OID, attribute, attributes, base_name, matching_rule, matching_rules, object_class,
-    object_classes,
+    EMPTY_GROUP_CLASS, IN_CHAIN_OID, O365_OBJECT, attribute, attributes, matching_rule,
+    matching_rules, object_class, object_classes,
 };
 pub use describe::{
     attribute_type_descriptions, equality_rule_name, ldap_syntax_descriptions,
     matching_rule_descriptions, object_class_descriptions,
 };
+pub use files::{ds389_schema, slapd_schema};
 
 /// How values of an attribute compare for equality (and, where the type allows, ordering and
 /// substrings). One variant per family of matching rules we evaluate.
@@ -33,20 +35,6 @@ pub enum Matching {
     OctetString,
     /// telephoneNumberMatch: case, spaces and hyphens are insignificant.
     TelephoneNumber,
-}
-
-impl Matching {
-    /// Rules that compare text (as opposed to numbers, DNs, times...): a text matching rule named
-    /// in an extensible filter may be applied to any attribute of this family.
-    pub fn is_text(self) -> bool {
-        matches!(
-            self,
-            Matching::CaseIgnore
-                | Matching::CaseExact
-                | Matching::OctetString
-                | Matching::TelephoneNumber
-        )
-    }
 }
 
 #[derive(Debug, PartialEq, Eq)]

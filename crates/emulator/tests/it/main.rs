@@ -13,3 +13,4 @@ mod auth;
 mod cert;
 mod delta;
 mod http;
+mod mail;

@@ -152,9 +152,11 @@ pub(super) static ATTRIBUTES: &[AttributeType] = &[
     AttributeType {
         name: "gecos",
         oid: "1.3.6.1.1.1.1.2",
-        syntax: syntax::IA5_STRING,
+        // RFC 2307 says IA5 String, but the names it carries here come from Microsoft 365 and
+        // are not ASCII (Zoë, Ångström): a Directory String, as 389-DS's rfc2307compat
+        // declares it, so the schema and the values agree.
         single_value: true,
-        desc: "RFC2307: The GECOS field; the common name",
+        desc: "RFC2307: The GECOS field; the common name (a Directory String, as in 389-DS rfc2307compat)",
         ..TEXT
     },
     AttributeType {
@@ -229,6 +231,13 @@ pub(super) static ATTRIBUTES: &[AttributeType] = &[
         oid: "2.16.840.1.113730.3.1.610",
         desc: "389-DS: TRUE when the account is inactive and may not bind",
         ..BOOLEAN
+    },
+    AttributeType {
+        name: "userAccountControl",
+        oid: "1.2.840.113556.1.4.8",
+        single_value: true,
+        desc: "Active Directory: account flags; 512 a normal account, 514 (bit 2 set) a disabled one",
+        ..INTEGER
     },
     // Groups (RFC 4519, RFC 2307bis).
     AttributeType {

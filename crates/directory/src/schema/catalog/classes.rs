@@ -2,6 +2,14 @@
 
 use super::super::{ClassKind, ObjectClass};
 
+/// The auxiliary class that allows the attributes users and groups carry beyond their RFC
+/// classes (`memberOf`, `entryUUID`, `mail` on groups, the Active Directory names), so every
+/// served entry is valid under the published schema (RFC 4512 §2.4).
+pub const O365_OBJECT: &str = "o365Object";
+
+/// The structural class of a group without members: groupOfNames requires `member`.
+pub const EMPTY_GROUP_CLASS: &str = "groupOfEntries";
+
 pub(super) static OBJECT_CLASSES: &[ObjectClass] = &[
     ObjectClass {
         name: "top",
@@ -101,6 +109,33 @@ pub(super) static OBJECT_CLASSES: &[ObjectClass] = &[
         must: &["member", "cn"],
         may: &["o", "ou", "description"],
         desc: "RFC4519: a group of names (DNs)",
+    },
+    ObjectClass {
+        name: "groupOfEntries",
+        oid: "1.2.826.0.1.3458854.2.1.1.1",
+        sup: Some("top"),
+        kind: ClassKind::Structural,
+        must: &["cn"],
+        may: &["member", "o", "ou", "description"],
+        desc: "draft-findlay-ldap-groupofentries: a group that may be empty (groups without members)",
+    },
+    ObjectClass {
+        name: O365_OBJECT,
+        // A UUID-based OID (ITU-T X.667, arc 2.25): needs no registration and is unique.
+        oid: "2.25.59924119492614011436184357046218557664",
+        sup: Some("top"),
+        kind: ClassKind::Auxiliary,
+        must: &[],
+        may: &[
+            "memberOf",
+            "entryUUID",
+            "mail",
+            "sAMAccountName",
+            "userPrincipalName",
+            "nsAccountLock",
+            "userAccountControl",
+        ],
+        desc: "o365-ldap: what users and groups from Microsoft 365 carry beyond their RFC classes",
     },
     ObjectClass {
         name: "posixGroup",

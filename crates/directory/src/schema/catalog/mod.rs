@@ -11,6 +11,7 @@ mod classes;
 mod rules;
 
 pub(super) use attributes::DSA_OPERATION;
+pub use classes::{EMPTY_GROUP_CLASS, O365_OBJECT};
 pub use rules::IN_CHAIN_OID;
 pub(super) use rules::SYNTAXES;
 
@@ -36,15 +37,17 @@ static ATTRIBUTE_INDEX: LazyLock<HashMap<String, usize>> = LazyLock::new(|| {
     map
 });
 
-/// The attribute description without its options: `userCertificate;binary` → `userCertificate`.
-pub fn base_name(attr_desc: &str) -> &str {
-    attr_desc.split(';').next().unwrap_or(attr_desc)
-}
-
-/// Looks an attribute type up by name, alias or OID, case-insensitively, ignoring options.
-/// Called per RDN by the DN fast path, so it avoids allocating for the usual short names.
+/// Looks an attribute type up by name, alias or OID, case-insensitively. A description with
+/// options (`cn;lang-en`, `uid;x-opt`) is not recognised: RFC 4512 §2.5 makes a description
+/// with an option the server does not support unrecognised, and this server supports none
+/// (`;binary` belongs to syntaxes that need binary transfer, such as certificates, which it
+/// does not serve; it serves no tagged values). Called per RDN by the DN fast path, so it
+/// avoids allocating for the usual short names.
 pub fn attribute(name: &str) -> Option<&'static AttributeType> {
-    let name = base_name(name).trim();
+    let name = name.trim();
+    if name.contains(';') {
+        return None;
+    }
     let mut buf = [0u8; 64];
     let index = if let Some(slot) = buf.get_mut(..name.len()) {
         slot.copy_from_slice(name.as_bytes());
@@ -96,7 +99,7 @@ mod tests {
             attribute("0.9.2342.19200300.100.1.1").map(|a| a.name),
             Some("uid")
         );
-        assert_eq!(attribute("commonName;lang-en").map(|a| a.name), Some("cn"));
+        assert_eq!(attribute("commonName;lang-en").map(|a| a.name), None);
         assert_eq!(
             attribute("MobileTelephoneNumber").map(|a| a.name),
             Some("mobile")
@@ -106,12 +109,14 @@ mod tests {
             Some("sAMAccountName")
         );
         assert_eq!(attribute("userCertificate;binary"), None);
+        // Options make a description unrecognised, even on a known type.
+        assert_eq!(attribute("cn;lang-en"), None);
+        assert_eq!(attribute("uid;x-opt"), None);
+        assert_eq!(attribute("cn;binary"), None);
         assert_eq!(attribute("sudoHost"), None);
         assert_eq!(attribute(""), None);
         // Longer than the stack buffer: still looked up, just not found.
         assert_eq!(attribute(&"x".repeat(200)), None);
-        assert_eq!(base_name("userCertificate;binary"), "userCertificate");
-        assert_eq!(base_name("cn"), "cn");
     }
 
     #[test]
