@@ -171,9 +171,10 @@ impl SyncEngine {
         self.catch_up(states, tenant)?;
         // Every replica's scheduler runs at its own phase: a scheduled round soon after
         // another replica's successful one would only repeat it.
+        let config = self.config();
         if opts.trigger == super::Trigger::Scheduled
             && let (Some(cfg), Some(last)) = (
-                self.config.tenant(tenant),
+                config.tenant(tenant),
                 states.get(tenant).and_then(|st| st.last_sync),
             )
         {
