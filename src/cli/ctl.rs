@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct CtlArgs {
-    #[arg(short, long, env = super::CONFIG_ENV, default_value = super::DEFAULT_CONFIG, global = true)]
+    #[arg(short, long, env = super::CONFIG_ENV, default_value_os_t = super::default_config(), global = true)]
     pub config: PathBuf,
     /// Print the server's answer as JSON.
     #[arg(long, global = true)]

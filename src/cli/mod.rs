@@ -15,9 +15,24 @@ pub mod tools;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
-/// Where `-c` points when neither it nor `O365_LDAP_CONFIG` is given: where the package and
-/// docs/operations.md install the config.
+/// Where the package and docs/operations.md install the config: `-c`'s default when neither it
+/// nor `O365_LDAP_CONFIG` is given and the file exists.
 pub const DEFAULT_CONFIG: &str = "/etc/o365-ldap/o365-ldap.toml";
+
+/// `-c`'s default without `/etc/o365-ldap/o365-ldap.toml`: the path a checkout of this
+/// repository (and every guide written before the package existed) uses.
+pub const LOCAL_CONFIG: &str = "config/o365-ldap.toml";
+
+/// `-c`'s default: the installed config when there is one, else `config/o365-ldap.toml`, so
+/// both `ctl status` after the package's install and a server run from a checkout find theirs.
+pub fn default_config() -> PathBuf {
+    let installed = std::path::Path::new(DEFAULT_CONFIG);
+    if installed.exists() {
+        installed.to_path_buf()
+    } else {
+        PathBuf::from(LOCAL_CONFIG)
+    }
+}
 
 /// The environment variable that replaces `DEFAULT_CONFIG`.
 pub const CONFIG_ENV: &str = "O365_LDAP_CONFIG";
@@ -51,7 +66,7 @@ pub struct Cli {
 pub enum Command {
     /// Run the server: sync scheduler, LDAP/LDAPS listeners.
     Serve {
-        #[arg(short, long, env = CONFIG_ENV, default_value = DEFAULT_CONFIG)]
+        #[arg(short, long, env = CONFIG_ENV, default_value_os_t = default_config())]
         config: PathBuf,
         /// Start even if the store is damaged, missing or emptied: move it aside and start
         /// empty (the next sync round refills the directory; directory passwords, SSH keys set
@@ -61,7 +76,7 @@ pub enum Command {
     },
     /// Validate the config and print the effective settings (secrets redacted).
     Check {
-        #[arg(short, long, env = CONFIG_ENV, default_value = DEFAULT_CONFIG)]
+        #[arg(short, long, env = CONFIG_ENV, default_value_os_t = default_config())]
         config: PathBuf,
     },
     /// A sample tenant in the built-in Graph emulator plus the server, on localhost.
@@ -73,7 +88,7 @@ pub enum Command {
     /// Print the served directory as LDIF (RFC 2849) from the store; the server must be
     /// stopped (redb allows one process at a time), or point the config at a copy of data_dir.
     ExportLdif {
-        #[arg(short, long, env = CONFIG_ENV, default_value = DEFAULT_CONFIG)]
+        #[arg(short, long, env = CONFIG_ENV, default_value_os_t = default_config())]
         config: PathBuf,
         /// Only this tenant (default: every tenant).
         #[arg(long)]
@@ -86,7 +101,7 @@ pub enum Command {
     /// Exit 0 when the running server is ready: every tenant served and not stale (asks
     /// /readyz when server.http_listen is set, else the admin socket).
     Healthcheck {
-        #[arg(short, long, env = CONFIG_ENV, default_value = DEFAULT_CONFIG)]
+        #[arg(short, long, env = CONFIG_ENV, default_value_os_t = default_config())]
         config: PathBuf,
     },
     /// Print an argon2id PHC string for `password_hash`: the password from a no-echo prompt,
@@ -116,7 +131,7 @@ pub enum StoreCommand {
         /// The data_dir holding o365-ldap.redb.
         #[arg(long)]
         from: PathBuf,
-        #[arg(short, long, default_value = DEFAULT_CONFIG)]
+        #[arg(short, long, default_value_os_t = default_config())]
         config: PathBuf,
     },
 }

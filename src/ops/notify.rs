@@ -101,15 +101,13 @@ impl Notifier {
         Notifier { tx: Some(tx) }
     }
 
-    pub fn enabled(&self) -> bool {
-        self.tx.is_some()
-    }
-
+    /// Queue `event` (dropped when no target is configured: what it says is logged already).
     pub fn send(&self, event: Event) {
+        let Some(tx) = &self.tx else {
+            return;
+        };
         tracing::info!(event = ?event.event, tenant = %event.tenant, "notification: {}", event.text.lines().next().unwrap_or_default());
-        if let Some(tx) = &self.tx
-            && tx.send(event).is_err()
-        {
+        if tx.send(event).is_err() {
             tracing::warn!("the notification sender has stopped; notification dropped");
         }
     }

@@ -108,11 +108,9 @@ async fn metrics_health_and_readiness_follow_rounds_and_binds() {
 
     let (status, after) = get(http, "/metrics").await;
     assert_eq!(status, 200);
-    assert_eq!(
-        sample(&after, rounds) - sample(&before, rounds),
-        1.0,
-        "{after}"
-    );
+    // Other tests of this binary sync a tenant of the same name meanwhile: at least this one.
+    let moved = sample(&after, rounds) - sample(&before, rounds);
+    assert!(moved >= 1.0, "{rounds} moved by {moved}:\n{after}");
     let last = "o365_ldap_sync_last_success_timestamp_seconds{tenant=\"contoso\"}";
     let now = model::time::Clock::now_unix(&model::time::SystemClock) as f64;
     assert!((now - sample(&after, last)).abs() < 120.0, "{after}");
