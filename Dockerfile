@@ -1,6 +1,7 @@
 # o365-ldap container image: built in one stage, run from a small Debian image as a non-root
 # user. Listens on 1389 (LDAP + StartTLS) and 1636 (LDAPS) inside the container, so no
 # privilege is needed to bind; map them to 389/636 outside (deploy/kubernetes/service.yaml does).
+# 9389 is server.http_listen (/metrics, /healthz, /readyz).
 #
 #   docker build -t o365-ldap .
 #   docker run -v /etc/o365-ldap:/etc/o365-ldap:ro -p 389:1389 -p 636:1636 o365-ldap
@@ -27,10 +28,10 @@ RUN apt-get update -qq \
 COPY --from=build /src/target/release/o365-ldap /usr/local/bin/o365-ldap
 USER 10001:10001
 VOLUME ["/var/lib/o365-ldap"]
-EXPOSE 1389 1636
-# Ready when the LDAPS listener accepts connections (the directory is served from the local
-# store before Graph or PostgreSQL answer, so an accepting listener is a serving one).
-HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
-  CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/1636"]
+EXPOSE 1389 1636 9389
+# `o365-ldap healthcheck` asks the server's /readyz (server.http_listen, e.g. "0.0.0.0:9389")
+# and exits 0 when every tenant has a directory served that is not stale.
+HEALTHCHECK --interval=15s --timeout=6s --start-period=30s --retries=3 \
+  CMD ["/usr/local/bin/o365-ldap", "healthcheck", "-c", "/etc/o365-ldap/o365-ldap.toml"]
 ENTRYPOINT ["/usr/local/bin/o365-ldap"]
 CMD ["serve", "-c", "/etc/o365-ldap/o365-ldap.toml"]

@@ -131,7 +131,7 @@ pub enum StoreCommand {
         /// The data_dir holding o365-ldap.redb.
         #[arg(long)]
         from: PathBuf,
-        #[arg(short, long, default_value_os_t = default_config())]
+        #[arg(short, long, env = CONFIG_ENV, default_value_os_t = default_config())]
         config: PathBuf,
     },
 }

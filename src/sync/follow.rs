@@ -169,6 +169,24 @@ impl SyncEngine {
             });
         };
         self.catch_up(states, tenant)?;
+        // Every replica's scheduler runs at its own phase: a scheduled round soon after
+        // another replica's successful one would only repeat it.
+        let config = self.config();
+        if opts.trigger == super::Trigger::Scheduled
+            && let (Some(cfg), Some(last)) = (
+                config.tenant(tenant),
+                states.get(tenant).and_then(|st| st.last_sync),
+            )
+        {
+            let half = i64::try_from(cfg.sync.interval.get().as_secs() / 2).unwrap_or(i64::MAX);
+            let ago = self.clock.now_unix().saturating_sub(last);
+            if ago < half {
+                return Err(SyncError::Recent {
+                    tenant: tenant.to_string(),
+                    ago,
+                });
+            }
+        }
         Ok(Some(lock))
     }
 

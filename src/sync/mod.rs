@@ -47,6 +47,10 @@ pub enum SyncError {
         "tenant {tenant}: another replica is running this tenant's round; this replica serves its result once it commits"
     )]
     Elsewhere { tenant: String },
+    #[error(
+        "tenant {tenant}: a replica completed a round {ago} s ago, less than half of sync.interval; this scheduled round is skipped"
+    )]
+    Recent { tenant: String, ago: i64 },
     #[error("tenant {tenant}: {source}")]
     Delta {
         tenant: String,

@@ -42,7 +42,10 @@ impl SyncEngine {
                                 ms = r.duration_ms as u64,
                                 "sync round committed"
                             ),
-                            Err(e @ super::SyncError::Elsewhere { .. }) => {
+                            Err(
+                                e @ (super::SyncError::Elsewhere { .. }
+                                | super::SyncError::Recent { .. }),
+                            ) => {
                                 tracing::info!(tenant = %name, "{e}")
                             }
                             Err(e) => tracing::error!(tenant = %name, "sync round not applied, still serving the last committed directory: {e}"),

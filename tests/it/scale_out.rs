@@ -194,6 +194,16 @@ async fn replicas_with_different_histories_serve_the_same_numbers() {
         "a patched its snapshot with b's round, without reading everything again"
     );
     assert_eq!(snapshot(&c), snapshot(&b));
+    // Every replica's scheduler runs: one right after b's round is skipped, not repeated.
+    let scheduled = o365_ldap::sync::RoundOptions {
+        trigger: o365_ldap::sync::Trigger::Scheduled,
+        ..Default::default()
+    };
+    let skipped = c.engine.run_round("contoso", scheduled, None).await;
+    assert!(
+        matches!(skipped, Err(o365_ldap::sync::SyncError::Recent { .. })),
+        "{skipped:?}"
+    );
     for s in [a, b, c] {
         s.stop().await;
     }
@@ -578,4 +588,70 @@ fn a_commit_from_a_replica_behind_the_database_is_refused_and_writes_nothing() {
     b.commit_alloc("t", &seen, &more).unwrap();
     assert!(a.pull("t").unwrap().is_some());
     assert_eq!(a.load_tenant("t").unwrap().alloc, more);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_holder_deleted_and_restored_is_named_alike_on_every_replica() {
+    let pg = Cluster::start();
+    let env = Env::contoso().await;
+    let url = url_file(&env, &pg.database());
+    let a = start(&replica_config(&env, "a", Some(&url))).await;
+    a.engine.sync_tenant("contoso").await.expect("first round");
+    let dn_of = |s: &Server, upn: &str| {
+        let snap = s.engine.snapshot().load_full();
+        snap.iter()
+            .map(|(_, e)| e)
+            .find(|e| e.first("userPrincipalName") == Some(upn))
+            .map(|e| e.dn.to_string())
+    };
+    // alice@contoso.com holds "alice"; alice@fabrikam.com has a suffixed name.
+    assert_eq!(dn_of(&a, "alice@contoso.com").as_deref(), Some(ALICE_DN));
+    let other = dn_of(&a, "alice@fabrikam.com").expect("second alice served");
+    assert_ne!(other, ALICE_DN);
+
+    // The holder is deleted; replica b starts after that, with an empty cache.
+    emu_mutate(
+        &env,
+        Mutation::SoftDeleteUser {
+            id: ALICE_ID.into(),
+        },
+    )
+    .await;
+    a.engine
+        .sync_tenant("contoso")
+        .await
+        .expect("round after the deletion");
+    assert_eq!(dn_of(&a, "alice@contoso.com"), None);
+    let b = start(&replica_config(&env, "b", Some(&url))).await;
+    assert_eq!(snapshot(&b), snapshot(&a));
+
+    // Restored, and synced by b (which never saw the holder): both replicas name everyone alike.
+    emu_mutate(
+        &env,
+        Mutation::RestoreUser {
+            id: ALICE_ID.into(),
+        },
+    )
+    .await;
+    b.engine
+        .sync_tenant("contoso")
+        .await
+        .expect("b's round after the restore");
+    let same = within(Duration::from_secs(2), async || {
+        snapshot(&a) == snapshot(&b)
+    })
+    .await;
+    assert!(same.is_some(), "a serves b's round within 2 s");
+    assert!(
+        dn_of(&b, "alice@contoso.com").is_some(),
+        "the restored holder is served"
+    );
+    assert_eq!(dn_of(&a, "alice@fabrikam.com"), Some(other.clone()));
+    assert_eq!(
+        dn_of(&b, "alice@fabrikam.com"),
+        Some(other),
+        "nobody's entry changes identity"
+    );
+    a.stop().await;
+    b.stop().await;
 }
