@@ -1,6 +1,7 @@
-# o365-ldap container image: built in one stage, run from a small Debian image as a non-root
-# user. Listens on 1389 (LDAP + StartTLS) and 1636 (LDAPS) inside the container, so no
-# privilege is needed to bind; map them to 389/636 outside (deploy/kubernetes/service.yaml does).
+# o365-ldap container image: built in a Rust image, run from a small Debian image as a non-root
+# user; the server is built without the `demo` feature, so the image holds no Graph emulator.
+# Listens on 1389 (LDAP + StartTLS) and 1636 (LDAPS) inside the container, so no privilege is
+# needed to bind; map them to 389/636 outside (deploy/kubernetes/service.yaml does).
 # 9389 is server.http_listen (/metrics, /healthz, /readyz).
 #
 #   docker build -t o365-ldap .
@@ -13,7 +14,7 @@
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked --bin o365-ldap \
+RUN cargo build --release --locked --no-default-features --bin o365-ldap \
  && strip target/release/o365-ldap
 
 FROM debian:bookworm-slim

@@ -9,7 +9,8 @@ if [ "${1:-}" = "--dev" ]; then profile=dev; fi
 dir=$([ "$profile" = release ] && echo release || echo debug)
 bin="target/$dir/o365-ldap"
 if [ "$profile" = release ]; then
-  cargo build --locked --release --bin o365-ldap
+  # The package is the server alone: no Graph emulator (the `demo` feature) in it.
+  cargo build --locked --release --no-default-features --bin o365-ldap
 else
   [ -x "$bin" ] || { echo "$bin is missing: run cargo test (or cargo build) first"; exit 1; }
 fi
