@@ -1,0 +1,162 @@
+//! Reading and writing the redb tables: JSON-valued maps diffed against what is stored so a
+//! commit writes only what changed, plain maps, the numbers ever handed out, and allocations.
+
+use super::{GID_NUMBERS, GID_USED, Key2, NAMES, StoreError, UID_NUMBERS, UID_USED};
+use ::directory::ids::Allocations;
+use ::model::mirror::Map;
+use imbl::ordmap::DiffItem;
+use redb::ReadableTable;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Write the allocation changes from `old` to `new` (numbers, used numbers, names). The maps
+/// share structure with the allocations they were copied from, so the diff visits only what
+/// changed.
+pub(super) fn write_alloc(
+    tx: &redb::WriteTransaction,
+    tenant: &str,
+    old: &Allocations,
+    new: &Allocations,
+) -> Result<(), StoreError> {
+    diff_plain(&mut tx.open_table(UID_NUMBERS)?, tenant, &old.uid, &new.uid)?;
+    diff_plain(&mut tx.open_table(GID_NUMBERS)?, tenant, &old.gid, &new.gid)?;
+    // Used numbers only ever grow: that is what makes them never reused.
+    for (table, o, n) in [
+        (UID_USED, &old.uid_used, &new.uid_used),
+        (GID_USED, &old.gid_used, &new.gid_used),
+    ] {
+        let mut t = tx.open_table(table)?;
+        for d in o.diff(n) {
+            if let DiffItem::Add(num, id) | DiffItem::Update { new: (num, id), .. } = d {
+                t.insert((tenant, *num), id.as_str())?;
+            }
+        }
+    }
+    let mut t = tx.open_table(NAMES)?;
+    for d in old.names.diff(&new.names) {
+        match d {
+            DiffItem::Add(k, v) | DiffItem::Update { new: (k, v), .. } => {
+                t.insert((tenant, k.as_str()), v.as_str())?;
+            }
+            DiffItem::Remove(k, _) => {
+                t.remove((tenant, k.as_str()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn from_value<T: DeserializeOwned>(
+    v: serde_json::Value,
+    table: &'static str,
+) -> Result<T, StoreError> {
+    serde_json::from_value(v).map_err(|e| StoreError::Corrupt {
+        table,
+        message: e.to_string(),
+    })
+}
+
+pub(super) fn read_json_map<T: DeserializeOwned, M: FromIterator<(String, T)>>(
+    t: &impl ReadableTable<Key2<'static>, &'static [u8]>,
+    tenant: &str,
+    table: &'static str,
+) -> Result<M, StoreError> {
+    let mut out: Vec<(String, T)> = Vec::new();
+    for row in t.range((tenant, "")..)? {
+        let (k, v) = row?;
+        let (t, id) = k.value();
+        if t != tenant {
+            break;
+        }
+        let val = serde_json::from_slice(v.value()).map_err(|e| StoreError::Corrupt {
+            table,
+            message: format!("{id}: {e}"),
+        })?;
+        out.push((id.to_string(), val));
+    }
+    Ok(out.into_iter().collect())
+}
+
+pub(super) fn read_plain_map(
+    t: &impl ReadableTable<Key2<'static>, u32>,
+    tenant: &str,
+) -> Result<Map<String, u32>, StoreError> {
+    let mut out = Map::new();
+    for row in t.range((tenant, "")..)? {
+        let (k, v) = row?;
+        let (t, id) = k.value();
+        if t != tenant {
+            break;
+        }
+        out.insert(id.to_string(), v.value());
+    }
+    Ok(out)
+}
+
+pub(super) fn read_used(
+    t: &impl ReadableTable<(&'static str, u32), &'static str>,
+    tenant: &str,
+) -> Result<Map<u32, String>, StoreError> {
+    let mut out = Map::new();
+    for row in t.range((tenant, 0u32)..)? {
+        let (k, v) = row?;
+        let (t, n) = k.value();
+        if t != tenant {
+            break;
+        }
+        out.insert(n, v.value().to_string());
+    }
+    Ok(out)
+}
+
+/// Write what differs between two mirror maps. A delta round's maps share structure with the
+/// committed ones, so the diff visits only what the round changed.
+pub(super) fn diff_json<T: Serialize + PartialEq + Clone>(
+    t: &mut redb::Table<Key2<'static>, &'static [u8]>,
+    tenant: &str,
+    old: &Map<String, T>,
+    new: &Map<String, T>,
+) -> Result<(), StoreError> {
+    for d in old.diff(new) {
+        match d {
+            DiffItem::Add(id, v) | DiffItem::Update { new: (id, v), .. } => {
+                let bytes = serde_json::to_vec(v).map_err(|e| StoreError::Db(e.to_string()))?;
+                t.insert((tenant, id.as_str()), bytes.as_slice())?;
+            }
+            DiffItem::Remove(id, _) => {
+                t.remove((tenant, id.as_str()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn diff_plain(
+    t: &mut redb::Table<Key2<'static>, u32>,
+    tenant: &str,
+    old: &Map<String, u32>,
+    new: &Map<String, u32>,
+) -> Result<(), StoreError> {
+    for d in old.diff(new) {
+        match d {
+            DiffItem::Add(id, v) | DiffItem::Update { new: (id, v), .. } => {
+                t.insert((tenant, id.as_str()), *v)?;
+            }
+            DiffItem::Remove(id, _) => {
+                t.remove((tenant, id.as_str()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn put_json<T: Serialize>(
+    t: &mut redb::Table<Key2<'static>, &'static [u8]>,
+    tenant: &str,
+    key: &str,
+    v: &T,
+) -> Result<(), StoreError> {
+    let bytes = serde_json::to_vec(v).map_err(|e| StoreError::Db(e.to_string()))?;
+    t.insert((tenant, key), bytes.as_slice())?;
+    Ok(())
+}
