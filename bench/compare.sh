@@ -5,7 +5,7 @@
 #
 # Knobs (environment): USERS=100000 NGROUPS=1000 SEED=1 DURATION=10 REPS=2 CONNECTIONS=16
 #   WORKLOADS="uid base sssd-id paged bind new-conn ldaps" WORK=/tmp/o365-bench
-# Installs slapd, ldap-utils and gosa-schema's rfc2307bis schema when missing, builds the
+# Installs slapd and ldap-utils when missing, builds the
 # release binaries, generates a scale tenant in the Graph emulator, syncs it, exports it with
 # `o365-ldap export-ldif`, loads it into slapd, and runs every workload against each server in
 # turn (interleaved, REPS times). Servers run on CPU 0, the load generator on CPU 1.
@@ -41,11 +41,6 @@ if ! command -v slapd >/dev/null || ! command -v slapadd >/dev/null || ! command
   DEBIAN_FRONTEND=noninteractive apt-get install -y slapd ldap-utils curl util-linux >/dev/null
 fi
 mkdir -p "$WORK"
-GOSA="$WORK/gosa/etc/ldap/schema/gosa"
-if [ ! -f "$GOSA/rfc2307bis.schema" ]; then
-  log "extracting rfc2307bis.schema from gosa-schema"
-  (cd "$WORK" && apt-get download gosa-schema >/dev/null && dpkg -x gosa-schema_*.deb gosa)
-fi
 log "building release binaries"
 (cd "$REPO" && cargo build --release --quiet --bin o365-ldap --example loadgen)
 O365="$REPO/target/release/o365-ldap"
@@ -175,7 +170,10 @@ for _ in $(seq 600); do grep -q "stored mirror loaded" "$WORK/serve.log" && brea
 # --- slapd -------------------------------------------------------------------------------
 log "slapd: loading $ENTRIES entries"
 mkdir -p "$WORK/slapd/db"
-sed -e "s#@DIR@#$WORK/slapd#g" -e "s#@GOSA@#$GOSA#g" -e "s#@BENCH@#$BENCH#g" \
+# What slapd needs beyond core, cosine and inetorgperson (RFC 2307bis, o365Object, the AD
+# names), as the server itself publishes it: the same file the conformance test loads.
+"$O365" export-ldif --schema slapd >"$WORK/o365-ldap.schema"
+sed -e "s#@DIR@#$WORK/slapd#g" -e "s#@SCHEMA@#$WORK/o365-ldap.schema#g" \
     -e "s#@CERTS@#$WORK/certs#g" -e "s#@ROOTPW@#$(head -c 12 /dev/urandom | base64)#" \
     "$BENCH/slapd.conf.in" >"$WORK/slapd/slapd.conf"
 # The same argon2id hash as our service account ({ARGON2} scheme of slapd's argon2 module);

@@ -82,7 +82,7 @@ fn header(buf: &[u8]) -> Result<Option<(usize, u64)>, FrameError> {
 }
 
 /// The message id of a complete LDAPMessage frame, checked to be in 1..=2^31-1.
-fn check_message_id(frame: &[u8]) -> Result<(), FrameError> {
+fn check_message_id(frame: &[u8]) -> Result<usize, FrameError> {
     let (start, _) = header(frame)?.ok_or(FrameError::Undecodable)?;
     let id = frame.get(start..).ok_or(FrameError::Undecodable)?;
     if id.first() != Some(&0x02) {
@@ -111,7 +111,8 @@ fn check_message_id(frame: &[u8]) -> Result<(), FrameError> {
         .iter()
         .fold(0u64, |acc, x| (acc << 8) | u64::from(*x));
     if (1..=i32::MAX as u64).contains(&v) {
-        Ok(())
+        // Where the protocolOp starts.
+        Ok(start + end)
     } else {
         Err(FrameError::BadMessageId)
     }
@@ -156,7 +157,15 @@ impl Decoder for Codec {
             return Ok(None);
         }
         let frame = buf.split_to(total);
-        check_message_id(&frame)?;
+        let op_at = check_message_id(&frame)?;
+        // Only a SearchRequest ([APPLICATION 3]) can need the rewrite below, so only a search
+        // keeps a copy of its bytes for it.
+        if frame.get(op_at) != Some(&0x63) {
+            return self
+                .decode_frame(frame)
+                .map(Some)
+                .ok_or(FrameError::Undecodable);
+        }
         if let Some(msg) = self.decode_frame(frame.clone()) {
             return Ok(Some(msg));
         }

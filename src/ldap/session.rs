@@ -96,13 +96,14 @@ impl Session {
     }
 
     /// Whose quota of open paged searches this connection's searches count against: the bound
-    /// DN, or the address of an anonymous client.
+    /// DN, or the address of an anonymous client counted as the per-address limits count it
+    /// (an IPv6 client by its /64, so rotating addresses does not buy a fresh quota).
     pub(crate) fn quota_identity(&self) -> String {
         match self.identity.dn() {
             Some(dn) => dn.to_ascii_lowercase(),
             None => format!(
-                "anonymous from {}",
-                self.peer.map(|p| p.ip().to_string()).unwrap_or_default()
+                "anonymous from {:?}",
+                self.peer.map(|p| crate::peer::AddrKey::of(p.ip()))
             ),
         }
     }

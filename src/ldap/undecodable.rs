@@ -98,7 +98,8 @@ fn filter(f: &Tlv<'_>, out: &mut Vec<u8>, depth: usize) -> Option<()> {
     if depth > MAX_DEPTH {
         return None;
     }
-    let mut content = Vec::with_capacity(f.content.len() + 16);
+    // Grown as written: reserving the input's size at every level would cost depth × size.
+    let mut content = Vec::new();
     match f.tag {
         // and, or, not
         0xa0..=0xa2 => {

@@ -32,6 +32,8 @@ impl crate::sync::RoundObserver for Observer {
             Ok(_) if opts.dry_run => "dry_run",
             Ok(_) => "ok",
             Err(SyncError::Refused { .. }) => "refused",
+            // Another replica ran, or is running, the tenant's round.
+            Err(SyncError::Elsewhere { .. } | SyncError::Recent { .. }) => "skipped",
             Err(_) => "failed",
         };
         metrics::round(tenant, outcome, took.as_secs_f64());
@@ -85,7 +87,9 @@ fn event_for(
             &format!("tenant {tenant}: a sync round was refused (mass deletion)"),
             &e.to_string(),
         )),
-        Err(SyncError::UnknownTenant(_)) => None,
+        Err(
+            SyncError::UnknownTenant(_) | SyncError::Elsewhere { .. } | SyncError::Recent { .. },
+        ) => None,
         Err(e) if failures_after == 1 => Some(Event::new(
             Kind::RoundFailed,
             tenant,

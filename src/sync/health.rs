@@ -170,8 +170,17 @@ impl SyncEngine {
                     h.failures = 0;
                     h.stale_reported = false;
                 }
-                // An unknown tenant has no record to spoil.
-                Err(SyncError::UnknownTenant(_)) => {}
+                // An unknown tenant has no record to spoil; a round another replica is
+                // running says nothing about this tenant's health.
+                Err(SyncError::UnknownTenant(_) | SyncError::Elsewhere { .. }) => {}
+                // Another replica's round succeeded `ago` seconds ago, and this replica
+                // follows its commits: the directory is as current as that round.
+                Err(SyncError::Recent { ago, .. }) => {
+                    let at = now.saturating_sub((*ago).max(0));
+                    h.last_success = Some(h.last_success.map_or(at, |s| s.max(at)));
+                    h.failures = 0;
+                    h.stale_reported = false;
+                }
                 Err(_) => {
                     h.last_failure = Some(now);
                     h.failures = h.failures.saturating_add(1);

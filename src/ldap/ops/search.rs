@@ -349,12 +349,12 @@ pub(crate) async fn search(
         );
     }
 
-    if paged.is_some() {
-        session.paging.expire(
-            std::time::Instant::now(),
-            server.paged_search_idle_timeout.get(),
-        );
-    }
+    // On every search, paged or not: a connection that keeps itself busy with other searches
+    // must not hold idle result sets (and its identity's quota) past the timeout.
+    session.paging.expire(
+        std::time::Instant::now(),
+        server.paged_search_idle_timeout.get(),
+    );
     // A later page of a paged search: answered from the stored result, not searched again.
     if let Some((size, cookie)) = paged
         && !cookie.is_empty()

@@ -121,14 +121,22 @@ pub fn parse(url: &Secret) -> Result<Target, String> {
                 .unwrap_or_else(|| p.to_string())
         })
         .unwrap_or_default();
+    // As written in the URL too: the form decoding above reads `+` as a space.
+    let raw_password = parsed.password().unwrap_or_default().to_string();
     if kept.is_empty() {
         parsed.set_query(None);
     } else {
         parsed.query_pairs_mut().clear().extend_pairs(kept);
     }
     let mut config: tokio_postgres::Config = parsed.as_str().parse().map_err(|e| {
-        let msg = format!("the PostgreSQL URL cannot be used: {e}");
-        msg.replace(&password, "<redacted>")
+        let mut msg = format!("the PostgreSQL URL cannot be used: {e}");
+        // Replacing "" would put the marker between every character.
+        for secret in [&password, &raw_password] {
+            if !secret.is_empty() {
+                msg = msg.replace(secret.as_str(), "<redacted>");
+            }
+        }
+        msg
     })?;
     config.ssl_mode(match sslmode {
         SslMode::Disable => tokio_postgres::config::SslMode::Disable,
@@ -336,6 +344,15 @@ mod tests {
             Ok(_) => panic!("accepted"),
             Err(e) => e,
         }
+    }
+
+    #[test]
+    fn an_error_without_a_password_is_not_garbled() {
+        let e = err("postgres://u@h/d?connect_timeout=soon");
+        assert!(!e.contains("<redacted>"), "{e}");
+        assert!(e.contains("cannot be used"), "{e}");
+        let e = err("postgres://u:a+b@h/d?connect_timeout=soon");
+        assert!(!e.contains("a+b") && !e.contains("a b"), "{e}");
     }
 
     #[test]

@@ -112,12 +112,13 @@ impl Snapshot {
         let one_level = matches!(scope, LdapSearchScope::OneLevel);
         // What the indexes did not settle; `None` when they answered the whole filter (a
         // listing of `(objectClass=posixAccount)` then costs no per-entry evaluation).
-        let residual = self.residual(f);
+        // Compiled once per search, not once per candidate.
+        let residual = self.residual(f).map(|r| filter::compile(&r));
         let keep = |id: EntryId| -> bool {
             (!one_level || flat.parent[id as usize] == base)
-                && residual.as_ref().is_none_or(|r| {
-                    filter::evaluate(r, &flat.entries[id as usize], self) == Tri::True
-                })
+                && residual
+                    .as_ref()
+                    .is_none_or(|r| r.evaluate(&flat.entries[id as usize], self) == Tri::True)
         };
         flat.candidates(&self.plan(f), lo, hi, one_level, keep)
     }
@@ -132,11 +133,11 @@ impl Snapshot {
         f: &LdapFilter,
     ) -> Vec<EntryId> {
         let one_level = matches!(scope, LdapSearchScope::OneLevel);
-        let residual = self.residual(f);
+        let residual = self.residual(f).map(|r| filter::compile(&r));
         let matches = |id: EntryId| -> bool {
             residual
                 .as_ref()
-                .is_none_or(|r| filter::evaluate(r, self.entry(id), self) == Tri::True)
+                .is_none_or(|r| r.evaluate(self.entry(id), self) == Tri::True)
         };
         let plan = self.plan(f);
         if base & OVERLAY != 0 {
