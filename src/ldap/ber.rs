@@ -13,7 +13,8 @@ pub(crate) struct Attr<'a> {
 /// Attribute values as the caller holds them (no copies into a common shape).
 #[derive(Clone, Copy)]
 pub(crate) enum Values<'a> {
-    Boxed(&'a [Box<str>]),
+    /// A stored attribute's packed values.
+    Packed(directory::entry::Values<'a>),
     Owned(&'a [String]),
     Str(&'a [&'a str]),
 }
@@ -21,7 +22,7 @@ pub(crate) enum Values<'a> {
 impl Values<'_> {
     fn for_each(self, mut f: impl FnMut(&str)) {
         match self {
-            Values::Boxed(v) => v.iter().for_each(|s| f(s)),
+            Values::Packed(v) => v.for_each(f),
             Values::Owned(v) => v.iter().for_each(|s| f(s)),
             Values::Str(v) => v.iter().for_each(|s| f(s)),
         }
@@ -29,7 +30,7 @@ impl Values<'_> {
 
     fn content_len(self) -> usize {
         match self {
-            Values::Boxed(v) => v.iter().map(|s| tlv(s.len())).sum(),
+            Values::Packed(v) => v.map(|s| tlv(s.len())).sum(),
             Values::Owned(v) => v.iter().map(|s| tlv(s.len())).sum(),
             Values::Str(v) => v.iter().map(|s| tlv(s.len())).sum(),
         }

@@ -4,7 +4,7 @@
 //! returned without being named.
 
 use super::dir;
-use directory::entry::{Attr, Entry, EntryKind};
+use directory::entry::{Attr, AttrRef, Attrs, Entry, EntryKind};
 use directory::filter::{self, NoMembership};
 use ldap3_proto::proto::LdapFilter;
 
@@ -35,7 +35,7 @@ impl SyntheticEntry {
                 ndn: dir::normalize_dn(dn).unwrap_or_default().into(),
                 kind: EntryKind::Dse,
                 tenant: 0,
-                attrs: Vec::new(),
+                attrs: Attrs::default(),
                 created: "".into(),
                 modified: "".into(),
             },
@@ -61,7 +61,7 @@ impl SyntheticEntry {
     }
 
     /// The attributes with their visibility, in the order they are returned.
-    pub(crate) fn attrs(&self) -> impl Iterator<Item = (&Attr, Visibility)> {
+    pub(crate) fn attrs(&self) -> impl Iterator<Item = (AttrRef<'_>, Visibility)> {
         self.entry.attrs.iter().zip(self.visibility.iter().copied())
     }
 

@@ -31,7 +31,7 @@ fn entry(dn: &str, kind: EntryKind, tenant: u16, attrs: Vec<Attr>) -> Entry {
         ndn: super::dir::normalize_dn(dn).unwrap_or_default().into(),
         kind,
         tenant,
-        attrs,
+        attrs: attrs.into(),
         created: "20240101000000Z".into(),
         modified: "20240202000000Z".into(),
     }

@@ -12,15 +12,14 @@
 use super::{StoreError, TENANT_META};
 use directory::TenantInfo;
 use directory::dn;
-use directory::entry::{Attr, Entry, EntryKind};
-use directory::schema;
+use directory::entry::{Attrs, Entry, EntryKind};
 use redb::{TableDefinition, WriteTransaction};
 
 pub(super) const DIRECTORY: TableDefinition<(&str, &str), &[u8]> =
     TableDefinition::new("directory");
 
 /// Bumped whenever the encoding below or what entries hold changes.
-const FORMAT: u8 = 1;
+const FORMAT: u8 = 2;
 
 /// What a round changes in a tenant's persisted directory.
 pub struct DirectoryWrite<'a> {
@@ -183,8 +182,8 @@ fn kind_code(k: EntryKind) -> u8 {
     }
 }
 
-/// Length-prefixed fields: format, kind, dn, ndn, created, modified, then each attribute's
-/// name and values.
+/// Length-prefixed fields: format, kind, dn, ndn, created, modified, then the packed
+/// attributes as they are held in memory (`Attrs::as_bytes`), so a start copies them whole.
 pub(crate) fn encode(e: &Entry, buf: &mut Vec<u8>) {
     buf.push(FORMAT);
     buf.push(kind_code(e.kind));
@@ -192,14 +191,9 @@ pub(crate) fn encode(e: &Entry, buf: &mut Vec<u8>) {
     put_str(buf, &e.ndn);
     put_str(buf, &e.created);
     put_str(buf, &e.modified);
-    buf.extend_from_slice(&(e.attrs.len() as u32).to_le_bytes());
-    for a in &e.attrs {
-        put_str(buf, a.name);
-        buf.extend_from_slice(&(a.values.len() as u32).to_le_bytes());
-        for v in &a.values {
-            put_str(buf, v);
-        }
-    }
+    let attrs = e.attrs.as_bytes();
+    buf.extend_from_slice(&(attrs.len() as u32).to_le_bytes());
+    buf.extend_from_slice(attrs);
 }
 
 struct Reader<'a> {
@@ -217,11 +211,14 @@ impl<'a> Reader<'a> {
         self.b = rest;
         Some(u32::from_le_bytes(head.try_into().ok()?))
     }
-    fn str(&mut self) -> Option<&'a str> {
+    fn bytes(&mut self) -> Option<&'a [u8]> {
         let n = self.u32()? as usize;
         let (head, rest) = self.b.split_at_checked(n)?;
         self.b = rest;
-        std::str::from_utf8(head).ok()
+        Some(head)
+    }
+    fn str(&mut self) -> Option<&'a str> {
+        std::str::from_utf8(self.bytes()?).ok()
     }
 }
 
@@ -244,19 +241,7 @@ pub(crate) fn decode(b: &[u8], tenant: u16) -> Option<Entry> {
     let ndn = r.str()?.into();
     let created = r.str()?.into();
     let modified = r.str()?.into();
-    let n = r.u32()? as usize;
-    // Each attribute takes at least 8 bytes: a count larger than that is corrupt, not a
-    // reason to reserve gigabytes.
-    let mut attrs = Vec::with_capacity(n.min(r.b.len() / 8));
-    for _ in 0..n {
-        let name = schema::attribute(r.str()?)?.name;
-        let k = r.u32()? as usize;
-        let mut values = Vec::with_capacity(k.min(r.b.len() / 4));
-        for _ in 0..k {
-            values.push(Box::from(r.str()?));
-        }
-        attrs.push(Attr { name, values });
-    }
+    let attrs = Attrs::from_bytes(r.bytes()?)?;
     if !r.b.is_empty() {
         return None;
     }
@@ -274,6 +259,7 @@ pub(crate) fn decode(b: &[u8], tenant: u16) -> Option<Entry> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use directory::entry::Attr;
 
     fn sample() -> Entry {
         Entry {
@@ -281,7 +267,7 @@ mod tests {
             ndn: r#"cn=r&d\, europe + \"special\",ou=groups,dc=contoso,dc=com"#.into(),
             kind: EntryKind::Group,
             tenant: 3,
-            attrs: vec![
+            attrs: Attrs::from(vec![
                 Attr {
                     name: "objectClass",
                     values: vec!["top".into(), "groupOfNames".into(), "posixGroup".into()],
@@ -294,7 +280,7 @@ mod tests {
                     name: "description",
                     values: vec!["Ünïcødé — ok".into()],
                 },
-            ],
+            ]),
             created: "20240101000000Z".into(),
             modified: "20260101000000Z".into(),
         }
@@ -318,7 +304,7 @@ mod tests {
         }
         buf.push(0);
         assert!(decode(&buf, 0).is_none());
-        // A huge attribute count with no data behind it.
+        // A huge attribute length with no data behind it.
         let mut evil = vec![FORMAT, 2];
         for _ in 0..4 {
             evil.extend_from_slice(&0u32.to_le_bytes());

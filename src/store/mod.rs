@@ -4,7 +4,7 @@
 //! stored, so a small change costs a small write.
 
 use ::directory::ids::Allocations;
-use ::model::graph::MemberRef;
+use ::model::graph::{MemberRef, User};
 use ::model::mirror::Mirror;
 use ::model::time::{Clock, SystemClock, generalized_time};
 use imbl::ordmap::DiffItem;
@@ -360,7 +360,7 @@ impl Store {
         let tx = self.db.begin_read()?;
         let mut st = TenantState::default();
         let m = &mut st.mirror;
-        m.users = read_json_map(&tx.open_table(USERS)?, tenant, "users")?;
+        m.users = read_json_map::<User, _>(&tx.open_table(USERS)?, tenant, "users")?;
         m.groups = read_json_map(&tx.open_table(GROUPS)?, tenant, "groups")?;
         m.members =
             read_json_map::<BTreeSet<MemberRef>, _>(&tx.open_table(MEMBERS)?, tenant, "members")?;
@@ -610,7 +610,8 @@ mod tests {
                     id: "u1".into(),
                     display_name: Some("O'Brien, Ann".into()),
                     ..Default::default()
-                },
+                }
+                .into(),
                 deleted_at: 5,
             },
         );

@@ -397,7 +397,8 @@ mod tests {
                 id: "u1".into(),
                 display_name: Some("Ann".into()),
                 ..Default::default()
-            },
+            }
+            .into(),
         );
         new.mirror
             .changed

@@ -47,7 +47,7 @@ pub(crate) async fn full_read(
         ..Mirror::default()
     };
     for u in client.list_users().await? {
-        m.users.insert(u.id.clone(), u);
+        m.users.insert(u.id.clone(), u.into());
     }
     super::say(progress, format!("{} users read", m.users.len()));
     for g in client.list_groups().await? {

@@ -16,7 +16,12 @@ use sha2::{Digest, Sha256};
 pub(crate) fn fingerprint(config: &Config) -> String {
     let mut h = Sha256::new();
     h.update(env!("CARGO_PKG_VERSION").as_bytes());
-    h.update(b"\0directory-v1\0");
+    h.update(b"\0directory-v2\0");
+    // Stored entries name attributes by their position in the schema catalogue.
+    for at in directory::schema::attributes() {
+        h.update(at.name.as_bytes());
+        h.update(b"\0");
+    }
     for t in &config.tenant {
         h.update(format!("{t:?}").as_bytes());
         h.update(b"\0");

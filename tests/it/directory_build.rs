@@ -91,11 +91,11 @@ fn mirror() -> Mirror {
         user("u-bob", "bob@contoso.com", "Bob", "2020-03-01T00:00:00Z"),
     ];
     for u in users {
-        m.users.insert(u.id.clone(), u);
+        m.users.insert(u.id.clone(), u.into());
     }
     let mut disabled = user("u-dave", "dave@contoso.com", "Dave", "2020-04-01T00:00:00Z");
     disabled.account_enabled = Some(false);
-    m.users.insert(disabled.id.clone(), disabled);
+    m.users.insert(disabled.id.clone(), disabled.into());
     let mut guest = user(
         "u-gina",
         "gina_partner.example#EXT#@contoso.onmicrosoft.com",
@@ -103,7 +103,7 @@ fn mirror() -> Mirror {
         "2020-05-01T00:00:00Z",
     );
     guest.user_type = Some("Guest".into());
-    m.users.insert(guest.id.clone(), guest);
+    m.users.insert(guest.id.clone(), guest.into());
 
     for g in [
         group("g-eng", "Engineering", "2019-01-01T00:00:00Z"),
@@ -177,7 +177,7 @@ fn users_groups_and_memberships_are_built() {
     let e = s.entry(id);
     assert_eq!(e.first("entryUUID"), Some("u-alice"));
     // Transitive memberOf: alice is in Platform Team directly and Engineering through it.
-    let member_of: Vec<&str> = e.values("memberOf").iter().map(|v| &**v).collect();
+    let member_of: Vec<&str> = e.values("memberOf").collect();
     assert!(member_of.contains(&"cn=Engineering,ou=groups,dc=contoso,dc=com"));
     assert!(member_of.contains(&"cn=Platform Team,ou=groups,dc=contoso,dc=com"));
     // Disabled and guest users are not served, and not listed as members.

@@ -43,12 +43,12 @@ fn mirror() -> Mirror {
         user("u-alice", "alice@contoso.com", true),
         user("u-bob", "bob@contoso.com", false),
     ] {
-        m.users.insert(u.id.clone(), u);
+        m.users.insert(u.id.clone(), u.into());
     }
     m.deleted_users.insert(
         "u-old".into(),
         DeletedUser {
-            user: user("u-old", "old@contoso.com", true),
+            user: user("u-old", "old@contoso.com", true).into(),
             deleted_at: NOW - 60,
         },
     );
@@ -125,7 +125,7 @@ fn hide_leaves_disabled_users_out_of_entries_and_member_lists() {
     let entries = build("");
     assert!(find(&entries, EntryKind::User, "bob").is_none());
     let ops = find(&entries, EntryKind::Group, "Ops").expect("Ops served");
-    let uids: Vec<&str> = ops.values("memberUid").iter().map(|v| &**v).collect();
+    let uids: Vec<&str> = ops.values("memberUid").collect();
     assert_eq!(uids, ["alice"]);
 }
 
@@ -158,7 +158,7 @@ fn a_local_group_takes_its_sources_members_and_a_stable_uuid() {
         "folded into vpn-users"
     );
     let vpn = find(&entries, EntryKind::Group, "vpn-users").expect("local group");
-    let uids: Vec<&str> = vpn.values("memberUid").iter().map(|v| &**v).collect();
+    let uids: Vec<&str> = vpn.values("memberUid").collect();
     assert_eq!(uids, ["alice"]);
     let gid: u32 = vpn.first("gidNumber").unwrap().parse().unwrap();
     assert!((400_000..=499_999).contains(&gid));

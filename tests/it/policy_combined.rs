@@ -110,8 +110,8 @@ fn expected() -> Expect {
     }
 }
 
-fn lower(v: &[Box<str>]) -> BTreeSet<String> {
-    v.iter().map(|x| x.to_lowercase()).collect()
+fn lower<'a>(v: impl Iterator<Item = &'a str>) -> BTreeSet<String> {
+    v.map(|x| x.to_lowercase()).collect()
 }
 
 #[tokio::test]

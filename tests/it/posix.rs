@@ -634,7 +634,7 @@ mod pure_build {
             ),
             user("u-cat", "cat@contoso.com", None, "2020-01-03T00:00:00Z"),
         ] {
-            m.users.insert(u.id.clone(), u);
+            m.users.insert(u.id.clone(), u.into());
         }
         // Outer ∋ Inner ∋ Outer: a cycle, which Graph allows.
         m.groups.insert(
@@ -722,7 +722,7 @@ mod pure_build {
         }
         assert!(!entries.iter().any(|e| e.kind == EntryKind::PrivateGroup));
         // Flattened through the cycle: users only, each once.
-        let mut uids: Vec<&str> = outer.values("memberUid").iter().map(|v| &**v).collect();
+        let mut uids: Vec<&str> = outer.values("memberUid").collect();
         uids.sort();
         assert_eq!(uids, ["ann", "ben", "cat"]);
         assert_eq!(outer.values("member").len(), 3);

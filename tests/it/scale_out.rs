@@ -245,7 +245,7 @@ async fn passwords_and_keys_set_on_one_replica_work_on_another_within_2s() {
         snap.iter()
             .map(|(_, e)| e)
             .filter(|e| e.first("uid") == Some("alice"))
-            .any(|e| e.values("sshPublicKey").iter().any(|k| &**k == KEY))
+            .any(|e| e.values("sshPublicKey").any(|k| k == KEY))
     };
     assert!(served(&a));
     let took = within(Duration::from_secs(2), async || served(&b)).await;

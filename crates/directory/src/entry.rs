@@ -1,6 +1,10 @@
 //! One directory entry as served: its DN (display and normalised), its user attributes and the
 //! facts operational attributes are computed from. Entries are immutable once in a `Snapshot`.
 
+mod packed;
+
+pub use packed::{AttrRef, Attrs, Builder as AttrsBuilder, Values};
+
 /// What an entry represents; decides ACLs, operational attributes and which builder made it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryKind {
@@ -18,7 +22,8 @@ pub enum EntryKind {
     Dse,
 }
 
-/// An attribute with its canonical name (as the schema spells it) and its values.
+/// An attribute with its canonical name (as the schema spells it) and its values, as builders
+/// make them before packing (`Attrs`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attr {
     pub name: &'static str,
@@ -43,8 +48,8 @@ pub struct Entry {
     pub kind: EntryKind,
     /// Index of the tenant (naming context) this entry belongs to, in `Snapshot::tenants`.
     pub tenant: u16,
-    /// User attributes in the order they are returned.
-    pub attrs: Vec<Attr>,
+    /// User attributes in the order they are returned, packed.
+    pub attrs: Attrs,
     /// GeneralizedTime (`YYYYMMDDHHMMSSZ`) for `createTimestamp`.
     pub created: Box<str>,
     /// GeneralizedTime for `modifyTimestamp`.
@@ -52,19 +57,17 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// The values of an attribute, by any spelling of its name (case-insensitive, canonical
-    /// name or alias already resolved by the caller to the canonical name is fastest).
-    pub fn get(&self, name: &str) -> Option<&Attr> {
-        self.attrs
-            .iter()
-            .find(|a| a.name.eq_ignore_ascii_case(name))
+    /// An attribute by its canonical name, compared ignoring case (aliases are resolved by
+    /// the caller).
+    pub fn get(&self, name: &str) -> Option<AttrRef<'_>> {
+        self.attrs.get(name)
     }
 
-    pub fn values(&self, name: &str) -> &[Box<str>] {
-        self.get(name).map(|a| a.values.as_slice()).unwrap_or(&[])
+    pub fn values(&self, name: &str) -> Values<'_> {
+        self.get(name).map_or(Values::EMPTY, |a| a.values)
     }
 
     pub fn first(&self, name: &str) -> Option<&str> {
-        self.values(name).first().map(|v| &**v)
+        self.values(name).first()
     }
 }

@@ -7,7 +7,7 @@ use ldap3_proto::proto::{LdapFilter, LdapMatchingRuleAssertion, LdapSubstringFil
 use thiserror::Error;
 
 use super::dn;
-use super::entry::{Entry, EntryKind};
+use super::entry::{Entry, EntryKind, Values};
 use super::matching::{self, OrderKey};
 use super::schema::{self, AttributeType, Matching, RuleKind};
 
@@ -552,11 +552,8 @@ fn compile_extensible(mra: &LdapMatchingRuleAssertion) -> Option<Node> {
     Some(Node::Extensible(Box::new(x)))
 }
 
-fn stored_values<'e>(e: &'e Entry, at: &AttributeType) -> &'e [Box<str>] {
-    e.attrs
-        .iter()
-        .find(|a| a.name.eq_ignore_ascii_case(at.name))
-        .map_or(&[], |a| a.values.as_slice())
+fn stored_values<'e>(e: &'e Entry, at: &AttributeType) -> Values<'e> {
+    e.attrs.get_type(at).map_or(Values::EMPTY, |a| a.values)
 }
 
 /// Whether any value of `at` in the entry (stored, or computed for operational attributes)
@@ -577,7 +574,7 @@ fn any_value(
     {
         return values.iter().any(|v| pred(v));
     }
-    stored_values(e, at).iter().any(|v| pred(v))
+    stored_values(e, at).any(pred)
 }
 
 fn eval(n: &Node, e: &Entry, m: &dyn Membership) -> Tri {
@@ -612,7 +609,7 @@ fn eval(n: &Node, e: &Entry, m: &dyn Membership) -> Tri {
             // from the `member` index can hold thousands of them.
             if at.equality == Matching::Dn
                 && !at.operational
-                && stored_values(e, at).iter().any(|v| **v == **key)
+                && stored_values(e, at).iter().any(|v| v == &**key)
             {
                 return Tri::True;
             }

@@ -351,7 +351,7 @@ pub fn member_closure<'a>(
     for (id, e) in entries {
         for g in e.values("memberOf") {
             let gid = *resolved
-                .entry(&**g)
+                .entry(g)
                 .or_insert_with(|| dn::normalize(g).ok().and_then(|n| lookup(&n)));
             let Some(gid) = gid else {
                 continue;

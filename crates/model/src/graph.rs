@@ -70,7 +70,9 @@ pub struct User {
     pub business_phones: Option<Vec<String>>,
     #[serde(default)]
     pub on_premises_sam_account_name: Option<String>,
-    #[serde(default)]
+    /// Only the set ones: Graph lists all fifteen `extensionAttributeN` of every user, nearly
+    /// always `null`, and a tenant's worth of empty entries was a large share of the mirror.
+    #[serde(default, deserialize_with = "set_entries")]
     pub on_premises_extension_attributes: Option<BTreeMap<String, Option<String>>>,
     #[serde(default)]
     pub on_premises_sync_enabled: Option<bool>,
@@ -83,6 +85,17 @@ pub struct User {
     /// here before a user object is deserialized.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extensions: BTreeMap<String, serde_json::Value>,
+}
+
+/// A map of optional strings without its `null` entries (an absent key reads the same).
+fn set_entries<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<BTreeMap<String, Option<String>>>, D::Error> {
+    let mut m: Option<BTreeMap<String, Option<String>>> = Deserialize::deserialize(d)?;
+    if let Some(m) = &mut m {
+        m.retain(|_, v| v.is_some());
+    }
+    Ok(m)
 }
 
 /// Whether a Graph property name is a directory extension (`extension_<appid>_<name>`).
@@ -286,6 +299,31 @@ pub struct Organization {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn unset_extension_attributes_are_not_kept() {
+        let u: User = serde_json::from_value(json!({
+            "id": "u1",
+            "onPremisesExtensionAttributes": {
+                "extensionAttribute1": null,
+                "extensionAttribute2": "vpn-users",
+                "extensionAttribute15": null,
+            },
+        }))
+        .expect("user decodes");
+        let attrs = u.on_premises_extension_attributes.expect("object kept");
+        assert_eq!(attrs.len(), 1);
+        assert_eq!(
+            attrs.get("extensionAttribute2"),
+            Some(&Some("vpn-users".to_string()))
+        );
+        let none: User = serde_json::from_value(json!({"id": "u2"})).expect("decodes");
+        assert_eq!(none.on_premises_extension_attributes, None);
+        let null: User =
+            serde_json::from_value(json!({"id": "u3", "onPremisesExtensionAttributes": null}))
+                .expect("decodes");
+        assert_eq!(null.on_premises_extension_attributes, None);
+    }
 
     #[test]
     fn folded_extensions_keep_only_set_directory_extensions_and_round_trip() {

@@ -145,7 +145,7 @@ pub(crate) fn encode_entry(
             for a in &e.attrs {
                 attrs.push(ber::Attr {
                     name: a.name.into(),
-                    values: vals(Values::Boxed(&a.values), typesonly),
+                    values: vals(Values::Packed(a.values), typesonly),
                 });
             }
         }
@@ -154,7 +154,7 @@ pub(crate) fn encode_entry(
             sel.each_name(a.name, sel.all_user, |name| {
                 attrs.push(ber::Attr {
                     name,
-                    values: vals(Values::Boxed(&a.values), typesonly),
+                    values: vals(Values::Packed(a.values), typesonly),
                 })
             });
         }
@@ -189,7 +189,7 @@ pub(crate) fn encode_synthetic(
         sel.each_name(a.name, all, |name| {
             attrs.push(ber::Attr {
                 name,
-                values: vals(Values::Boxed(&a.values), typesonly),
+                values: vals(Values::Packed(a.values), typesonly),
             })
         });
     }

@@ -476,7 +476,7 @@ fn entry(
         ndn: ndn.into(),
         kind,
         tenant,
-        attrs,
+        attrs: attrs.into(),
         created: created.into(),
         modified: modified.into(),
     }

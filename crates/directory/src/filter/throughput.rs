@@ -50,7 +50,8 @@ fn user(i: usize) -> Entry {
             attr("givenName", given),
             attr("mail", format!("{uid}@bench.example")),
             attr("uidNumber", (100_000 + i).to_string()),
-        ],
+        ]
+        .into(),
         created: "20240101000000Z".into(),
         modified: "20240101000000Z".into(),
     }

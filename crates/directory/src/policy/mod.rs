@@ -117,6 +117,7 @@ pub fn user_of<'m>(mirror: &'m Mirror, id: &str) -> Option<&'m User> {
         .users
         .get(id)
         .or_else(|| mirror.deleted_users.get(id).map(|d| &d.user))
+        .map(|u| &**u)
 }
 
 /// Apply the tenant's policy as of `now` (Unix seconds; only `users.keep_deleted_for` reads it).

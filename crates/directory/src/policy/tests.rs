@@ -103,7 +103,7 @@ fn mirror() -> Mirror {
     svc.mail = None;
     svc.proxy_addresses = Some(vec!["smtp:svc-backup@SVC.contoso.com".into()]);
     for u in [alice, bob, carol, dan, eve, gina, svc] {
-        m.users.insert(u.id.clone(), u);
+        m.users.insert(u.id.clone(), u.into());
     }
     for g in [
         group("g-eng", "Engineering", "security"),
@@ -210,7 +210,7 @@ mod guests {
     fn without_mail_the_uid_is_the_upn_before_ext() {
         let mut m = mirror();
         if let Some(g) = m.users.get_mut("gina") {
-            g.mail = None;
+            std::sync::Arc::make_mut(g).mail = None;
         }
         let o = apply_at(&m, &cfg("[users]\ninclude_guests = true"), NOW);
         assert_eq!(
@@ -409,7 +409,7 @@ mod keep_deleted_for {
         m.deleted_users.insert(
             "frank".into(),
             DeletedUser {
-                user: u,
+                user: u.into(),
                 deleted_at: at,
             },
         );
@@ -449,7 +449,7 @@ mod keep_deleted_for {
     fn a_restored_user_is_judged_live() {
         let mut m = with_deleted(NOW - 10);
         m.users
-            .insert("frank".into(), user("frank", "frank@contoso.com"));
+            .insert("frank".into(), user("frank", "frank@contoso.com").into());
         let o = apply_at(&m, &cfg("[users]\nkeep_deleted_for = \"7d\""), NOW);
         assert_eq!(o.users["frank"].status, UserStatus::Active);
         assert!(!o.users["frank"].deleted);

@@ -264,7 +264,8 @@ fn closure_comes_from_transitive_member_of() {
         attrs: vec![Attr {
             name: "memberOf",
             values: member_of.iter().map(|v| (*v).into()).collect(),
-        }],
+        }]
+        .into(),
         created: "20250101000000Z".into(),
         modified: "20250101000000Z".into(),
     };

@@ -8,8 +8,8 @@ mod describe;
 mod files;
 
 pub use catalog::{
-    EMPTY_GROUP_CLASS, IN_CHAIN_OID, O365_OBJECT, attribute, attributes, matching_rule,
-    matching_rules, object_class, object_classes,
+    EMPTY_GROUP_CLASS, IN_CHAIN_OID, O365_OBJECT, attribute, attribute_by_id, attribute_id,
+    attributes, matching_rule, matching_rules, object_class, object_classes,
 };
 pub use describe::{
     attribute_type_descriptions, equality_rule_name, ldap_syntax_descriptions,

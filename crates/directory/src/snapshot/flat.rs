@@ -2,12 +2,15 @@
 //! their equality indexes, built whole. A patched snapshot shares its base and serves the
 //! entries its overlay does not shadow (`Live`).
 
+use super::index::AttrIndex;
 use super::{EntryId, INDEXED, NO_PARENT};
 use crate::dn;
 use crate::entry::Entry;
 use crate::matching;
 use crate::schema;
+use hashbrown::HashTable;
 use rustc_hash::FxHashMap as HashMap;
+use std::hash::BuildHasher;
 use std::sync::{Arc, OnceLock};
 // FxHash instead of SipHash: keys come from the tenant's own directory data (not from LDAP
 // clients, whose values are only looked up), and hashing ~3M index values per build with
@@ -19,7 +22,8 @@ pub(super) struct Flat {
     /// Exclusive end of each entry's subtree: descendants of `i` are `i+1 .. subtree_end[i]`.
     pub(super) subtree_end: Vec<u32>,
     pub(super) parent: Vec<u32>,
-    pub(super) by_ndn: HashMap<Box<str>, EntryId>,
+    /// Entry ids by normalised DN, compared against the entries' own `ndn` (no key copies).
+    by_ndn: HashTable<EntryId>,
     /// canonical attribute name → normalised value → sorted entry ids. Each attribute's index
     /// is built on first use or by `warm` (see `new_lazy`).
     pub(super) index: HashMap<&'static str, OnceLock<AttrIndex>>,
@@ -29,7 +33,6 @@ pub(super) struct Flat {
     closure: OnceLock<Closure>,
 }
 
-pub(super) type AttrIndex = HashMap<Box<str>, Vec<EntryId>>;
 /// (canonical attribute in `INDEXED`, normalised value) for every indexed value of an entry.
 pub(super) type Normalised = Arc<[(&'static str, Arc<str>)]>;
 type Closure = HashMap<EntryId, Vec<EntryId>>;
@@ -37,14 +40,20 @@ type Closure = HashMap<EntryId, Vec<EntryId>>;
 impl Flat {
     pub(super) fn new(entries: Vec<Entry>) -> Flat {
         let n = entries.len();
-        let mut by_ndn = HashMap::with_capacity_and_hasher(n, Default::default());
+        let mut by_ndn = HashTable::with_capacity(n);
+        let ndn_of = |id: EntryId| entries.get(id as usize).map_or("", |e| &*e.ndn);
         for (i, e) in entries.iter().enumerate() {
-            by_ndn.entry(e.ndn.clone()).or_insert(i as EntryId);
+            let h = ndn_hash(&e.ndn);
+            // The first entry with a DN wins (builders never emit two).
+            if by_ndn.find(h, |id| ndn_of(*id) == &*e.ndn).is_none() {
+                by_ndn.insert_unique(h, i as EntryId, |id| ndn_hash(ndn_of(*id)));
+            }
         }
+        let find = |ndn: &str| by_ndn.find(ndn_hash(ndn), |id| ndn_of(*id) == ndn).copied();
         let mut parent = vec![NO_PARENT; n];
         for (i, e) in entries.iter().enumerate() {
-            if let Some(p) = dn::parent_ndn(&e.ndn).and_then(|p| by_ndn.get(p)) {
-                parent[i] = *p;
+            if let Some(p) = dn::parent_ndn(&e.ndn).and_then(find) {
+                parent[i] = p;
             }
         }
         // Builders emit each subtree contiguously after its root, so one backwards pass
@@ -73,6 +82,17 @@ impl Flat {
             .map(|(i, e)| (i as EntryId, e))
     }
 
+    /// The id of the entry whose normalised DN is `ndn`.
+    pub(super) fn lookup(&self, ndn: &str) -> Option<EntryId> {
+        self.by_ndn
+            .find(ndn_hash(ndn), |id| {
+                self.entries
+                    .get(*id as usize)
+                    .is_some_and(|e| &*e.ndn == ndn)
+            })
+            .copied()
+    }
+
     pub(super) fn attr_index(&self, canon: &str) -> Option<&AttrIndex> {
         let cell = self.index.get(canon)?;
         Some(cell.get_or_init(|| build_index(canon, self.numbered())))
@@ -83,14 +103,12 @@ impl Flat {
     pub(super) fn posting(&self, canon: &str, key: &str) -> &[EntryId] {
         self.attr_index(canon)
             .and_then(|m| m.get(key))
-            .map(Vec::as_slice)
             .unwrap_or(&[])
     }
 
     pub(super) fn closure(&self) -> &Closure {
-        self.closure.get_or_init(|| {
-            crate::posix::member_closure(self.numbered(), |ndn| self.by_ndn.get(ndn).copied())
-        })
+        self.closure
+            .get_or_init(|| crate::posix::member_closure(self.numbered(), |ndn| self.lookup(ndn)))
     }
 
     pub(super) fn has_children(&self, id: EntryId) -> bool {
@@ -115,11 +133,16 @@ impl Flat {
     }
 }
 
-/// normalised value → sorted ids of the entries holding it, for one attribute.
+fn ndn_hash(ndn: &str) -> u64 {
+    rustc_hash::FxBuildHasher.hash_one(ndn)
+}
+
+/// normalised value → sorted ids of the entries holding it, for one attribute: gathered in a
+/// map, then laid out compactly (the map is dropped).
 fn build_index<'a>(canon: &str, entries: impl Iterator<Item = (EntryId, &'a Entry)>) -> AttrIndex {
-    let mut slot = AttrIndex::default();
+    let mut slot: HashMap<Box<str>, Vec<EntryId>> = HashMap::default();
     let Some(at) = schema::attribute(canon) else {
-        return slot;
+        return AttrIndex::default();
     };
     for (id, e) in entries {
         for a in e.attrs.iter().filter(|a| a.name == at.name) {
@@ -138,7 +161,7 @@ fn build_index<'a>(canon: &str, entries: impl Iterator<Item = (EntryId, &'a Entr
             }
         }
     }
-    slot
+    AttrIndex::build(slot.iter().map(|(k, ids)| (&**k, ids.as_slice())))
 }
 
 /// The values `build_index` would index for `e`, in the same order.

@@ -7,6 +7,7 @@
 //! Searches narrow their candidates with the indexes before evaluating the filter (`plan`).
 
 mod flat;
+mod index;
 mod overlay;
 mod plan;
 
@@ -219,14 +220,12 @@ impl Snapshot {
 
     pub fn lookup(&self, ndn: &str) -> Option<EntryId> {
         match &self.overlay {
-            None => self.base.by_ndn.get(ndn).copied(),
+            None => self.base.lookup(ndn),
             Some(ov) => match ov.by_ndn.get(ndn) {
                 Some(i) => Some(OVERLAY | i),
                 None => self
                     .base
-                    .by_ndn
-                    .get(ndn)
-                    .copied()
+                    .lookup(ndn)
                     .filter(|id| ov.shadowed.binary_search(id).is_err()),
             },
         }

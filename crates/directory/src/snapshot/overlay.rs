@@ -227,7 +227,7 @@ impl Snapshot {
                 }
                 continue;
             }
-            let Some(&id) = flat.by_ndn.get(ndn) else {
+            let Some(id) = flat.lookup(ndn) else {
                 continue;
             };
             if shadowed.contains(&id) {
@@ -245,10 +245,10 @@ impl Snapshot {
                 continue;
             }
             let parent = dn::parent_ndn(&e.ndn)
-                .and_then(|p| flat.by_ndn.get(p).copied())
+                .and_then(|p| flat.lookup(p))
                 .filter(|p| !shadowed.contains(p))?;
             let key: Box<str> = dn::dit_order_key(&e.ndn).into();
-            let pos = match flat.by_ndn.get(&e.ndn).copied() {
+            let pos = match flat.lookup(&e.ndn) {
                 Some(old) => {
                     if !shadowed.contains(&old) {
                         if has_live_children(old, &shadowed, &children) {

@@ -311,7 +311,7 @@ impl Snapshot {
         match filter::equality_key(attr, value) {
             Some((canon, key)) => match self.base.attr_index(canon) {
                 Some(m) => {
-                    let base = m.get(key.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+                    let base = m.get(key.as_str()).unwrap_or(&[]);
                     let extra = self
                         .overlay
                         .as_ref()

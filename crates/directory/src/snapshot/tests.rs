@@ -26,7 +26,7 @@ fn mk(dn_s: &str, kind: EntryKind, tenant: u16, attrs: Vec<Attr>) -> Entry {
         ndn: dn::normalize(dn_s).unwrap_or_default().into(),
         kind,
         tenant,
-        attrs,
+        attrs: attrs.into(),
         created: "20250101000000Z".into(),
         modified: "20250202000000Z".into(),
     }
@@ -298,16 +298,21 @@ impl World {
                     if let Some(mut u) = self.pick(EntryKind::User) {
                         let groups = self.some_dns(EntryKind::Group, u.tenant, 4);
                         let n = self.fresh();
-                        for a in &mut u.attrs {
-                            match a.name {
-                                "memberOf" => {
-                                    a.values = groups.iter().map(|g| g.as_str().into()).collect()
+                        u.attrs.edit(|attrs| {
+                            for a in attrs {
+                                match a.name {
+                                    "memberOf" => {
+                                        a.values =
+                                            groups.iter().map(|g| g.as_str().into()).collect()
+                                    }
+                                    "mail" => {
+                                        a.values = vec![format!("renamed{n}@contoso.com").into()]
+                                    }
+                                    "cn" => a.values.push(format!("Alias, {n}").into()),
+                                    _ => {}
                                 }
-                                "mail" => a.values = vec![format!("renamed{n}@contoso.com").into()],
-                                "cn" => a.values.push(format!("Alias, {n}").into()),
-                                _ => {}
                             }
-                        }
+                        });
                         up.push(u);
                     }
                 }
@@ -327,17 +332,21 @@ impl World {
                     if let Some(mut g) = self.pick(EntryKind::Group) {
                         let members = self.some_dns(EntryKind::User, g.tenant, 6);
                         let parents = self.some_dns(EntryKind::Group, g.tenant, 2);
-                        for a in &mut g.attrs {
-                            match a.name {
-                                "member" => {
-                                    a.values = members.iter().map(|m| m.as_str().into()).collect()
+                        g.attrs.edit(|attrs| {
+                            for a in attrs {
+                                match a.name {
+                                    "member" => {
+                                        a.values =
+                                            members.iter().map(|m| m.as_str().into()).collect()
+                                    }
+                                    "memberOf" => {
+                                        a.values =
+                                            parents.iter().map(|m| m.as_str().into()).collect()
+                                    }
+                                    _ => {}
                                 }
-                                "memberOf" => {
-                                    a.values = parents.iter().map(|m| m.as_str().into()).collect()
-                                }
-                                _ => {}
                             }
-                        }
+                        });
                         up.push(g);
                     }
                 }
@@ -364,7 +373,7 @@ impl World {
                     // The same DN twice in one patch (the last wins), and removed-then-upserted.
                     if let Some(u) = self.pick(EntryKind::User) {
                         let mut a = u.clone();
-                        a.attrs.retain(|x| x.name != "mail");
+                        a.attrs.edit(|l| l.retain(|x| x.name != "mail"));
                         up.push(a);
                         let mut b = u.clone();
                         push_value(&mut b, "mail", "second@contoso.com");
@@ -465,10 +474,11 @@ impl World {
 }
 
 fn push_value(e: &mut Entry, name: &'static str, v: &str) {
-    match e.attrs.iter_mut().find(|a| a.name == name) {
-        Some(a) => a.values.push(v.into()),
-        None => e.attrs.push(attr(name, vec![v.to_string()])),
-    }
+    e.attrs
+        .edit(|attrs| match attrs.iter_mut().find(|a| a.name == name) {
+            Some(a) => a.values.push(v.into()),
+            None => attrs.push(attr(name, vec![v.to_string()])),
+        });
 }
 
 /// A filter assertion value with everything but letters and digits hex-escaped (RFC 4515
@@ -604,7 +614,7 @@ fn assert_same(got: &Snapshot, want: &Snapshot, w: &mut World, ctx: &str) {
     // A group in a cycle is not its own member, whichever way it is asked.
     let cyclic = f
         .iter()
-        .find(|e| e.values("memberOf").iter().any(|v| **v == *e.dn))
+        .find(|e| e.values("memberOf").iter().any(|v| v == &*e.dn))
         .map(|e| e.dn.to_string());
     // (Patches may have replaced or removed every group in a cycle.)
     if let Some(c) = cyclic {

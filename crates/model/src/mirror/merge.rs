@@ -65,9 +65,9 @@ pub fn apply_users_indexed(
         }
         let existing = m.users.get(id);
         let folded = fold_delta_extensions(existing.map(|u| &u.extensions), obj);
-        let merged: User = merge(existing, folded.as_ref().unwrap_or(obj), id)?;
+        let merged: User = merge(existing.map(|u| &**u), folded.as_ref().unwrap_or(obj), id)?;
         match existing {
-            Some(old) if *old == merged => {}
+            Some(old) if **old == merged => {}
             Some(_) => {
                 stats.users_updated += 1;
                 stats.touched.insert(id.to_string());
@@ -79,7 +79,7 @@ pub fn apply_users_indexed(
         }
         // A restored user reappears without annotation (docs/graph-behaviour.md §8).
         m.deleted_users.remove(id);
-        m.users.insert(id.to_string(), merged);
+        m.users.insert(id.to_string(), merged.into());
     }
     Ok(())
 }
@@ -308,7 +308,8 @@ mod tests {
                     department: dept.map(Into::into),
                     account_enabled: Some(true),
                     ..Default::default()
-                },
+                }
+                .into(),
             );
         }
         m.groups.insert(

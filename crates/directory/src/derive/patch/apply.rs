@@ -424,8 +424,8 @@ struct Edit<'s> {
 
 /// An unchanged group's entry with `edits` applied to its member lists.
 fn edit_members(prev: &Entry, edits: &[Edit<'_>]) -> Entry {
-    let mut dns: Vec<&str> = prev.values("member").iter().map(|v| &**v).collect();
-    let mut uids: Vec<&str> = prev.values("memberUid").iter().map(|v| &**v).collect();
+    let mut dns: Vec<&str> = prev.values("member").collect();
+    let mut uids: Vec<&str> = prev.values("memberUid").collect();
     for e in edits {
         if let Some((d, u)) = e.before {
             dns.retain(|x| *x != d);

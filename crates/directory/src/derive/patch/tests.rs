@@ -369,7 +369,10 @@ fn run(extra: &str, seed: u64, rounds: usize, nesting: bool) -> usize {
                     let diff: Vec<String> = e
                         .attrs
                         .iter()
-                        .filter(|a| mine.get(a.name) != Some(a))
+                        .filter(|a| {
+                            mine.get(a.name).map(|m| m.values.collect::<Vec<_>>())
+                                != Some(a.values.collect())
+                        })
                         .map(|a| {
                             format!(
                                 "{}: want {:?} got {:?}",
@@ -511,7 +514,8 @@ fn a_changed_nested_group_is_derived_in_full_when_groups_are_merged() {
                 user_principal_name: Some(format!("u{n}@contoso.com")),
                 account_enabled: Some(true),
                 ..User::default()
-            },
+            }
+            .into(),
         );
     }
     for n in 0..2 {

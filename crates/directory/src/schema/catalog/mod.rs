@@ -44,21 +44,35 @@ static ATTRIBUTE_INDEX: LazyLock<HashMap<String, usize>> = LazyLock::new(|| {
 /// does not serve; it serves no tagged values). Called per RDN by the DN fast path, so it
 /// avoids allocating for the usual short names.
 pub fn attribute(name: &str) -> Option<&'static AttributeType> {
+    index_of(name).and_then(|i| ATTRIBUTES.get(i))
+}
+
+fn index_of(name: &str) -> Option<usize> {
     let name = name.trim();
     if name.contains(';') {
         return None;
     }
     let mut buf = [0u8; 64];
-    let index = if let Some(slot) = buf.get_mut(..name.len()) {
+    if let Some(slot) = buf.get_mut(..name.len()) {
         slot.copy_from_slice(name.as_bytes());
         slot.make_ascii_lowercase();
         // Lower-casing ASCII bytes of a UTF-8 string leaves it valid UTF-8.
         let lower = std::str::from_utf8(slot).ok()?;
-        ATTRIBUTE_INDEX.get(lower)
+        ATTRIBUTE_INDEX.get(lower).copied()
     } else {
-        ATTRIBUTE_INDEX.get(&name.to_ascii_lowercase())
-    };
-    index.and_then(|&i| ATTRIBUTES.get(i))
+        ATTRIBUTE_INDEX.get(&name.to_ascii_lowercase()).copied()
+    }
+}
+
+/// The position of an attribute type in `attributes()`, by name, alias or OID (as
+/// `attribute`): the compact id packed entries store instead of the name.
+pub fn attribute_id(name: &str) -> Option<u16> {
+    index_of(name).and_then(|i| u16::try_from(i).ok())
+}
+
+/// The attribute type at position `id` in `attributes()`.
+pub fn attribute_by_id(id: u16) -> Option<&'static AttributeType> {
+    ATTRIBUTES.get(usize::from(id))
 }
 
 pub fn object_classes() -> &'static [ObjectClass] {

@@ -1,0 +1,351 @@
+//! An entry's attributes packed into one allocation. A served directory holds hundreds of
+//! thousands of entries of ~30 values each; as a `Vec` of attributes of boxed strings every
+//! value cost a pointer, a length and an allocation of its own, several times its bytes. Packed,
+//! a value costs its bytes plus a length byte, and reading an entry is a walk over one buffer.
+//!
+//! Layout, per attribute in the order they are returned: the attribute type's position in the
+//! schema catalogue (`schema::attribute_id`, 2 bytes little-endian), the number of values
+//! (LEB128), then each value as its length (LEB128) and its UTF-8 bytes.
+
+use super::Attr;
+use crate::schema::{self, AttributeType};
+use std::fmt;
+
+/// The packed attribute list of one entry. Two lists are equal when they hold the same
+/// attributes and values in the same order.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct Attrs(Box<[u8]>);
+
+/// One attribute of a packed list: its canonical name and its values.
+#[derive(Clone, Copy)]
+pub struct AttrRef<'a> {
+    pub at: &'static AttributeType,
+    pub name: &'static str,
+    pub values: Values<'a>,
+}
+
+/// The values of one attribute, in order. Cheap to copy: iterating a copy leaves this one
+/// where it was.
+#[derive(Clone, Copy)]
+pub struct Values<'a> {
+    rest: &'a [u8],
+    left: usize,
+}
+
+impl Attrs {
+    /// The attributes in the order they are returned.
+    pub fn iter(&self) -> AttrIter<'_> {
+        AttrIter { rest: &self.0 }
+    }
+
+    pub fn len(&self) -> usize {
+        self.iter().count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The attribute whose canonical name is `name`, compared ignoring case (aliases are
+    /// resolved by the caller).
+    pub fn get(&self, name: &str) -> Option<AttrRef<'_>> {
+        self.iter().find(|a| a.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The attribute of type `at` (a catalogue entry, so the canonical names compare as
+    /// they are).
+    pub fn get_type(&self, at: &AttributeType) -> Option<AttrRef<'_>> {
+        self.iter().find(|a| a.name == at.name)
+    }
+
+    /// The attributes unpacked, for code that edits a list before packing it again.
+    pub fn to_vec(&self) -> Vec<Attr> {
+        self.iter()
+            .map(|a| Attr {
+                name: a.name,
+                values: a.values.map(Box::from).collect(),
+            })
+            .collect()
+    }
+
+    /// Unpack, edit and pack again: for tests and the rare entry edited after it was built.
+    pub fn edit(&mut self, f: impl FnOnce(&mut Vec<Attr>)) {
+        let mut all = self.to_vec();
+        f(&mut all);
+        *self = Attrs::from(all);
+    }
+
+    /// Append an attribute (repacking the list: for the few entries built one attribute at
+    /// a time, such as the rootDSE).
+    pub fn push(&mut self, attr: Attr) {
+        let mut all = self.to_vec();
+        all.push(attr);
+        *self = Attrs::from(all);
+    }
+
+    /// The packed bytes, for storing. They name attributes by catalogue position, so they
+    /// are only valid for the same catalogue (the store fingerprints it).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// A list from bytes `as_bytes` returned; `None` unless every attribute id is in the
+    /// catalogue, every length within the buffer and every value UTF-8.
+    pub fn from_bytes(b: &[u8]) -> Option<Attrs> {
+        let mut rest = b;
+        while !rest.is_empty() {
+            let (id, r) = rest.split_first_chunk::<2>()?;
+            schema::attribute_by_id(u16::from_le_bytes(*id))?;
+            rest = r;
+            for _ in 0..take_len(&mut rest)? {
+                let n = take_len(&mut rest)?;
+                let (v, r) = rest.split_at_checked(n)?;
+                std::str::from_utf8(v).ok()?;
+                rest = r;
+            }
+        }
+        Some(Attrs(b.into()))
+    }
+
+    /// Bytes held on the heap (for memory accounting).
+    pub fn heap_bytes(&self) -> usize {
+        self.0.len()
+    }
+}
+
+impl From<Vec<Attr>> for Attrs {
+    fn from(attrs: Vec<Attr>) -> Attrs {
+        Attrs::from(attrs.as_slice())
+    }
+}
+
+impl From<&[Attr]> for Attrs {
+    fn from(attrs: &[Attr]) -> Attrs {
+        let mut b = Builder::with_capacity(
+            attrs
+                .iter()
+                .map(|a| 4 + a.values.iter().map(|v| v.len() + 1).sum::<usize>())
+                .sum(),
+        );
+        for a in attrs {
+            b.push(a.name, a.values.iter().map(|v| &**v));
+        }
+        b.finish()
+    }
+}
+
+impl FromIterator<Attr> for Attrs {
+    fn from_iter<I: IntoIterator<Item = Attr>>(iter: I) -> Attrs {
+        Attrs::from(iter.into_iter().collect::<Vec<_>>())
+    }
+}
+
+impl<'a> IntoIterator for &'a Attrs {
+    type Item = AttrRef<'a>;
+    type IntoIter = AttrIter<'a>;
+
+    fn into_iter(self) -> AttrIter<'a> {
+        self.iter()
+    }
+}
+
+impl fmt::Debug for Attrs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.iter().map(|a| (a.name, a.values.collect::<Vec<_>>())))
+            .finish()
+    }
+}
+
+/// Packs attributes one at a time.
+#[derive(Default)]
+pub struct Builder {
+    buf: Vec<u8>,
+}
+
+impl Builder {
+    pub fn with_capacity(bytes: usize) -> Builder {
+        Builder {
+            buf: Vec::with_capacity(bytes),
+        }
+    }
+
+    /// Append an attribute with its values. Returns false, appending nothing, when `name` is
+    /// not an attribute type of the schema: every served attribute is one.
+    pub fn push<'v>(&mut self, name: &str, values: impl ExactSizeIterator<Item = &'v str>) -> bool {
+        let Some(id) = schema::attribute_id(name) else {
+            return false;
+        };
+        self.buf.extend_from_slice(&id.to_le_bytes());
+        put_len(&mut self.buf, values.len());
+        for v in values {
+            put_len(&mut self.buf, v.len());
+            self.buf.extend_from_slice(v.as_bytes());
+        }
+        true
+    }
+
+    pub fn finish(self) -> Attrs {
+        Attrs(self.buf.into_boxed_slice())
+    }
+}
+
+fn put_len(buf: &mut Vec<u8>, mut n: usize) {
+    while n >= 0x80 {
+        buf.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    buf.push(n as u8);
+}
+
+/// Reads a LEB128 length; `None` on a buffer that ends inside one (never for a buffer
+/// `Builder` made).
+fn take_len(b: &mut &[u8]) -> Option<usize> {
+    let mut n = 0usize;
+    let mut shift = 0u32;
+    loop {
+        let (&x, rest) = b.split_first()?;
+        *b = rest;
+        n |= usize::from(x & 0x7f).checked_shl(shift)?;
+        if x & 0x80 == 0 {
+            return Some(n);
+        }
+        shift += 7;
+    }
+}
+
+pub struct AttrIter<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for AttrIter<'a> {
+    type Item = AttrRef<'a>;
+
+    fn next(&mut self) -> Option<AttrRef<'a>> {
+        let (id, rest) = self.rest.split_first_chunk::<2>()?;
+        let at = schema::attribute_by_id(u16::from_le_bytes(*id))?;
+        let mut rest = rest;
+        let left = take_len(&mut rest)?;
+        let values = Values { rest, left };
+        // Skip over the values to the next attribute.
+        let mut skip = values;
+        for _ in skip.by_ref() {}
+        self.rest = skip.rest;
+        Some(AttrRef {
+            at,
+            name: at.name,
+            values,
+        })
+    }
+}
+
+impl<'a> Values<'a> {
+    /// No values.
+    pub const EMPTY: Values<'static> = Values { rest: &[], left: 0 };
+
+    pub fn first(&self) -> Option<&'a str> {
+        { *self }.next()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.left == 0
+    }
+
+    /// A copy to iterate, leaving this one at its place (as `slice::iter`).
+    pub fn iter(&self) -> Values<'a> {
+        *self
+    }
+}
+
+impl<'a> Iterator for Values<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        if self.left == 0 {
+            return None;
+        }
+        let n = take_len(&mut self.rest)?;
+        let (v, rest) = self.rest.split_at_checked(n)?;
+        self.rest = rest;
+        self.left -= 1;
+        // `Builder` only packs `&str`, so this never fails; a value that did would read as
+        // empty rather than panic.
+        Some(std::str::from_utf8(v).unwrap_or_default())
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl ExactSizeIterator for Values<'_> {}
+
+impl<'a> IntoIterator for &Values<'a> {
+    type Item = &'a str;
+    type IntoIter = Values<'a>;
+
+    fn into_iter(self) -> Values<'a> {
+        *self
+    }
+}
+
+impl fmt::Debug for Values<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(*self).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attr(name: &'static str, values: &[&str]) -> Attr {
+        Attr {
+            name,
+            values: values.iter().map(|v| Box::from(*v)).collect(),
+        }
+    }
+
+    #[test]
+    fn packs_and_reads_back_in_order() {
+        let long = "x".repeat(300);
+        let list = vec![
+            attr("objectClass", &["top", "inetOrgPerson", "posixAccount"]),
+            attr("cn", &["Ünïcødé — ok"]),
+            attr("description", &[&long, ""]),
+            attr("uid", &[]),
+        ];
+        let packed = Attrs::from(list.clone());
+        assert_eq!(packed.to_vec(), list);
+        assert_eq!(Attrs::from_bytes(packed.as_bytes()), Some(packed.clone()));
+        let cut = packed.as_bytes().len() - 1;
+        assert_eq!(
+            packed.as_bytes().get(..cut).and_then(Attrs::from_bytes),
+            None
+        );
+        assert_eq!(packed.len(), 4);
+        let d = packed.get("DESCRIPTION").map(|a| a.values);
+        assert_eq!(d.map(|v| v.len()), Some(2));
+        assert_eq!(d.and_then(|v| v.first()), Some(long.as_str()));
+        assert!(packed.get("mail").is_none());
+        let cn = schema::attribute("commonName").map(|at| packed.get_type(at).is_some());
+        assert_eq!(cn, Some(true));
+    }
+
+    #[test]
+    fn unknown_names_are_refused_not_packed() {
+        let mut b = Builder::default();
+        assert!(!b.push("notAnAttribute", ["x"].into_iter()));
+        assert!(b.push("uid", ["alice"].into_iter()));
+        assert_eq!(b.finish().to_vec(), vec![attr("uid", &["alice"])]);
+    }
+
+    #[test]
+    fn equality_is_by_content_and_order() {
+        let a = Attrs::from(vec![attr("uid", &["a"]), attr("cn", &["A"])]);
+        let b = Attrs::from(vec![attr("uid", &["a"]), attr("cn", &["A"])]);
+        let c = Attrs::from(vec![attr("cn", &["A"]), attr("uid", &["a"])]);
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+    }
+}
