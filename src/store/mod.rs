@@ -4,8 +4,8 @@
 //! stored, so a small change costs a small write.
 
 use ::directory::ids::Allocations;
-use ::model::graph::{MemberRef, User};
-use ::model::mirror::Mirror;
+use ::model::graph::{Group, MemberRef, User};
+use ::model::mirror::{DeletedUser, Mirror};
 use ::model::time::{Clock, SystemClock, generalized_time};
 use imbl::ordmap::DiffItem;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
@@ -25,7 +25,9 @@ mod shared;
 mod ssh_keys;
 mod tables;
 use tables::{
-    diff_json, from_value, put_json, read_json_map, read_plain_map, read_used, write_alloc,
+    diff_json, from_value, put_json, read_json_map, read_json_rows, read_plain_map, read_str_map,
+    read_used,
+    write_alloc,
 };
 
 pub use cache::CacheVersion;
@@ -361,19 +363,14 @@ impl Store {
         let mut st = TenantState::default();
         let m = &mut st.mirror;
         m.users = read_json_map::<User, _>(&tx.open_table(USERS)?, tenant, "users")?;
-        m.groups = read_json_map(&tx.open_table(GROUPS)?, tenant, "groups")?;
+        m.groups = read_json_map::<Group, _>(&tx.open_table(GROUPS)?, tenant, "groups")?;
         m.members =
             read_json_map::<BTreeSet<MemberRef>, _>(&tx.open_table(MEMBERS)?, tenant, "members")?;
-        for row in tx.open_table(STAMPS)?.range((tenant, "")..)? {
-            let (k, v) = row?;
-            let (t, id) = k.value();
-            if t != tenant {
-                break;
-            }
-            m.changed.insert(id.to_string(), v.value().to_string());
-        }
+        m.changed = read_str_map(&tx.open_table(STAMPS)?, tenant)?;
         let meta: BTreeMap<String, serde_json::Value> =
-            read_json_map(&tx.open_table(TENANT_META)?, tenant, "tenant_meta")?;
+            read_json_rows(&tx.open_table(TENANT_META)?, tenant, "tenant_meta")?
+                .into_iter()
+                .collect();
         if let Some(v) = meta.get("domains") {
             m.domains = from_value(v.clone(), "tenant_meta")?;
         }
@@ -389,20 +386,14 @@ impl Store {
         if let Some(v) = meta.get("delta") {
             st.delta = from_value(v.clone(), "tenant_meta")?;
         }
-        m.deleted_users = read_json_map(&tx.open_table(DELETED)?, tenant, "deleted_users")?;
+        m.deleted_users =
+            read_json_map::<DeletedUser, _>(&tx.open_table(DELETED)?, tenant, "deleted_users")?;
         let a = &mut st.alloc;
         a.uid = read_plain_map(&tx.open_table(UID_NUMBERS)?, tenant)?;
         a.gid = read_plain_map(&tx.open_table(GID_NUMBERS)?, tenant)?;
         a.uid_used = read_used(&tx.open_table(UID_USED)?, tenant)?;
         a.gid_used = read_used(&tx.open_table(GID_USED)?, tenant)?;
-        for row in tx.open_table(NAMES)?.range((tenant, "")..)? {
-            let (k, v) = row?;
-            let (t, key) = k.value();
-            if t != tenant {
-                break;
-            }
-            a.names.insert(key.to_string(), v.value().to_string());
-        }
+        a.names = read_str_map(&tx.open_table(NAMES)?, tenant)?;
         Ok(st)
     }
 

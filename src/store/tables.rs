@@ -3,7 +3,7 @@
 
 use super::{GID_NUMBERS, GID_USED, Key2, NAMES, StoreError, UID_NUMBERS, UID_USED};
 use ::directory::ids::Allocations;
-use ::model::mirror::Map;
+use ::model::mirror::{Map, packed_map};
 use imbl::ordmap::DiffItem;
 use redb::ReadableTable;
 use serde::Serialize;
@@ -56,11 +56,12 @@ pub(super) fn from_value<T: DeserializeOwned>(
     })
 }
 
-pub(super) fn read_json_map<T: DeserializeOwned, M: FromIterator<(String, T)>>(
+/// The tenant's rows of a JSON-valued table, in key order.
+pub(super) fn read_json_rows<T: DeserializeOwned>(
     t: &impl ReadableTable<Key2<'static>, &'static [u8]>,
     tenant: &str,
     table: &'static str,
-) -> Result<M, StoreError> {
+) -> Result<Vec<(String, T)>, StoreError> {
     let mut out: Vec<(String, T)> = Vec::new();
     for row in t.range((tenant, "")..)? {
         let (k, v) = row?;
@@ -74,39 +75,68 @@ pub(super) fn read_json_map<T: DeserializeOwned, M: FromIterator<(String, T)>>(
         })?;
         out.push((id.to_string(), val));
     }
-    Ok(out.into_iter().collect())
+    Ok(out)
+}
+
+/// A mirror map from a JSON-valued table, with full nodes (`packed_map`).
+pub(super) fn read_json_map<T: DeserializeOwned, V: From<T> + Clone>(
+    t: &impl ReadableTable<Key2<'static>, &'static [u8]>,
+    tenant: &str,
+    table: &'static str,
+) -> Result<Map<String, V>, StoreError> {
+    let rows = read_json_rows::<T>(t, tenant, table)?;
+    Ok(packed_map(
+        rows.into_iter().map(|(k, v)| (k, V::from(v))).collect(),
+    ))
 }
 
 pub(super) fn read_plain_map(
     t: &impl ReadableTable<Key2<'static>, u32>,
     tenant: &str,
 ) -> Result<Map<String, u32>, StoreError> {
-    let mut out = Map::new();
+    let mut out = Vec::new();
     for row in t.range((tenant, "")..)? {
         let (k, v) = row?;
         let (t, id) = k.value();
         if t != tenant {
             break;
         }
-        out.insert(id.to_string(), v.value());
+        out.push((id.to_string(), v.value()));
     }
-    Ok(out)
+    Ok(packed_map(out))
+}
+
+/// A map from a string-valued table, with full nodes (`packed_map`).
+pub(super) fn read_str_map(
+    t: &impl ReadableTable<Key2<'static>, &'static str>,
+    tenant: &str,
+) -> Result<Map<String, String>, StoreError> {
+    let mut out = Vec::new();
+    for row in t.range((tenant, "")..)? {
+        let (k, v) = row?;
+        let (t, id) = k.value();
+        if t != tenant {
+            break;
+        }
+        out.push((id.to_string(), v.value().to_string()));
+    }
+    Ok(packed_map(out))
 }
 
 pub(super) fn read_used(
     t: &impl ReadableTable<(&'static str, u32), &'static str>,
     tenant: &str,
 ) -> Result<Map<u32, String>, StoreError> {
-    let mut out = Map::new();
+    let mut out = Vec::new();
     for row in t.range((tenant, 0u32)..)? {
         let (k, v) = row?;
         let (t, n) = k.value();
         if t != tenant {
             break;
         }
-        out.insert(n, v.value().to_string());
+        out.push((n, v.value().to_string()));
     }
-    Ok(out)
+    Ok(packed_map(out))
 }
 
 /// Write what differs between two mirror maps. A delta round's maps share structure with the

@@ -91,11 +91,10 @@ pub struct User {
 fn set_entries<'de, D: serde::Deserializer<'de>>(
     d: D,
 ) -> Result<Option<BTreeMap<String, Option<String>>>, D::Error> {
-    let mut m: Option<BTreeMap<String, Option<String>>> = Deserialize::deserialize(d)?;
-    if let Some(m) = &mut m {
-        m.retain(|_, v| v.is_some());
-    }
-    Ok(m)
+    let m: Option<BTreeMap<String, Option<String>>> = Deserialize::deserialize(d)?;
+    // Collected anew rather than `retain`ed: a map emptied in place keeps its root node, and
+    // an empty collected map allocates nothing.
+    Ok(m.map(|m| m.into_iter().filter(|(_, v)| v.is_some()).collect()))
 }
 
 /// Whether a Graph property name is a directory extension (`extension_<appid>_<name>`).
