@@ -26,8 +26,7 @@ mod ssh_keys;
 mod tables;
 use tables::{
     diff_json, from_value, put_json, read_json_map, read_json_rows, read_plain_map, read_str_map,
-    read_used,
-    write_alloc,
+    read_used, write_alloc,
 };
 
 pub use cache::CacheVersion;
@@ -75,7 +74,7 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 }
 
 /// redb's page cache (see `Store::open`).
-const CACHE_BYTES: usize = 32 * 1024 * 1024;
+const CACHE_BYTES: usize = 8 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
