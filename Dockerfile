@@ -14,7 +14,7 @@
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked --no-default-features --bin o365-ldap \
+RUN cargo build --release --locked --no-default-features --features mimalloc --bin o365-ldap \
  && strip target/release/o365-ldap
 
 FROM debian:bookworm-slim

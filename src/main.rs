@@ -7,6 +7,7 @@ use std::process::ExitCode;
 // The directory is rebuilt from many small strings on every sync round and at start-up;
 // mimalloc's thread-local free lists cut that work (and the fragmentation glibc leaves behind)
 // roughly in half compared with the system allocator.
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

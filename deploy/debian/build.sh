@@ -10,7 +10,7 @@ dir=$([ "$profile" = release ] && echo release || echo debug)
 bin="target/$dir/o365-ldap"
 if [ "$profile" = release ]; then
   # The package is the server alone: no Graph emulator (the `demo` feature) in it.
-  cargo build --locked --release --no-default-features --bin o365-ldap
+  cargo build --locked --release --no-default-features --features mimalloc --bin o365-ldap
 else
   [ -x "$bin" ] || { echo "$bin is missing: run cargo test (or cargo build) first"; exit 1; }
 fi

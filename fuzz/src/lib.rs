@@ -9,21 +9,21 @@ use o365_ldap::ldap::LdapContext;
 use std::sync::Arc;
 
 fn entry(dn: &str, kind: EntryKind, attrs: &[(&'static str, &[&str])]) -> Entry {
-    Entry {
-        dn: dn.into(),
-        ndn: directory::dn::normalize(dn).unwrap_or_default().into(),
+    Entry::new(
+        dn,
+        directory::dn::normalize(dn).unwrap_or_default(),
         kind,
-        tenant: 0,
-        attrs: attrs
+        0,
+        attrs
             .iter()
             .map(|(n, v)| Attr {
                 name: n,
                 values: v.iter().map(|s| Box::from(*s)).collect(),
             })
-            .collect(),
-        created: "20240101000000Z".into(),
-        modified: "20240202000000Z".into(),
-    }
+            .collect::<Vec<_>>(),
+        "20240101000000Z",
+        "20240202000000Z",
+    )
 }
 
 /// A contoso-like directory: the root, people, groups and services containers, a dozen users

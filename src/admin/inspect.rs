@@ -206,7 +206,7 @@ pub(crate) async fn explain(engine: &SyncEngine, who: &str) -> Result<Explanatio
             status: verdict.map(|v| format!("{:?}", v.status).to_lowercase()),
             trail: verdict.map(|v| v.trail.clone()).unwrap_or_default(),
             summary,
-            dn: entry.map(|e| e.dn.to_string()),
+            dn: entry.map(|e| e.dn().to_string()),
             uid: first("uid"),
             uid_number: first("uidNumber"),
             gid_number: first("gidNumber"),

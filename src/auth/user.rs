@@ -90,7 +90,7 @@ fn describe(snapshot: &Snapshot, id: EntryId) -> ResolvedUser {
         .map(|t| t.name.clone())
         .unwrap_or_default();
     let mut h = ring::digest::Context::new(&ring::digest::SHA256);
-    for part in [&*e.ndn, &*e.modified] {
+    for part in [e.ndn(), e.modified()] {
         h.update(part.as_bytes());
         h.update(&[0]);
     }
@@ -105,7 +105,7 @@ fn describe(snapshot: &Snapshot, id: EntryId) -> ResolvedUser {
     let mut fingerprint = [0u8; 32];
     fingerprint.copy_from_slice(h.finish().as_ref());
     ResolvedUser {
-        dn: e.dn.to_string(),
+        dn: e.dn().to_string(),
         tenant,
         id: e.first("entryUUID").unwrap_or_default().to_owned(),
         upn: e.first("userPrincipalName").map(str::to_owned),

@@ -126,7 +126,7 @@ pub fn write_ldif(
             continue;
         }
         line.clear();
-        push_line(&mut line, "dn", &e.dn);
+        push_line(&mut line, "dn", e.dn());
         for a in &e.attrs {
             for v in &a.values {
                 push_line(&mut line, a.name, v);

@@ -30,15 +30,15 @@ impl SyntheticEntry {
     /// An entry at `dn` with no attributes yet.
     pub(crate) fn new(dn: &str) -> SyntheticEntry {
         SyntheticEntry {
-            entry: Entry {
-                dn: dn.into(),
-                ndn: dir::normalize_dn(dn).unwrap_or_default().into(),
-                kind: EntryKind::Dse,
-                tenant: 0,
-                attrs: Attrs::default(),
-                created: "".into(),
-                modified: "".into(),
-            },
+            entry: Entry::new(
+                dn,
+                dir::normalize_dn(dn).unwrap_or_default(),
+                EntryKind::Dse,
+                0,
+                Attrs::default(),
+                "",
+                "",
+            ),
             visibility: Vec::new(),
         }
     }

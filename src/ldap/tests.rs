@@ -26,15 +26,15 @@ fn attr(name: &'static str, values: &[&str]) -> Attr {
 }
 
 fn entry(dn: &str, kind: EntryKind, tenant: u16, attrs: Vec<Attr>) -> Entry {
-    Entry {
-        dn: dn.into(),
-        ndn: super::dir::normalize_dn(dn).unwrap_or_default().into(),
+    Entry::new(
+        dn,
+        super::dir::normalize_dn(dn).unwrap_or_default(),
         kind,
         tenant,
-        attrs: attrs.into(),
-        created: "20240101000000Z".into(),
-        modified: "20240202000000Z".into(),
-    }
+        attrs,
+        "20240101000000Z",
+        "20240202000000Z",
+    )
 }
 
 fn container(dc: &str, ou: &str, t: u16) -> Entry {
@@ -1481,7 +1481,7 @@ fn directly_encoded_entries_round_trip_through_ldap3_proto() {
                     let LdapOp::SearchResultEntry(got) = decoded.op else {
                         panic!("{what}: not an entry");
                     };
-                    assert_eq!(got.dn, &*e.dn, "{what}");
+                    assert_eq!(got.dn, e.dn(), "{what}");
                     let mut returned = Vec::new();
                     for a in &got.attributes {
                         let base = a.atype.split(';').next().unwrap_or_default();

@@ -51,7 +51,10 @@ pub(super) fn write(
     for e in &w.upserts {
         buf.clear();
         encode(e, &mut buf);
-        t.insert((tenant, dn::dit_order_key(&e.ndn).as_str()), buf.as_slice())?;
+        t.insert(
+            (tenant, dn::dit_order_key(e.ndn()).as_str()),
+            buf.as_slice(),
+        )?;
     }
     let mut meta = tx.open_table(TENANT_META)?;
     for r in meta_rows(w) {
@@ -187,10 +190,10 @@ fn kind_code(k: EntryKind) -> u8 {
 pub(crate) fn encode(e: &Entry, buf: &mut Vec<u8>) {
     buf.push(FORMAT);
     buf.push(kind_code(e.kind));
-    put_str(buf, &e.dn);
-    put_str(buf, &e.ndn);
-    put_str(buf, &e.created);
-    put_str(buf, &e.modified);
+    put_str(buf, e.dn());
+    put_str(buf, e.ndn());
+    put_str(buf, e.created());
+    put_str(buf, e.modified());
     let attrs = e.attrs.as_bytes();
     buf.extend_from_slice(&(attrs.len() as u32).to_le_bytes());
     buf.extend_from_slice(attrs);
@@ -237,23 +240,15 @@ pub(crate) fn decode(b: &[u8], tenant: u16) -> Option<Entry> {
         5 => EntryKind::ServiceAccount,
         _ => return None,
     };
-    let dn = r.str()?.into();
-    let ndn = r.str()?.into();
-    let created = r.str()?.into();
-    let modified = r.str()?.into();
+    let dn = r.str()?;
+    let ndn = r.str()?;
+    let created = r.str()?;
+    let modified = r.str()?;
     let attrs = Attrs::from_bytes(r.bytes()?)?;
     if !r.b.is_empty() {
         return None;
     }
-    Some(Entry {
-        dn,
-        ndn,
-        kind,
-        tenant,
-        attrs,
-        created,
-        modified,
-    })
+    Some(Entry::new(dn, ndn, kind, tenant, attrs, created, modified))
 }
 
 #[cfg(test)]
@@ -262,12 +257,12 @@ mod tests {
     use directory::entry::Attr;
 
     fn sample() -> Entry {
-        Entry {
-            dn: r#"cn=R&D\, Europe + \"Special\",ou=groups,dc=contoso,dc=com"#.into(),
-            ndn: r#"cn=r&d\, europe + \"special\",ou=groups,dc=contoso,dc=com"#.into(),
-            kind: EntryKind::Group,
-            tenant: 3,
-            attrs: Attrs::from(vec![
+        Entry::new(
+            r#"cn=R&D\, Europe + \"Special\",ou=groups,dc=contoso,dc=com"#,
+            r#"cn=r&d\, europe + \"special\",ou=groups,dc=contoso,dc=com"#,
+            EntryKind::Group,
+            3,
+            Attrs::from(vec![
                 Attr {
                     name: "objectClass",
                     values: vec!["top".into(), "groupOfNames".into(), "posixGroup".into()],
@@ -281,9 +276,9 @@ mod tests {
                     values: vec!["Ünïcødé — ok".into()],
                 },
             ]),
-            created: "20240101000000Z".into(),
-            modified: "20260101000000Z".into(),
-        }
+            "20240101000000Z",
+            "20260101000000Z",
+        )
     }
 
     #[test]

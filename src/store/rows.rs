@@ -252,7 +252,7 @@ pub fn directory_rows(w: &directory::DirectoryWrite<'_>) -> (Vec<Row>, bool) {
     for e in &w.upserts {
         let mut buf = Vec::new();
         directory::encode(e, &mut buf);
-        out.push(Row::put(Kind::Entry, &*e.ndn, buf));
+        out.push(Row::put(Kind::Entry, e.ndn(), buf));
     }
     out.extend(directory::meta_rows(w));
     (out, w.replace_all)

@@ -172,7 +172,7 @@ pub(crate) fn changes(
                         }
                     }
                     Some(o) => {
-                        if o.dn != e.dn || o.attrs != e.attrs {
+                        if o.dn() != e.dn() || o.attrs != e.attrs {
                             c.users_updated.push(uid(e));
                         }
                         match (locked(o), locked(e)) {
@@ -186,7 +186,7 @@ pub(crate) fn changes(
                     }
                 }
             }
-            EntryKind::Group => match before.lookup(&e.ndn).map(|id| before.entry(id)) {
+            EntryKind::Group => match before.lookup(e.ndn()).map(|id| before.entry(id)) {
                 None => {
                     c.groups_added.push(cn(e));
                     groups += 1;

@@ -93,12 +93,12 @@ pub(crate) fn changes<'a>(
     info: &'a TenantInfo,
 ) -> DirectoryWrite<'a> {
     let old: FxHashMap<&str, &Entry> = tenant_entries(before, index)
-        .map(|e| (&*e.ndn, e))
+        .map(|e| (e.ndn(), e))
         .collect();
     let mut upserts = Vec::new();
     let mut seen = 0usize;
     for e in tenant_entries(after, index) {
-        match old.get(&*e.ndn) {
+        match old.get(e.ndn()) {
             Some(o) => {
                 seen += 1;
                 if *o != e {
@@ -112,7 +112,7 @@ pub(crate) fn changes<'a>(
         Vec::new()
     } else {
         let new: rustc_hash::FxHashSet<&str> =
-            tenant_entries(after, index).map(|e| &*e.ndn).collect();
+            tenant_entries(after, index).map(|e| e.ndn()).collect();
         old.keys().filter(|k| !new.contains(*k)).copied().collect()
     };
     DirectoryWrite {

@@ -41,11 +41,11 @@ fn side<'a>(s: &'a Snapshot, tenant: &str) -> Side<'a> {
     for (_, e) in s.iter().filter(|(_, e)| usize::from(e.tenant) == idx) {
         match e.kind {
             EntryKind::User => {
-                let key = e.first("entryUUID").unwrap_or(&e.ndn).to_string();
+                let key = e.first("entryUUID").unwrap_or(e.ndn()).to_string();
                 out.users.insert(key, e);
             }
             EntryKind::Group => {
-                out.groups.insert(e.ndn.to_string(), e);
+                out.groups.insert(e.ndn().to_string(), e);
             }
             _ => {}
         }
@@ -59,11 +59,11 @@ pub(super) fn locked(e: &Entry) -> bool {
 }
 
 pub(super) fn uid(e: &Entry) -> String {
-    e.first("uid").unwrap_or(&e.dn).to_string()
+    e.first("uid").unwrap_or(e.dn()).to_string()
 }
 
 pub(super) fn cn(e: &Entry) -> String {
-    e.first("cn").unwrap_or(&e.dn).to_string()
+    e.first("cn").unwrap_or(e.dn()).to_string()
 }
 
 /// Diff `tenant`'s users and groups between two snapshots.
@@ -84,7 +84,7 @@ pub(crate) fn diff(before: &Snapshot, after: &Snapshot, tenant: &str) -> Changes
         match b.users.get(k) {
             None => c.users_added.push(uid(e)),
             Some(old) => {
-                if old.dn != e.dn || old.attrs != e.attrs {
+                if old.dn() != e.dn() || old.attrs != e.attrs {
                     c.users_updated.push(uid(e));
                 }
                 if locked(e) && !locked(old) {

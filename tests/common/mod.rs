@@ -17,7 +17,7 @@ pub fn dump(s: &directory::Snapshot) -> std::collections::BTreeMap<String, Vec<S
                 .flat_map(|a| a.values.iter().map(move |v| format!("{}: {v}", a.name)))
                 .collect();
             lines.sort();
-            (e.dn.to_string(), lines)
+            (e.dn().to_string(), lines)
         })
         .collect()
 }

@@ -162,7 +162,7 @@ fn search(s: &Snapshot, base: &str, f: &str) -> Vec<String> {
     s.search(&base, LdapSearchScope::Subtree, &filter)
         .expect("base exists")
         .into_iter()
-        .map(|id| s.entry(id).dn.to_string())
+        .map(|id| s.entry(id).dn().to_string())
         .collect()
 }
 

@@ -22,21 +22,21 @@ const VPN_DN: &str = "cn=vpn,ou=services,dc=contoso,dc=com";
 const VPN_PW: &str = "correct horse, battery staple";
 
 fn entry(dn: &str, kind: EntryKind, attrs: &[(&'static str, &[&str])]) -> Entry {
-    Entry {
-        dn: dn.into(),
-        ndn: dn.to_ascii_lowercase().into(),
+    Entry::new(
+        dn,
+        dn.to_ascii_lowercase(),
         kind,
-        tenant: 0,
-        attrs: attrs
+        0,
+        attrs
             .iter()
             .map(|(n, v)| Attr {
                 name: n,
                 values: v.iter().map(|s| Box::from(*s)).collect(),
             })
-            .collect(),
-        created: "20240101000000Z".into(),
-        modified: "20240101000000Z".into(),
-    }
+            .collect::<Vec<_>>(),
+        "20240101000000Z",
+        "20240101000000Z",
+    )
 }
 
 fn snapshot() -> Snapshot {

@@ -160,7 +160,7 @@ async fn the_combined_policy_serves_exactly_the_directory_its_rules_describe() {
             .map(|v| v.to_string())
             .collect();
         got_groups.insert(cn, uids);
-        member_dns.insert(e.dn.to_lowercase(), lower(e.values("member")));
+        member_dns.insert(e.dn().to_lowercase(), lower(e.values("member")));
     }
     assert_eq!(got_groups, want.groups);
     let staff = snap
@@ -189,7 +189,7 @@ async fn the_combined_policy_serves_exactly_the_directory_its_rules_describe() {
         .map(|(_, e)| e)
         .filter(|e| e.kind == EntryKind::User)
     {
-        let dn = e.dn.to_lowercase();
+        let dn = e.dn().to_lowercase();
         let listed: BTreeSet<String> = member_dns
             .iter()
             .filter(|(_, m)| m.contains(&dn))

@@ -718,7 +718,7 @@ mod pure_build {
         // Primary group: everybody takes Outer's number; no private groups.
         let gid = outer.first("gidNumber").expect("gid");
         for u in entries.iter().filter(|e| e.kind == EntryKind::User) {
-            assert_eq!(u.first("gidNumber"), Some(gid), "{}", u.dn);
+            assert_eq!(u.first("gidNumber"), Some(gid), "{}", u.dn());
         }
         assert!(!entries.iter().any(|e| e.kind == EntryKind::PrivateGroup));
         // Flattened through the cycle: users only, each once.

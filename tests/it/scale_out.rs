@@ -602,7 +602,7 @@ async fn a_name_holder_deleted_and_restored_is_named_alike_on_every_replica() {
         snap.iter()
             .map(|(_, e)| e)
             .find(|e| e.first("userPrincipalName") == Some(upn))
-            .map(|e| e.dn.to_string())
+            .map(|e| e.dn().to_string())
     };
     // alice@contoso.com holds "alice"; alice@fabrikam.com has a suffixed name.
     assert_eq!(dn_of(&a, "alice@contoso.com").as_deref(), Some(ALICE_DN));

@@ -30,7 +30,7 @@ fn find(s: &Snapshot, f: &str) -> Vec<String> {
     s.search(&base, LdapSearchScope::Subtree, &common::filter::parse(f))
         .expect("base exists")
         .into_iter()
-        .map(|id| s.entry(id).dn.to_string())
+        .map(|id| s.entry(id).dn().to_string())
         .collect()
 }
 

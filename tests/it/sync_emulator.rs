@@ -23,7 +23,7 @@ fn find(s: &Snapshot, f: &str) -> Vec<String> {
     s.search(&base, LdapSearchScope::Subtree, &common::filter::parse(f))
         .expect("base exists")
         .into_iter()
-        .map(|id| s.entry(id).dn.to_string())
+        .map(|id| s.entry(id).dn().to_string())
         .collect()
 }
 
@@ -145,7 +145,7 @@ async fn restarts_serve_the_stored_directory_unless_the_config_changed() {
         .load()
         .iter()
         .map(|(_, e)| e)
-        .map(|e| e.dn.to_string())
+        .map(|e| e.dn().to_string())
         .collect();
     drop(first);
     env.stop_graph().await;
@@ -159,7 +159,7 @@ async fn restarts_serve_the_stored_directory_unless_the_config_changed() {
     let order_after: Vec<String> = snap
         .iter()
         .map(|(_, e)| e)
-        .map(|e| e.dn.to_string())
+        .map(|e| e.dn().to_string())
         .collect();
     assert_eq!(
         order_after, order,

@@ -22,6 +22,20 @@ pub enum EntryKind {
     Dse,
 }
 
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entry")
+            .field("dn", &self.dn())
+            .field("ndn", &self.ndn())
+            .field("kind", &self.kind)
+            .field("tenant", &self.tenant)
+            .field("attrs", &self.attrs)
+            .field("created", &self.created())
+            .field("modified", &self.modified())
+            .finish()
+    }
+}
+
 /// An attribute with its canonical name (as the schema spells it) and its values, as builders
 /// make them before packing (`Attrs`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,24 +53,87 @@ pub struct TenantInfo {
     pub base_ndn: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Entry {
-    /// The DN as built, RFC 4514 escaped (what clients see).
-    pub dn: Box<str>,
-    /// The normalised DN (see `dn::normalize`), the key for lookups and comparisons.
-    pub ndn: Box<str>,
+    /// The DN, the normalised DN, createTimestamp and modifyTimestamp back to back: one
+    /// allocation per entry instead of four (see `dn`, `ndn`, `created`, `modified`).
+    text: Box<str>,
+    /// Where the DN, the normalised DN and createTimestamp end in `text`.
+    ends: [u32; 3],
     pub kind: EntryKind,
     /// Index of the tenant (naming context) this entry belongs to, in `Snapshot::tenants`.
     pub tenant: u16,
     /// User attributes in the order they are returned, packed.
     pub attrs: Attrs,
-    /// GeneralizedTime (`YYYYMMDDHHMMSSZ`) for `createTimestamp`.
-    pub created: Box<str>,
-    /// GeneralizedTime for `modifyTimestamp`.
-    pub modified: Box<str>,
 }
 
 impl Entry {
+    pub fn new(
+        dn: impl AsRef<str>,
+        ndn: impl AsRef<str>,
+        kind: EntryKind,
+        tenant: u16,
+        attrs: impl Into<Attrs>,
+        created: impl AsRef<str>,
+        modified: impl AsRef<str>,
+    ) -> Entry {
+        let (dn, ndn) = (dn.as_ref(), ndn.as_ref());
+        let (created, modified) = (created.as_ref(), modified.as_ref());
+        let mut text = String::with_capacity(dn.len() + ndn.len() + created.len() + modified.len());
+        let mut ends = [0u32; 3];
+        for (part, end) in [dn, ndn, created].into_iter().zip(ends.iter_mut()) {
+            text.push_str(part);
+            *end = text.len() as u32;
+        }
+        text.push_str(modified);
+        Entry {
+            text: text.into_boxed_str(),
+            ends,
+            kind,
+            tenant,
+            attrs: attrs.into(),
+        }
+    }
+
+    fn part(&self, i: usize) -> &str {
+        let start = i.checked_sub(1).map_or(0, |p| self.ends[p] as usize);
+        let end = self.ends.get(i).map_or(self.text.len(), |e| *e as usize);
+        self.text.get(start..end).unwrap_or("")
+    }
+
+    /// The DN as built, RFC 4514 escaped (what clients see).
+    pub fn dn(&self) -> &str {
+        self.part(0)
+    }
+
+    /// The normalised DN (see `dn::normalize`), the key for lookups and comparisons.
+    pub fn ndn(&self) -> &str {
+        self.part(1)
+    }
+
+    /// GeneralizedTime (`YYYYMMDDHHMMSSZ`) for `createTimestamp`.
+    pub fn created(&self) -> &str {
+        self.part(2)
+    }
+
+    /// GeneralizedTime for `modifyTimestamp`.
+    pub fn modified(&self) -> &str {
+        self.part(3)
+    }
+
+    /// The same entry with another DN and normalised DN.
+    pub fn with_dn(&self, dn: &str, ndn: &str) -> Entry {
+        Entry::new(
+            dn,
+            ndn,
+            self.kind,
+            self.tenant,
+            self.attrs.clone(),
+            self.created(),
+            self.modified(),
+        )
+    }
+
     /// An attribute by its canonical name, compared ignoring case (aliases are resolved by
     /// the caller).
     pub fn get(&self, name: &str) -> Option<AttrRef<'_>> {

@@ -138,9 +138,9 @@ pub fn operational_value(e: &Entry, canonical_name: &str) -> Option<Vec<String>>
     }
     let at = schema::attribute(canonical_name)?;
     let value = match at.name {
-        "entryDN" => e.dn.to_string(),
-        "createTimestamp" => e.created.to_string(),
-        "modifyTimestamp" => e.modified.to_string(),
+        "entryDN" => e.dn().to_string(),
+        "createTimestamp" => e.created().to_string(),
+        "modifyTimestamp" => e.modified().to_string(),
         "structuralObjectClass" => structural_object_class(e).to_string(),
         // Containers and tenant roots hold entries; users, groups and services never do.
         "hasSubordinates" => match e.kind {
@@ -615,7 +615,7 @@ fn eval(n: &Node, e: &Entry, m: &dyn Membership) -> Tri {
             }
             any_value(e, at, m, |v| matching::value_matches(at.equality, v, key)).into()
         }
-        Node::EntryDn(key) => (*e.ndn == **key).into(),
+        Node::EntryDn(key) => (*e.ndn() == **key).into(),
         Node::Substrings { at, sub } => any_value(e, at, m, |v| {
             matching::normalize(at.equality, v).is_some_and(|n| substrings_match(&n, sub))
         })
@@ -654,7 +654,7 @@ fn dn_attributes_match(x: &Extensible, e: &Entry) -> bool {
     if matches!(x.test, Test::InChain(_)) {
         return false;
     }
-    let Ok(parsed) = dn::parse(&e.dn) else {
+    let Ok(parsed) = dn::parse(e.dn()) else {
         return false;
     };
     parsed.rdns().iter().flat_map(|r| r.avas()).any(|ava| {

@@ -167,7 +167,7 @@ pub(crate) fn encode_entry(
             })
         });
     }
-    ber::search_result_entry(out, msgid, &e.dn, &attrs);
+    ber::search_result_entry(out, msgid, e.dn(), &attrs);
 }
 
 /// Append a synthetic entry (rootDSE, subschema) as SearchResultEntry bytes, like
@@ -193,7 +193,7 @@ pub(crate) fn encode_synthetic(
             })
         });
     }
-    ber::search_result_entry(out, msgid, &entry.entry.dn, &attrs);
+    ber::search_result_entry(out, msgid, entry.entry.dn(), &attrs);
 }
 
 fn done(msgid: i32, res: LdapResult, ctrl: Vec<LdapControl>) -> LdapMsg {

@@ -65,7 +65,7 @@ pub(super) fn emit(
 
     // The canonical DIT order (see `dn::dit_order_key`), the same the persisted directory is
     // read back in.
-    entries.sort_by_cached_key(|e| dn::dit_order_key(&e.ndn));
+    entries.sort_by_cached_key(|e| dn::dit_order_key(e.ndn()));
     entries
 }
 
@@ -471,13 +471,5 @@ fn entry(
     // DNs built here come from escaped parts, so normalisation cannot fail; fall back to a
     // lower-cased copy rather than dropping the entry if it ever did.
     let ndn = dn::normalize(dn_str).unwrap_or_else(|_| dn_str.to_lowercase());
-    Entry {
-        dn: dn_str.into(),
-        ndn: ndn.into(),
-        kind,
-        tenant,
-        attrs: attrs.into(),
-        created: created.into(),
-        modified: modified.into(),
-    }
+    Entry::new(dn_str, ndn, kind, tenant, attrs, created, modified)
 }

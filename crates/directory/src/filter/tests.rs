@@ -3,7 +3,7 @@
 //! which must never panic and whose negation must always give the opposite answer.
 
 use super::*;
-use crate::entry::Attr;
+use crate::entry::{Attr, Attrs};
 use ldap3_proto::parse_ldap_filter_str;
 use std::collections::HashMap;
 
@@ -17,21 +17,21 @@ fn rnd_dn() -> String {
 }
 
 fn entry(kind: EntryKind, dn_str: &str, attrs: &[(&'static str, &[&str])]) -> Entry {
-    Entry {
-        dn: dn_str.into(),
-        ndn: dn::normalize(dn_str).unwrap_or_default().into(),
+    Entry::new(
+        dn_str,
+        dn::normalize(dn_str).unwrap_or_default(),
         kind,
-        tenant: 0,
-        attrs: attrs
+        0,
+        attrs
             .iter()
             .map(|(name, values)| Attr {
                 name,
                 values: values.iter().map(|v| (*v).into()).collect(),
             })
-            .collect(),
-        created: "20240115093000Z".into(),
-        modified: "20250301120000Z".into(),
-    }
+            .collect::<Attrs>(),
+        "20240115093000Z",
+        "20250301120000Z",
+    )
 }
 
 fn alice() -> Entry {
@@ -169,13 +169,13 @@ impl Graph {
 impl Membership for Graph {
     fn in_chain_member_of(&self, entry: &Entry, group_ndn: &str) -> bool {
         self.groups_of
-            .get(&*entry.ndn)
+            .get(entry.ndn())
             .is_some_and(|g| g.iter().any(|x| x == group_ndn))
     }
 
     fn in_chain_member(&self, group: &Entry, member_ndn: &str) -> bool {
         self.members_of
-            .get(&*group.ndn)
+            .get(group.ndn())
             .is_some_and(|m| m.iter().any(|x| x == member_ndn))
     }
 }
@@ -289,7 +289,7 @@ fn sssd_sudo_filter_never_matches() {
         people(),
         defaults_group(),
     ] {
-        assert_ne!(ev(&f, &e), T, "{}", e.dn);
+        assert_ne!(ev(&f, &e), T, "{}", e.dn());
     }
     // The inner disjunction alone is Undefined, even for an entry named cn=defaults.
     if let LdapFilter::And(parts) = &f {
@@ -920,7 +920,7 @@ fn random_filters_never_panic_and_negate_consistently() {
         let negated = compile(&not(f.clone()));
         for e in &entries {
             let r = compiled.evaluate(e, &g);
-            assert_eq!(negated.evaluate(e, &g), !r, "{f:?} on {}", e.dn);
+            assert_eq!(negated.evaluate(e, &g), !r, "{f:?} on {}", e.dn());
             assert_eq!(evaluate(&f, e, &g), r);
             seen[match r {
                 T => 0,
@@ -939,7 +939,7 @@ fn compiled_filter_reuse() {
     let matched: Vec<_> = [alice(), disabled_guest(), rnd_group(), people()]
         .iter()
         .filter(|e| f.matches(e, &NoMembership))
-        .map(|e| e.dn.to_string())
+        .map(|e| e.dn().to_string())
         .collect();
     assert_eq!(matched, vec![ALICE.to_string()]);
 }

@@ -25,12 +25,12 @@ fn user(i: usize) -> Entry {
         name,
         values: vec![v.into_boxed_str()],
     };
-    Entry {
-        ndn: dn.clone().into_boxed_str(),
-        dn: dn.into_boxed_str(),
-        kind: EntryKind::User,
-        tenant: 0,
-        attrs: vec![
+    Entry::new(
+        &dn,
+        &dn,
+        EntryKind::User,
+        0,
+        vec![
             Attr {
                 name: "objectClass",
                 values: [
@@ -50,11 +50,10 @@ fn user(i: usize) -> Entry {
             attr("givenName", given),
             attr("mail", format!("{uid}@bench.example")),
             attr("uidNumber", (100_000 + i).to_string()),
-        ]
-        .into(),
-        created: "20240101000000Z".into(),
-        modified: "20240101000000Z".into(),
-    }
+        ],
+        "20240101000000Z",
+        "20240101000000Z",
+    )
 }
 
 #[test]

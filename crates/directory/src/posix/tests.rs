@@ -256,18 +256,19 @@ fn flatten_lists_transitive_users_only_and_survives_cycles() {
 #[test]
 fn closure_comes_from_transitive_member_of() {
     use crate::entry::{Attr, EntryKind};
-    let e = |dn_s: &str, member_of: &[&str]| Entry {
-        dn: dn_s.into(),
-        ndn: dn::normalize(dn_s).unwrap_or_default().into(),
-        kind: EntryKind::User,
-        tenant: 0,
-        attrs: vec![Attr {
-            name: "memberOf",
-            values: member_of.iter().map(|v| (*v).into()).collect(),
-        }]
-        .into(),
-        created: "20250101000000Z".into(),
-        modified: "20250101000000Z".into(),
+    let e = |dn_s: &str, member_of: &[&str]| {
+        Entry::new(
+            dn_s,
+            dn::normalize(dn_s).unwrap_or_default(),
+            EntryKind::User,
+            0,
+            vec![Attr {
+                name: "memberOf",
+                values: member_of.iter().map(|v| (*v).into()).collect(),
+            }],
+            "20250101000000Z",
+            "20250101000000Z",
+        )
     };
     let outer = "cn=Outer\\, Ring,ou=groups,dc=x";
     let inner = "cn=Inner,ou=groups,dc=x";
@@ -282,7 +283,7 @@ fn closure_comes_from_transitive_member_of() {
     let ids: FxHashMap<String, u32> = entries
         .iter()
         .enumerate()
-        .map(|(i, x)| (x.ndn.to_string(), i as u32))
+        .map(|(i, x)| (x.ndn().to_string(), i as u32))
         .collect();
     let c = member_closure(
         entries.iter().enumerate().map(|(i, e)| (i as u32, e)),

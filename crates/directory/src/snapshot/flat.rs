@@ -41,18 +41,18 @@ impl Flat {
     pub(super) fn new(entries: Vec<Entry>) -> Flat {
         let n = entries.len();
         let mut by_ndn = HashTable::with_capacity(n);
-        let ndn_of = |id: EntryId| entries.get(id as usize).map_or("", |e| &*e.ndn);
+        let ndn_of = |id: EntryId| entries.get(id as usize).map_or("", |e| e.ndn());
         for (i, e) in entries.iter().enumerate() {
-            let h = ndn_hash(&e.ndn);
+            let h = ndn_hash(e.ndn());
             // The first entry with a DN wins (builders never emit two).
-            if by_ndn.find(h, |id| ndn_of(*id) == &*e.ndn).is_none() {
+            if by_ndn.find(h, |id| ndn_of(*id) == e.ndn()).is_none() {
                 by_ndn.insert_unique(h, i as EntryId, |id| ndn_hash(ndn_of(*id)));
             }
         }
         let find = |ndn: &str| by_ndn.find(ndn_hash(ndn), |id| ndn_of(*id) == ndn).copied();
         let mut parent = vec![NO_PARENT; n];
         for (i, e) in entries.iter().enumerate() {
-            if let Some(p) = dn::parent_ndn(&e.ndn).and_then(find) {
+            if let Some(p) = dn::parent_ndn(e.ndn()).and_then(find) {
                 parent[i] = p;
             }
         }
@@ -88,7 +88,7 @@ impl Flat {
             .find(ndn_hash(ndn), |id| {
                 self.entries
                     .get(*id as usize)
-                    .is_some_and(|e| &*e.ndn == ndn)
+                    .is_some_and(|e| e.ndn() == ndn)
             })
             .copied()
     }
@@ -125,7 +125,7 @@ impl Flat {
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             match self.entries.get(mid as usize) {
-                Some(e) if dn::dit_order_key(&e.ndn).as_str() < key => lo = mid + 1,
+                Some(e) if dn::dit_order_key(e.ndn()).as_str() < key => lo = mid + 1,
                 _ => hi = mid,
             }
         }

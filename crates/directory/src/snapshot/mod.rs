@@ -120,7 +120,7 @@ impl Snapshot {
                     .unwrap_or(&[]),
             );
         };
-        let gndn = &*self.entry(g).ndn;
+        let gndn = self.entry(g).ndn();
         let base = self.base.posting("memberOf", gndn);
         let extra = ov.posting("memberOf", gndn);
         let mut live = Live::new(&ov.shadowed);
@@ -168,7 +168,7 @@ impl Snapshot {
             // A binary search in the posting list of `g` in `m`'s half: as cheap as the
             // closure's, where reading `m`'s memberOf would normalise escaped DNs per call.
             Some(ov) => {
-                let gndn = &*self.entry(g).ndn;
+                let gndn = self.entry(g).ndn();
                 let ids = if m & OVERLAY != 0 {
                     ov.posting("memberOf", gndn)
                 } else {
@@ -298,18 +298,18 @@ impl<'a> Iterator for Iter<'a> {
 
 impl Membership for Snapshot {
     fn in_chain_member_of(&self, entry: &Entry, group_ndn: &str) -> bool {
-        let (Some(g), Some(e)) = (self.lookup(group_ndn), self.lookup(&entry.ndn)) else {
+        let (Some(g), Some(e)) = (self.lookup(group_ndn), self.lookup(entry.ndn())) else {
             return false;
         };
         self.is_member(e, g)
     }
 
     fn has_subordinates(&self, entry: &Entry) -> Option<bool> {
-        self.lookup(&entry.ndn).map(|id| self.has_children(id))
+        self.lookup(entry.ndn()).map(|id| self.has_children(id))
     }
 
     fn in_chain_member(&self, group: &Entry, member_ndn: &str) -> bool {
-        let (Some(g), Some(m)) = (self.lookup(&group.ndn), self.lookup(member_ndn)) else {
+        let (Some(g), Some(m)) = (self.lookup(group.ndn()), self.lookup(member_ndn)) else {
             return false;
         };
         self.is_member(m, g)

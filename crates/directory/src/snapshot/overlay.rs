@@ -74,7 +74,7 @@ impl Overlay {
             index: HashMap::default(),
         };
         for (i, it) in items.into_iter().enumerate() {
-            ov.by_ndn.insert(it.entry.ndn.clone(), i as u32);
+            ov.by_ndn.insert(it.entry.ndn().into(), i as u32);
             ov.entries.push(it.entry);
             ov.pos.push(it.pos);
             ov.parent.push(it.parent);
@@ -194,7 +194,7 @@ impl Snapshot {
                     key: ov.keys[i].clone(),
                     values: Arc::clone(&ov.values[i]),
                 };
-                items.insert(e.ndn.clone(), item);
+                items.insert(e.ndn().into(), item);
             }
         }
         // Overlay entries per base parent, for whether a base entry still has children.
@@ -239,16 +239,16 @@ impl Snapshot {
             shadowed.insert(id);
         }
         for e in upserts {
-            if let Some(it) = items.get_mut(&e.ndn) {
+            if let Some(it) = items.get_mut(e.ndn()) {
                 it.entry = Arc::clone(e);
                 it.values = normalised(e);
                 continue;
             }
-            let parent = dn::parent_ndn(&e.ndn)
+            let parent = dn::parent_ndn(e.ndn())
                 .and_then(|p| flat.lookup(p))
                 .filter(|p| !shadowed.contains(p))?;
-            let key: Box<str> = dn::dit_order_key(&e.ndn).into();
-            let pos = match flat.lookup(&e.ndn) {
+            let key: Box<str> = dn::dit_order_key(e.ndn()).into();
+            let pos = match flat.lookup(e.ndn()) {
                 Some(old) => {
                     if !shadowed.contains(&old) {
                         if has_live_children(old, &shadowed, &children) {
@@ -268,7 +268,7 @@ impl Snapshot {
                 key,
                 values: normalised(e),
             };
-            items.insert(e.ndn.clone(), item);
+            items.insert(e.ndn().into(), item);
         }
         if items.len() + shadowed.len() > MIN_OVERLAY_LIMIT.max(flat.entries.len() / 16) {
             return None;
@@ -299,17 +299,17 @@ impl Snapshot {
         let mut seen: HashSet<Box<str>> = HashSet::default();
         let mut fresh: Vec<Entry> = Vec::with_capacity(upserts.len());
         for e in upserts.into_iter().rev() {
-            if seen.insert(e.ndn.clone()) {
+            if seen.insert(e.ndn().into()) {
                 fresh.push(Arc::unwrap_or_clone(e));
             }
         }
         let removed: HashSet<&str> = removals.iter().map(|r| &**r).collect();
         let kept: Vec<Entry> = self
             .iter()
-            .filter(|(_, e)| !seen.contains(&e.ndn) && !removed.contains(&*e.ndn))
+            .filter(|(_, e)| !seen.contains(e.ndn()) && !removed.contains(e.ndn()))
             .map(|(_, e)| e.clone())
             .collect();
-        let order = |e: &Entry| (e.tenant, dn::dit_order_key(&e.ndn));
+        let order = |e: &Entry| (e.tenant, dn::dit_order_key(e.ndn()));
         fresh.sort_by_cached_key(order);
         // Where each new entry goes among the kept ones (already in order): a binary search
         // each, so only O(fresh · log n) order keys are computed.

@@ -190,7 +190,7 @@ impl Snapshot {
         let mut cur = dn::parent_ndn(ndn);
         while let Some(p) = cur {
             if let Some(id) = self.lookup(p) {
-                return self.entry(id).dn.to_string();
+                return self.entry(id).dn().to_string();
             }
             cur = dn::parent_ndn(p);
         }

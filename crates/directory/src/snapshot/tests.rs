@@ -21,15 +21,15 @@ fn attr(name: &'static str, values: Vec<String>) -> Attr {
 }
 
 fn mk(dn_s: &str, kind: EntryKind, tenant: u16, attrs: Vec<Attr>) -> Entry {
-    Entry {
-        dn: dn_s.into(),
-        ndn: dn::normalize(dn_s).unwrap_or_default().into(),
+    Entry::new(
+        dn_s,
+        dn::normalize(dn_s).unwrap_or_default(),
         kind,
         tenant,
-        attrs: attrs.into(),
-        created: "20250101000000Z".into(),
-        modified: "20250202000000Z".into(),
-    }
+        attrs,
+        "20250101000000Z",
+        "20250202000000Z",
+    )
 }
 
 /// How a group DN is spelled in a `memberOf`: sometimes upper-cased with spaces, as a
@@ -117,10 +117,10 @@ impl World {
                 let mut g = w.group(t, Vec::new(), anc.clone());
                 if w.rng.random_bool(0.1) || group_dns.len() == 1 {
                     // In a membership cycle: the builder lists the group in its own memberOf.
-                    let own = g.dn.to_string();
+                    let own = g.dn().to_string();
                     push_value(&mut g, "memberOf", &own);
                 }
-                group_dns.push(g.dn.to_string());
+                group_dns.push(g.dn().to_string());
                 ancestors.push(anc);
                 w.put(g);
             }
@@ -148,7 +148,7 @@ impl World {
                     let uid = e.first("uid").unwrap_or("").to_string();
                     e.values("memberOf")
                         .iter()
-                        .map(move |g| (g.to_string(), e.dn.to_string(), uid.clone()))
+                        .map(move |g| (g.to_string(), e.dn().to_string(), uid.clone()))
                         .collect::<Vec<_>>()
                 })
                 .collect();
@@ -166,7 +166,7 @@ impl World {
     }
 
     fn put(&mut self, e: Entry) {
-        self.model.insert((e.tenant, dn::dit_order_key(&e.ndn)), e);
+        self.model.insert((e.tenant, dn::dit_order_key(e.ndn())), e);
     }
 
     fn fresh(&mut self) -> u32 {
@@ -263,7 +263,7 @@ impl World {
             .model
             .values()
             .filter(|e| e.kind == kind && e.tenant == t)
-            .map(|e| e.dn.to_string())
+            .map(|e| e.dn().to_string())
             .collect();
         let mut out = Vec::new();
         if all.is_empty() {
@@ -318,7 +318,7 @@ impl World {
                 }
                 4 => {
                     if let Some(u) = self.pick(EntryKind::User) {
-                        rm.push(u.ndn.clone());
+                        rm.push(u.ndn().into());
                     }
                 }
                 5 => {
@@ -352,21 +352,21 @@ impl World {
                 }
                 7 => {
                     if let Some(g) = self.pick(EntryKind::Group) {
-                        rm.push(g.ndn.clone());
+                        rm.push(g.ndn().into());
                     }
                 }
                 8 => {
                     // Stale removals: never served, or already removed.
                     rm.push("uid=nobody,ou=people,dc=contoso,dc=com".into());
                     if let Some(e) = self.gone.first() {
-                        rm.push(e.ndn.clone());
+                        rm.push(e.ndn().into());
                     }
                 }
                 9 => {
                     // The only child of ou=services (or of a user, below): its parent loses
                     // its last child.
                     if let Some(e) = self.pick(EntryKind::ServiceAccount) {
-                        rm.push(e.ndn.clone());
+                        rm.push(e.ndn().into());
                     }
                 }
                 _ => {
@@ -378,7 +378,7 @@ impl World {
                         let mut b = u.clone();
                         push_value(&mut b, "mail", "second@contoso.com");
                         up.push(b);
-                        rm.push(u.ndn.clone());
+                        rm.push(u.ndn().into());
                     }
                 }
             }
@@ -396,8 +396,8 @@ impl World {
                         vec![attr("objectClass", vec!["organizationalUnit".into()])],
                     ));
                     let mut u = self.user(0, Vec::new());
-                    u.dn = format!("uid=under{n},{ou}").into();
-                    u.ndn = dn::normalize(&u.dn).unwrap_or_default().into();
+                    let dn_s = format!("uid=under{n},{ou}");
+                    u = u.with_dn(&dn_s, &dn::normalize(&dn_s).unwrap_or_default());
                     up.push(u);
                 }
                 1 => {
@@ -405,8 +405,8 @@ impl World {
                     let t = self.tenant();
                     let base: Box<str> = format!("ou=services,{}", TENANTS[usize::from(t)]).into();
                     for e in self.model.values() {
-                        if dn::is_within_ndn(&e.ndn, &base) {
-                            rm.push(e.ndn.clone());
+                        if dn::is_within_ndn(e.ndn(), &base) {
+                            rm.push(e.ndn().into());
                         }
                     }
                 }
@@ -415,7 +415,7 @@ impl World {
                     if let Some(u) = self.pick(EntryKind::User) {
                         let n = self.fresh();
                         up.push(mk(
-                            &format!("cn=device {n},{}", u.dn),
+                            &format!("cn=device {n},{}", u.dn()),
                             EntryKind::ServiceAccount,
                             u.tenant,
                             vec![attr("cn", vec![format!("device {n}")])],
@@ -433,7 +433,7 @@ impl World {
             let key = self
                 .model
                 .iter()
-                .find(|(_, e)| e.ndn == *ndn)
+                .find(|(_, e)| e.ndn() == &**ndn)
                 .map(|(k, _)| k.clone());
             if let Some(k) = key
                 && let Some(e) = self.model.remove(&k)
@@ -505,7 +505,7 @@ fn in_chain(attr: &str, value: &str) -> LdapFilter {
 }
 
 fn dns(s: &Snapshot, ids: &[EntryId]) -> Vec<String> {
-    ids.iter().map(|id| s.entry(*id).dn.to_string()).collect()
+    ids.iter().map(|id| s.entry(*id).dn().to_string()).collect()
 }
 
 /// Every observable answer of `got` equals that of `want` (a flat snapshot of the model).
@@ -520,24 +520,24 @@ fn assert_same(got: &Snapshot, want: &Snapshot, w: &mut World, ctx: &str) {
         assert_eq!(got.entry(id), e, "{ctx}: entry(id) of iter");
     }
     for (wid, e) in want.iter() {
-        let id = got.lookup(&e.ndn);
-        assert!(id.is_some(), "{ctx}: lookup {}", e.dn);
+        let id = got.lookup(e.ndn());
+        assert!(id.is_some(), "{ctx}: lookup {}", e.dn());
         let id = id.unwrap_or_default();
-        assert_eq!(got.entry(id), e, "{ctx}: lookup {}", e.dn);
+        assert_eq!(got.entry(id), e, "{ctx}: lookup {}", e.dn());
         assert_eq!(
             got.has_children(id),
             want.has_children(wid),
             "{ctx}: has_children {}",
-            e.dn
+            e.dn()
         );
         assert_eq!(got.tenant_of(id), want.tenant_of(wid), "{ctx}: tenant_of");
     }
     for e in &w.gone {
         assert_eq!(
-            got.lookup(&e.ndn).is_some(),
-            want.lookup(&e.ndn).is_some(),
+            got.lookup(e.ndn()).is_some(),
+            want.lookup(e.ndn()).is_some(),
             "{ctx}: lookup of removed {}",
-            e.dn
+            e.dn()
         );
     }
 
@@ -581,19 +581,19 @@ fn assert_same(got: &Snapshot, want: &Snapshot, w: &mut World, ctx: &str) {
         ),
         format!("(cn={}*)", cn(&u1).chars().take(4).collect::<String>()),
         r"(cn=*,\20*)".into(),
-        format!("(&(objectClass=person)(memberOf={}))", fv(&g1.dn)),
+        format!("(&(objectClass=person)(memberOf={}))", fv(g1.dn())),
         format!("(|(uid={})(uid={})(cn={}))", uid(&u1), uid(&u2), cn(&g2)),
-        format!("(member={})", fv(&u2.dn)),
+        format!("(member={})", fv(u2.dn())),
         format!("(memberUid={})", uid(&u1)),
         format!("(gidNumber={})", fv(g2.first("gidNumber").unwrap_or(""))),
         "(uidNumber>=10100)".into(),
-        format!("(entryDN={})", fv(&u1.dn)),
+        format!("(entryDN={})", fv(u1.dn())),
         format!("(&(objectClass=*)(!(uid={})))", uid(&u2)),
         "(hasSubordinates=TRUE)".into(),
         format!(
             "(&(|(objectClass=groupOfNames)(uid={}))(!(memberOf={})))",
             uid(&u1),
-            fv(&g2.dn)
+            fv(g2.dn())
         ),
     ];
     let mut filters: Vec<(String, LdapFilter)> = texts
@@ -603,19 +603,19 @@ fn assert_same(got: &Snapshot, want: &Snapshot, w: &mut World, ctx: &str) {
             Err(e) => panic!("{t}: {e:?}"),
         })
         .collect();
-    filters.push(("in-chain memberOf g1".into(), in_chain("memberOf", &g1.dn)));
-    filters.push(("in-chain memberOf g2".into(), in_chain("memberOf", &g2.dn)));
-    filters.push(("in-chain member u1".into(), in_chain("member", &u1.dn)));
-    filters.push(("in-chain member g1".into(), in_chain("member", &g1.dn)));
+    filters.push(("in-chain memberOf g1".into(), in_chain("memberOf", g1.dn())));
+    filters.push(("in-chain memberOf g2".into(), in_chain("memberOf", g2.dn())));
+    filters.push(("in-chain member u1".into(), in_chain("member", u1.dn())));
+    filters.push(("in-chain member g1".into(), in_chain("member", g1.dn())));
     filters.push((
         "not in-chain memberOf g1".into(),
-        LdapFilter::Not(Box::new(in_chain("memberOf", &g1.dn))),
+        LdapFilter::Not(Box::new(in_chain("memberOf", g1.dn()))),
     ));
     // A group in a cycle is not its own member, whichever way it is asked.
     let cyclic = f
         .iter()
-        .find(|e| e.values("memberOf").iter().any(|v| v == &*e.dn))
-        .map(|e| e.dn.to_string());
+        .find(|e| e.values("memberOf").iter().any(|v| v == e.dn()))
+        .map(|e| e.dn().to_string());
     // (Patches may have replaced or removed every group in a cycle.)
     if let Some(c) = cyclic {
         filters.push(("in-chain member cyclic".into(), in_chain("member", &c)));
@@ -628,7 +628,7 @@ fn assert_same(got: &Snapshot, want: &Snapshot, w: &mut World, ctx: &str) {
     filters.push((
         "in-chain and objectClass".into(),
         LdapFilter::And(vec![
-            in_chain("memberOf", &g2.dn),
+            in_chain("memberOf", g2.dn()),
             LdapFilter::Equality("objectClass".into(), "posixAccount".into()),
         ]),
     ));
@@ -637,11 +637,11 @@ fn assert_same(got: &Snapshot, want: &Snapshot, w: &mut World, ctx: &str) {
     bases.push(format!("ou=people,{}", TENANTS[0]));
     bases.push(format!("ou=groups,{}", TENANTS[0]));
     bases.push(format!("ou=services,{}", TENANTS[1]));
-    bases.push(u1.ndn.to_string());
-    bases.push(g2.ndn.to_string());
+    bases.push(u1.ndn().to_string());
+    bases.push(g2.ndn().to_string());
     bases.push(format!("uid=nobody,ou=people,{}", TENANTS[0]));
     if let Some(e) = w.gone.last() {
-        bases.push(e.ndn.to_string());
+        bases.push(e.ndn().to_string());
     }
     for (text, filter) in &filters {
         for base in &bases {
@@ -717,7 +717,7 @@ fn patching_a_patched_snapshot_keeps_the_base_and_merges_overlays() {
     let mut rm: Vec<Box<str>> = Vec::new();
     for (i, mut e) in added.into_iter().enumerate() {
         if i % 3 == 0 {
-            rm.push(e.ndn.clone());
+            rm.push(e.ndn().into());
         } else {
             push_value(&mut e, "cn", "Changed, again");
             up.push(e);

@@ -206,7 +206,7 @@ impl<'a> Scope<'a> {
             .iter()
             .filter_map(|(u, s)| {
                 let e = self
-                    .listing(&s.entry.dn)
+                    .listing(s.entry.dn())
                     .into_iter()
                     .find(|e| e.kind == EntryKind::PrivateGroup)?;
                 Some((*u, e))
@@ -315,9 +315,9 @@ impl<'a> Scope<'a> {
             let before = users.shown.get(u);
             let now_served = users.served.get(u);
             if let Some(s) = before {
-                out.remove(&s.entry.ndn);
+                out.remove(s.entry.ndn());
                 if let Some(p) = groups.private_shown.get(u) {
-                    out.remove(&p.ndn);
+                    out.remove(p.ndn());
                 }
             }
             let groups_of = if now_served.is_some() {
@@ -341,7 +341,7 @@ impl<'a> Scope<'a> {
                     &self.groups_dn,
                 ));
             }
-            let old_face = before.map(|s| (&*s.entry.dn, s.uid));
+            let old_face = before.map(|s| (s.entry.dn(), s.uid));
             let new_face = now_served.map(|s| (s.dn.as_str(), s.uid.as_str()));
             if old_face == new_face {
                 continue;
@@ -351,7 +351,7 @@ impl<'a> Scope<'a> {
             // otherwise be rebuilt member by member for one renamed or disabled user).
             let mut listing_before: BTreeSet<String> = BTreeSet::new();
             if let Some(s) = before {
-                for e in self.listing(&s.entry.dn) {
+                for e in self.listing(s.entry.dn()) {
                     if e.kind == EntryKind::Group
                         && let Some(k) = view.key_of_entry(e)
                     {
@@ -394,7 +394,7 @@ impl<'a> Scope<'a> {
         // Changed groups no longer served, or renamed, leave their old entries.
         for &g in &self.groups {
             if let Some(e) = self.shown_group(g) {
-                out.remove(&e.ndn);
+                out.remove(e.ndn());
             }
         }
         for k in &group_keys {
@@ -459,7 +459,13 @@ fn edit_members(prev: &Entry, edits: &[Edit<'_>]) -> Entry {
             .map(|v| v.to_string())
             .collect(),
     };
-    group_entry(&prev.dn, shape, prev.tenant, &prev.created, &prev.modified)
+    group_entry(
+        prev.dn(),
+        shape,
+        prev.tenant,
+        prev.created(),
+        prev.modified(),
+    )
 }
 
 #[derive(Default)]
@@ -476,8 +482,8 @@ impl Out {
     }
 
     fn upsert(&mut self, e: Entry) {
-        self.removals.remove(&e.ndn);
-        self.upserts.insert(e.ndn.clone(), e);
+        self.removals.remove(e.ndn());
+        self.upserts.insert(e.ndn().into(), e);
     }
 
     /// The patch, without upserts equal to what is served already.
@@ -485,9 +491,9 @@ impl Out {
         let mut upserts: Vec<Entry> = self
             .upserts
             .into_values()
-            .filter(|e| prior.lookup(&e.ndn).map(|id| prior.entry(id)) != Some(e))
+            .filter(|e| prior.lookup(e.ndn()).map(|id| prior.entry(id)) != Some(e))
             .collect();
-        upserts.sort_by_cached_key(|e| dn::dit_order_key(&e.ndn));
+        upserts.sort_by_cached_key(|e| dn::dit_order_key(e.ndn()));
         let mut removals: Vec<Box<str>> = self
             .removals
             .into_iter()

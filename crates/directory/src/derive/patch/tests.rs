@@ -345,7 +345,7 @@ fn run(extra: &str, seed: u64, rounds: usize, nesting: bool) -> usize {
             patched += 1;
             let mut got: BTreeMap<Box<str>, Entry> = snapshot
                 .iter()
-                .map(|(_, e)| (e.ndn.clone(), e.clone()))
+                .map(|(_, e)| (e.ndn().into(), e.clone()))
                 .collect();
             for r in &p.removals {
                 assert!(
@@ -354,12 +354,12 @@ fn run(extra: &str, seed: u64, rounds: usize, nesting: bool) -> usize {
                 );
             }
             for e in p.upserts.iter().cloned() {
-                got.insert(e.ndn.clone(), e);
+                got.insert(e.ndn().into(), e);
             }
             let want: BTreeMap<Box<str>, Entry> = full
                 .entries
                 .iter()
-                .map(|e| (e.ndn.clone(), e.clone()))
+                .map(|e| (e.ndn().into(), e.clone()))
                 .collect();
             for (ndn, e) in &want {
                 let Some(mine) = got.get(ndn) else {
@@ -390,7 +390,10 @@ fn run(extra: &str, seed: u64, rounds: usize, nesting: bool) -> usize {
                         .collect();
                     panic!(
                         "round {round} seed {seed}: entry {ndn} differs: {diff:#?} (stamps {}/{} vs {}/{})\nusers {u:?}\ngroups {g:?}",
-                        e.created, e.modified, mine.created, mine.modified
+                        e.created(),
+                        e.modified(),
+                        mine.created(),
+                        mine.modified()
                     );
                 }
             }
@@ -422,8 +425,8 @@ fn run(extra: &str, seed: u64, rounds: usize, nesting: bool) -> usize {
             // The next round patches the patched snapshot, as the engine does; it must list
             // exactly the full derivation's entries, in its order.
             snapshot = snapshot.patch(round as u64 + 2, p.upserts, p.removals);
-            let order: Vec<&str> = snapshot.iter().map(|(_, e)| &*e.ndn).collect();
-            let full_order: Vec<&str> = full.entries.iter().map(|e| &*e.ndn).collect();
+            let order: Vec<&str> = snapshot.iter().map(|(_, e)| e.ndn()).collect();
+            let full_order: Vec<&str> = full.entries.iter().map(|e| e.ndn()).collect();
             assert_eq!(
                 order, full_order,
                 "round {round} seed {seed}: patched snapshot order"

@@ -117,7 +117,7 @@ impl<'v, 'a> View<'v, 'a> {
         if self.s.groups.contains(key) {
             return self.groups.get(key).map(|g| g.2.clone());
         }
-        self.shown(key).map(|e| e.dn.to_string())
+        self.shown(key).map(|e| e.dn().to_string())
     }
 
     fn served_group(&self, key: &str) -> bool {
@@ -134,7 +134,7 @@ impl<'v, 'a> View<'v, 'a> {
             return self.users.get(u).map(|s| (s.dn.clone(), s.uid.clone()));
         }
         let s = self.s.shown_user(u)?;
-        Some((s.entry.dn.to_string(), s.uid.to_string()))
+        Some((s.entry.dn().to_string(), s.uid.to_string()))
     }
 
     /// Served directory groups listing `node` directly (a group never lists itself).
@@ -268,11 +268,11 @@ impl<'v, 'a> View<'v, 'a> {
             parent_dns,
         };
         Some(group_entry(
-            &prev.dn,
+            prev.dn(),
             shape,
             tenant,
-            &prev.created,
-            &prev.modified,
+            prev.created(),
+            prev.modified(),
         ))
     }
 }
