@@ -29,7 +29,7 @@ rm -f "$OUT".* "$WORK/heap-serve.log"
 heaptrack -o "$OUT" "$BIN" serve -c "$WORK/o365-ldap.toml" >"$WORK/heap-serve.log" 2>&1 &
 for _ in $(seq 1800); do grep -q "stored mirror loaded\|sync round committed" "$WORK/heap-serve.log" && break; sleep 0.1; done
 sleep "$SETTLE"
-PID=$(pgrep -f "$BIN serve" | head -1)
+PID=$(pgrep -f "^$BIN serve" | head -1)
 RSS=$(awk '/VmRSS/ {print $2}' "/proc/$PID/status")
 kill -TERM "$PID"
 for _ in $(seq 300); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done

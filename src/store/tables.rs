@@ -3,7 +3,7 @@
 
 use super::{GID_NUMBERS, GID_USED, Key2, NAMES, StoreError, UID_NUMBERS, UID_USED};
 use ::directory::ids::Allocations;
-use ::model::mirror::{Map, packed_map};
+use ::model::mirror::Map;
 use imbl::ordmap::DiffItem;
 use redb::ReadableTable;
 use serde::Serialize;
@@ -78,65 +78,102 @@ pub(super) fn read_json_rows<T: DeserializeOwned>(
     Ok(out)
 }
 
-/// A mirror map from a JSON-valued table, with full nodes (`packed_map`).
+/// A map of a table's rows, which are read in key order, built in two passes. The map's B-tree
+/// splits a full leaf in halves, so inserting in key order leaves every leaf half empty (each
+/// holds a fixed number of slots); inserting every other row first and then the rows between
+/// fills the half-empty leaves without splitting them again. Reading the table twice holds no
+/// list of all its rows meanwhile. `read` inserts the rows whose position `keep` accepts.
+fn in_two_passes<K: Ord + Clone, V: Clone>(
+    mut read: impl FnMut(&dyn Fn(usize) -> bool, &mut Map<K, V>) -> Result<(), StoreError>,
+) -> Result<Map<K, V>, StoreError> {
+    let mut m = Map::new();
+    read(&|i| i % 2 == 0, &mut m)?;
+    read(&|i| i % 2 == 1, &mut m)?;
+    Ok(m)
+}
+
+/// A mirror map from a JSON-valued table (see `in_two_passes`).
 pub(super) fn read_json_map<T: DeserializeOwned, V: From<T> + Clone>(
     t: &impl ReadableTable<Key2<'static>, &'static [u8]>,
     tenant: &str,
     table: &'static str,
 ) -> Result<Map<String, V>, StoreError> {
-    let rows = read_json_rows::<T>(t, tenant, table)?;
-    Ok(packed_map(
-        rows.into_iter().map(|(k, v)| (k, V::from(v))).collect(),
-    ))
+    in_two_passes(|keep, out| {
+        for (i, row) in t.range((tenant, "")..)?.enumerate() {
+            let (k, v) = row?;
+            let (t, id) = k.value();
+            if t != tenant {
+                break;
+            }
+            if keep(i) {
+                let val: T =
+                    serde_json::from_slice(v.value()).map_err(|e| StoreError::Corrupt {
+                        table,
+                        message: format!("{id}: {e}"),
+                    })?;
+                out.insert(id.to_string(), V::from(val));
+            }
+        }
+        Ok(())
+    })
 }
 
 pub(super) fn read_plain_map(
     t: &impl ReadableTable<Key2<'static>, u32>,
     tenant: &str,
 ) -> Result<Map<String, u32>, StoreError> {
-    let mut out = Vec::new();
-    for row in t.range((tenant, "")..)? {
-        let (k, v) = row?;
-        let (t, id) = k.value();
-        if t != tenant {
-            break;
+    in_two_passes(|keep, out| {
+        for (i, row) in t.range((tenant, "")..)?.enumerate() {
+            let (k, v) = row?;
+            let (t, id) = k.value();
+            if t != tenant {
+                break;
+            }
+            if keep(i) {
+                out.insert(id.to_string(), v.value());
+            }
         }
-        out.push((id.to_string(), v.value()));
-    }
-    Ok(packed_map(out))
+        Ok(())
+    })
 }
 
-/// A map from a string-valued table, with full nodes (`packed_map`).
+/// A map from a string-valued table (see `in_two_passes`).
 pub(super) fn read_str_map(
     t: &impl ReadableTable<Key2<'static>, &'static str>,
     tenant: &str,
 ) -> Result<Map<String, String>, StoreError> {
-    let mut out = Vec::new();
-    for row in t.range((tenant, "")..)? {
-        let (k, v) = row?;
-        let (t, id) = k.value();
-        if t != tenant {
-            break;
+    in_two_passes(|keep, out| {
+        for (i, row) in t.range((tenant, "")..)?.enumerate() {
+            let (k, v) = row?;
+            let (t, id) = k.value();
+            if t != tenant {
+                break;
+            }
+            if keep(i) {
+                out.insert(id.to_string(), v.value().to_string());
+            }
         }
-        out.push((id.to_string(), v.value().to_string()));
-    }
-    Ok(packed_map(out))
+        Ok(())
+    })
 }
 
 pub(super) fn read_used(
     t: &impl ReadableTable<(&'static str, u32), &'static str>,
     tenant: &str,
 ) -> Result<Map<u32, String>, StoreError> {
-    let mut out = Vec::new();
-    for row in t.range((tenant, 0u32)..)? {
-        let (k, v) = row?;
-        let (t, n) = k.value();
-        if t != tenant {
-            break;
+    in_two_passes(|keep, out| {
+        for (i, row) in t.range((tenant, 0u32)..)?.enumerate() {
+            let (k, v) = row?;
+            let (t, n) = k.value();
+            if t != tenant {
+                break;
+            }
+            if keep(i) {
+                out.insert(n, v.value().to_string());
+            }
         }
-        out.push((n, v.value().to_string()));
-    }
-    Ok(packed_map(out))
+        Ok(())
+    })
 }
 
 /// Write what differs between two mirror maps. A delta round's maps share structure with the

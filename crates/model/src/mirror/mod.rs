@@ -17,26 +17,6 @@ use std::sync::Arc;
 /// round changed, not the tenant.
 pub type Map<K, V> = imbl::OrdMap<K, V>;
 
-/// A map of `pairs`, which must be sorted by key (as a store reads them), with its leaves
-/// nearly full. The map's B-tree splits a full leaf in halves, so inserting in key order leaves
-/// every leaf half empty (each holds a fixed number of slots); inserting every other pair
-/// first and then the ones between fills each half-empty leaf without splitting it again.
-pub fn packed_map<K: Ord + Clone, V: Clone>(pairs: Vec<(K, V)>) -> Map<K, V> {
-    let mut m = Map::new();
-    let (mut even, mut odd) = (Vec::with_capacity(pairs.len() / 2 + 1), Vec::new());
-    for (i, p) in pairs.into_iter().enumerate() {
-        if i % 2 == 0 {
-            even.push(p);
-        } else {
-            odd.push(p);
-        }
-    }
-    for (k, v) in even.into_iter().chain(odd) {
-        m.insert(k, v);
-    }
-    m
-}
-
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Mirror {
     /// Each user behind its own pointer: the persistent map's nodes hold a fixed number of
@@ -110,15 +90,6 @@ fn stamp(previous: &Mirror, id: &str, same: bool, now: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_packed_map_holds_every_pair() {
-        let pairs: Vec<(u32, String)> = (0..1000).map(|i| (i, i.to_string())).collect();
-        let m = packed_map(pairs.clone());
-        assert_eq!(m.len(), 1000);
-        assert!(m.iter().map(|(k, v)| (*k, v.clone())).eq(pairs));
-        assert!(packed_map(Vec::<(u32, u32)>::new()).is_empty());
-    }
 
     #[test]
     fn stamps_move_only_on_change() {
