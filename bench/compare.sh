@@ -3,7 +3,7 @@
 #
 #   bench/compare.sh            # from the repository root, as root, on Debian 12
 #
-# Knobs (environment): USERS=100000 NGROUPS=1000 SEED=1 DURATION=10 REPS=2 CONNECTIONS=16
+# Knobs (environment): USERS=100000 NGROUPS=1000 SEED=1 DURATION=10 REPS=3 CONNECTIONS=16
 #   WORKLOADS="uid base sssd-id paged bind new-conn ldaps" WORK=/tmp/o365-bench
 # Installs slapd and ldap-utils when missing, builds the
 # release binaries, generates a scale tenant in the Graph emulator, syncs it, exports it with
@@ -17,7 +17,7 @@ USERS=${USERS:-100000}
 NGROUPS=${NGROUPS:-1000}
 SEED=${SEED:-1}
 DURATION=${DURATION:-10}
-REPS=${REPS:-2}
+REPS=${REPS:-3}
 CONNECTIONS=${CONNECTIONS:-16}
 WORKLOADS=${WORKLOADS:-"uid base sssd-id paged bind new-conn ldaps"}
 WORK=${WORK:-/tmp/o365-bench}

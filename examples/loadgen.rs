@@ -616,7 +616,7 @@ fn summarize(file: &PathBuf) -> Result<bool, BoxError> {
     };
     let mut ok = true;
     println!(
-        "| workload | {ours} ops/s | {base} ops/s | ratio | {ours} entries/s | {base} entries/s | {ours} p50/p99/p99.9 ms | {base} p50/p99/p99.9 ms | errors | check entries |"
+        "| workload | {ours} ops/s (range) | {base} ops/s (range) | ratio | {ours} entries/s | {base} entries/s | {ours} p50/p99/p99.9 ms | {base} p50/p99/p99.9 ms | errors | check entries |"
     );
     println!("|---|---:|---:|---:|---:|---:|---|---|---|---|");
     for wl in &order {
@@ -650,8 +650,21 @@ fn summarize(file: &PathBuf) -> Result<bool, BoxError> {
                 median(get(l, "p999_ms"))
             )
         };
+        // The median with the spread of the repetitions (lowest–highest).
+        let spread = |l: &str, key: &str| {
+            let v = get(l, key);
+            let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = v.iter().copied().fold(0.0, f64::max);
+            if v.len() > 1 {
+                format!("{:.0} ({lo:.0}–{hi:.0})", median(v))
+            } else {
+                format!("{:.0}", median(v))
+            }
+        };
         println!(
-            "| {wl} | {oo:.0} | {bo:.0} | {:.2}x | {:.0} | {:.0} | {} | {} | {errs:.0} | {} |",
+            "| {wl} | {} | {} | {:.2}x | {:.0} | {:.0} | {} | {} | {errs:.0} | {} |",
+            spread(ours, "ops_per_sec"),
+            spread(base, "ops_per_sec"),
             if bo > 0.0 { oo / bo } else { 0.0 },
             median(get(ours, "entries_per_sec")),
             median(get(base, "entries_per_sec")),
