@@ -19,7 +19,7 @@ pub(super) const DIRECTORY: TableDefinition<(&str, &str), &[u8]> =
     TableDefinition::new("directory");
 
 /// Bumped whenever the encoding below or what entries hold changes.
-const FORMAT: u8 = 2;
+const FORMAT: u8 = 3;
 
 /// What a round changes in a tenant's persisted directory.
 pub struct DirectoryWrite<'a> {

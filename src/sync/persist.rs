@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 pub(crate) fn fingerprint(config: &Config) -> String {
     let mut h = Sha256::new();
     h.update(env!("CARGO_PKG_VERSION").as_bytes());
-    h.update(b"\0directory-v2\0");
+    h.update(b"\0directory-v3\0");
     // Stored entries name attributes by their position in the schema catalogue.
     for at in directory::schema::attributes() {
         h.update(at.name.as_bytes());

@@ -5,7 +5,14 @@
 //!
 //! Layout, per attribute in the order they are returned: the attribute type's position in the
 //! schema catalogue (`schema::attribute_id`, 2 bytes little-endian), the number of values
-//! (LEB128), then each value as its length (LEB128) and its UTF-8 bytes.
+//! (LEB128), the length in bytes of what follows (LEB128: finding an attribute after a group's
+//! thousands of `member` values is one jump, not a walk), then each value as its length (LEB128)
+//! and its UTF-8 bytes.
+//!
+//! Invariant: every value is UTF-8. A list is only made by `Builder` (from `&str`) or by
+//! `Attrs::from_bytes`, which checks every value, so reading one needs no check; values are
+//! read on every search and filter, and checking each of a large group's member values per
+//! query cost more than the comparison itself.
 
 use super::Attr;
 use crate::schema::{self, AttributeType};
@@ -97,11 +104,18 @@ impl Attrs {
             let (id, r) = rest.split_first_chunk::<2>()?;
             schema::attribute_by_id(u16::from_le_bytes(*id))?;
             rest = r;
-            for _ in 0..take_len(&mut rest)? {
-                let n = take_len(&mut rest)?;
-                let (v, r) = rest.split_at_checked(n)?;
+            let count = take_len(&mut rest)?;
+            let bytes = take_len(&mut rest)?;
+            let (mut region, r) = rest.split_at_checked(bytes)?;
+            rest = r;
+            for _ in 0..count {
+                let n = take_len(&mut region)?;
+                let (v, r) = region.split_at_checked(n)?;
                 std::str::from_utf8(v).ok()?;
-                rest = r;
+                region = r;
+            }
+            if !region.is_empty() {
+                return None;
             }
         }
         Some(Attrs(b.into()))
@@ -178,10 +192,15 @@ impl Builder {
         };
         self.buf.extend_from_slice(&id.to_le_bytes());
         put_len(&mut self.buf, values.len());
+        let start = self.buf.len();
         for v in values {
             put_len(&mut self.buf, v.len());
             self.buf.extend_from_slice(v.as_bytes());
         }
+        // The region's length goes before it, now that it is known.
+        let mut len = Vec::with_capacity(4);
+        put_len(&mut len, self.buf.len() - start);
+        self.buf.splice(start..start, len);
         true
     }
 
@@ -226,11 +245,10 @@ impl<'a> Iterator for AttrIter<'a> {
         let at = schema::attribute_by_id(u16::from_le_bytes(*id))?;
         let mut rest = rest;
         let left = take_len(&mut rest)?;
-        let values = Values { rest, left };
-        // Skip over the values to the next attribute.
-        let mut skip = values;
-        for _ in skip.by_ref() {}
-        self.rest = skip.rest;
+        let bytes = take_len(&mut rest)?;
+        let (region, next) = rest.split_at_checked(bytes)?;
+        let values = Values { rest: region, left };
+        self.rest = next;
         Some(AttrRef {
             at,
             name: at.name,
@@ -268,9 +286,10 @@ impl<'a> Iterator for Values<'a> {
         let (v, rest) = self.rest.split_at_checked(n)?;
         self.rest = rest;
         self.left -= 1;
-        // `Builder` only packs `&str`, so this never fails; a value that did would read as
-        // empty rather than panic.
-        Some(std::str::from_utf8(v).unwrap_or_default())
+        // SAFETY: every value of a list is UTF-8 (the invariant at the top of this file: lists
+        // come from `Builder`, which packs `&str`, or from `Attrs::from_bytes`, which checks
+        // each value), and `v` is exactly one value's bytes.
+        Some(unsafe { std::str::from_utf8_unchecked(v) })
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -330,6 +349,27 @@ mod tests {
         assert!(packed.get("mail").is_none());
         let cn = schema::attribute("commonName").map(|at| packed.get_type(at).is_some());
         assert_eq!(cn, Some(true));
+    }
+
+    #[test]
+    fn stored_bytes_are_checked_before_they_are_trusted() {
+        let good = Attrs::from(vec![attr("cn", &["ab"]), attr("uid", &["x"])]);
+        let b = good.as_bytes();
+        // cn's id, 1 value, a region of 3 bytes: length 2, then the value.
+        assert_eq!(b.get(2..7), Some(&[1u8, 3, 2, b'a', b'b'][..]));
+        let mut not_utf8 = b.to_vec();
+        not_utf8[5] = 0xff;
+        assert_eq!(Attrs::from_bytes(&not_utf8), None);
+        let mut short_region = b.to_vec();
+        short_region[3] = 2;
+        assert_eq!(Attrs::from_bytes(&short_region), None);
+        let mut unknown_id = b.to_vec();
+        unknown_id[0] = 0xff;
+        unknown_id[1] = 0xff;
+        assert_eq!(Attrs::from_bytes(&unknown_id), None);
+        assert_eq!(Attrs::from_bytes(b), Some(good.clone()));
+        // The second attribute is found by jumping over the first one's region.
+        assert_eq!(good.get("uid").and_then(|a| a.values.first()), Some("x"));
     }
 
     #[test]
