@@ -110,7 +110,15 @@ fn is_plain(s: &str) -> bool {
     })
 }
 
+/// The types nearly every DN is made of, spelled as the catalogue spells them, all caseIgnore:
+/// answered without a catalogue lookup, which was most of the cost of indexing a group's
+/// thousands of `member` values (a test checks each against the catalogue).
+const COMMON_PLAIN_TYPES: [&str; 4] = ["uid", "cn", "ou", "dc"];
+
 fn plain_type(t: &str) -> bool {
+    if COMMON_PLAIN_TYPES.contains(&t) {
+        return true;
+    }
     let b = t.as_bytes();
     b.first().is_some_and(u8::is_ascii_alphabetic)
         && b.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'-')

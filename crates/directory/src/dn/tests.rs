@@ -484,3 +484,15 @@ fn hex_string_values_name_the_string_they_encode() {
     assert_eq!(norm("cn=#020101,dc=x"), "cn=#020101,dc=x");
     assert_eq!(norm("cn=#0C0541,dc=x"), "cn=#0c0541,dc=x");
 }
+
+#[test]
+fn the_common_plain_types_are_plain_by_the_catalogue_too() {
+    for t in COMMON_PLAIN_TYPES {
+        let at = schema::attribute(t).expect("in the catalogue");
+        assert_eq!(at.name, t, "{t} is the canonical spelling");
+        assert!(
+            matches!(at.equality, Matching::CaseIgnore | Matching::Dn),
+            "{t} compares ignoring case"
+        );
+    }
+}

@@ -1,7 +1,7 @@
 //! The catalogue's lookups: attribute types by name, alias or OID, object classes and matching
 //! rules. The tables themselves are in `attributes`, `classes` and `rules`.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::LazyLock;
 
 use super::{AttributeType, MatchingRule, ObjectClass};
@@ -24,9 +24,11 @@ pub fn attributes() -> &'static [AttributeType] {
     ATTRIBUTES
 }
 
-/// Lower-cased names, aliases and OIDs → index into `ATTRIBUTES`.
-static ATTRIBUTE_INDEX: LazyLock<HashMap<String, usize>> = LazyLock::new(|| {
-    let mut map = HashMap::new();
+/// Lower-cased names, aliases and OIDs → index into `ATTRIBUTES`. FxHash: the keys are the
+/// catalogue's own, and this is asked per attribute of every entry built and per RDN of DNs
+/// that are not plain.
+static ATTRIBUTE_INDEX: LazyLock<FxHashMap<String, usize>> = LazyLock::new(|| {
+    let mut map = FxHashMap::default();
     for (i, at) in ATTRIBUTES.iter().enumerate() {
         map.insert(at.name.to_ascii_lowercase(), i);
         map.insert(at.oid.to_string(), i);
