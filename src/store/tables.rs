@@ -92,11 +92,12 @@ fn in_two_passes<K: Ord + Clone, V: Clone>(
     Ok(m)
 }
 
-/// A mirror map from a JSON-valued table (see `in_two_passes`).
-pub(super) fn read_json_map<T: DeserializeOwned, V: From<T> + Clone>(
-    t: &impl ReadableTable<Key2<'static>, &'static [u8]>,
+/// A tenant's rows of a table keyed by (tenant, id) as a map with full nodes (see
+/// `in_two_passes`); `value` turns each kept row's id and value into the map's value.
+fn read_id_map<VT: redb::Value + 'static, V: Clone>(
+    t: &impl ReadableTable<Key2<'static>, VT>,
     tenant: &str,
-    table: &'static str,
+    value: impl for<'a> Fn(&str, VT::SelfType<'a>) -> Result<V, StoreError>,
 ) -> Result<Map<String, V>, StoreError> {
     in_two_passes(|keep, out| {
         for (i, row) in t.range((tenant, "")..)?.enumerate() {
@@ -106,15 +107,26 @@ pub(super) fn read_json_map<T: DeserializeOwned, V: From<T> + Clone>(
                 break;
             }
             if keep(i) {
-                let val: T =
-                    serde_json::from_slice(v.value()).map_err(|e| StoreError::Corrupt {
-                        table,
-                        message: format!("{id}: {e}"),
-                    })?;
-                out.insert(id.to_string(), V::from(val));
+                out.insert(id.to_string(), value(id, v.value())?);
             }
         }
         Ok(())
+    })
+}
+
+/// A mirror map from a JSON-valued table.
+pub(super) fn read_json_map<T: DeserializeOwned, V: From<T> + Clone>(
+    t: &impl ReadableTable<Key2<'static>, &'static [u8]>,
+    tenant: &str,
+    table: &'static str,
+) -> Result<Map<String, V>, StoreError> {
+    read_id_map(t, tenant, |id, bytes: &[u8]| {
+        serde_json::from_slice::<T>(bytes)
+            .map(V::from)
+            .map_err(|e| StoreError::Corrupt {
+                table,
+                message: format!("{id}: {e}"),
+            })
     })
 }
 
@@ -122,39 +134,15 @@ pub(super) fn read_plain_map(
     t: &impl ReadableTable<Key2<'static>, u32>,
     tenant: &str,
 ) -> Result<Map<String, u32>, StoreError> {
-    in_two_passes(|keep, out| {
-        for (i, row) in t.range((tenant, "")..)?.enumerate() {
-            let (k, v) = row?;
-            let (t, id) = k.value();
-            if t != tenant {
-                break;
-            }
-            if keep(i) {
-                out.insert(id.to_string(), v.value());
-            }
-        }
-        Ok(())
-    })
+    read_id_map(t, tenant, |_, n| Ok(n))
 }
 
-/// A map from a string-valued table (see `in_two_passes`).
+/// A map from a string-valued table.
 pub(super) fn read_str_map(
     t: &impl ReadableTable<Key2<'static>, &'static str>,
     tenant: &str,
 ) -> Result<Map<String, String>, StoreError> {
-    in_two_passes(|keep, out| {
-        for (i, row) in t.range((tenant, "")..)?.enumerate() {
-            let (k, v) = row?;
-            let (t, id) = k.value();
-            if t != tenant {
-                break;
-            }
-            if keep(i) {
-                out.insert(id.to_string(), v.value().to_string());
-            }
-        }
-        Ok(())
-    })
+    read_id_map(t, tenant, |_, v: &str| Ok(v.to_string()))
 }
 
 pub(super) fn read_used(
