@@ -175,7 +175,7 @@ pub(super) fn diff_json<T: Serialize + PartialEq + Clone>(
     for d in old.diff(new) {
         match d {
             DiffItem::Add(id, v) | DiffItem::Update { new: (id, v), .. } => {
-                let bytes = serde_json::to_vec(v).map_err(|e| StoreError::Db(e.to_string()))?;
+                let bytes = super::rows::json(v)?;
                 t.insert((tenant, id.as_str()), bytes.as_slice())?;
             }
             DiffItem::Remove(id, _) => {
@@ -211,7 +211,7 @@ pub(super) fn put_json<T: Serialize>(
     key: &str,
     v: &T,
 ) -> Result<(), StoreError> {
-    let bytes = serde_json::to_vec(v).map_err(|e| StoreError::Db(e.to_string()))?;
+    let bytes = super::rows::json(v)?;
     t.insert((tenant, key), bytes.as_slice())?;
     Ok(())
 }
