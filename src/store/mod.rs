@@ -563,6 +563,20 @@ impl Store {
         directory::read_fingerprint(&tx, tenant)
     }
 
+    /// When `tenant`'s last successful round ended, read alone (a replica that follows
+    /// another's rounds decides whether to run one without loading the mirror).
+    pub fn last_sync(&self, tenant: &str) -> Result<Option<i64>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let meta = tx.open_table(TENANT_META)?;
+        let Some(v) = meta.get((tenant, "last_sync"))? else {
+            return Ok(None);
+        };
+        serde_json::from_slice::<Option<i64>>(v.value()).map_err(|e| StoreError::Corrupt {
+            table: "tenant_meta",
+            message: format!("{tenant}/last_sync: {e}"),
+        })
+    }
+
     /// The derivation record stored with `tenant`'s directory (see `DirectoryWrite::basis`).
     pub fn load_directory_basis(
         &self,

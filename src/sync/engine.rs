@@ -98,7 +98,16 @@ impl SyncEngine {
     pub(super) async fn states(
         &self,
     ) -> Result<tokio::sync::MappedMutexGuard<'_, HashMap<String, TenantState>>, SyncError> {
-        let mut guard = self.states.lock().await;
+        let guard = self.states.lock().await;
+        self.loaded(guard).await
+    }
+
+    /// The states `guard` holds, read from the store first when they are not held (first use,
+    /// or released by a replica that followed another's rounds).
+    pub(super) async fn loaded<'g>(
+        &self,
+        mut guard: tokio::sync::MutexGuard<'g, Option<HashMap<String, TenantState>>>,
+    ) -> Result<tokio::sync::MappedMutexGuard<'g, HashMap<String, TenantState>>, SyncError> {
         if guard.is_none() {
             let started = std::time::Instant::now();
             let store = Arc::clone(&self.store);
@@ -168,6 +177,11 @@ impl SyncEngine {
     /// Read the mirror in the background after a fast start, so the first round, `explain`
     /// or `status` does not wait for it.
     pub fn preload(self: &Arc<Self>) {
+        // A replica of a shared store reads the mirror only when it runs a round: until then
+        // it follows the rows other replicas commit.
+        if self.is_shared() {
+            return;
+        }
         let engine = Arc::clone(self);
         tokio::spawn(async move {
             if let Err(e) = engine.states().await {
@@ -296,9 +310,44 @@ impl SyncEngine {
         Ok(out)
     }
 
-    /// The mirror of `tenant` as last committed.
+    /// The mirror of `tenant` as last committed. A replica that holds no mirror (it follows
+    /// another replica's rounds) reads it from its store for the caller and keeps holding none.
     pub async fn tenant_state(&self, tenant: &str) -> Option<TenantState> {
-        self.states().await.ok()?.get(tenant).cloned()
+        let guard = self.states.lock().await;
+        if guard.is_none() && self.is_shared() {
+            drop(guard);
+            let store = Arc::clone(&self.store);
+            let name = tenant.to_string();
+            return tokio::task::spawn_blocking(move || store.load_tenant(&name))
+                .await
+                .ok()?
+                .ok();
+        }
+        self.loaded(guard).await.ok()?.get(tenant).cloned()
+    }
+
+    /// Whether this replica holds the tenants' mirrors in memory. A single server always does
+    /// once started; a replica of a shared store only while it runs the rounds.
+    pub async fn mirror_resident(&self) -> bool {
+        self.states.lock().await.is_some()
+    }
+
+    /// Stop holding the mirrors: another replica runs the rounds, and this one patches its
+    /// served directory from the rows that replica commits. The records of how each tenant
+    /// was derived go back to their stored form, so a round this replica runs later reads the
+    /// mirror again and still patches rather than derives in full.
+    pub(super) fn release_mirror(&self, states: &mut Option<HashMap<String, TenantState>>) {
+        let Some(held) = states.take() else {
+            return;
+        };
+        let bases = std::mem::take(&mut *self.bases.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut records = self.stored_bases.lock().unwrap_or_else(|p| p.into_inner());
+        for (tenant, basis) in bases {
+            records.insert(tenant, basis.into_record());
+        }
+        drop(records);
+        super::drop_in_background(held);
+        tracing::info!("released the mirror: another replica runs the rounds, this one follows");
     }
 
     /// Unix time of `tenant`'s next scheduled round, if the scheduler runs it.

@@ -117,6 +117,10 @@ impl SyncEngine {
         };
         let pulled = blocking(move || store.pull(&name), tenant).await?;
         if let Some(p) = pulled {
+            // Another replica ran a round: it holds the mirror, this one follows without one.
+            if p.touches_state() {
+                self.release_mirror(&mut guard);
+            }
             self.adopt(guard.as_mut(), tenant, p)?;
         }
         Ok(())
@@ -126,7 +130,7 @@ impl SyncEngine {
     /// database's version.
     pub(super) fn catch_up(
         &self,
-        states: &mut HashMap<String, TenantState>,
+        states: Option<&mut HashMap<String, TenantState>>,
         tenant: &str,
     ) -> Result<(), SyncError> {
         let pulled = self.store.pull(tenant).map_err(|source| SyncError::Store {
@@ -134,18 +138,20 @@ impl SyncEngine {
             source,
         })?;
         if let Some(p) = pulled {
-            self.adopt(Some(states), tenant, p)?;
+            self.adopt(states, tenant, p)?;
         }
         Ok(())
     }
 
     /// With a shared store, before a round of `tenant`: take the tenant's round lock (a
     /// scheduled round gives way to another replica's; `ctl sync` waits for it) and catch up.
+    /// `states` may not be held yet: a replica that follows reads the mirror only once it
+    /// knows it runs the round.
     pub(super) async fn shared_round_start(
         &self,
         tenant: &str,
         opts: super::RoundOptions,
-        states: &mut HashMap<String, TenantState>,
+        states: &mut Option<HashMap<String, TenantState>>,
         progress: Option<&super::Progress>,
     ) -> Result<Option<crate::store::RoundLock>, SyncError> {
         if !self.is_shared() {
@@ -168,15 +174,16 @@ impl SyncEngine {
                 tenant: tenant.to_string(),
             });
         };
-        self.catch_up(states, tenant)?;
+        self.catch_up(states.as_mut(), tenant)?;
         // Every replica's scheduler runs at its own phase: a scheduled round soon after
         // another replica's successful one would only repeat it.
         let config = self.config();
+        let last_sync = || match states.as_ref() {
+            Some(held) => held.get(tenant).and_then(|st| st.last_sync),
+            None => self.store.last_sync(tenant).ok().flatten(),
+        };
         if opts.trigger == super::Trigger::Scheduled
-            && let (Some(cfg), Some(last)) = (
-                config.tenant(tenant),
-                states.get(tenant).and_then(|st| st.last_sync),
-            )
+            && let (Some(cfg), Some(last)) = (config.tenant(tenant), last_sync())
         {
             let half = i64::try_from(cfg.sync.interval.get().as_secs() / 2).unwrap_or(i64::MAX);
             let ago = self.clock.now_unix().saturating_sub(last);

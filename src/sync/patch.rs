@@ -41,6 +41,28 @@ impl Basis {
 /// recomputed from `unmatched` by the next patch) and the counts. The membership index is
 /// rebuilt from the mirror when the mirror is loaded.
 pub(crate) fn record(report: &BuildReport, c: &Changes) -> serde_json::Value {
+    record_of(
+        report,
+        c.users_active + c.users_inactive,
+        c.users_inactive,
+        c.groups,
+    )
+}
+
+impl Basis {
+    /// The stored form of this basis, for a replica that stops holding the mirror: the
+    /// membership index is rebuilt from the mirror when it is read again (`from_record`).
+    pub(crate) fn into_record(self) -> serde_json::Value {
+        record_of(&self.report, self.users, self.locked, self.groups)
+    }
+}
+
+fn record_of(
+    report: &BuildReport,
+    users: usize,
+    locked: usize,
+    groups: usize,
+) -> serde_json::Value {
     serde_json::json!({
         "v": 1,
         "users_active": report.users_active,
@@ -50,9 +72,9 @@ pub(crate) fn record(report: &BuildReport, c: &Changes) -> serde_json::Value {
         "unmatched": report.unmatched.iter().map(|u| [u.namespace, &u.id, &u.name]).collect::<Vec<_>>(),
         "unnumbered": report.unnumbered,
         "notices": report.notices,
-        "served_users": c.users_active + c.users_inactive,
-        "served_locked": c.users_inactive,
-        "served_groups": c.groups,
+        "served_users": users,
+        "served_locked": locked,
+        "served_groups": groups,
     })
 }
 

@@ -20,7 +20,7 @@ impl SyncEngine {
     /// progress (rounds hold the same lock), so the result includes that round and every admin
     /// change made before this call. Returns the new snapshot's generation.
     pub async fn rebuild_snapshot(&self) -> Result<u64, SyncError> {
-        let mut states = self.states().await?;
+        let mut guard = self.states.lock().await;
         // With a shared store, every tenant's round lock is held (in configuration order, so
         // two replicas rebuilding cannot deadlock) and the derivation starts from the last
         // committed version.
@@ -32,11 +32,12 @@ impl SyncEngine {
                     ..Default::default()
                 };
                 locks.push(
-                    self.shared_round_start(&t.name, opts, &mut states, None)
+                    self.shared_round_start(&t.name, opts, &mut guard, None)
                         .await?,
                 );
             }
         }
+        let mut states = self.loaded(guard).await?;
         let Derived {
             snapshot,
             allocs,

@@ -55,22 +55,24 @@ impl SyncEngine {
             .find(|t| t.name == tenant)
             .ok_or_else(|| SyncError::UnknownTenant(tenant.to_string()))?;
         let started = self.clock.now_unix();
-        let mut states = match self.states().await {
-            Ok(s) => s,
-            Err(e) => {
-                say(progress, format!("round failed: {e}"));
-                return Err(e);
-            }
-        };
         // With a shared store: one round per tenant across replicas, starting from the last
-        // committed version whichever replica committed it.
+        // committed version whichever replica committed it. The lock is taken before the
+        // mirror is read, so a replica whose round another one runs never reads it.
+        let mut guard = self.states.lock().await;
         let _lock = match self
-            .shared_round_start(tenant, opts, &mut states, progress)
+            .shared_round_start(tenant, opts, &mut guard, progress)
             .await
         {
             Ok(lock) => lock,
             Err(e) => {
                 say(progress, format!("round not run: {e}"));
+                return Err(e);
+            }
+        };
+        let mut states = match self.loaded(guard).await {
+            Ok(s) => s,
+            Err(e) => {
+                say(progress, format!("round failed: {e}"));
                 return Err(e);
             }
         };

@@ -194,7 +194,16 @@ async fn replicas_with_different_histories_serve_the_same_numbers() {
         "a patched its snapshot with b's round, without reading everything again"
     );
     assert_eq!(snapshot(&c), snapshot(&b));
-    // Every replica's scheduler runs: one right after b's round is skipped, not repeated.
+    // The replica that ran the round holds the mirror; the one that followed it let its
+    // mirror go, and the one started since never read it.
+    assert!(b.engine.mirror_resident().await, "b ran the round");
+    assert!(
+        !a.engine.mirror_resident().await,
+        "a follows without a mirror"
+    );
+    assert!(!c.engine.mirror_resident().await, "c never read the mirror");
+    // Every replica's scheduler runs: one right after b's round is skipped, not repeated,
+    // and the skipped replica does not read the mirror to find that out.
     let scheduled = o365_ldap::sync::RoundOptions {
         trigger: o365_ldap::sync::Trigger::Scheduled,
         ..Default::default()
@@ -203,6 +212,34 @@ async fn replicas_with_different_histories_serve_the_same_numbers() {
     assert!(
         matches!(skipped, Err(o365_ldap::sync::SyncError::Recent { .. })),
         "{skipped:?}"
+    );
+    assert!(
+        !c.engine.mirror_resident().await,
+        "a skipped round reads no mirror"
+    );
+    // A follower's next round reads the mirror from its cache and still patches (the record
+    // of how the directory was derived came with b's rows), and b, following it, lets go.
+    emu_mutate(
+        &env,
+        Mutation::UpdateUser {
+            id: ALICE_ID.into(),
+            patch: json!({"jobTitle": "Follower round"})
+                .as_object()
+                .cloned()
+                .unwrap(),
+        },
+    )
+    .await;
+    let r = a.engine.sync_tenant("contoso").await.expect("a's round");
+    assert!(r.patched, "a patched its served directory: {:?}", r.mode);
+    assert!(a.engine.mirror_resident().await, "a runs the rounds now");
+    let followed = within(Duration::from_secs(2), async || {
+        snapshot(&b) == snapshot(&a) && !b.engine.mirror_resident().await
+    })
+    .await;
+    assert!(
+        followed.is_some(),
+        "b follows a's round and releases its mirror"
     );
     for s in [a, b, c] {
         s.stop().await;
