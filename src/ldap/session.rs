@@ -77,6 +77,8 @@ pub struct Session {
     pub starttls_available: bool,
     pub peer: Option<SocketAddr>,
     pub(crate) paging: PagedSearches<Arc<ResultSet>>,
+    /// The attribute lists this connection asked for lately, resolved.
+    pub(crate) selections: crate::ldap::attrs::SelectionCache,
 }
 
 impl Session {
@@ -92,6 +94,7 @@ impl Session {
             starttls_available,
             peer,
             paging: PagedSearches::new(),
+            selections: Default::default(),
         }
     }
 

@@ -37,7 +37,7 @@ pub(crate) const OPERATIONAL: &[&str] = &[
 pub(crate) struct ResultSet {
     snapshot: Arc<Snapshot>,
     ids: ResultIds,
-    selection: Selection,
+    selection: Arc<Selection>,
     typesonly: bool,
     /// The client's size limit cut the result short.
     truncated: bool,
@@ -138,25 +138,16 @@ pub(crate) fn encode_entry(
         .filter(|op| sel.operational_wanted(op))
         .filter_map(|op| Some((*op, operational_values(snapshot, id, op)?)))
         .collect();
-    let mut attrs: Vec<ber::Attr<'_>> = Vec::with_capacity(e.attrs.len() + operational.len());
-    if sel.named.is_empty() {
-        // The common cases (no list, `*`, `1.1`, `+`) need no per-attribute name matching.
-        if sel.all_user {
-            for a in &e.attrs {
+    // Entries have a few dozen attributes; counting them first would walk the entry twice.
+    let mut attrs: Vec<ber::Attr<'_>> = Vec::with_capacity(32);
+    if sel.all_user || !sel.named.is_empty() {
+        for a in &e.attrs {
+            if sel.all_user || sel.names_id(a.id) {
                 attrs.push(ber::Attr {
                     name: a.name.into(),
                     values: vals(Values::Packed(a.values), typesonly),
                 });
             }
-        }
-    } else {
-        for a in &e.attrs {
-            sel.each_name(a.name, sel.all_user, |name| {
-                attrs.push(ber::Attr {
-                    name,
-                    values: vals(Values::Packed(a.values), typesonly),
-                })
-            });
         }
     }
     for (op, values) in &operational {
@@ -388,7 +379,7 @@ pub(crate) async fn search(
         );
     };
     let snapshot = ctx.snapshot.load_full();
-    let selection = Selection::parse(&req.attrs);
+    let selection = session.selections.get(&req.attrs);
     let target = match access::resolve(session, ctx, &snapshot, &ndn, &req.scope) {
         Ok(t) => t,
         Err(e) => return fail(msgid, e),

@@ -26,6 +26,8 @@ pub struct Attrs(Box<[u8]>);
 /// One attribute of a packed list: its canonical name and its values.
 #[derive(Clone, Copy)]
 pub struct AttrRef<'a> {
+    /// The attribute type's position in the catalogue (`schema::attribute_by_id`).
+    pub id: u16,
     pub at: &'static AttributeType,
     pub name: &'static str,
     pub values: Values<'a>,
@@ -242,7 +244,8 @@ impl<'a> Iterator for AttrIter<'a> {
 
     fn next(&mut self) -> Option<AttrRef<'a>> {
         let (id, rest) = self.rest.split_first_chunk::<2>()?;
-        let at = schema::attribute_by_id(u16::from_le_bytes(*id))?;
+        let id = u16::from_le_bytes(*id);
+        let at = schema::attribute_by_id(id)?;
         let mut rest = rest;
         let left = take_len(&mut rest)?;
         let bytes = take_len(&mut rest)?;
@@ -250,6 +253,7 @@ impl<'a> Iterator for AttrIter<'a> {
         let values = Values { rest: region, left };
         self.rest = next;
         Some(AttrRef {
+            id,
             at,
             name: at.name,
             values,
