@@ -22,8 +22,8 @@ use syntax::{format_generalized_time, telephone};
 /// the rule's syntax (a filter asserting it evaluates to Undefined).
 pub fn normalize(m: Matching, v: &str) -> Option<String> {
     match m {
-        Matching::CaseIgnore => Some(fold(v, true).collect()),
-        Matching::CaseExact => Some(fold(v, false).collect()),
+        Matching::CaseIgnore => Some(fold::prepare(v, true)),
+        Matching::CaseExact => Some(fold::prepare(v, false)),
         Matching::TelephoneNumber => Some(telephone(v)),
         // The valid spelling of an INTEGER is its only one.
         Matching::Integer => syntax::valid_integer(v).then(|| v.to_string()),
