@@ -88,8 +88,14 @@ fn int_content(v: i32) -> ([u8; 4], usize) {
 
 /// Append a SearchResultEntry for `dn` with `attrs` under message id `msgid`.
 pub(crate) fn search_result_entry(out: &mut Vec<u8>, msgid: i32, dn: &str, attrs: &[Attr<'_>]) {
-    let attr_len = |a: &Attr<'_>| tlv(a.name.len()) + tlv(a.values.content_len());
-    let attrs_content: usize = attrs.iter().map(|a| tlv(attr_len(a))).sum();
+    // Each attribute's values are walked once for their length, not once per enclosing TLV.
+    let set_lens: Vec<usize> = attrs.iter().map(|a| a.values.content_len()).collect();
+    let attr_len = |a: &Attr<'_>, set: usize| tlv(a.name.len()) + tlv(set);
+    let attrs_content: usize = attrs
+        .iter()
+        .zip(&set_lens)
+        .map(|(a, &set)| tlv(attr_len(a, set)))
+        .sum();
     let op_content = tlv(dn.len()) + tlv(attrs_content);
     let (ib, istart) = int_content(msgid);
     let int_bytes = &ib[istart..];
@@ -108,14 +114,14 @@ pub(crate) fn search_result_entry(out: &mut Vec<u8>, msgid: i32, dn: &str, attrs
     out.extend_from_slice(dn.as_bytes());
     out.push(SEQUENCE);
     put_len(out, attrs_content);
-    for a in attrs {
+    for (a, &set) in attrs.iter().zip(&set_lens) {
         out.push(SEQUENCE);
-        put_len(out, attr_len(a));
+        put_len(out, attr_len(a, set));
         out.push(OCTET_STRING);
         put_len(out, a.name.len());
         out.extend_from_slice(a.name.as_bytes());
         out.push(SET);
-        put_len(out, a.values.content_len());
+        put_len(out, set);
         a.values.for_each(|v| {
             out.push(OCTET_STRING);
             put_len(out, v.len());

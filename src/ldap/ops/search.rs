@@ -252,6 +252,22 @@ impl Scope {
         }
     }
 
+    /// `find` when it costs at most `HEAVY_SEARCH`, else `Ok(None)`. A search below one
+    /// entry asks the indexes once for both the cost and the result.
+    fn find_if_cheap(
+        &self,
+        snapshot: &Snapshot,
+        f: &LdapFilter,
+    ) -> Result<Option<Vec<EntryId>>, SearchError> {
+        match self {
+            Scope::Tenant(ndn, scope) if *scope != LdapSearchScope::Children => {
+                snapshot.search_if_cheap(ndn, scope.clone(), f, HEAVY_SEARCH)
+            }
+            _ if self.cost(snapshot, f) <= HEAVY_SEARCH => self.find(snapshot, f).map(Some),
+            _ => Ok(None),
+        }
+    }
+
     /// The matching entries, in DIT order. The subordinate-subtree scope (`children`) is a
     /// subtree search without the base entry.
     fn find(&self, snapshot: &Snapshot, f: &LdapFilter) -> Result<Vec<EntryId>, SearchError> {
@@ -286,8 +302,8 @@ async fn find(
     let not_found = |e: SearchError| match e {
         SearchError::NoSuchObject { matched_dn } => OpError::no_such_object().matched(matched_dn),
     };
-    if scope.cost(snapshot, f) <= HEAVY_SEARCH {
-        return scope.find(snapshot, f).map_err(not_found);
+    if let Some(ids) = scope.find_if_cheap(snapshot, f).map_err(not_found)? {
+        return Ok(ids);
     }
     let _permit =
         ctx.heavy_searches.acquire().await.map_err(|_| {

@@ -66,6 +66,35 @@ impl Snapshot {
         if matches!(scope, LdapSearchScope::Base) {
             return 1;
         }
+        self.cost_of(base, &self.plan(f))
+    }
+
+    /// `search` when its `search_cost` is at most `limit`, else `Ok(None)` (the caller runs
+    /// it where an expensive search belongs). The indexes are asked once for both.
+    pub fn search_if_cheap(
+        &self,
+        base_ndn: &str,
+        scope: LdapSearchScope,
+        f: &LdapFilter,
+        limit: usize,
+    ) -> Result<Option<Vec<EntryId>>, SearchError> {
+        let Some(base) = self.lookup(base_ndn) else {
+            return Err(SearchError::NoSuchObject {
+                matched_dn: self.matched_dn(base_ndn),
+            });
+        };
+        let plan = self.plan(f);
+        if !matches!(scope, LdapSearchScope::Base) && self.cost_of(base, &plan) > limit {
+            return Ok(None);
+        }
+        Ok(Some(match &self.overlay {
+            None => self.search_flat(base, &scope, f, plan),
+            Some(ov) => self.search_overlay(ov, base, &scope, f, plan),
+        }))
+    }
+
+    /// The cost of a subtree or one-level search below `base` under `plan`.
+    fn cost_of(&self, base: EntryId, plan: &Plan<'_>) -> usize {
         let in_scope = if base & OVERLAY != 0 {
             1
         } else {
@@ -78,7 +107,7 @@ impl Snapshot {
             (end.saturating_sub(base) as usize)
                 + self.overlay.as_ref().map_or(0, |ov| ov.entries.len())
         };
-        match self.plan(f) {
+        match plan {
             Plan::All => in_scope,
             Plan::Ids(ids) => ids.len().min(in_scope),
         }
@@ -96,13 +125,20 @@ impl Snapshot {
                 matched_dn: self.matched_dn(base_ndn),
             });
         };
+        let plan = self.plan(f);
         Ok(match &self.overlay {
-            None => self.search_flat(base, &scope, f),
-            Some(ov) => self.search_overlay(ov, base, &scope, f),
+            None => self.search_flat(base, &scope, f, plan),
+            Some(ov) => self.search_overlay(ov, base, &scope, f, plan),
         })
     }
 
-    fn search_flat(&self, base: EntryId, scope: &LdapSearchScope, f: &LdapFilter) -> Vec<EntryId> {
+    fn search_flat(
+        &self,
+        base: EntryId,
+        scope: &LdapSearchScope,
+        f: &LdapFilter,
+        plan: Plan<'_>,
+    ) -> Vec<EntryId> {
         let flat = &*self.base;
         let (lo, hi) = match scope {
             LdapSearchScope::Base => (base, base + 1),
@@ -120,7 +156,7 @@ impl Snapshot {
                     .as_ref()
                     .is_none_or(|r| r.evaluate(&flat.entries[id as usize], self) == Tri::True)
         };
-        flat.candidates(&self.plan(f), lo, hi, one_level, keep)
+        flat.candidates(&plan, lo, hi, one_level, keep)
     }
 
     /// `search_flat` over base and overlay: base candidates not shadowed, overlay candidates
@@ -131,6 +167,7 @@ impl Snapshot {
         base: EntryId,
         scope: &LdapSearchScope,
         f: &LdapFilter,
+        plan: Plan<'_>,
     ) -> Vec<EntryId> {
         let one_level = matches!(scope, LdapSearchScope::OneLevel);
         let residual = self.residual(f).map(|r| filter::compile(&r));
@@ -139,7 +176,6 @@ impl Snapshot {
                 .as_ref()
                 .is_none_or(|r| r.evaluate(self.entry(id), self) == Tri::True)
         };
-        let plan = self.plan(f);
         if base & OVERLAY != 0 {
             // Overlay entries are leaves: base and subtree scope hold the entry alone.
             let planned = match &plan {
