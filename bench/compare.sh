@@ -193,14 +193,30 @@ taskset -c 1 "$LOADGEN" --wait-ready --url "ldap://127.0.0.1:$SLAPD_LDAP" --bind
 
 # --- the runs ----------------------------------------------------------------------------
 : >"$WORK/results.jsonl"
+# Each server's CPU time (utime + stime, in clock ticks) around every run: on two cores the load
+# generator's own core can saturate before a cheap server's does, and then ops/s compares the
+# load generator with itself. CPU time per operation is each server's cost whatever bounds the
+# run; cpu.jsonl keeps it beside results.jsonl.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+TICK=$(getconf CLK_TCK)
+: >"$WORK/cpu.jsonl"
 for rep in $(seq "$REPS"); do
   for wl in $WORKLOADS; do
     for srv in o365-ldap slapd; do
-      if [ $srv = o365-ldap ]; then P=$OUR_LDAP; PS=$OUR_LDAPS; else P=$SLAPD_LDAP; PS=$SLAPD_LDAPS; fi
-      taskset -c 1 "$LOADGEN" --json --label $srv --workload "$wl" --connections "$CONNECTIONS" \
+      if [ $srv = o365-ldap ]; then P=$OUR_LDAP; PS=$OUR_LDAPS; SP=$SERVE_PID; else P=$SLAPD_LDAP; PS=$SLAPD_LDAPS; SP=$SLAPD_PID; fi
+      T0=$(cpu_ticks "$SP")
+      LINE=$(taskset -c 1 "$LOADGEN" --json --label $srv --workload "$wl" --connections "$CONNECTIONS" \
         --duration "$DURATION" --url "ldap://127.0.0.1:$P" --ldaps-url "ldaps://127.0.0.1:$PS" \
-        --ca "$WORK/certs/ca.crt" --bind-dn "$SVC_DN" --base "$BASE" \
-        | tee -a "$WORK/results.jsonl" >&2 || true
+        --ca "$WORK/certs/ca.crt" --bind-dn "$SVC_DN" --base "$BASE") || true
+      T1=$(cpu_ticks "$SP")
+      [ -n "$LINE" ] || continue
+      echo "$LINE" | tee -a "$WORK/results.jsonl" >&2
+      echo "$LINE" | python3 -c '
+import json, sys
+d = json.loads(sys.stdin.readline()); cpu = (int(sys.argv[1]) - int(sys.argv[2])) / int(sys.argv[3])
+n = d["entries"] if d["workload"] == "Paged" else d["ops"]
+print(json.dumps({"label": d["label"], "workload": d["workload"], "cpu_s": cpu, "seconds": d["seconds"],
+  "per": "entry" if d["workload"] == "Paged" else "op", "cpu_us": cpu * 1e6 / max(n, 1)}))' "$T1" "$T0" "$TICK" >>"$WORK/cpu.jsonl"
     done
   done
 done
@@ -212,6 +228,22 @@ SLAPD_RSS_KB=$(awk '/VmRSS/ {print $2}' /proc/$SLAPD_PID/status)
   echo "Tenant: $USERS users, $NGROUPS groups, seed $SEED; $ENTRIES entries; $CONNECTIONS connections, ${DURATION}s per run, $REPS repetitions (medians)"
   echo
   "$LOADGEN" --summarize "$WORK/results.jsonl" && STATUS=0 || STATUS=$?
+  echo
+  echo "Server CPU per operation (medians; busy = share of its core the server used during the run):"
+  echo
+  python3 - "$WORK/cpu.jsonl" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+print("| workload | o365-ldap µs CPU | busy | slapd µs CPU | busy | slapd ÷ o365-ldap |")
+print("|---|---:|---:|---:|---:|---:|")
+for wl in dict.fromkeys(r["workload"] for r in rows):
+    def med(label, key):
+        v = [r[key] if key != "busy" else r["cpu_s"] / r["seconds"] for r in rows if r["workload"] == wl and r["label"] == label]
+        return statistics.median(v) if v else float("nan")
+    ours, theirs = med("o365-ldap", "cpu_us"), med("slapd", "cpu_us")
+    per = next(r["per"] for r in rows if r["workload"] == wl)
+    print(f"| {wl} (per {per}) | {ours:.1f} | {med('o365-ldap', 'busy'):.0%} | {theirs:.1f} | {med('slapd', 'busy'):.0%} | {theirs / ours:.2f}× |")
+PY
   echo
   echo "| measure | value |"
   echo "|---|---|"
