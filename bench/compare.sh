@@ -51,6 +51,8 @@ rm -rf "$WORK/data" "$WORK/slapd" "$WORK/certs"
 PW=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
 HASH=$(printf '%s' "$PW" | "$O365" hash-password)
 export LOADGEN_PASSWORD="$PW"
+# For the follow-up scripts on the same store (bench/instructions.sh).
+(umask 077; printf '%s' "$PW" >"$WORK/service.password")
 
 # --- the tenant, synced ------------------------------------------------------------------
 log "emulator: $USERS users, $NGROUPS groups (seed $SEED)"

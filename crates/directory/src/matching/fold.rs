@@ -124,20 +124,22 @@ pub fn prepare(v: &str, lower: bool) -> String {
     if !v.is_ascii() {
         return fold(v, lower).collect();
     }
-    let mut out = String::with_capacity(v.len());
+    let mut out: Vec<u8> = Vec::with_capacity(v.len());
     let mut pending_space = false;
-    for c in v.chars() {
-        if c.is_whitespace() {
+    for b in v.bytes() {
+        // ASCII's white space under `char::is_whitespace`: TAB, LF, VT, FF, CR and SPACE.
+        if matches!(b, b'\t'..=b'\r' | b' ') {
             pending_space = !out.is_empty();
-        } else if !c.is_ascii_control() {
+        } else if !b.is_ascii_control() {
             if pending_space {
-                out.push(' ');
+                out.push(b' ');
                 pending_space = false;
             }
-            out.push(if lower { c.to_ascii_lowercase() } else { c });
+            out.push(if lower { b.to_ascii_lowercase() } else { b });
         }
     }
-    out
+    // ASCII bytes in, ASCII bytes out: always valid.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// A substring component prepared like the values it is matched against, except that its
