@@ -47,6 +47,9 @@ pub struct SyncEngine {
     pub(super) started_at: i64,
     /// Other replicas' commits applied (shared store only).
     pub(super) follow_counts: super::follow::FollowCounts,
+    /// Unix time of the last round this replica committed, per tenant: a replica that runs
+    /// some tenant's rounds keeps the mirrors when another replica commits another tenant.
+    pub(super) committed_rounds: std::sync::Mutex<HashMap<String, i64>>,
 }
 
 impl SyncEngine {
@@ -332,11 +335,19 @@ impl SyncEngine {
         self.states.lock().await.is_some()
     }
 
-    /// Stop holding the mirrors: another replica runs the rounds, and this one patches its
-    /// served directory from the rows that replica commits. The records of how each tenant
-    /// was derived go back to their stored form, so a round this replica runs later reads the
-    /// mirror again and still patches rather than derives in full.
-    pub(super) fn release_mirror(&self, states: &mut Option<HashMap<String, TenantState>>) {
+    /// Stop holding the mirrors: another replica committed a round of `followed`, and this
+    /// one patches its served directory from the rows it commits. The records of how each
+    /// tenant was derived go back to their stored form, so a round this replica runs later
+    /// reads the mirror again and still patches rather than derives in full. Kept when this
+    /// replica runs another tenant's rounds (`runs_rounds_besides`).
+    pub(super) fn release_mirror(
+        &self,
+        states: &mut Option<HashMap<String, TenantState>>,
+        followed: &str,
+    ) {
+        if self.runs_rounds_besides(followed) {
+            return;
+        }
         let Some(held) = states.take() else {
             return;
         };
@@ -348,6 +359,33 @@ impl SyncEngine {
         drop(records);
         super::drop_in_background(held);
         tracing::info!("released the mirror: another replica runs the rounds, this one follows");
+    }
+
+    /// Whether this replica committed a round of a tenant other than `followed` within that
+    /// tenant's `sync.interval`, i.e. it runs that tenant's rounds: the mirrors are held
+    /// together, so following one tenant must not cost another its mirror.
+    fn runs_rounds_besides(&self, followed: &str) -> bool {
+        let now = self.clock.now_unix();
+        let config = self.config();
+        let committed = self
+            .committed_rounds
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        committed.iter().any(|(tenant, at)| {
+            tenant != followed
+                && config.tenant(tenant).is_some_and(|t| {
+                    let every = i64::try_from(t.sync.interval.get().as_secs()).unwrap_or(i64::MAX);
+                    now.saturating_sub(*at) < every
+                })
+        })
+    }
+
+    /// Record that this replica committed a round of `tenant` now.
+    pub(super) fn note_committed(&self, tenant: &str) {
+        self.committed_rounds
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(tenant.to_string(), self.clock.now_unix());
     }
 
     /// Unix time of `tenant`'s next scheduled round, if the scheduler runs it.

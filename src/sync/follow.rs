@@ -119,7 +119,7 @@ impl SyncEngine {
         if let Some(p) = pulled {
             // Another replica ran a round: it holds the mirror, this one follows without one.
             if p.touches_state() {
-                self.release_mirror(&mut guard);
+                self.release_mirror(&mut guard, tenant);
             }
             self.adopt(guard.as_mut(), tenant, p)?;
         }
@@ -235,15 +235,32 @@ impl SyncEngine {
             Some(_) => {}
             None => {
                 // The states are read from the (now current) cache when first needed; the
-                // record becomes the basis then.
-                if let (Some(r), Ok(mut m)) = (record, self.stored_bases.lock()) {
-                    m.insert(tenant.to_string(), r);
+                // record becomes the basis then. Rows that change the state without a record
+                // leave none: a record from before them would patch the wrong directory.
+                if let Ok(mut m) = self.stored_bases.lock() {
+                    match record {
+                        Some(r) => {
+                            m.insert(tenant.to_string(), r);
+                        }
+                        None if p.touches_state() => {
+                            m.remove(tenant);
+                        }
+                        None => {}
+                    }
                 }
                 drop(self.take_basis(tenant));
             }
         }
-        if p.touches_entries() {
-            self.adopt_entries(tenant, &p)?;
+        if p.touches_entries()
+            && let Err(e) = self.adopt_entries(tenant, &p)
+        {
+            // The served entries stay behind the record just adopted: the next round derives
+            // in full rather than patch a directory the record does not describe.
+            drop(self.take_basis(tenant));
+            if let Ok(mut m) = self.stored_bases.lock() {
+                m.remove(tenant);
+            }
+            return Err(e);
         }
         tracing::info!(tenant = %tenant, version = p.version, rows = p.rows.len(), reload = p.reload,
             "applied the shared store's changes");

@@ -202,6 +202,7 @@ impl SyncEngine {
             )),
         };
         self.put_basis(tenant, next);
+        self.note_committed(tenant);
         let snapshot = Arc::new(snapshot);
         drop_in_background(self.snapshot.swap(Arc::clone(&snapshot)));
         self.after_swap(&snapshot, patch_applied);

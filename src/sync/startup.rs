@@ -47,6 +47,7 @@ impl SyncEngine {
             health: std::sync::Mutex::new(HashMap::new()),
             observer: std::sync::OnceLock::new(),
             follow_counts: Default::default(),
+            committed_rounds: Default::default(),
         };
         let started = std::time::Instant::now();
         let stored = persist::load_builds(&engine.store, &engine.config(), &engine.fingerprint())

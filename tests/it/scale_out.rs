@@ -692,3 +692,80 @@ async fn a_name_holder_deleted_and_restored_is_named_alike_on_every_replica() {
     a.stop().await;
     b.stop().await;
 }
+
+/// `replica_config` with a second tenant, "second", read from the same emulator and served
+/// under its own base DN.
+fn two_tenant_config(env: &Env, name: &str, url: &Path) -> PathBuf {
+    let path = replica_config(env, name, Some(url));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let start = text.find("[[tenant]]").expect("a tenant block");
+    let end = start
+        + text[start..]
+            .find("automatic = false")
+            .expect("its sync block");
+    let block = text[start..end].replace(
+        "name = \"contoso\"",
+        "name = \"second\"\nbase_dn = \"dc=second,dc=example\"",
+    );
+    std::fs::write(&path, format!("{text}\n{block}automatic = false\n")).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_running_one_tenants_rounds_keeps_the_mirrors_when_another_is_followed() {
+    let pg = Cluster::start();
+    let env = Env::contoso().await;
+    let url = url_file(&env, &pg.database());
+    let a = start(&two_tenant_config(&env, "a", &url)).await;
+    let b = start(&two_tenant_config(&env, "b", &url)).await;
+    let c = start(&two_tenant_config(&env, "c", &url)).await;
+    // a runs contoso's rounds, b runs second's; c runs none.
+    a.engine.sync_tenant("contoso").await.expect("a's round");
+    b.engine.sync_tenant("second").await.expect("b's round");
+    let caught_up = within(Duration::from_secs(3), async || {
+        snapshot(&a) == snapshot(&b) && snapshot(&c) == snapshot(&b)
+    })
+    .await;
+    assert!(caught_up.is_some(), "every replica serves both tenants");
+    assert!(
+        snapshot(&a)
+            .keys()
+            .any(|dn| dn.ends_with("dc=second,dc=example")),
+        "the second tenant is served"
+    );
+    // Each of a and b followed the other's tenant and kept the mirrors it runs rounds with;
+    // c, which runs no rounds, holds none.
+    assert!(a.engine.mirror_resident().await, "a runs contoso's rounds");
+    assert!(b.engine.mirror_resident().await, "b runs second's rounds");
+    assert!(!c.engine.mirror_resident().await, "c follows both tenants");
+    // a's next contoso round patches, from the mirror it kept.
+    emu_mutate(
+        &env,
+        Mutation::UpdateUser {
+            id: ALICE_ID.into(),
+            patch: json!({"jobTitle": "Two tenants"})
+                .as_object()
+                .cloned()
+                .unwrap(),
+        },
+    )
+    .await;
+    let r = a
+        .engine
+        .sync_tenant("contoso")
+        .await
+        .expect("a's second round");
+    assert!(r.patched, "{:?}", r.mode);
+    let followed = within(Duration::from_secs(3), async || {
+        snapshot(&b) == snapshot(&a) && snapshot(&c) == snapshot(&a)
+    })
+    .await;
+    assert!(followed.is_some(), "b and c follow a's round");
+    assert!(
+        b.engine.mirror_resident().await,
+        "b still runs second's rounds"
+    );
+    for s in [a, b, c] {
+        s.stop().await;
+    }
+}
