@@ -109,6 +109,19 @@ async fn emu_mutate(env: &Env, m: Mutation) {
     env.emu.as_ref().unwrap().mutate(m).await.expect("mutation");
 }
 
+/// A change in Graph for the next round to pick up: alice's job title.
+async fn retitle_alice(env: &Env, title: &str) {
+    let patch = json!({ "jobTitle": title }).as_object().cloned().unwrap();
+    emu_mutate(
+        env,
+        Mutation::UpdateUser {
+            id: ALICE_ID.into(),
+            patch,
+        },
+    )
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_with_different_histories_serve_the_same_numbers() {
     let pg = Cluster::start();
@@ -219,17 +232,7 @@ async fn replicas_with_different_histories_serve_the_same_numbers() {
     );
     // A follower's next round reads the mirror from its cache and still patches (the record
     // of how the directory was derived came with b's rows), and b, following it, lets go.
-    emu_mutate(
-        &env,
-        Mutation::UpdateUser {
-            id: ALICE_ID.into(),
-            patch: json!({"jobTitle": "Follower round"})
-                .as_object()
-                .cloned()
-                .unwrap(),
-        },
-    )
-    .await;
+    retitle_alice(&env, "Follower round").await;
     let r = a.engine.sync_tenant("contoso").await.expect("a's round");
     assert!(r.patched, "a patched its served directory: {:?}", r.mode);
     assert!(a.engine.mirror_resident().await, "a runs the rounds now");
@@ -739,17 +742,7 @@ async fn a_replica_running_one_tenants_rounds_keeps_the_mirrors_when_another_is_
     assert!(b.engine.mirror_resident().await, "b runs second's rounds");
     assert!(!c.engine.mirror_resident().await, "c follows both tenants");
     // a's next contoso round patches, from the mirror it kept.
-    emu_mutate(
-        &env,
-        Mutation::UpdateUser {
-            id: ALICE_ID.into(),
-            patch: json!({"jobTitle": "Two tenants"})
-                .as_object()
-                .cloned()
-                .unwrap(),
-        },
-    )
-    .await;
+    retitle_alice(&env, "Two tenants").await;
     let r = a
         .engine
         .sync_tenant("contoso")

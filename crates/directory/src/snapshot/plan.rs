@@ -120,16 +120,9 @@ impl Snapshot {
         scope: LdapSearchScope,
         f: &LdapFilter,
     ) -> Result<Vec<EntryId>, SearchError> {
-        let Some(base) = self.lookup(base_ndn) else {
-            return Err(SearchError::NoSuchObject {
-                matched_dn: self.matched_dn(base_ndn),
-            });
-        };
-        let plan = self.plan(f);
-        Ok(match &self.overlay {
-            None => self.search_flat(base, &scope, f, plan),
-            Some(ov) => self.search_overlay(ov, base, &scope, f, plan),
-        })
+        // No cost is above `usize::MAX`, so this always searches.
+        self.search_if_cheap(base_ndn, scope, f, usize::MAX)
+            .map(Option::unwrap_or_default)
     }
 
     fn search_flat(
